@@ -1,0 +1,185 @@
+// Package config reads astro-runner's settings from the environment. Every
+// unknown or invalid value is an error that names its variable, so that a
+// bad deployment stops at start-up instead of misbehaving later.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Backend names a storage backend.
+type Backend string
+
+// The storage backends.
+const (
+	BackendMemory   Backend = "memory"
+	BackendSQLite   Backend = "sqlite"
+	BackendPostgres Backend = "postgres"
+)
+
+// DefaultSecretPattern matches the names of captured variables whose
+// values are redacted from results and logs.
+const DefaultSecretPattern = `(?i)token|secret|password|key`
+
+// Config is the whole of astro-runner's configuration.
+type Config struct {
+	// Backend is STORAGE_BACKEND: memory (default), sqlite or postgres.
+	Backend Backend
+	// SQLitePath is SQLITE_PATH, the database file of the sqlite backend.
+	// Defaults to ./astro.db.
+	SQLitePath string
+	// PostgresURL is POSTGRESQL_URL, required by the postgres backend.
+	PostgresURL string
+	// Addr is ASTRO_ADDR, the HTTP listen address. Defaults to :8080.
+	Addr string
+	// APIToken is ASTRO_API_TOKEN. When set, the API requires it as a
+	// bearer token.
+	APIToken string
+	// Workers is ASTRO_WORKERS, how many jobs run at once per process.
+	// Defaults to 8.
+	Workers int
+	// PlanEnvAllow is ASTRO_PLAN_ENV_ALLOW, a comma-separated list of the
+	// environment variables plans may read as {{env.NAME}}.
+	PlanEnvAllow []string
+	// SecretPattern is ASTRO_SECRET_PATTERN, a regular expression for the
+	// names of captured variables to redact. Defaults to
+	// DefaultSecretPattern.
+	SecretPattern *regexp.Regexp
+	// TargetAllow is ASTRO_TARGET_ALLOW, the CIDRs and host patterns plans
+	// may send requests to. Empty allows all but the denied.
+	TargetAllow string
+	// TargetDeny is ASTRO_TARGET_DENY, the CIDRs and host patterns plans
+	// may not send requests to, on top of the link-local default.
+	TargetDeny string
+	// JobLease is ASTRO_JOB_LEASE, how long a claimed job is held between
+	// heartbeats before the rescuer may take it back. Defaults to 30s.
+	JobLease time.Duration
+	// ShutdownTimeout is ASTRO_SHUTDOWN_TIMEOUT, how long a graceful stop
+	// waits for requests and jobs. Defaults to 30s.
+	ShutdownTimeout time.Duration
+	// LogLevel is ASTRO_LOG_LEVEL: debug, info (default), warn or error.
+	LogLevel string
+}
+
+// LookupFunc reads one environment variable, like os.LookupEnv.
+type LookupFunc func(name string) (string, bool)
+
+// Load reads the configuration through lookup and checks it. The error
+// lists every bad variable by name.
+func Load(lookup LookupFunc) (*Config, error) {
+	r := reader{lookup: lookup}
+	c := &Config{
+		Backend:         Backend(r.str("STORAGE_BACKEND", string(BackendMemory))),
+		SQLitePath:      r.str("SQLITE_PATH", "./astro.db"),
+		PostgresURL:     r.str("POSTGRESQL_URL", ""),
+		Addr:            r.str("ASTRO_ADDR", ":8080"),
+		APIToken:        r.str("ASTRO_API_TOKEN", ""),
+		Workers:         r.integer("ASTRO_WORKERS", 8, 1, 1000),
+		PlanEnvAllow:    r.list("ASTRO_PLAN_ENV_ALLOW"),
+		SecretPattern:   r.regexp("ASTRO_SECRET_PATTERN", DefaultSecretPattern),
+		TargetAllow:     r.str("ASTRO_TARGET_ALLOW", ""),
+		TargetDeny:      r.str("ASTRO_TARGET_DENY", ""),
+		JobLease:        r.duration("ASTRO_JOB_LEASE", 30*time.Second, time.Second),
+		ShutdownTimeout: r.duration("ASTRO_SHUTDOWN_TIMEOUT", 30*time.Second, 0),
+		LogLevel:        r.str("ASTRO_LOG_LEVEL", "info"),
+	}
+	switch c.Backend {
+	case BackendMemory, BackendSQLite:
+	case BackendPostgres:
+		if c.PostgresURL == "" {
+			r.fail("POSTGRESQL_URL", "is required when STORAGE_BACKEND=postgres")
+		}
+	default:
+		r.fail("STORAGE_BACKEND", fmt.Sprintf("unknown backend %q: want memory, sqlite or postgres", c.Backend))
+	}
+	if c.Backend == BackendSQLite && strings.TrimSpace(c.SQLitePath) == "" {
+		r.fail("SQLITE_PATH", "must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		r.fail("ASTRO_ADDR", fmt.Sprintf("%q is not host:port", c.Addr))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		r.fail("ASTRO_LOG_LEVEL", fmt.Sprintf("unknown level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	for _, name := range c.PlanEnvAllow {
+		if !envName.MatchString(name) {
+			r.fail("ASTRO_PLAN_ENV_ALLOW", fmt.Sprintf("%q is not a variable name", name))
+		}
+	}
+	if len(r.errs) > 0 {
+		return nil, errors.Join(r.errs...)
+	}
+	return c, nil
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+type reader struct {
+	lookup LookupFunc
+	errs   []error
+}
+
+func (r *reader) fail(name, msg string) {
+	r.errs = append(r.errs, fmt.Errorf("%s %s", name, msg))
+}
+
+func (r *reader) str(name, def string) string {
+	if v, ok := r.lookup(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) integer(name string, def, lo, hi int) int {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.fail(name, fmt.Sprintf("must be an integer from %d to %d, got %q", lo, hi, v))
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(name string, def, lo time.Duration) time.Duration {
+	v := r.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo {
+		r.fail(name, fmt.Sprintf("must be a duration of at least %s such as 30s, got %q", lo, v))
+		return def
+	}
+	return d
+}
+
+func (r *reader) list(name string) []string {
+	var out []string
+	for _, item := range strings.Split(r.str(name, ""), ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+func (r *reader) regexp(name, def string) *regexp.Regexp {
+	v := r.str(name, def)
+	re, err := regexp.Compile(v)
+	if err != nil {
+		r.fail(name, fmt.Sprintf("is not a valid regular expression: %v", err))
+		return regexp.MustCompile(def)
+	}
+	return re
+}

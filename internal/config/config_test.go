@@ -1,0 +1,66 @@
+package config_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/astro-runner/astro-runner/internal/config"
+)
+
+func env(kv map[string]string) config.LookupFunc {
+	return func(name string) (string, bool) {
+		v, ok := kv[name]
+		return v, ok
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, config.BackendMemory, c.Backend)
+	require.Equal(t, "./astro.db", c.SQLitePath)
+	require.Equal(t, ":8080", c.Addr)
+	require.Equal(t, 8, c.Workers)
+	require.Equal(t, 30*time.Second, c.JobLease)
+	require.True(t, c.SecretPattern.MatchString("api_TOKEN"))
+	require.False(t, c.SecretPattern.MatchString("user_id"))
+}
+
+func TestInvalidValuesNameTheirVariable(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"STORAGE_BACKEND": "mysql"}, "STORAGE_BACKEND"},
+		{map[string]string{"STORAGE_BACKEND": "postgres"}, "POSTGRESQL_URL"},
+		{map[string]string{"ASTRO_WORKERS": "zero"}, "ASTRO_WORKERS"},
+		{map[string]string{"ASTRO_WORKERS": "0"}, "ASTRO_WORKERS"},
+		{map[string]string{"ASTRO_ADDR": "8080"}, "ASTRO_ADDR"},
+		{map[string]string{"ASTRO_SECRET_PATTERN": "("}, "ASTRO_SECRET_PATTERN"},
+		{map[string]string{"ASTRO_JOB_LEASE": "10ms"}, "ASTRO_JOB_LEASE"},
+		{map[string]string{"ASTRO_LOG_LEVEL": "loud"}, "ASTRO_LOG_LEVEL"},
+		{map[string]string{"ASTRO_PLAN_ENV_ALLOW": "OK,not-ok"}, "ASTRO_PLAN_ENV_ALLOW"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Load(env(tc.env))
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestPostgresWithURL(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{
+		"STORAGE_BACKEND": "postgres", "POSTGRESQL_URL": "postgres://x@127.0.0.1/db",
+		"ASTRO_PLAN_ENV_ALLOW": " HOME , CI_TOKEN ,",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, config.BackendPostgres, c.Backend)
+	require.Equal(t, []string{"HOME", "CI_TOKEN"}, c.PlanEnvAllow)
+}

@@ -1,0 +1,140 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// ExecutionStatus is the lifecycle state of an execution.
+type ExecutionStatus string
+
+// The execution statuses. Passed, failed, error and cancelled are final.
+const (
+	ExecutionQueued    ExecutionStatus = "queued"
+	ExecutionRunning   ExecutionStatus = "running"
+	ExecutionPassed    ExecutionStatus = "passed"
+	ExecutionFailed    ExecutionStatus = "failed"
+	ExecutionError     ExecutionStatus = "error"
+	ExecutionCancelled ExecutionStatus = "cancelled"
+)
+
+// ExecutionStatuses lists every status, in lifecycle order.
+var ExecutionStatuses = []ExecutionStatus{
+	ExecutionQueued, ExecutionRunning, ExecutionPassed, ExecutionFailed, ExecutionError, ExecutionCancelled,
+}
+
+// executionMoves lists, for each status, the statuses it may move to.
+// Running may move to running (a retried attempt) and back to queued (an
+// attempt that failed on infrastructure and will be retried).
+var executionMoves = map[ExecutionStatus][]ExecutionStatus{
+	ExecutionQueued:  {ExecutionRunning, ExecutionError, ExecutionCancelled},
+	ExecutionRunning: {ExecutionRunning, ExecutionQueued, ExecutionPassed, ExecutionFailed, ExecutionError, ExecutionCancelled},
+}
+
+// Valid reports whether s is a known status.
+func (s ExecutionStatus) Valid() bool { return slices.Contains(ExecutionStatuses, s) }
+
+// Final reports whether s is an end state that admits no further move.
+func (s ExecutionStatus) Final() bool {
+	return s.Valid() && len(executionMoves[s]) == 0
+}
+
+// CanMoveTo reports whether an execution in status s may move to next.
+func (s ExecutionStatus) CanMoveTo(next ExecutionStatus) bool {
+	return slices.Contains(executionMoves[s], next)
+}
+
+// ExecutionSourcesOf returns the statuses from which an execution may move
+// to next.
+func ExecutionSourcesOf(next ExecutionStatus) []ExecutionStatus {
+	var from []ExecutionStatus
+	for _, s := range ExecutionStatuses {
+		if s.CanMoveTo(next) {
+			from = append(from, s)
+		}
+	}
+	return from
+}
+
+// Execution is one request to run a plan, and its outcome.
+type Execution struct {
+	ID             uuid.UUID
+	PlanID         uuid.UUID
+	PlanRevision   int64
+	Status         ExecutionStatus
+	Attempt        int
+	IdempotencyKey string
+	CreatedAt      time.Time
+	StartedAt      *time.Time
+	FinishedAt     *time.Time
+	// Result is the run's result document, or nil before a run finishes.
+	Result json.RawMessage
+}
+
+// ExecutionCreateParams are the fields of a new, queued execution.
+type ExecutionCreateParams struct {
+	// ID is the execution's identity. Defaults to a new UUIDv7.
+	ID           uuid.UUID
+	PlanID       uuid.UUID
+	PlanRevision int64
+	// IdempotencyKey, when set, is unique per plan.
+	IdempotencyKey string
+}
+
+// ExecutionSetStatusParams move an execution to a new status.
+type ExecutionSetStatusParams struct {
+	ID     uuid.UUID
+	Status ExecutionStatus
+	// Attempt, when positive, replaces the execution's attempt number.
+	Attempt int
+	// Result, when set, replaces the result document.
+	Result json.RawMessage
+}
+
+// ExecutionListParams filter and page an execution listing, newest first.
+type ExecutionListParams struct {
+	// PlanID keeps executions of one plan when it is not uuid.Nil.
+	PlanID uuid.UUID
+	// Status keeps executions in one status when it is not empty.
+	Status ExecutionStatus
+	// Limit is the page size. Defaults to 50; at most 200.
+	Limit int
+	// Cursor continues after the last execution of a previous page.
+	Cursor string
+}
+
+// ExecutionPage is one page of executions. NextCursor is empty on the last
+// page.
+type ExecutionPage struct {
+	Executions []*Execution
+	NextCursor string
+}
+
+// ExecutionStore persists executions.
+type ExecutionStore interface {
+	// ExecutionCreate stores a new execution in status queued, attempt 0.
+	// Returns ErrNotFound if the plan does not exist and ErrConflict if the
+	// plan already has an execution with that idempotency key.
+	ExecutionCreate(ctx context.Context, p *ExecutionCreateParams) (*Execution, error)
+	// ExecutionGetByID returns one execution. Returns ErrNotFound if no
+	// execution has that ID.
+	ExecutionGetByID(ctx context.Context, id uuid.UUID) (*Execution, error)
+	// ExecutionGetByIdempotencyKey returns the plan's execution created
+	// with that key. Returns ErrNotFound if there is none.
+	ExecutionGetByIdempotencyKey(ctx context.Context, planID uuid.UUID, key string) (*Execution, error)
+	// ExecutionList returns one page of executions, newest first. Returns
+	// ErrInvalidInput for a malformed cursor or an unknown status.
+	ExecutionList(ctx context.Context, p *ExecutionListParams) (*ExecutionPage, error)
+	// ExecutionSetStatus moves an execution to p.Status, stamping
+	// started_at on the first move to running and finished_at on a final
+	// status. Returns ErrNotFound if no execution has that ID and
+	// ErrIllegalTransition if its current status cannot move to p.Status.
+	ExecutionSetStatus(ctx context.Context, p *ExecutionSetStatusParams) (*Execution, error)
+	// ExecutionDeleteByPlanID deletes every execution of a plan and returns
+	// how many it deleted.
+	ExecutionDeleteByPlanID(ctx context.Context, planID uuid.UUID) (int64, error)
+}

@@ -1,0 +1,105 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+const (
+	// DefaultPageLimit is the page size used when a listing asks for none.
+	DefaultPageLimit = 50
+	// MaxPageLimit is the largest page size a listing returns.
+	MaxPageLimit = 200
+)
+
+func pageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultPageLimit
+	case n > MaxPageLimit:
+		return MaxPageLimit
+	default:
+		return n
+	}
+}
+
+// Cursor is the decoded position of a keyset page: the sort key of the last
+// row returned. Exactly one of the fields is used by a given listing.
+type Cursor struct {
+	// ID is a UUID key, as text.
+	ID string `json:"i,omitempty"`
+	// Seq is an integer key.
+	Seq int64 `json:"s,omitempty"`
+}
+
+// EncodeCursor returns the opaque form of c.
+func EncodeCursor(c Cursor) string {
+	b, err := json.Marshal(c)
+	if err != nil {
+		// A struct of a string and an int always marshals.
+		panic(fmt.Sprintf("encode cursor: %v", err))
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeCursor parses an opaque cursor. The empty string is the first page.
+// Returns ErrInvalidInput for anything EncodeCursor did not produce.
+func DecodeCursor(s string) (Cursor, error) {
+	var c Cursor
+	if s == "" {
+		return c, nil
+	}
+	if len(s) > 256 {
+		return c, fmt.Errorf("%w: cursor too long", ErrInvalidInput)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return c, fmt.Errorf("%w: malformed cursor", ErrInvalidInput)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil || dec.More() {
+		return Cursor{}, fmt.Errorf("%w: malformed cursor", ErrInvalidInput)
+	}
+	if c.ID == "" && c.Seq <= 0 {
+		return Cursor{}, fmt.Errorf("%w: malformed cursor", ErrInvalidInput)
+	}
+	return c, nil
+}
+
+// DecodeUUIDCursor parses an opaque cursor whose key is a UUID. The empty
+// string gives uuid.Nil, meaning the first page. Returns ErrInvalidInput for
+// a malformed cursor.
+func DecodeUUIDCursor(s string) (uuid.UUID, error) {
+	c, err := DecodeCursor(s)
+	if err != nil || s == "" {
+		return uuid.Nil, err
+	}
+	id, err := uuid.Parse(c.ID)
+	if err != nil || c.Seq != 0 {
+		return uuid.Nil, fmt.Errorf("%w: malformed cursor", ErrInvalidInput)
+	}
+	return id, nil
+}
+
+// DecodeSeqCursor parses an opaque cursor whose key is an integer. The empty
+// string gives 0, meaning the first page. Returns ErrInvalidInput for a
+// malformed cursor.
+func DecodeSeqCursor(s string) (int64, error) {
+	c, err := DecodeCursor(s)
+	if err != nil || s == "" {
+		return 0, err
+	}
+	if c.ID != "" {
+		return 0, fmt.Errorf("%w: malformed cursor", ErrInvalidInput)
+	}
+	return c.Seq, nil
+}
+
+// PageLimit returns n filled in with DefaultPageLimit and capped at
+// MaxPageLimit.
+func PageLimit(n int) int { return pageLimit(n) }

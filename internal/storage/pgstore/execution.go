@@ -1,0 +1,156 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/astro-runner/astro-runner/gen/postgres"
+	"github.com/astro-runner/astro-runner/internal/storage"
+)
+
+// ExecutionCreate stores a queued execution. See storage.ExecutionStore.
+func (s *Store) ExecutionCreate(ctx context.Context, p *storage.ExecutionCreateParams) (*storage.Execution, error) {
+	id := p.ID
+	if id == uuid.Nil {
+		id = uuid.Must(uuid.NewV7())
+	}
+	var key *string
+	if p.IdempotencyKey != "" {
+		key = &p.IdempotencyKey
+	}
+	row, err := s.q.ExecutionCreate(ctx, s.db, &postgres.ExecutionCreateParams{
+		ID:             id,
+		PlanID:         p.PlanID,
+		PlanRevision:   p.PlanRevision,
+		IdempotencyKey: key,
+	})
+	if err != nil {
+		err = interpretError(err)
+		if errors.Is(err, storage.ErrReferenced) {
+			err = fmt.Errorf("plan %s: %w", p.PlanID, storage.ErrNotFound)
+		}
+		return nil, fmt.Errorf("create execution: %w", err)
+	}
+	return executionFromRow(row), nil
+}
+
+// ExecutionGetByID returns one execution. See storage.ExecutionStore.
+func (s *Store) ExecutionGetByID(ctx context.Context, id uuid.UUID) (*storage.Execution, error) {
+	row, err := s.q.ExecutionGetByID(ctx, s.db, id)
+	if err != nil {
+		return nil, fmt.Errorf("get execution %s: %w", id, interpretError(err))
+	}
+	return executionFromRow(row), nil
+}
+
+// ExecutionGetByIdempotencyKey returns the plan's execution with that key.
+// See storage.ExecutionStore.
+func (s *Store) ExecutionGetByIdempotencyKey(ctx context.Context, planID uuid.UUID, key string) (*storage.Execution, error) {
+	row, err := s.q.ExecutionGetByIdempotencyKey(ctx, s.db, &postgres.ExecutionGetByIdempotencyKeyParams{
+		PlanID:         planID,
+		IdempotencyKey: &key,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get execution by idempotency key: %w", interpretError(err))
+	}
+	return executionFromRow(row), nil
+}
+
+// ExecutionList returns one page of executions, newest first. See
+// storage.ExecutionStore.
+func (s *Store) ExecutionList(ctx context.Context, p *storage.ExecutionListParams) (*storage.ExecutionPage, error) {
+	before, err := storage.DecodeUUIDCursor(p.Cursor)
+	if err != nil {
+		return nil, fmt.Errorf("list executions: %w", err)
+	}
+	if p.Status != "" && !p.Status.Valid() {
+		return nil, fmt.Errorf("list executions: %w: unknown status %q", storage.ErrInvalidInput, p.Status)
+	}
+	limit := storage.PageLimit(p.Limit)
+	arg := &postgres.ExecutionListParams{MaxRows: int32(limit + 1)}
+	if before != uuid.Nil {
+		arg.BeforeID = &before
+	}
+	if p.PlanID != uuid.Nil {
+		arg.PlanID = &p.PlanID
+	}
+	if p.Status != "" {
+		arg.Status = postgres.NullExecutionStatus{ExecutionStatus: postgres.ExecutionStatus(p.Status), Valid: true}
+	}
+	rows, err := s.q.ExecutionList(ctx, s.db, arg)
+	if err != nil {
+		return nil, fmt.Errorf("list executions: %w", interpretError(err))
+	}
+	page := &storage.ExecutionPage{}
+	for i, row := range rows {
+		if i == limit {
+			page.NextCursor = storage.EncodeCursor(storage.Cursor{ID: rows[i-1].ID.String()})
+			break
+		}
+		page.Executions = append(page.Executions, executionFromRow(row))
+	}
+	return page, nil
+}
+
+// ExecutionSetStatus moves an execution to a new status. See
+// storage.ExecutionStore.
+func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetStatusParams) (*storage.Execution, error) {
+	if !p.Status.Valid() {
+		return nil, fmt.Errorf("set execution status: %w: unknown status %q", storage.ErrInvalidInput, p.Status)
+	}
+	var from []postgres.ExecutionStatus
+	for _, st := range storage.ExecutionSourcesOf(p.Status) {
+		from = append(from, postgres.ExecutionStatus(st))
+	}
+	row, err := s.q.ExecutionSetStatus(ctx, s.db, &postgres.ExecutionSetStatusParams{
+		ID:           p.ID,
+		Status:       postgres.ExecutionStatus(p.Status),
+		Attempt:      int32(p.Attempt),
+		Result:       p.Result,
+		FromStatuses: from,
+	})
+	if err != nil {
+		err = interpretError(err)
+		if storage.IsNotFound(err) {
+			if cur, gerr := s.q.ExecutionGetByID(ctx, s.db, p.ID); gerr == nil {
+				err = fmt.Errorf("%w: %s to %s", storage.ErrIllegalTransition, cur.Status, p.Status)
+			}
+		}
+		return nil, fmt.Errorf("set execution %s status: %w", p.ID, err)
+	}
+	return executionFromRow(row), nil
+}
+
+// ExecutionDeleteByPlanID deletes a plan's executions. See
+// storage.ExecutionStore.
+func (s *Store) ExecutionDeleteByPlanID(ctx context.Context, planID uuid.UUID) (int64, error) {
+	n, err := s.q.ExecutionDeleteByPlanID(ctx, s.db, planID)
+	if err != nil {
+		return 0, fmt.Errorf("delete executions of plan %s: %w", planID, interpretError(err))
+	}
+	return n, nil
+}
+
+func executionFromRow(r *postgres.Execution) *storage.Execution {
+	e := &storage.Execution{
+		ID:           r.ID,
+		PlanID:       r.PlanID,
+		PlanRevision: r.PlanRevision,
+		Status:       storage.ExecutionStatus(r.Status),
+		Attempt:      int(r.Attempt),
+		CreatedAt:    r.CreatedAt,
+		StartedAt:    r.StartedAt,
+		FinishedAt:   r.FinishedAt,
+	}
+	if r.IdempotencyKey != nil {
+		e.IdempotencyKey = *r.IdempotencyKey
+	}
+	if r.Result != nil {
+		e.Result = json.RawMessage(r.Result)
+	}
+	return e
+}

@@ -1,0 +1,239 @@
+// Package pgstore implements storage.Store on PostgreSQL with pgx, over the
+// sqlc package gen/postgres.
+package pgstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/astro-runner/astro-runner/gen/postgres"
+	"github.com/astro-runner/astro-runner/internal/storage"
+	"github.com/astro-runner/astro-runner/sql/postgres/migrations"
+)
+
+// Store is a storage.Store on PostgreSQL. A Store returned by Open owns a
+// connection pool; the Store that InTx passes to its function is bound to
+// one transaction.
+type Store struct {
+	pool *pgxpool.Pool
+	db   postgres.DBTX
+	q    *postgres.Queries
+	inTx bool
+}
+
+// Config holds the options of Open.
+type Config struct {
+	// URL is the connection string, for example
+	// postgres://user@127.0.0.1:5432/astro?sslmode=disable.
+	URL string
+	// MaxConns caps the pool. Defaults to pgxpool's default (4 per CPU,
+	// at least 4) when zero.
+	MaxConns int32
+	// SkipMigrate opens the store without applying pending migrations.
+	SkipMigrate bool
+}
+
+// Open connects to Postgres, checks that it answers and applies pending
+// migrations under a session advisory lock, so concurrent starts do not
+// race.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	pcfg, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("parse postgres url: %w", redactParseError(err))
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = cfg.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres pool: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	s := &Store{pool: pool, db: pool, q: postgres.New()}
+	if !cfg.SkipMigrate {
+		if _, err := s.Migrate(ctx, MigrateUp); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// redactParseError drops the connection string, which may hold a password,
+// from a parse error.
+func redactParseError(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return errors.New("invalid connection string")
+	}
+	return err
+}
+
+// Pool returns the store's connection pool, for listeners and tests.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// MigrateDirection says which way Migrate moves.
+type MigrateDirection string
+
+// The migration directions.
+const (
+	MigrateUp     MigrateDirection = "up"
+	MigrateDown   MigrateDirection = "down"
+	MigrateStatus MigrateDirection = "status"
+)
+
+// Migrate applies all pending migrations (up), rolls back the latest one
+// (down), or reports the state of each (status), holding a Postgres session
+// advisory lock throughout. It returns one line per migration touched or
+// listed.
+func (s *Store) Migrate(ctx context.Context, dir MigrateDirection) ([]string, error) {
+	db := stdlib.OpenDBFromPool(s.pool)
+	defer db.Close()
+	return migrate(ctx, db, dir)
+}
+
+func migrate(ctx context.Context, db *sql.DB, dir MigrateDirection) ([]string, error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, fmt.Errorf("create migration lock: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(locker))
+	if err != nil {
+		return nil, fmt.Errorf("create migration provider: %w", err)
+	}
+	var out []string
+	switch dir {
+	case MigrateUp:
+		res, err := p.Up(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("migrate up: %w", err)
+		}
+		for _, r := range res {
+			out = append(out, r.String())
+		}
+	case MigrateDown:
+		r, err := p.Down(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("migrate down: %w", err)
+		}
+		if r != nil {
+			out = append(out, r.String())
+		}
+	case MigrateStatus:
+		st, err := p.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("migration status: %w", err)
+		}
+		for _, m := range st {
+			out = append(out, fmt.Sprintf("%-9s %s", m.State, m.Source.Path))
+		}
+	default:
+		return nil, fmt.Errorf("unknown migration direction %q", dir)
+	}
+	return out, nil
+}
+
+// InTx runs fn in one transaction. See storage.Store.
+func (s *Store) InTx(ctx context.Context, fn func(tx storage.Store) error) (err error) {
+	if s.inTx {
+		return fn(s)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", interpretError(err))
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if err = fn(&Store{pool: s.pool, db: tx, q: s.q, inTx: true}); err != nil {
+		return err
+	}
+	if err = tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit transaction: %w", interpretError(err))
+	}
+	return nil
+}
+
+// Ping checks that Postgres answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := s.db.Exec(ctx, "SELECT 1"); err != nil {
+		return fmt.Errorf("ping postgres: %w", interpretError(err))
+	}
+	return nil
+}
+
+// Close closes the pool. It does nothing on a transaction-bound Store.
+func (s *Store) Close() error {
+	if !s.inTx {
+		s.pool.Close()
+	}
+	return nil
+}
+
+// Postgres error codes this adapter maps.
+const (
+	codeUniqueViolation     = "23505"
+	codeForeignKeyViolation = "23503"
+	codeCheckViolation      = "23514"
+	codeInvalidText         = "22P02"
+)
+
+// interpretError maps driver errors to the storage sentinels, keeping the
+// original error in the chain for logs.
+func interpretError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return storage.ErrNotFound
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == codeUniqueViolation:
+			return fmt.Errorf("%w: %w", storage.ErrConflict, err)
+		case pgErr.Code == codeForeignKeyViolation:
+			return fmt.Errorf("%w: %w", storage.ErrReferenced, err)
+		case pgErr.Code == codeCheckViolation, pgErr.Code == codeInvalidText:
+			return fmt.Errorf("%w: %w", storage.ErrInvalidInput, err)
+		case len(pgErr.Code) == 5 && (pgErr.Code[:2] == "08" || pgErr.Code[:2] == "57" || pgErr.Code[:2] == "53"):
+			// Connection exceptions, operator intervention (shutdown) and
+			// insufficient resources are temporary.
+			return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+		}
+		return err
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	if errors.As(err, &connErr) || errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, io.EOF) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+	}
+	return err
+}

@@ -1,0 +1,162 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/astro-runner/astro-runner/gen/sqlite"
+	"github.com/astro-runner/astro-runner/internal/storage"
+)
+
+// ExecutionCreate stores a queued execution. See storage.ExecutionStore.
+func (s *Store) ExecutionCreate(ctx context.Context, p *storage.ExecutionCreateParams) (*storage.Execution, error) {
+	id := p.ID
+	if id == uuid.Nil {
+		id = uuid.Must(uuid.NewV7())
+	}
+	row, err := s.q.ExecutionCreate(ctx, s.db, &sqlite.ExecutionCreateParams{
+		ID:             id.String(),
+		PlanID:         p.PlanID.String(),
+		PlanRevision:   p.PlanRevision,
+		IdempotencyKey: nullString(p.IdempotencyKey),
+		Now:            now(),
+	})
+	if err != nil {
+		err = interpretError(err)
+		if errors.Is(err, storage.ErrReferenced) {
+			err = fmt.Errorf("plan %s: %w", p.PlanID, storage.ErrNotFound)
+		}
+		return nil, fmt.Errorf("create execution: %w", err)
+	}
+	return executionFromRow(row), nil
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// ExecutionGetByID returns one execution. See storage.ExecutionStore.
+func (s *Store) ExecutionGetByID(ctx context.Context, id uuid.UUID) (*storage.Execution, error) {
+	row, err := s.q.ExecutionGetByID(ctx, s.read, id.String())
+	if err != nil {
+		return nil, fmt.Errorf("get execution %s: %w", id, interpretError(err))
+	}
+	return executionFromRow(row), nil
+}
+
+// ExecutionGetByIdempotencyKey returns the plan's execution with that key.
+// See storage.ExecutionStore.
+func (s *Store) ExecutionGetByIdempotencyKey(ctx context.Context, planID uuid.UUID, key string) (*storage.Execution, error) {
+	row, err := s.q.ExecutionGetByIdempotencyKey(ctx, s.read, &sqlite.ExecutionGetByIdempotencyKeyParams{
+		PlanID:         planID.String(),
+		IdempotencyKey: nullString(key),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get execution by idempotency key: %w", interpretError(err))
+	}
+	return executionFromRow(row), nil
+}
+
+// ExecutionList returns one page of executions, newest first. See
+// storage.ExecutionStore.
+func (s *Store) ExecutionList(ctx context.Context, p *storage.ExecutionListParams) (*storage.ExecutionPage, error) {
+	before, err := storage.DecodeUUIDCursor(p.Cursor)
+	if err != nil {
+		return nil, fmt.Errorf("list executions: %w", err)
+	}
+	if p.Status != "" && !p.Status.Valid() {
+		return nil, fmt.Errorf("list executions: %w: unknown status %q", storage.ErrInvalidInput, p.Status)
+	}
+	limit := storage.PageLimit(p.Limit)
+	arg := &sqlite.ExecutionListParams{MaxRows: int64(limit + 1), Status: nullString(string(p.Status))}
+	if before != uuid.Nil {
+		arg.BeforeID = nullString(before.String())
+	}
+	if p.PlanID != uuid.Nil {
+		arg.PlanID = nullString(p.PlanID.String())
+	}
+	rows, err := s.q.ExecutionList(ctx, s.read, arg)
+	if err != nil {
+		return nil, fmt.Errorf("list executions: %w", interpretError(err))
+	}
+	page := &storage.ExecutionPage{}
+	for i, row := range rows {
+		if i == limit {
+			page.NextCursor = storage.EncodeCursor(storage.Cursor{ID: rows[i-1].ID})
+			break
+		}
+		page.Executions = append(page.Executions, executionFromRow(row))
+	}
+	return page, nil
+}
+
+// ExecutionSetStatus moves an execution to a new status. See
+// storage.ExecutionStore.
+func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetStatusParams) (*storage.Execution, error) {
+	if !p.Status.Valid() {
+		return nil, fmt.Errorf("set execution status: %w: unknown status %q", storage.ErrInvalidInput, p.Status)
+	}
+	var from []string
+	for _, st := range storage.ExecutionSourcesOf(p.Status) {
+		from = append(from, string(st))
+	}
+	arg := &sqlite.ExecutionSetStatusParams{
+		ID:           p.ID.String(),
+		Status:       string(p.Status),
+		Attempt:      int64(p.Attempt),
+		Result:       nullString(string(p.Result)),
+		Now:          sql.NullInt64{Int64: now(), Valid: true},
+		FromStatuses: from,
+	}
+	var row *sqlite.Execution
+	err := s.inWriteTx(ctx, func(tx *Store) error {
+		var err error
+		if len(from) == 0 {
+			err = sql.ErrNoRows
+		} else {
+			row, err = tx.q.ExecutionSetStatus(ctx, tx.db, arg)
+		}
+		err = interpretError(err)
+		if storage.IsNotFound(err) {
+			if cur, gerr := tx.q.ExecutionGetByID(ctx, tx.db, arg.ID); gerr == nil {
+				err = fmt.Errorf("%w: %s to %s", storage.ErrIllegalTransition, cur.Status, p.Status)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set execution %s status: %w", p.ID, err)
+	}
+	return executionFromRow(row), nil
+}
+
+// ExecutionDeleteByPlanID deletes a plan's executions. See
+// storage.ExecutionStore.
+func (s *Store) ExecutionDeleteByPlanID(ctx context.Context, planID uuid.UUID) (int64, error) {
+	n, err := s.q.ExecutionDeleteByPlanID(ctx, s.db, planID.String())
+	if err != nil {
+		return 0, fmt.Errorf("delete executions of plan %s: %w", planID, interpretError(err))
+	}
+	return n, nil
+}
+
+func executionFromRow(r *sqlite.Execution) *storage.Execution {
+	e := &storage.Execution{
+		ID:             uuid.MustParse(r.ID),
+		PlanID:         uuid.MustParse(r.PlanID),
+		PlanRevision:   r.PlanRevision,
+		Status:         storage.ExecutionStatus(r.Status),
+		Attempt:        int(r.Attempt),
+		IdempotencyKey: r.IdempotencyKey.String,
+		CreatedAt:      fromMicros(r.CreatedAt),
+		StartedAt:      fromNullMicros(r.StartedAt),
+		FinishedAt:     fromNullMicros(r.FinishedAt),
+	}
+	if r.Result.Valid {
+		e.Result = json.RawMessage(r.Result.String)
+	}
+	return e
+}

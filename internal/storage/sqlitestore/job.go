@@ -1,0 +1,372 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/astro-runner/astro-runner/gen/sqlite"
+	"github.com/astro-runner/astro-runner/internal/storage"
+)
+
+// JobEnqueue adds a job. See storage.JobStore.
+func (s *Store) JobEnqueue(ctx context.Context, p *storage.JobEnqueueParams) (*storage.Job, error) {
+	var job *storage.Job
+	err := s.inWriteTx(ctx, func(tx *Store) error {
+		var err error
+		job, _, err = tx.jobEnqueue(ctx, p)
+		return err
+	})
+	return job, err
+}
+
+// jobEnqueue adds a job, or returns the live job holding its unique key
+// with inserted false.
+func (s *Store) jobEnqueue(ctx context.Context, p *storage.JobEnqueueParams) (job *storage.Job, inserted bool, err error) {
+	e := p.WithDefaults()
+	t := now()
+	runAt := t
+	if !e.RunAt.IsZero() {
+		runAt = e.RunAt.UnixMicro()
+	}
+	row, err := s.q.JobEnqueue(ctx, s.db, &sqlite.JobEnqueueParams{
+		Queue:       e.Queue,
+		Kind:        e.Kind,
+		Payload:     string(e.Payload),
+		Priority:    int64(e.Priority),
+		RunAt:       runAt,
+		MaxAttempts: int64(e.MaxAttempts),
+		UniqueKey:   nullString(e.UniqueKey),
+		Now:         t,
+	})
+	if err == nil {
+		return jobFromRow(row), true, nil
+	}
+	err = interpretError(err)
+	if !storage.IsNotFound(err) || e.UniqueKey == "" {
+		return nil, false, fmt.Errorf("enqueue %s job: %w", e.Kind, err)
+	}
+	// The unique key is held by a live job: return that one.
+	row, err = s.q.JobGetLiveByUniqueKey(ctx, s.db, nullString(e.UniqueKey))
+	if err != nil {
+		return nil, false, fmt.Errorf("enqueue %s job: get job holding its unique key: %w", e.Kind, interpretError(err))
+	}
+	return jobFromRow(row), false, nil
+}
+
+// JobEnqueueMany adds many jobs in one transaction. See storage.JobStore.
+func (s *Store) JobEnqueueMany(ctx context.Context, ps []*storage.JobEnqueueParams) ([]int64, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, 0, len(ps))
+	err := s.inWriteTx(ctx, func(tx *Store) error {
+		for _, p := range ps {
+			job, inserted, err := tx.jobEnqueue(ctx, p)
+			if err != nil {
+				return err
+			}
+			if inserted {
+				ids = append(ids, job.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %d jobs: %w", len(ps), err)
+	}
+	return ids, nil
+}
+
+// JobClaim claims due jobs with one UPDATE … RETURNING in an IMMEDIATE
+// transaction. See storage.JobStore.
+func (s *Store) JobClaim(ctx context.Context, p *storage.JobClaimParams) ([]*storage.Job, error) {
+	if p.Limit <= 0 {
+		return nil, nil
+	}
+	t := now()
+	rows, err := s.q.JobClaim(ctx, s.db, &sqlite.JobClaimParams{
+		Queue:          p.Queue,
+		Worker:         p.Worker,
+		Token:          rand.Int64N(1<<62) + 1,
+		LeaseExpiresAt: sql.NullInt64{Int64: t + p.Lease.Microseconds(), Valid: true},
+		Now:            t,
+		MaxRows:        int64(p.Limit),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim jobs of queue %q: %w", p.Queue, interpretError(err))
+	}
+	jobs := make([]*storage.Job, len(rows))
+	for i, r := range rows {
+		jobs[i] = jobFromRow(r)
+	}
+	return jobs, nil
+}
+
+// JobComplete completes one held job. See storage.JobStore.
+func (s *Store) JobComplete(ctx context.Context, ref storage.JobRef) error {
+	_, err := s.q.JobComplete(ctx, s.db, &sqlite.JobCompleteParams{
+		ID: ref.ID, Token: ref.Token, Now: sql.NullInt64{Int64: now(), Valid: true},
+	})
+	if err != nil {
+		return fmt.Errorf("complete job %d: %w", ref.ID, s.lostOrMissing(ctx, ref.ID, err))
+	}
+	return nil
+}
+
+// lostOrMissing maps a failed finishing statement: no row means the lease
+// was lost, or that the job does not exist.
+func (s *Store) lostOrMissing(ctx context.Context, id int64, err error) error {
+	if !errors.Is(err, sql.ErrNoRows) {
+		return interpretError(err)
+	}
+	if _, err := s.q.JobGet(ctx, s.db, id); err != nil {
+		return interpretError(err)
+	}
+	return storage.ErrLeaseLost
+}
+
+// JobCompleteMany completes held jobs in one transaction. See
+// storage.JobStore.
+func (s *Store) JobCompleteMany(ctx context.Context, refs []storage.JobRef) ([]int64, error) {
+	return s.eachRef(ctx, "complete", refs, func(tx *Store, ref storage.JobRef, t int64) error {
+		_, err := tx.q.JobComplete(ctx, tx.db, &sqlite.JobCompleteParams{
+			ID: ref.ID, Token: ref.Token, Now: sql.NullInt64{Int64: t, Valid: true},
+		})
+		return err
+	})
+}
+
+// eachRef runs fn for each ref in one transaction and returns the IDs for
+// which it matched a row.
+func (s *Store) eachRef(ctx context.Context, verb string, refs []storage.JobRef,
+	fn func(tx *Store, ref storage.JobRef, now int64) error) ([]int64, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	var done []int64
+	err := s.inWriteTx(ctx, func(tx *Store) error {
+		t := now()
+		for _, ref := range refs {
+			err := fn(tx, ref, t)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return interpretError(err)
+			}
+			done = append(done, ref.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s %d jobs: %w", verb, len(refs), err)
+	}
+	return done, nil
+}
+
+// JobFail records a failed attempt. See storage.JobStore.
+func (s *Store) JobFail(ctx context.Context, p *storage.JobFailParams) (*storage.Job, error) {
+	row, err := s.q.JobFail(ctx, s.db, failParams(p, now()))
+	if err != nil {
+		return nil, fmt.Errorf("fail job %d: %w", p.ID, s.lostOrMissing(ctx, p.ID, err))
+	}
+	return jobFromRow(row), nil
+}
+
+func failParams(p *storage.JobFailParams, t int64) *sqlite.JobFailParams {
+	return &sqlite.JobFailParams{
+		ID:      p.ID,
+		Token:   p.Token,
+		Retry:   p.Retry,
+		RetryAt: t + max(p.RetryAfter, 0).Microseconds(),
+		Now:     sql.NullInt64{Int64: t, Valid: true},
+		Error:   p.Error,
+		ErrorAt: fromMicros(t).Format(time.RFC3339Nano),
+	}
+}
+
+// JobFailMany records failed attempts in one transaction. See
+// storage.JobStore.
+func (s *Store) JobFailMany(ctx context.Context, ps []*storage.JobFailParams) ([]int64, error) {
+	refs := make([]storage.JobRef, len(ps))
+	byID := make(map[int64]*storage.JobFailParams, len(ps))
+	for i, p := range ps {
+		refs[i] = p.JobRef
+		byID[p.ID] = p
+	}
+	return s.eachRef(ctx, "fail", refs, func(tx *Store, ref storage.JobRef, t int64) error {
+		_, err := tx.q.JobFail(ctx, tx.db, failParams(byID[ref.ID], t))
+		return err
+	})
+}
+
+// JobExtendLease extends held leases. See storage.JobStore.
+func (s *Store) JobExtendLease(ctx context.Context, refs []storage.JobRef, lease time.Duration) ([]storage.JobLease, error) {
+	var out []storage.JobLease
+	_, err := s.eachRef(ctx, "extend leases of", refs, func(tx *Store, ref storage.JobRef, t int64) error {
+		row, err := tx.q.JobExtendLease(ctx, tx.db, &sqlite.JobExtendLeaseParams{
+			ID: ref.ID, Token: ref.Token, LeaseExpiresAt: sql.NullInt64{Int64: t + lease.Microseconds(), Valid: true},
+		})
+		if err == nil {
+			out = append(out, storage.JobLease{ID: row.ID, CancelRequested: row.CancelRequested})
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// JobRelease gives held jobs back, uncounted. See storage.JobStore.
+func (s *Store) JobRelease(ctx context.Context, refs []storage.JobRef) ([]int64, error) {
+	return s.eachRef(ctx, "release", refs, func(tx *Store, ref storage.JobRef, t int64) error {
+		_, err := tx.q.JobRelease(ctx, tx.db, &sqlite.JobReleaseParams{ID: ref.ID, Token: ref.Token, Now: t})
+		return err
+	})
+}
+
+// JobRescue takes back jobs whose lease expired. See storage.JobStore.
+func (s *Store) JobRescue(ctx context.Context, limit int) (int64, error) {
+	t := now()
+	n, err := s.q.JobRescue(ctx, s.db, &sqlite.JobRescueParams{
+		Now: t, ErrorAt: fromMicros(t).Format(time.RFC3339Nano), MaxRows: int64(max(limit, 1)),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rescue jobs: %w", interpretError(err))
+	}
+	return n, nil
+}
+
+// JobCancel cancels a job. See storage.JobStore.
+func (s *Store) JobCancel(ctx context.Context, id int64) (*storage.Job, error) {
+	var row *sqlite.Job
+	err := s.inWriteTx(ctx, func(tx *Store) error {
+		var err error
+		row, err = tx.q.JobCancel(ctx, tx.db, &sqlite.JobCancelParams{ID: id, Now: sql.NullInt64{Int64: now(), Valid: true}})
+		err = interpretError(err)
+		if storage.IsNotFound(err) {
+			if cur, gerr := tx.q.JobGet(ctx, tx.db, id); gerr == nil {
+				err = fmt.Errorf("%w: job is %s", storage.ErrConflict, cur.State)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cancel job %d: %w", id, err)
+	}
+	return jobFromRow(row), nil
+}
+
+// JobGet returns one job. See storage.JobStore.
+func (s *Store) JobGet(ctx context.Context, id int64) (*storage.Job, error) {
+	row, err := s.q.JobGet(ctx, s.read, id)
+	if err != nil {
+		return nil, fmt.Errorf("get job %d: %w", id, interpretError(err))
+	}
+	return jobFromRow(row), nil
+}
+
+// JobList returns one page of jobs. See storage.JobStore.
+func (s *Store) JobList(ctx context.Context, p *storage.JobListParams) (*storage.JobPage, error) {
+	after, err := storage.DecodeSeqCursor(p.Cursor)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	if p.State != "" && !p.State.Valid() {
+		return nil, fmt.Errorf("list jobs: %w: unknown state %q", storage.ErrInvalidInput, p.State)
+	}
+	limit := storage.PageLimit(p.Limit)
+	rows, err := s.q.JobList(ctx, s.read, &sqlite.JobListParams{
+		AfterID: after,
+		Queue:   nullString(p.Queue),
+		State:   nullString(string(p.State)),
+		Kind:    nullString(p.Kind),
+		MaxRows: int64(limit + 1),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", interpretError(err))
+	}
+	page := &storage.JobPage{}
+	for i, r := range rows {
+		if i == limit {
+			page.NextCursor = storage.EncodeCursor(storage.Cursor{Seq: rows[i-1].ID})
+			break
+		}
+		page.Jobs = append(page.Jobs, jobFromRow(r))
+	}
+	return page, nil
+}
+
+// JobStats counts jobs by queue and state. See storage.JobStore.
+func (s *Store) JobStats(ctx context.Context) ([]*storage.JobQueueStats, error) {
+	t := now()
+	rows, err := s.q.JobStats(ctx, s.read, t)
+	if err != nil {
+		return nil, fmt.Errorf("job stats: %w", interpretError(err))
+	}
+	var out []*storage.JobQueueStats
+	for _, r := range rows {
+		if len(out) == 0 || out[len(out)-1].Queue != r.Queue {
+			out = append(out, &storage.JobQueueStats{Queue: r.Queue, Counts: map[storage.JobState]int64{}})
+		}
+		qs := out[len(out)-1]
+		state := storage.JobState(r.State)
+		qs.Counts[state] = r.Jobs
+		if (state == storage.JobAvailable || state == storage.JobRetryable) && r.OldestDueRunAt > 0 {
+			qs.OldestAvailableAge = max(qs.OldestAvailableAge, time.Duration(t-r.OldestDueRunAt)*time.Microsecond)
+		}
+	}
+	return out, nil
+}
+
+// JobPrune deletes old final jobs. See storage.JobStore.
+func (s *Store) JobPrune(ctx context.Context, retention time.Duration, limit int) (int64, error) {
+	n, err := s.q.JobPrune(ctx, s.db, &sqlite.JobPruneParams{
+		Cutoff:  sql.NullInt64{Int64: now() - retention.Microseconds(), Valid: true},
+		MaxRows: int64(max(limit, 1)),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune jobs: %w", interpretError(err))
+	}
+	return n, nil
+}
+
+func jobFromRow(r *sqlite.Job) *storage.Job {
+	j := &storage.Job{
+		ID:              r.ID,
+		Queue:           r.Queue,
+		Kind:            r.Kind,
+		Payload:         json.RawMessage(r.Payload),
+		Priority:        int(r.Priority),
+		RunAt:           fromMicros(r.RunAt),
+		State:           storage.JobState(r.State),
+		Attempt:         int(r.Attempt),
+		MaxAttempts:     int(r.MaxAttempts),
+		LastError:       r.LastError,
+		Errors:          storage.UnmarshalJobErrors([]byte(r.Errors)),
+		LeaseOwner:      r.LeaseOwner,
+		LeaseToken:      r.LeaseToken,
+		LeaseExpiresAt:  fromNullMicros(r.LeaseExpiresAt),
+		CancelRequested: r.CancelRequested,
+		UniqueKey:       r.UniqueKey.String,
+		CreatedAt:       fromMicros(r.CreatedAt),
+		FinishedAt:      fromNullMicros(r.FinishedAt),
+	}
+	return j
+}
+
+// JobGetByUniqueKey returns the newest job with that key. See
+// storage.JobStore.
+func (s *Store) JobGetByUniqueKey(ctx context.Context, key string) (*storage.Job, error) {
+	row, err := s.q.JobGetByUniqueKey(ctx, s.read, nullString(key))
+	if err != nil {
+		return nil, fmt.Errorf("get job by unique key %q: %w", key, interpretError(err))
+	}
+	return jobFromRow(row), nil
+}

@@ -1,0 +1,138 @@
+package sqlitestore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/astro-runner/astro-runner/gen/sqlite"
+	"github.com/astro-runner/astro-runner/internal/storage"
+)
+
+// PlanCreate stores a new plan. See storage.PlanStore.
+func (s *Store) PlanCreate(ctx context.Context, p *storage.PlanCreateParams) (*storage.Plan, error) {
+	id := p.ID
+	if id == uuid.Nil {
+		id = uuid.Must(uuid.NewV7())
+	}
+	labels, err := storage.MarshalLabels(p.Labels)
+	if err != nil {
+		return nil, fmt.Errorf("create plan: %w", err)
+	}
+	row, err := s.q.PlanCreate(ctx, s.db, &sqlite.PlanCreateParams{
+		ID:          id.String(),
+		Name:        p.Name,
+		Description: p.Description,
+		Labels:      string(labels),
+		Document:    string(p.Document),
+		Now:         now(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create plan %q: %w", p.Name, interpretError(err))
+	}
+	return planFromRow(row), nil
+}
+
+// PlanGetByID returns one plan. See storage.PlanStore.
+func (s *Store) PlanGetByID(ctx context.Context, id uuid.UUID) (*storage.Plan, error) {
+	row, err := s.q.PlanGetByID(ctx, s.read, id.String())
+	if err != nil {
+		return nil, fmt.Errorf("get plan %s: %w", id, interpretError(err))
+	}
+	return planFromRow(row), nil
+}
+
+// PlanUpdate replaces a plan's fields. See storage.PlanStore.
+func (s *Store) PlanUpdate(ctx context.Context, p *storage.PlanUpdateParams) (*storage.Plan, error) {
+	labels, err := storage.MarshalLabels(p.Labels)
+	if err != nil {
+		return nil, fmt.Errorf("update plan %s: %w", p.ID, err)
+	}
+	var row *sqlite.Plan
+	err = s.inWriteTx(ctx, func(tx *Store) error {
+		var err error
+		row, err = tx.q.PlanUpdate(ctx, tx.db, &sqlite.PlanUpdateParams{
+			ID:               p.ID.String(),
+			ExpectedRevision: p.ExpectedRevision,
+			Name:             p.Name,
+			Description:      p.Description,
+			Labels:           string(labels),
+			Document:         string(p.Document),
+			Now:              now(),
+		})
+		err = interpretError(err)
+		if storage.IsNotFound(err) {
+			// Either the plan is gone or its revision moved on.
+			if _, gerr := tx.q.PlanGetByID(ctx, tx.db, p.ID.String()); gerr == nil {
+				err = storage.ErrStaleRevision
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update plan %s: %w", p.ID, err)
+	}
+	return planFromRow(row), nil
+}
+
+// PlanDelete deletes a plan. See storage.PlanStore.
+func (s *Store) PlanDelete(ctx context.Context, id uuid.UUID) error {
+	n, err := s.q.PlanDelete(ctx, s.db, id.String())
+	if err != nil {
+		return fmt.Errorf("delete plan %s: %w", id, interpretError(err))
+	}
+	if n == 0 {
+		return fmt.Errorf("delete plan %s: %w", id, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// PlanList returns one page of plans. See storage.PlanStore.
+func (s *Store) PlanList(ctx context.Context, p *storage.PlanListParams) (*storage.PlanPage, error) {
+	after, err := storage.DecodeUUIDCursor(p.Cursor)
+	if err != nil {
+		return nil, fmt.Errorf("list plans: %w", err)
+	}
+	labels, err := storage.MarshalLabels(p.Labels)
+	if err != nil {
+		return nil, fmt.Errorf("list plans: %w", err)
+	}
+	afterID := ""
+	if after != uuid.Nil {
+		afterID = after.String()
+	}
+	limit := storage.PageLimit(p.Limit)
+	rows, err := s.q.PlanList(ctx, s.read, &sqlite.PlanListParams{
+		AfterID:    afterID,
+		NamePrefix: p.NamePrefix,
+		Labels:     string(labels),
+		MaxRows:    int64(limit + 1),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list plans: %w", interpretError(err))
+	}
+	page := &storage.PlanPage{}
+	for i, row := range rows {
+		if i == limit {
+			page.NextCursor = storage.EncodeCursor(storage.Cursor{ID: rows[i-1].ID})
+			break
+		}
+		page.Plans = append(page.Plans, planFromRow(row))
+	}
+	return page, nil
+}
+
+func planFromRow(r *sqlite.Plan) *storage.Plan {
+	return &storage.Plan{
+		ID:          uuid.MustParse(r.ID),
+		Name:        r.Name,
+		Description: r.Description,
+		Labels:      storage.UnmarshalLabels([]byte(r.Labels)),
+		Document:    json.RawMessage(r.Document),
+		Revision:    r.Revision,
+		CreatedAt:   fromMicros(r.CreatedAt),
+		UpdatedAt:   fromMicros(r.UpdatedAt),
+	}
+}

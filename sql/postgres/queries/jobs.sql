@@ -1,0 +1,164 @@
+-- name: JobEnqueue :one
+INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key)
+VALUES (@queue, @kind, @payload, @priority, COALESCE(sqlc.narg('run_at')::timestamptz, now()), @max_attempts, sqlc.narg('unique_key'))
+ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
+RETURNING *;
+
+-- name: JobGetLiveByUniqueKey :one
+SELECT * FROM jobs
+WHERE unique_key = @unique_key AND state IN ('available', 'running', 'retryable');
+
+-- name: JobGetByUniqueKey :one
+SELECT * FROM jobs
+WHERE unique_key = @unique_key
+ORDER BY id DESC
+LIMIT 1;
+
+-- name: JobEnqueueMany :many
+INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key)
+SELECT t.queue, t.kind, t.payload, t.priority,
+    CASE WHEN t.run_at < '1970-01-01'::timestamptz THEN now() ELSE t.run_at END,
+    t.max_attempts, NULLIF(t.unique_key, '')
+FROM (
+    SELECT unnest(@queues::text[]) AS queue,
+        unnest(@kinds::text[]) AS kind,
+        unnest(@payloads::jsonb[]) AS payload,
+        unnest(@priorities::integer[]) AS priority,
+        unnest(@run_ats::timestamptz[]) AS run_at,
+        unnest(@max_attempts::integer[]) AS max_attempts,
+        unnest(@unique_keys::text[]) AS unique_key
+) AS t
+ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
+RETURNING id;
+
+-- name: JobClaim :many
+WITH picked AS (
+    SELECT j.id FROM jobs AS j
+    WHERE j.queue = @queue AND j.state IN ('available', 'retryable') AND j.run_at <= now()
+    ORDER BY j.priority DESC, j.run_at, j.id
+    LIMIT @max_rows
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs
+SET state = 'running',
+    attempt = jobs.attempt + 1,
+    lease_owner = @worker,
+    lease_token = @token,
+    lease_expires_at = now() + make_interval(secs => @lease_seconds::float8)
+FROM picked
+WHERE jobs.id = picked.id
+RETURNING jobs.*;
+
+-- name: JobCompleteMany :many
+UPDATE jobs
+SET state = 'completed',
+    finished_at = now(),
+    lease_expires_at = NULL
+FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@tokens::bigint[]) AS token) AS t
+WHERE jobs.id = t.id AND jobs.lease_token = t.token AND jobs.state = 'running'
+RETURNING jobs.id;
+
+-- name: JobFailMany :many
+UPDATE jobs
+SET state = CASE
+        WHEN jobs.cancel_requested THEN 'cancelled'
+        WHEN t.retry AND jobs.attempt < jobs.max_attempts THEN 'retryable'
+        ELSE 'discarded'
+    END,
+    run_at = CASE
+        WHEN t.retry AND jobs.attempt < jobs.max_attempts AND NOT jobs.cancel_requested
+            THEN now() + make_interval(secs => t.delay_seconds)
+        ELSE jobs.run_at
+    END,
+    finished_at = CASE
+        WHEN t.retry AND jobs.attempt < jobs.max_attempts AND NOT jobs.cancel_requested THEN NULL
+        ELSE now()
+    END,
+    last_error = t.error,
+    errors = jobs.errors || jsonb_build_array(jsonb_build_object('at', now(), 'attempt', jobs.attempt, 'error', t.error)),
+    lease_expires_at = NULL
+FROM (
+    SELECT unnest(@ids::bigint[]) AS id,
+        unnest(@tokens::bigint[]) AS token,
+        unnest(@errors::text[]) AS error,
+        unnest(@retries::boolean[]) AS retry,
+        unnest(@delay_seconds::float8[]) AS delay_seconds
+) AS t
+WHERE jobs.id = t.id AND jobs.lease_token = t.token AND jobs.state = 'running'
+RETURNING jobs.*;
+
+-- name: JobExtendLease :many
+UPDATE jobs
+SET lease_expires_at = now() + make_interval(secs => @lease_seconds::float8)
+FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@tokens::bigint[]) AS token) AS t
+WHERE jobs.id = t.id AND jobs.lease_token = t.token AND jobs.state = 'running'
+RETURNING jobs.id, jobs.cancel_requested;
+
+-- name: JobRelease :many
+UPDATE jobs
+SET state = CASE WHEN jobs.cancel_requested THEN 'cancelled' ELSE 'available' END,
+    attempt = jobs.attempt - 1,
+    run_at = now(),
+    finished_at = CASE WHEN jobs.cancel_requested THEN now() ELSE NULL END,
+    lease_expires_at = NULL
+FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@tokens::bigint[]) AS token) AS t
+WHERE jobs.id = t.id AND jobs.lease_token = t.token AND jobs.state = 'running'
+RETURNING jobs.id;
+
+-- name: JobRescue :execrows
+UPDATE jobs
+SET state = CASE
+        WHEN cancel_requested THEN 'cancelled'
+        WHEN attempt < max_attempts THEN 'retryable'
+        ELSE 'discarded'
+    END,
+    run_at = now(),
+    finished_at = CASE WHEN NOT cancel_requested AND attempt < max_attempts THEN NULL ELSE now() END,
+    last_error = 'lease expired',
+    errors = errors || jsonb_build_array(jsonb_build_object('at', now(), 'attempt', attempt, 'error', 'lease expired')),
+    lease_expires_at = NULL
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE state = 'running' AND lease_expires_at < now()
+    ORDER BY lease_expires_at
+    LIMIT @max_rows
+    FOR UPDATE SKIP LOCKED
+)
+AND state = 'running' AND lease_expires_at < now();
+
+-- name: JobCancel :one
+UPDATE jobs
+SET state = CASE WHEN state = 'running' THEN 'running' ELSE 'cancelled' END,
+    cancel_requested = (state = 'running'),
+    finished_at = CASE WHEN state = 'running' THEN NULL ELSE now() END
+WHERE id = @id AND state IN ('available', 'retryable', 'running')
+RETURNING *;
+
+-- name: JobGet :one
+SELECT * FROM jobs WHERE id = @id;
+
+-- name: JobList :many
+SELECT * FROM jobs
+WHERE id > @after_id
+  AND (sqlc.narg('queue')::text IS NULL OR queue = sqlc.narg('queue')::text)
+  AND (sqlc.narg('state')::text IS NULL OR state = sqlc.narg('state')::text)
+  AND (sqlc.narg('kind')::text IS NULL OR kind = sqlc.narg('kind')::text)
+ORDER BY id
+LIMIT @max_rows;
+
+-- name: JobStats :many
+SELECT queue, state, count(*) AS jobs,
+    COALESCE(EXTRACT(EPOCH FROM now() - min(run_at) FILTER (WHERE run_at <= now())), 0)::float8 AS oldest_due_seconds
+FROM jobs
+GROUP BY queue, state
+ORDER BY queue, state;
+
+-- name: JobPrune :execrows
+DELETE FROM jobs
+WHERE id IN (
+    SELECT id FROM jobs
+    WHERE state IN ('completed', 'discarded', 'cancelled')
+      AND finished_at < now() - make_interval(secs => @retention_seconds::float8)
+    ORDER BY finished_at
+    LIMIT @max_rows
+);

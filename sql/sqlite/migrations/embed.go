@@ -1,0 +1,9 @@
+// Package migrations embeds astro-runner's goose migrations for SQLite.
+package migrations
+
+import "embed"
+
+// FS holds the migration files, named 00001_*.sql and up.
+//
+//go:embed *.sql
+var FS embed.FS

@@ -1,0 +1,31 @@
+-- name: ExecutionCreate :one
+INSERT INTO executions (id, plan_id, plan_revision, idempotency_key, created_at)
+VALUES (@id, @plan_id, @plan_revision, CAST(sqlc.narg('idempotency_key') AS TEXT), @now)
+RETURNING *;
+
+-- name: ExecutionGetByID :one
+SELECT * FROM executions WHERE id = @id;
+
+-- name: ExecutionGetByIdempotencyKey :one
+SELECT * FROM executions WHERE plan_id = @plan_id AND idempotency_key = @idempotency_key;
+
+-- name: ExecutionList :many
+SELECT * FROM executions
+WHERE (CAST(sqlc.narg('before_id') AS TEXT) IS NULL OR id < CAST(sqlc.narg('before_id') AS TEXT))
+  AND (CAST(sqlc.narg('plan_id') AS TEXT) IS NULL OR plan_id = CAST(sqlc.narg('plan_id') AS TEXT))
+  AND (CAST(sqlc.narg('status') AS TEXT) IS NULL OR status = CAST(sqlc.narg('status') AS TEXT))
+ORDER BY id DESC
+LIMIT @max_rows;
+
+-- name: ExecutionSetStatus :one
+UPDATE executions
+SET status = @status,
+    attempt = CASE WHEN CAST(@attempt AS INTEGER) > 0 THEN CAST(@attempt AS INTEGER) ELSE attempt END,
+    result = COALESCE(CAST(sqlc.narg('result') AS TEXT), result),
+    started_at = CASE WHEN @status = 'running' AND started_at IS NULL THEN @now ELSE started_at END,
+    finished_at = CASE WHEN @status IN ('passed', 'failed', 'error', 'cancelled') THEN @now ELSE finished_at END
+WHERE id = @id AND status IN (sqlc.slice('from_statuses'))
+RETURNING *;
+
+-- name: ExecutionDeleteByPlanID :execrows
+DELETE FROM executions WHERE plan_id = @plan_id;
