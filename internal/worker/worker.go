@@ -1,0 +1,475 @@
+// Package worker runs queued jobs: one claim loop per process fetches due
+// jobs in batches, a bounded set of goroutines runs their handlers, a
+// heartbeat extends the leases of running jobs, and a completer records
+// outcomes in batches. A rescuer and a pruner keep the queue healthy; both
+// are safe to run on every node at once.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/astro-runner/astro-runner/internal/storage"
+)
+
+// Store is the part of storage.Store the pool uses.
+type Store interface {
+	JobClaim(ctx context.Context, p *storage.JobClaimParams) ([]*storage.Job, error)
+	JobCompleteMany(ctx context.Context, refs []storage.JobRef) ([]int64, error)
+	JobFailMany(ctx context.Context, ps []*storage.JobFailParams) ([]int64, error)
+	JobExtendLease(ctx context.Context, refs []storage.JobRef, lease time.Duration) ([]storage.JobLease, error)
+	JobRelease(ctx context.Context, refs []storage.JobRef) ([]int64, error)
+	JobRescue(ctx context.Context, limit int) (int64, error)
+	JobPrune(ctx context.Context, retention time.Duration, limit int) (int64, error)
+}
+
+// HandlerFunc runs one job. Returning nil completes the job; an error fails
+// the attempt, which is retried with backoff while attempts remain unless
+// the error wraps ErrDiscard. A panic fails the attempt like an error. The
+// context is cancelled when the job is cancelled, its lease is lost, it
+// outlives Config.JobTimeout, or the pool shuts down; context.Cause tells
+// which.
+type HandlerFunc func(ctx context.Context, job *storage.Job) error
+
+// Causes of a job context's cancellation, as reported by context.Cause.
+var (
+	// ErrJobCancelled means the job was cancelled through the store.
+	ErrJobCancelled = errors.New("job cancelled")
+	// ErrJobLeaseLost means the pool no longer holds the job's lease, so
+	// another worker may run it.
+	ErrJobLeaseLost = errors.New("job lease lost")
+	// ErrJobTimeout means the handler outlived Config.JobTimeout.
+	ErrJobTimeout = errors.New("job timed out")
+	// ErrShutdown means the pool is stopping; the job is handed back
+	// without counting the attempt.
+	ErrShutdown = errors.New("worker shutting down")
+	// ErrDiscard, wrapped in a handler's error, fails the job for good
+	// instead of retrying it.
+	ErrDiscard = errors.New("discard job")
+)
+
+// Config holds the pool's options; zero values take the documented
+// defaults.
+type Config struct {
+	// Queue is the queue to work. Defaults to storage.DefaultQueue.
+	Queue string
+	// Workers is how many jobs run at once. Defaults to 8.
+	Workers int
+	// ID names this pool as the lease owner. Defaults to host-pid-random.
+	ID string
+	// Lease is how long a claim holds between heartbeats. Defaults to 30s.
+	Lease time.Duration
+	// HeartbeatInterval is how often leases are extended. Defaults to a
+	// third of Lease.
+	HeartbeatInterval time.Duration
+	// PollInterval is how often the pool looks for jobs when nothing woke
+	// it. Defaults to 1s.
+	PollInterval time.Duration
+	// JobTimeout cancels a handler that runs longer. Defaults to 10m.
+	JobTimeout time.Duration
+	// Retry computes the wait before a failed job's next attempt.
+	Retry storage.RetryPolicy
+	// RescueInterval is how often expired leases are taken back. Defaults
+	// to 10s.
+	RescueInterval time.Duration
+	// PruneInterval is how often old final jobs are deleted. Defaults to 1m.
+	PruneInterval time.Duration
+	// Retention is how long final jobs are kept. Defaults to 24h.
+	Retention time.Duration
+	// ShutdownTimeout is how long running jobs may finish after Run's
+	// context ends before they are cancelled. Defaults to 30s.
+	ShutdownTimeout time.Duration
+	// CompleteBatch is the most outcomes written in one statement.
+	// Defaults to 500.
+	CompleteBatch int
+	// CompleteDelay is the longest an outcome waits to be written with
+	// others. Defaults to 5ms.
+	CompleteDelay time.Duration
+	// Logger receives the pool's logs. Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// WithDefaults returns a copy of c with defaults filled in.
+func (c Config) WithDefaults() Config {
+	if c.Queue == "" {
+		c.Queue = storage.DefaultQueue
+	}
+	if c.Workers <= 0 {
+		c.Workers = 8
+	}
+	if c.ID == "" {
+		host, _ := os.Hostname()
+		c.ID = host + "-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatUint(rand.Uint64()%1e6, 10)
+	}
+	if c.Lease <= 0 {
+		c.Lease = 30 * time.Second
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = c.Lease / 3
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = 10 * time.Minute
+	}
+	if c.RescueInterval <= 0 {
+		c.RescueInterval = 10 * time.Second
+	}
+	if c.PruneInterval <= 0 {
+		c.PruneInterval = time.Minute
+	}
+	if c.Retention <= 0 {
+		c.Retention = 24 * time.Hour
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.CompleteBatch <= 0 {
+		c.CompleteBatch = 500
+	}
+	if c.CompleteDelay <= 0 {
+		c.CompleteDelay = 5 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Pool runs jobs of one queue.
+type Pool struct {
+	store    Store
+	cfg      Config
+	log      *slog.Logger
+	handlers map[string]HandlerFunc
+
+	wake    chan struct{} // Something was enqueued.
+	freed   chan struct{} // A worker slot came free.
+	results chan outcome  // Finished handlers, for the completer.
+
+	mu   sync.Mutex
+	held map[int64]*heldJob // Jobs whose lease this pool holds.
+
+	outage outageLog
+}
+
+// heldJob is a claimed job from claim until its outcome is written.
+type heldJob struct {
+	ref    storage.JobRef
+	cancel context.CancelCauseFunc
+}
+
+type outcomeKind int
+
+const (
+	outcomeComplete outcomeKind = iota
+	outcomeFail
+	outcomeRelease
+	outcomeDrop // The lease was lost: write nothing.
+)
+
+type outcome struct {
+	kind outcomeKind
+	job  *storage.Job
+	fail *storage.JobFailParams
+}
+
+// New returns a pool over store. Register handlers with Handle before Run.
+func New(store Store, cfg Config) *Pool {
+	cfg = cfg.WithDefaults()
+	return &Pool{
+		store:    store,
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "worker", "worker_id", cfg.ID, "queue", cfg.Queue),
+		handlers: map[string]HandlerFunc{},
+		wake:     make(chan struct{}, 1),
+		freed:    make(chan struct{}, 1),
+		results:  make(chan outcome, cfg.Workers*2),
+		held:     map[int64]*heldJob{},
+		outage:   outageLog{log: cfg.Logger},
+	}
+}
+
+// Handle registers the handler for a job kind. Jobs of a kind with no
+// handler are discarded with an error.
+func (p *Pool) Handle(kind string, h HandlerFunc) { p.handlers[kind] = h }
+
+// Wake makes the claim loop look for jobs now instead of at its next poll.
+// It never blocks.
+func (p *Pool) Wake() { signal(p.wake) }
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Run works jobs until ctx ends, then shuts down gracefully: it stops
+// claiming, lets running jobs finish for up to ShutdownTimeout, cancels the
+// rest and hands them back uncounted, and writes every outcome before it
+// returns.
+func (p *Pool) Run(ctx context.Context) error {
+	var bg sync.WaitGroup
+	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	completerDone := make(chan struct{})
+	go func() { defer close(completerDone); p.complete() }()
+	bg.Go(func() { p.heartbeat(bgCtx) })
+	bg.Go(func() { p.every(bgCtx, p.cfg.RescueInterval, "rescue", p.rescue) })
+	bg.Go(func() { p.every(bgCtx, p.cfg.PruneInterval, "prune", p.prune) })
+
+	var jobs sync.WaitGroup
+	p.claimLoop(ctx, &jobs)
+
+	// Graceful shutdown: give running jobs time, then cancel them.
+	drained := make(chan struct{})
+	go func() { jobs.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(p.cfg.ShutdownTimeout):
+		p.log.Warn("shutdown timeout reached; cancelling running jobs")
+		p.mu.Lock()
+		for _, h := range p.held {
+			h.cancel(ErrShutdown)
+		}
+		p.mu.Unlock()
+		<-drained
+	}
+	close(p.results)
+	<-completerDone
+	stopBG()
+	bg.Wait()
+	return nil
+}
+
+// claimLoop claims jobs into free slots until ctx ends. A claim that fills
+// every free slot is followed at once by another; one that comes back short
+// means the queue is drained, so the loop waits for a wake-up or the next
+// poll.
+func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
+	slots := make(chan struct{}, p.cfg.Workers)
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		free := p.cfg.Workers - len(slots)
+		if free == 0 {
+			select {
+			case <-ctx.Done():
+			case <-p.freed:
+			}
+			continue
+		}
+		claimed, err := p.store.JobClaim(ctx, &storage.JobClaimParams{
+			Queue: p.cfg.Queue, Worker: p.cfg.ID, Limit: free, Lease: p.cfg.Lease,
+		})
+		if ctx.Err() != nil {
+			p.releaseUnstarted(claimed)
+			return
+		}
+		if err != nil {
+			p.outage.fail("claim jobs", err)
+			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+			sleep(ctx, backoff+time.Duration(rand.Int64N(int64(backoff/4)+1)))
+			continue
+		}
+		p.outage.ok()
+		backoff = 0
+		for _, job := range claimed {
+			slots <- struct{}{}
+			jobs.Add(1)
+			p.start(job, func() {
+				<-slots
+				jobs.Done()
+				signal(p.freed)
+			})
+		}
+		if len(claimed) < free {
+			p.waitForWork(ctx)
+		}
+	}
+}
+
+// waitForWork waits for a wake-up, the next poll, or the end of ctx.
+func (p *Pool) waitForWork(ctx context.Context) {
+	t := time.NewTimer(p.cfg.PollInterval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-p.wake:
+	case <-t.C:
+	}
+}
+
+// releaseUnstarted hands back jobs claimed as the pool was stopping.
+func (p *Pool) releaseUnstarted(jobs []*storage.Job) {
+	if len(jobs) == 0 {
+		return
+	}
+	refs := make([]storage.JobRef, len(jobs))
+	for i, j := range jobs {
+		refs[i] = storage.JobRef{ID: j.ID, Token: j.LeaseToken}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := p.store.JobRelease(ctx, refs); err != nil {
+		p.log.Warn("release jobs claimed at shutdown", "jobs", len(refs), "error", err)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// start runs one job's handler in its own goroutine.
+func (p *Pool) start(job *storage.Job, done func()) {
+	jobCtx, cancel := context.WithCancelCause(context.Background())
+	h := &heldJob{ref: storage.JobRef{ID: job.ID, Token: job.LeaseToken}, cancel: cancel}
+	p.mu.Lock()
+	p.held[job.ID] = h
+	p.mu.Unlock()
+	go func() {
+		defer done()
+		ctx, cancelTimeout := context.WithTimeoutCause(jobCtx, p.cfg.JobTimeout, ErrJobTimeout)
+		err := p.run(ctx, job)
+		cancelTimeout()
+		cause := context.Cause(jobCtx)
+		cancel(nil)
+		p.results <- p.outcomeOf(job, err, cause)
+	}()
+}
+
+// run calls the job's handler, turning a panic into an error.
+func (p *Pool) run(ctx context.Context, job *storage.Job) (err error) {
+	h, ok := p.handlers[job.Kind]
+	if !ok {
+		return fmt.Errorf("%w: no handler for kind %q", ErrDiscard, job.Kind)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.Error("job handler panicked", "job_id", job.ID, "kind", job.Kind, "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("handler panicked: %v", r)
+		}
+	}()
+	return h(ctx, job)
+}
+
+func (p *Pool) outcomeOf(job *storage.Job, err, cause error) outcome {
+	switch {
+	case errors.Is(cause, ErrJobLeaseLost):
+		return outcome{kind: outcomeDrop, job: job}
+	case errors.Is(cause, ErrShutdown):
+		return outcome{kind: outcomeRelease, job: job}
+	case err == nil:
+		return outcome{kind: outcomeComplete, job: job}
+	}
+	if errors.Is(cause, ErrJobTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("%w: %w", ErrJobTimeout, err)
+	}
+	return outcome{kind: outcomeFail, job: job, fail: &storage.JobFailParams{
+		JobRef:     storage.JobRef{ID: job.ID, Token: job.LeaseToken},
+		Error:      err.Error(),
+		Retry:      !errors.Is(err, ErrDiscard) && !errors.Is(cause, ErrJobCancelled),
+		RetryAfter: p.cfg.Retry.Backoff(job.Attempt),
+	}}
+}
+
+// every runs fn every interval, with jitter, until ctx ends.
+func (p *Pool) every(ctx context.Context, interval time.Duration, what string, fn func(context.Context) error) {
+	for {
+		jitter := time.Duration(rand.Int64N(int64(interval/5) + 1))
+		if !sleep(ctx, interval+jitter) {
+			return
+		}
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			p.outage.fail(what, err)
+		}
+	}
+}
+
+func (p *Pool) rescue(ctx context.Context) error {
+	for {
+		n, err := p.store.JobRescue(ctx, 1000)
+		if err != nil {
+			return fmt.Errorf("rescue expired leases: %w", err)
+		}
+		if n > 0 {
+			p.log.Info("rescued jobs with expired leases", "jobs", n)
+			p.Wake()
+		}
+		if n < 1000 {
+			return nil
+		}
+	}
+}
+
+func (p *Pool) prune(ctx context.Context) error {
+	n, err := p.store.JobPrune(ctx, p.cfg.Retention, 10000)
+	if err != nil {
+		return fmt.Errorf("prune finished jobs: %w", err)
+	}
+	if n > 0 {
+		p.log.Debug("pruned finished jobs", "jobs", n)
+	}
+	return nil
+}
+
+// heartbeat extends the leases of held jobs, and cancels the context of a
+// job that was cancelled or whose lease was lost.
+func (p *Pool) heartbeat(ctx context.Context) {
+	t := time.NewTicker(p.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		refs := make([]storage.JobRef, 0, len(p.held))
+		for _, h := range p.held {
+			refs = append(refs, h.ref)
+		}
+		p.mu.Unlock()
+		if len(refs) == 0 {
+			continue
+		}
+		leases, err := p.store.JobExtendLease(ctx, refs, p.cfg.Lease)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.outage.fail("extend leases", err)
+			}
+			continue
+		}
+		p.outage.ok()
+		kept := make(map[int64]bool, len(leases))
+		p.mu.Lock()
+		for _, l := range leases {
+			kept[l.ID] = true
+			if h := p.held[l.ID]; h != nil && l.CancelRequested {
+				h.cancel(ErrJobCancelled)
+			}
+		}
+		for _, ref := range refs {
+			if h := p.held[ref.ID]; h != nil && !kept[ref.ID] && h.ref == ref {
+				p.log.Info("lease lost; the job may run elsewhere", "job_id", ref.ID)
+				h.cancel(ErrJobLeaseLost)
+			}
+		}
+		p.mu.Unlock()
+	}
+}
