@@ -165,6 +165,30 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 	return items, nil
 }
 
+const executionReconcile = `-- name: ExecutionReconcile :execrows
+UPDATE executions
+SET status = CASE
+        WHEN (SELECT j.state FROM jobs AS j WHERE j.unique_key = 'execution:' || executions.id
+              ORDER BY j.id DESC LIMIT 1) = 'cancelled' THEN 'cancelled'
+        ELSE 'error'
+    END,
+    finished_at = ?1
+WHERE status IN ('queued', 'running')
+  AND (SELECT j.state FROM jobs AS j WHERE j.unique_key = 'execution:' || executions.id
+       ORDER BY j.id DESC LIMIT 1) IN ('discarded', 'cancelled')
+`
+
+// Finishes executions whose newest job ended without finishing them: a
+// discarded job leaves its execution in error, a cancelled one cancels it.
+// An execution's job carries the unique key 'execution:<id>'.
+func (q *Queries) ExecutionReconcile(ctx context.Context, db DBTX, now sql.NullInt64) (int64, error) {
+	result, err := db.ExecContext(ctx, executionReconcile, now)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const executionSetStatus = `-- name: ExecutionSetStatus :one
 UPDATE executions
 SET status = ?1,

@@ -137,4 +137,12 @@ type ExecutionStore interface {
 	// ExecutionDeleteByPlanID deletes every execution of a plan and returns
 	// how many it deleted.
 	ExecutionDeleteByPlanID(ctx context.Context, planID uuid.UUID) (int64, error)
+	// ExecutionReconcile finishes queued or running executions whose newest
+	// job (the job with unique key ExecutionJobKey(id)) ended without
+	// finishing them: a discarded job leaves the execution in error, a
+	// cancelled one cancels it. It returns how many it finished.
+	ExecutionReconcile(ctx context.Context) (int64, error)
 }
+
+// ExecutionJobKey is the unique key of the job that runs an execution.
+func ExecutionJobKey(id uuid.UUID) string { return "execution:" + id.String() }

@@ -154,3 +154,13 @@ func executionFromRow(r *postgres.Execution) *storage.Execution {
 	}
 	return e
 }
+
+// ExecutionReconcile finishes executions whose job ended without finishing
+// them. See storage.ExecutionStore.
+func (s *Store) ExecutionReconcile(ctx context.Context) (int64, error) {
+	n, err := s.q.ExecutionReconcile(ctx, s.db)
+	if err != nil {
+		return 0, fmt.Errorf("reconcile executions: %w", interpretError(err))
+	}
+	return n, nil
+}

@@ -29,3 +29,18 @@ RETURNING *;
 
 -- name: ExecutionDeleteByPlanID :execrows
 DELETE FROM executions WHERE plan_id = @plan_id;
+
+-- name: ExecutionReconcile :execrows
+-- Finishes executions whose newest job ended without finishing them: a
+-- discarded job leaves its execution in error, a cancelled one cancels it.
+-- An execution's job carries the unique key 'execution:<id>'.
+UPDATE executions
+SET status = CASE
+        WHEN (SELECT j.state FROM jobs AS j WHERE j.unique_key = 'execution:' || executions.id
+              ORDER BY j.id DESC LIMIT 1) = 'cancelled' THEN 'cancelled'
+        ELSE 'error'
+    END,
+    finished_at = @now
+WHERE status IN ('queued', 'running')
+  AND (SELECT j.state FROM jobs AS j WHERE j.unique_key = 'execution:' || executions.id
+       ORDER BY j.id DESC LIMIT 1) IN ('discarded', 'cancelled');
