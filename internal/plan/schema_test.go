@@ -1,0 +1,168 @@
+package plan_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/humatest"
+	"github.com/stretchr/testify/require"
+
+	"github.com/astro-runner/astro-runner/internal/plan"
+)
+
+// planInput is a request body that embeds a document, as the API does.
+type planInput struct {
+	Body struct {
+		Document plan.Document `json:"document" doc:"The plan." example:"{\"steps\":[{\"name\":\"Health\",\"request\":{\"method\":\"GET\",\"url\":\"https://api.example.com/health\"}}]}"`
+	}
+}
+
+// planOutput echoes what the handler received after Huma decoded the body.
+type planOutput struct {
+	Body struct {
+		Document plan.Document `json:"document" doc:"The plan as decoded." example:"{}"`
+	}
+}
+
+// newPlanAPI returns a test API with one operation that accepts a document
+// and echoes it back after Validate.
+func newPlanAPI(t *testing.T) humatest.TestAPI {
+	t.Helper()
+	_, api := humatest.New(t)
+	huma.Register(api, huma.Operation{
+		OperationID: "create-plan",
+		Method:      http.MethodPost,
+		Path:        "/plans",
+		Summary:     "Create a plan",
+	}, func(_ context.Context, in *planInput) (*planOutput, error) {
+		if err := in.Body.Document.Validate(plan.ValidateOptions{Location: "body.document"}); err != nil {
+			verr := err.(*plan.ValidationError)
+			return nil, huma.Error422UnprocessableEntity("invalid plan", verr.Details()...)
+		}
+		out := &planOutput{}
+		out.Body.Document = in.Body.Document
+		return out, nil
+	})
+	return api
+}
+
+// docJSON builds a request body with one step whose request body and assert
+// are given as raw JSON.
+func docJSON(request, assert string) string {
+	step := `{"name":"s","request":` + request
+	if assert != "" {
+		step += `,"assert":` + assert
+	}
+	return `{"document":{"steps":[` + step + `}]}}`
+}
+
+func TestHumaAcceptsDocuments(t *testing.T) {
+	t.Parallel()
+	api := newPlanAPI(t)
+	tests := []struct {
+		name     string
+		request  string
+		assert   string
+		wantBody string
+	}{
+		{name: "NoBody", request: `{"method":"GET","url":"https://a.example/"}`},
+		{name: "StringBody", request: `{"method":"POST","url":"https://a.example/","body":"raw text"}`, wantBody: `"raw text"`},
+		{name: "ObjectBody", request: `{"method":"POST","url":"https://a.example/","body":{"a":[1,{"b":null}]}}`, wantBody: `{"a":[1,{"b":null}]}`},
+		{name: "ArrayBody", request: `{"method":"POST","url":"https://a.example/","body":[1,"x"]}`, wantBody: `[1,"x"]`},
+		{name: "NumberBody", request: `{"method":"POST","url":"https://a.example/","body":12.5}`, wantBody: `12.5`},
+		{name: "BoolBody", request: `{"method":"POST","url":"https://a.example/","body":true}`, wantBody: `true`},
+		{name: "StatusInteger", request: `{"method":"GET","url":"https://a.example/"}`, assert: `{"status":204}`},
+		{name: "StatusList", request: `{"method":"GET","url":"https://a.example/"}`, assert: `{"status":[200,201]}`},
+		{name: "JSONPathEqualsAnything", request: `{"method":"GET","url":"https://a.example/"}`, assert: `{"jsonpath":[{"path":"$.a","equals":{"x":[1]}},{"path":"$.b","equals":null}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp := api.Post("/plans", strings.NewReader(docJSON(tt.request, tt.assert)))
+			require.Equal(t, http.StatusOK, resp.Code, resp.Body.String())
+			var out struct {
+				Document struct {
+					Steps []struct {
+						Request struct {
+							Body json.RawMessage `json:"body"`
+						} `json:"request"`
+					} `json:"steps"`
+				} `json:"document"`
+			}
+			require.NoError(t, json.Unmarshal(resp.Body.Bytes(), &out))
+			if tt.wantBody != "" {
+				require.JSONEq(t, tt.wantBody, string(out.Document.Steps[0].Request.Body))
+			}
+		})
+	}
+}
+
+func TestHumaAppliesDefaults(t *testing.T) {
+	t.Parallel()
+	api := newPlanAPI(t)
+	body := `{"document":{"variables":{"b":"https://a.example"},"steps":[{"name":"s","request":{"method":"GET","url":"{{b}}/x"},` +
+		`"capture":[{"name":"c","regex":"id=(\\d+)"}]}]}}`
+	resp := api.Post("/plans", strings.NewReader(body))
+	require.Equal(t, http.StatusOK, resp.Code, resp.Body.String())
+	var out struct {
+		Document plan.Document `json:"document"`
+	}
+	require.NoError(t, json.Unmarshal(resp.Body.Bytes(), &out))
+	require.Equal(t, plan.DefaultTimeoutMS, out.Document.Steps[0].TimeoutMS)
+	require.Equal(t, 1, out.Document.Steps[0].Capture[0].Group)
+}
+
+func TestHumaRejectsDocuments(t *testing.T) {
+	t.Parallel()
+	api := newPlanAPI(t)
+	tests := []struct {
+		name     string
+		body     string
+		location string
+	}{
+		{name: "StatusString", body: docJSON(`{"method":"GET","url":"https://a.example/"}`, `{"status":"200"}`), location: "body.document.steps[0].assert.status"},
+		{name: "StatusTooHigh", body: docJSON(`{"method":"GET","url":"https://a.example/"}`, `{"status":600}`), location: "body.document.steps[0].assert.status"},
+		{name: "StatusEmptyList", body: docJSON(`{"method":"GET","url":"https://a.example/"}`, `{"status":[]}`), location: "body.document.steps[0].assert.status"},
+		{name: "MissingMethod", body: docJSON(`{"url":"https://a.example/"}`, ""), location: "body.document.steps[0].request"},
+		{name: "BadMethod", body: docJSON(`{"method":"TRACE","url":"https://a.example/"}`, ""), location: "body.document.steps[0].request.method"},
+		{name: "NoSteps", body: `{"document":{"steps":[]}}`, location: "body.document.steps"},
+		{name: "UnknownField", body: docJSON(`{"method":"GET","url":"https://a.example/","bogus":1}`, ""), location: "body.document.steps[0].request.bogus"},
+		{name: "FileURLByValidate", body: docJSON(`{"method":"GET","url":"file:///etc/passwd"}`, ""), location: "body.document.steps[0].request.url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			resp := api.Post("/plans", strings.NewReader(tt.body))
+			require.Equal(t, http.StatusUnprocessableEntity, resp.Code, resp.Body.String())
+			var problem huma.ErrorModel
+			require.NoError(t, json.Unmarshal(resp.Body.Bytes(), &problem))
+			var locations []string
+			for _, d := range problem.Errors {
+				locations = append(locations, d.Location)
+			}
+			require.Contains(t, locations, tt.location, resp.Body.String())
+		})
+	}
+}
+
+func TestSchemaDocumentsEveryField(t *testing.T) {
+	t.Parallel()
+	api := newPlanAPI(t)
+	schemas := api.OpenAPI().Components.Schemas.Map()
+	for _, name := range []string{"Document", "Step", "Request", "Assert", "HeaderAssert", "JSONPathAssert", "Capture"} {
+		s, ok := schemas[name]
+		require.True(t, ok, "schema %s is missing", name)
+		for prop, ps := range s.Properties {
+			require.NotEmpty(t, ps.Description, "%s.%s has no doc", name, prop)
+			require.NotEmpty(t, ps.Examples, "%s.%s has no example", name, prop)
+		}
+	}
+	status := schemas["Assert"].Properties["status"]
+	require.Len(t, status.OneOf, 2)
+	body := schemas["Request"].Properties["body"]
+	require.Empty(t, body.Type, "body must accept any JSON type")
+}

@@ -1,0 +1,46 @@
+package planrun
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/astro-runner/astro-runner/internal/netguard"
+	"github.com/astro-runner/astro-runner/internal/plan"
+)
+
+// MaxRedirects is how many redirects a client from NewHTTPClient follows
+// before it gives up.
+const MaxRedirects = 10
+
+// NewHTTPClient returns a client for running plans. It dials through the
+// policy (a nil policy is netguard's default: link-local addresses denied),
+// never uses a proxy (a proxy would connect on its behalf, out of the
+// policy's reach), keeps no cookie jar so steps share no hidden state, and
+// follows at most MaxRedirects redirects. Connections are reused across
+// steps and runs. The transport's timeouts are backstops: each step's own
+// timeout, applied through the request context, is normally shorter.
+func NewHTTPClient(policy *netguard.Policy) *http.Client {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	transport := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           policy.DialContext(dialer),
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   10,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: plan.MaxTimeoutMS * time.Millisecond,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport: transport,
+		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
+			if len(via) >= MaxRedirects {
+				return fmt.Errorf("stopped after %d redirects", MaxRedirects)
+			}
+			return nil
+		},
+	}
+}

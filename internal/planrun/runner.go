@@ -1,0 +1,440 @@
+// Package planrun runs plan documents: it sends each step's request, checks
+// the response against the step's assertions, captures values for later
+// steps and reports the outcome as a Result, which it can also render as
+// JUnit XML.
+package planrun
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/astro-runner/astro-runner/internal/netguard"
+	"github.com/astro-runner/astro-runner/internal/plan"
+)
+
+// DefaultMaxBodyBytes is how much of a response body a Runner reads unless
+// MaxBodyBytes says otherwise.
+const DefaultMaxBodyBytes int64 = 1 << 20
+
+// ExcerptBytes is the largest size of StepResult.BodyExcerpt.
+const ExcerptBytes = 4096
+
+// DefaultSecretPattern matches capture names whose values are redacted.
+var DefaultSecretPattern = regexp.MustCompile(`(?i)token|secret|password|key`)
+
+// minSecretLength is the shortest secret value that is also scrubbed from
+// messages and body excerpts; shorter values would garble unrelated text.
+const minSecretLength = 4
+
+// defaultClient is the client used by Runners without one.
+var defaultClient = sync.OnceValue(func() *http.Client { return NewHTTPClient(nil) })
+
+// Runner runs plan documents. The zero value is ready to use. A Runner is
+// safe for concurrent use if its fields are not changed while it runs.
+type Runner struct {
+	// Client sends the requests. Defaults to a shared client from
+	// NewHTTPClient with netguard's default policy.
+	Client *http.Client
+	// LookupEnvFunc reads environment variables for {{env.NAME}}. It is
+	// called only for names in EnvAllow. Defaults to os.LookupEnv.
+	LookupEnvFunc func(name string) (string, bool)
+	// EnvAllow lists the environment variables plans may read.
+	EnvAllow []string
+	// SecretPattern matches the capture names whose values are redacted
+	// from results. Defaults to DefaultSecretPattern.
+	SecretPattern *regexp.Regexp
+	// MaxBodyBytes caps how much of each response body is read. Defaults to
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// Run validates doc and runs its steps in order. Each step sees the
+// document's variables plus the values captured by the steps before it.
+// A step that fails or errors skips the remaining steps unless it has
+// ContinueOnFailure.
+//
+// It returns an error wrapping *plan.ValidationError, and no result, if the
+// document is invalid. If ctx is cancelled, the request in flight is
+// aborted, the remaining steps are skipped, and Run returns the partial
+// result with an error wrapping ctx.Err(). Failed steps are not errors: they
+// are reported in the result.
+func (r *Runner) Run(ctx context.Context, doc *plan.Document) (*Result, error) {
+	if err := doc.Validate(plan.ValidateOptions{EnvAllow: r.EnvAllow}); err != nil {
+		return nil, fmt.Errorf("run plan: %w", err)
+	}
+	state := r.newRun(doc)
+	res := &Result{StartedAt: time.Now().UTC(), Steps: make([]StepResult, 0, len(doc.Steps))}
+	skipReason := ""
+	var ctxErr error
+	for i := range doc.Steps {
+		step := &doc.Steps[i]
+		if skipReason == "" && ctx.Err() != nil {
+			ctxErr = ctx.Err()
+			skipReason = "run cancelled"
+		}
+		if skipReason != "" {
+			res.Steps = append(res.Steps, StepResult{Name: step.Name, Status: StatusSkipped, Error: skipReason})
+			continue
+		}
+		sr := state.step(ctx, step)
+		res.Steps = append(res.Steps, sr)
+		switch {
+		case ctx.Err() != nil:
+			ctxErr = ctx.Err()
+			skipReason = "run cancelled"
+		case (sr.Status == StatusFailed || sr.Status == StatusError) && !step.ContinueOnFailure:
+			outcome := "failed"
+			if sr.Status == StatusError {
+				outcome = "errored"
+			}
+			skipReason = fmt.Sprintf("step %d (%q) %s", i+1, step.Name, outcome)
+		}
+	}
+	res.FinishedAt = time.Now().UTC()
+	res.Totals.DurationMS = res.FinishedAt.Sub(res.StartedAt).Milliseconds()
+	res.Status = StatusPassed
+	for i := range res.Steps {
+		switch res.Steps[i].Status {
+		case StatusPassed:
+			res.Totals.Passed++
+		case StatusFailed:
+			res.Totals.Failed++
+			res.Status = StatusFailed
+		case StatusError:
+			res.Totals.Errors++
+			res.Status = StatusFailed
+		case StatusSkipped:
+			res.Totals.Skipped++
+		}
+	}
+	if ctxErr != nil {
+		return res, fmt.Errorf("run plan: %w", ctxErr)
+	}
+	return res, nil
+}
+
+// run holds the state of one Run.
+type run struct {
+	client        *http.Client
+	lookupEnv     func(string) (string, bool)
+	envAllow      map[string]bool
+	secretPattern *regexp.Regexp
+	maxBodyBytes  int64
+	// vars holds the declared variables and the captures so far.
+	vars map[string]string
+	// secrets holds the values scrubbed from results: captured values whose
+	// names match secretPattern and credentials sent in request headers.
+	secrets []string
+}
+
+func (r *Runner) newRun(doc *plan.Document) *run {
+	rn := &run{
+		client:        r.Client,
+		lookupEnv:     r.LookupEnvFunc,
+		envAllow:      map[string]bool{},
+		secretPattern: r.SecretPattern,
+		maxBodyBytes:  r.MaxBodyBytes,
+		vars:          maps.Clone(doc.Variables),
+	}
+	if rn.client == nil {
+		rn.client = defaultClient()
+	}
+	if rn.lookupEnv == nil {
+		rn.lookupEnv = os.LookupEnv
+	}
+	if rn.secretPattern == nil {
+		rn.secretPattern = DefaultSecretPattern
+	}
+	if rn.maxBodyBytes <= 0 {
+		rn.maxBodyBytes = DefaultMaxBodyBytes
+	}
+	if rn.vars == nil {
+		rn.vars = map[string]string{}
+	}
+	for _, name := range r.EnvAllow {
+		rn.envAllow[name] = true
+	}
+	return rn
+}
+
+// lookup resolves a template reference.
+func (rn *run) lookup(name string) (string, bool) {
+	if env, ok := strings.CutPrefix(name, plan.EnvPrefix); ok {
+		if !rn.envAllow[env] {
+			return "", false
+		}
+		return rn.lookupEnv(env)
+	}
+	v, ok := rn.vars[name]
+	return v, ok
+}
+
+// step runs one step with its retries.
+func (rn *run) step(ctx context.Context, step *plan.Step) StepResult {
+	start := time.Now()
+	var out attempt
+	for n := 1; n <= step.Retries+1; n++ {
+		if n > 1 && !sleep(ctx, time.Duration(step.RetryDelayMS)*time.Millisecond) {
+			break
+		}
+		out = rn.attempt(ctx, step)
+		out.result.Attempts = n
+		if out.result.Status == StatusPassed || out.permanent || ctx.Err() != nil {
+			break
+		}
+	}
+	sr := out.result
+	sr.Name = step.Name
+	sr.DurationMS = time.Since(start).Milliseconds()
+
+	// Captures of the last attempt are kept even if it failed, so that
+	// steps after a ContinueOnFailure step can use them.
+	for _, c := range out.captures {
+		rn.vars[c.name] = c.value
+		if sr.Captured == nil {
+			sr.Captured = map[string]string{}
+		}
+		if rn.secretPattern.MatchString(c.name) {
+			sr.Captured[c.name] = Redacted
+			rn.addSecret(c.value)
+		} else {
+			sr.Captured[c.name] = c.value
+		}
+	}
+	rn.redact(&sr, out.body)
+	return sr
+}
+
+// addSecret records a value to scrub from results.
+func (rn *run) addSecret(value string) {
+	if len(value) < minSecretLength || slices.Contains(rn.secrets, value) {
+		return
+	}
+	rn.secrets = append(rn.secrets, value)
+}
+
+// isSecretHeader reports whether a request header carries credentials.
+func (rn *run) isSecretHeader(name string) bool {
+	switch http.CanonicalHeaderKey(name) {
+	case "Authorization", "Proxy-Authorization", "Cookie":
+		return true
+	}
+	return rn.secretPattern.MatchString(name)
+}
+
+// sleep waits for d or until ctx is done, and reports whether it waited the
+// whole time.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// redact replaces secret captured values in the step result's messages,
+// capture values and body excerpt, and sets the excerpt from body.
+func (rn *run) redact(sr *StepResult, body []byte) {
+	scrub := func(s string) string {
+		for _, secret := range rn.secrets {
+			s = strings.ReplaceAll(s, secret, Redacted)
+			if escaped := jsonEscaped(secret); escaped != secret {
+				s = strings.ReplaceAll(s, escaped, Redacted)
+			}
+		}
+		return s
+	}
+	sr.Error = scrub(sr.Error)
+	for i := range sr.Assertions {
+		a := &sr.Assertions[i]
+		a.Message = scrub(a.Message)
+		if a.Kind == KindCapture && rn.secretPattern.MatchString(a.Target) && a.Actual != nil {
+			a.Actual = Redacted
+		}
+		if s, ok := a.Actual.(string); ok {
+			a.Actual = scrub(s)
+		}
+	}
+	if len(body) > 0 {
+		// Scrub the whole body before cutting it, so that a secret that
+		// straddles the cut leaves no prefix behind.
+		sr.BodyExcerpt = excerpt(scrub(string(body)), ExcerptBytes)
+	}
+}
+
+// attempt is the outcome of one try of a step.
+type attempt struct {
+	result   StepResult
+	captures []captured
+	body     []byte
+	// permanent is set when retrying cannot help: the request could not be
+	// built from the plan and the variables.
+	permanent bool
+}
+
+// captured is one captured value.
+type captured struct {
+	name, value string
+}
+
+// attempt sends the step's request once and checks the response.
+func (rn *run) attempt(ctx context.Context, step *plan.Step) attempt {
+	timeout := time.Duration(step.Timeout()) * time.Millisecond
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	req, err := rn.buildRequest(actx, &step.Request)
+	if err != nil {
+		return attempt{result: StepResult{Status: StatusError, Error: "build request: " + err.Error()}, permanent: true}
+	}
+	sent := time.Now()
+	resp, err := rn.client.Do(req)
+	if err != nil {
+		return attempt{result: StepResult{Status: StatusError, Error: describeError(ctx, actx, step, err)}}
+	}
+	body, truncated, err := readBody(resp.Body, rn.maxBodyBytes)
+	latency := time.Since(sent)
+	if err != nil {
+		return attempt{
+			result: StepResult{
+				Status:     StatusError,
+				HTTPStatus: resp.StatusCode,
+				Error:      "read response body: " + describeError(ctx, actx, step, err),
+			},
+			body: body,
+		}
+	}
+
+	resp.Body = nil // The body has been read; checks use body.
+	chk := &checker{resp: resp, body: body, truncated: truncated, limit: rn.maxBodyBytes, latency: latency}
+	sr := StepResult{Status: StatusPassed, HTTPStatus: resp.StatusCode}
+	if step.Assert != nil {
+		sr.Assertions = chk.assert(step.Assert)
+	}
+	caps, capResults := chk.capture(step.Capture)
+	sr.Assertions = append(sr.Assertions, capResults...)
+	failed := 0
+	for _, a := range sr.Assertions {
+		if !a.Passed {
+			failed++
+		}
+	}
+	if failed > 0 {
+		sr.Status = StatusFailed
+		sr.Error = fmt.Sprintf("%d of %d checks failed", failed, len(sr.Assertions))
+	}
+	return attempt{result: sr, captures: caps, body: body}
+}
+
+// buildRequest expands the step's templates and builds its request.
+func (rn *run) buildRequest(ctx context.Context, r *plan.Request) (*http.Request, error) {
+	rawURL, err := plan.Expand(r.URL, rn.lookup)
+	if err != nil {
+		return nil, fmt.Errorf("expand url: %w", err)
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, errors.New("expanded url is not a valid URL")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("expanded url is not an absolute http or https URL")
+	}
+
+	var body io.Reader
+	contentType := ""
+	if !r.Body.IsEmpty() {
+		expanded, err := r.Body.Expand(rn.lookup)
+		if err != nil {
+			return nil, fmt.Errorf("expand body: %w", err)
+		}
+		if text, ok := expanded.Text(); ok {
+			body = strings.NewReader(text)
+		} else {
+			body = bytes.NewReader(expanded)
+			contentType = "application/json"
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("new request: %w", err)
+	}
+	req.Header.Set("User-Agent", "astro-runner")
+	for name, template := range r.Headers {
+		value, err := plan.Expand(template, rn.lookup)
+		if err != nil {
+			return nil, fmt.Errorf("expand header %s: %w", name, err)
+		}
+		if !plan.ValidHeaderValue(value) {
+			// The value is not echoed: headers often carry credentials.
+			return nil, fmt.Errorf("header %s: expanded value contains CR, LF or NUL", name)
+		}
+		if rn.isSecretHeader(name) {
+			// A server that echoes the header must not leak it into the
+			// result; scrub the whole value and the credentials after an
+			// auth scheme such as "Bearer".
+			rn.addSecret(value)
+			if _, credentials, ok := strings.Cut(value, " "); ok {
+				rn.addSecret(strings.TrimSpace(credentials))
+			}
+		}
+		if strings.EqualFold(name, "Host") {
+			req.Host = value
+			continue
+		}
+		req.Header.Set(name, value)
+	}
+	if contentType != "" && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return req, nil
+}
+
+// readBody reads at most limit bytes and reports whether there was more.
+func readBody(body io.ReadCloser, limit int64) ([]byte, bool, error) {
+	defer body.Close()
+	data, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if int64(len(data)) > limit {
+		return data[:limit], true, nil
+	}
+	return data, false, err
+}
+
+// describeError explains why a request got no usable response, without
+// the request URL, which may carry expanded secrets.
+func describeError(ctx, actx context.Context, step *plan.Step, err error) string {
+	if ctx.Err() != nil {
+		return "request aborted: " + ctx.Err().Error()
+	}
+	if errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return fmt.Sprintf("timed out after %d ms", step.Timeout())
+	}
+	if blocked, ok := errors.AsType[*netguard.BlockedError](err); ok {
+		return "blocked by network policy: " + blocked.Error()
+	}
+	if uerr, ok := errors.AsType[*url.Error](err); ok {
+		err = uerr.Err
+	}
+	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok {
+		return "DNS lookup failed: " + dnsErr.Error()
+	}
+	return err.Error()
+}
