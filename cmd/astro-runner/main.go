@@ -159,6 +159,7 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	pool := worker.New(store, worker.Config{
 		Workers:         cfg.Workers,
 		Lease:           cfg.JobLease,
+		RescueInterval:  cfg.RescueInterval,
 		JobTimeout:      time.Hour,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger:          log,

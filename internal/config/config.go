@@ -60,6 +60,9 @@ type Config struct {
 	// JobLease is ASTRO_JOB_LEASE, how long a claimed job is held between
 	// heartbeats before the rescuer may take it back. Defaults to 30s.
 	JobLease time.Duration
+	// RescueInterval is ASTRO_RESCUE_INTERVAL, how often each node takes
+	// back jobs whose lease expired. Defaults to 10s.
+	RescueInterval time.Duration
 	// ShutdownTimeout is ASTRO_SHUTDOWN_TIMEOUT, how long a graceful stop
 	// waits for requests and jobs. Defaults to 30s.
 	ShutdownTimeout time.Duration
@@ -86,6 +89,7 @@ func Load(lookup LookupFunc) (*Config, error) {
 		TargetAllow:     r.str("ASTRO_TARGET_ALLOW", ""),
 		TargetDeny:      r.str("ASTRO_TARGET_DENY", ""),
 		JobLease:        r.duration("ASTRO_JOB_LEASE", 30*time.Second, time.Second),
+		RescueInterval:  r.duration("ASTRO_RESCUE_INTERVAL", 10*time.Second, 100*time.Millisecond),
 		ShutdownTimeout: r.duration("ASTRO_SHUTDOWN_TIMEOUT", 30*time.Second, 0),
 		LogLevel:        r.str("ASTRO_LOG_LEVEL", "info"),
 	}
