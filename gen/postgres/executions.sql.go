@@ -186,12 +186,12 @@ func (q *Queries) ExecutionReconcile(ctx context.Context, db DBTX) (int64, error
 
 const executionSetStatus = `-- name: ExecutionSetStatus :one
 UPDATE executions
-SET status = $1,
+SET status = $1::execution_status,
     attempt = CASE WHEN $2::integer > 0 THEN $2::integer ELSE attempt END,
     result = COALESCE($3::jsonb, result),
-    started_at = CASE WHEN $1 = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
-    finished_at = CASE WHEN $1 IN ('passed', 'failed', 'error', 'cancelled') THEN now() ELSE finished_at END
-WHERE id = $4 AND status = ANY($5::execution_status[])
+    started_at = CASE WHEN $1::execution_status = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
+    finished_at = CASE WHEN CAST($4 AS BOOLEAN) THEN now() ELSE finished_at END
+WHERE id = $5 AND status::text = ANY($6::text[])
 RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result
 `
 
@@ -199,8 +199,9 @@ type ExecutionSetStatusParams struct {
 	Status       ExecutionStatus
 	Attempt      int32
 	Result       []byte
+	Final        bool
 	ID           uuid.UUID
-	FromStatuses []ExecutionStatus
+	FromStatuses []string
 }
 
 func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *ExecutionSetStatusParams) (*Execution, error) {
@@ -208,6 +209,7 @@ func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *Executio
 		arg.Status,
 		arg.Attempt,
 		arg.Result,
+		arg.Final,
 		arg.ID,
 		arg.FromStatuses,
 	)

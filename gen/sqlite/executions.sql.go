@@ -191,12 +191,12 @@ func (q *Queries) ExecutionReconcile(ctx context.Context, db DBTX, now sql.NullI
 
 const executionSetStatus = `-- name: ExecutionSetStatus :one
 UPDATE executions
-SET status = ?1,
+SET status = CAST(?1 AS TEXT),
     attempt = CASE WHEN CAST(?2 AS INTEGER) > 0 THEN CAST(?2 AS INTEGER) ELSE attempt END,
     result = COALESCE(CAST(?3 AS TEXT), result),
-    started_at = CASE WHEN ?1 = 'running' AND started_at IS NULL THEN ?4 ELSE started_at END,
-    finished_at = CASE WHEN @status IN ('passed', 'failed', 'error', 'cancelled') THEN ?4 ELSE finished_at END
-WHERE id = ?5 AND status IN (/*SLICE:from_statuses*/?)
+    started_at = CASE WHEN CAST(?1 AS TEXT) = 'running' AND started_at IS NULL THEN ?4 ELSE started_at END,
+    finished_at = CASE WHEN CAST(?5 AS BOOLEAN) THEN ?4 ELSE finished_at END
+WHERE id = ?6 AND status IN (/*SLICE:from_statuses*/?)
 RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result
 `
 
@@ -205,6 +205,7 @@ type ExecutionSetStatusParams struct {
 	Attempt      int64
 	Result       sql.NullString
 	Now          sql.NullInt64
+	Final        bool
 	ID           string
 	FromStatuses []string
 }
@@ -216,6 +217,7 @@ func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *Executio
 	queryParams = append(queryParams, arg.Attempt)
 	queryParams = append(queryParams, arg.Result)
 	queryParams = append(queryParams, arg.Now)
+	queryParams = append(queryParams, arg.Final)
 	queryParams = append(queryParams, arg.ID)
 	if len(arg.FromStatuses) > 0 {
 		for _, v := range arg.FromStatuses {

@@ -242,12 +242,17 @@ type RetryPolicy struct {
 	Base time.Duration
 	// Max caps the wait. Defaults to 10m.
 	Max time.Duration
-	// Jitter is the fraction of the wait added at random, 0 to 1.
-	// Defaults to 0.2.
+	// Jitter is the fraction of the wait added at random, 0 to 1. Zero
+	// adds none; DefaultRetryPolicy uses 0.2.
 	Jitter float64
 }
 
-// WithDefaults returns a copy of p with defaults filled in.
+// DefaultRetryPolicy is the retry policy of workers that set none: 1s
+// doubling up to 10m, plus up to 20% jitter.
+var DefaultRetryPolicy = RetryPolicy{Base: time.Second, Max: 10 * time.Minute, Jitter: 0.2}
+
+// WithDefaults returns a copy of p with Base and Max filled in, and an
+// out-of-range Jitter replaced by 0.2.
 func (p RetryPolicy) WithDefaults() RetryPolicy {
 	if p.Base <= 0 {
 		p.Base = time.Second

@@ -75,7 +75,8 @@ type Config struct {
 	PollInterval time.Duration
 	// JobTimeout cancels a handler that runs longer. Defaults to 10m.
 	JobTimeout time.Duration
-	// Retry computes the wait before a failed job's next attempt.
+	// Retry computes the wait before a failed job's next attempt. Defaults
+	// to storage.DefaultRetryPolicy.
 	Retry storage.RetryPolicy
 	// RescueInterval is how often expired leases are taken back. Defaults
 	// to 10s.
@@ -120,6 +121,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = 10 * time.Minute
+	}
+	if c.Retry == (storage.RetryPolicy{}) {
+		c.Retry = storage.DefaultRetryPolicy
 	}
 	if c.RescueInterval <= 0 {
 		c.RescueInterval = 10 * time.Second
@@ -372,10 +376,12 @@ func (p *Pool) outcomeOf(job *storage.Job, err, cause error) outcome {
 	switch {
 	case errors.Is(cause, ErrJobLeaseLost):
 		return outcome{kind: outcomeDrop, job: job}
+	case err == nil:
+		// A handler that returns nil has done its work, even if shutdown
+		// cancelled its context meanwhile: releasing it would run it again.
+		return outcome{kind: outcomeComplete, job: job}
 	case errors.Is(cause, ErrShutdown):
 		return outcome{kind: outcomeRelease, job: job}
-	case err == nil:
-		return outcome{kind: outcomeComplete, job: job}
 	}
 	if errors.Is(cause, ErrJobTimeout) || errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("%w: %w", ErrJobTimeout, err)

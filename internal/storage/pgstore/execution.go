@@ -102,9 +102,9 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 	if !p.Status.Valid() {
 		return nil, fmt.Errorf("set execution status: %w: unknown status %q", storage.ErrInvalidInput, p.Status)
 	}
-	var from []postgres.ExecutionStatus
+	var from []string
 	for _, st := range storage.ExecutionSourcesOf(p.Status) {
-		from = append(from, postgres.ExecutionStatus(st))
+		from = append(from, string(st))
 	}
 	row, err := s.q.ExecutionSetStatus(ctx, s.db, &postgres.ExecutionSetStatusParams{
 		ID:           p.ID,
@@ -112,6 +112,7 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 		Attempt:      int32(p.Attempt),
 		Result:       p.Result,
 		FromStatuses: from,
+		Final:        p.Status.Final(),
 	})
 	if err != nil {
 		err = interpretError(err)

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"time"
@@ -110,7 +111,19 @@ func (s *Store) Migrate(ctx context.Context, dir MigrateDirection) ([]string, er
 }
 
 func migrate(ctx context.Context, db *sql.DB, dir MigrateDirection) ([]string, error) {
-	locker, err := lock.NewPostgresSessionLocker()
+	// goose keeps its version table in the current schema, so one lock per
+	// schema is enough: nodes sharing a schema wait for each other, while
+	// unrelated schemas (such as parallel tests) migrate at once.
+	var schema string
+	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return nil, fmt.Errorf("read current schema: %w", interpretError(err))
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("astro-runner migrations " + schema))
+	locker, err := lock.NewPostgresSessionLocker(
+		lock.WithLockID(int64(h.Sum64()>>1)),
+		lock.WithLockTimeout(1, 300),
+	)
 	if err != nil {
 		return nil, fmt.Errorf("create migration lock: %w", err)
 	}

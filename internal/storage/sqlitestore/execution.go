@@ -110,6 +110,7 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 		Result:       nullString(string(p.Result)),
 		Now:          sql.NullInt64{Int64: now(), Valid: true},
 		FromStatuses: from,
+		Final:        p.Status.Final(),
 	}
 	var row *sqlite.Execution
 	err := s.inWriteTx(ctx, func(tx *Store) error {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -270,7 +271,9 @@ func interpretError(err error) error {
 		return err
 	case errors.Is(err, sqlite3.CONSTRAINT_UNIQUE), errors.Is(err, sqlite3.CONSTRAINT_PRIMARYKEY):
 		return fmt.Errorf("%w: %w", storage.ErrConflict, err)
-	case errors.Is(err, sqlite3.CONSTRAINT_FOREIGNKEY):
+	case errors.Is(err, sqlite3.CONSTRAINT_FOREIGNKEY),
+		// ON DELETE RESTRICT reports the bare CONSTRAINT code.
+		errors.Is(err, sqlite3.CONSTRAINT) && strings.Contains(err.Error(), "FOREIGN KEY"):
 		return fmt.Errorf("%w: %w", storage.ErrReferenced, err)
 	case errors.Is(err, sqlite3.CONSTRAINT_CHECK):
 		return fmt.Errorf("%w: %w", storage.ErrInvalidInput, err)

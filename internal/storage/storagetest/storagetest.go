@@ -162,14 +162,14 @@ func walkPages[T any](t *testing.T, limit int, list func(cursor string) ([]T, st
 // other is a valid cursor of another listing.
 func malformedCursors(other string) map[string]string {
 	return map[string]string{
-		"NotBase64":          "!!!",
-		"Base64OfJunk":       b64("junk"),
-		"Base64OfEmptyJSON":  b64("{}"),
-		"UnknownField":       b64(`{"x":1}`),
-		"TrailingData":       b64(`{"s":1}{"s":2}`),
-		"UUIDThatIsNotUUID":  b64(`{"i":"not-a-uuid"}`),
-		"NegativeSeq":        b64(`{"s":-1}`),
-		"TooLong":            b64(`{"i":"` + strings.Repeat("a", 300) + `"}`),
+		"NotBase64":           "!!!",
+		"Base64OfJunk":        b64("junk"),
+		"Base64OfEmptyJSON":   b64("{}"),
+		"UnknownField":        b64(`{"x":1}`),
+		"TrailingData":        b64(`{"s":1}{"s":2}`),
+		"UUIDThatIsNotUUID":   b64(`{"i":"not-a-uuid"}`),
+		"NegativeSeq":         b64(`{"s":-1}`),
+		"TooLong":             b64(`{"i":"` + strings.Repeat("a", 300) + `"}`),
 		"CursorOfAnotherKind": other,
 	}
 }

@@ -19,12 +19,12 @@ LIMIT @max_rows;
 
 -- name: ExecutionSetStatus :one
 UPDATE executions
-SET status = @status,
+SET status = @status::execution_status,
     attempt = CASE WHEN @attempt::integer > 0 THEN @attempt::integer ELSE attempt END,
     result = COALESCE(sqlc.narg('result')::jsonb, result),
-    started_at = CASE WHEN @status = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
-    finished_at = CASE WHEN @status IN ('passed', 'failed', 'error', 'cancelled') THEN now() ELSE finished_at END
-WHERE id = @id AND status = ANY(@from_statuses::execution_status[])
+    started_at = CASE WHEN @status::execution_status = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
+    finished_at = CASE WHEN CAST(@final AS BOOLEAN) THEN now() ELSE finished_at END
+WHERE id = @id AND status::text = ANY(@from_statuses::text[])
 RETURNING *;
 
 -- name: ExecutionDeleteByPlanID :execrows

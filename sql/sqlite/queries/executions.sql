@@ -19,11 +19,11 @@ LIMIT @max_rows;
 
 -- name: ExecutionSetStatus :one
 UPDATE executions
-SET status = @status,
+SET status = CAST(@status AS TEXT),
     attempt = CASE WHEN CAST(@attempt AS INTEGER) > 0 THEN CAST(@attempt AS INTEGER) ELSE attempt END,
     result = COALESCE(CAST(sqlc.narg('result') AS TEXT), result),
-    started_at = CASE WHEN @status = 'running' AND started_at IS NULL THEN @now ELSE started_at END,
-    finished_at = CASE WHEN @status IN ('passed', 'failed', 'error', 'cancelled') THEN @now ELSE finished_at END
+    started_at = CASE WHEN CAST(@status AS TEXT) = 'running' AND started_at IS NULL THEN @now ELSE started_at END,
+    finished_at = CASE WHEN CAST(@final AS BOOLEAN) THEN @now ELSE finished_at END
 WHERE id = @id AND status IN (sqlc.slice('from_statuses'))
 RETURNING *;
 
