@@ -1,0 +1,158 @@
+// Package api is astro-runner's HTTP API: Huma operations over a
+// storage.Store, one file per resource (plans, executions, the job queue and
+// health), plus the HTTP middleware that every request passes through.
+//
+// Register adds the operations to any huma.API and is shared by main and the
+// tests. NewHandler builds the complete handler that main serves: the
+// operations, the OpenAPI routes, the embedded docs page, and the
+// middleware. Spec returns the OpenAPI description without a store, for the
+// `astro-runner openapi` subcommand and the golden test.
+package api
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/astro-runner/astro-runner/internal/plan"
+	"github.com/astro-runner/astro-runner/internal/storage"
+)
+
+// Deps are what the API needs from the rest of the program.
+type Deps struct {
+	// Store persists plans, executions and jobs. Register does not use it,
+	// so Spec can build the API without one; every request does.
+	Store storage.Store
+	// Logger receives the request log and internal errors. Defaults to
+	// slog.Default().
+	Logger *slog.Logger
+	// APIToken, when set, is the bearer token that every route except the
+	// health checks, the docs page and the OpenAPI and schema documents
+	// requires. Empty turns authentication off.
+	APIToken string
+	// PlanEnvAllow lists the environment variables that plan documents may
+	// read with {{env.NAME}}. Defaults to none.
+	PlanEnvAllow []string
+	// Version is the program's version, shown in the OpenAPI description.
+	Version string
+	// WakeFunc, when set, is called after an execution and its job commit,
+	// to wake local workers instead of waiting for their next poll. It must
+	// not block.
+	WakeFunc func()
+}
+
+// withDefaults returns a copy of d with defaults filled in.
+func (d Deps) withDefaults() Deps {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	return d
+}
+
+// securityScheme is the name of the bearer token scheme in the OpenAPI
+// components.
+const securityScheme = "bearerAuth"
+
+// The operation tags.
+const (
+	tagPlans      = "Plans"
+	tagExecutions = "Executions"
+	tagQueue      = "Queue"
+	tagHealth     = "Health"
+)
+
+// apiDescription is the description at the top of the OpenAPI document.
+const apiDescription = `astro-runner stores API test plans and runs them through a durable job queue.
+
+Create a plan with ` + "`POST /plan`" + `, start a run with ` + "`POST /plan/{id}/execute`" + ` and poll
+` + "`GET /execution/{id}`" + ` until its status is final (passed, failed, error or cancelled).
+
+Every error is an RFC 9457 problem document (` + "`application/problem+json`" + `). When the server
+is started with an API token, every operation except the health checks requires
+` + "`Authorization: Bearer <token>`" + `. Every response carries an ` + "`X-Request-ID`" + ` header; send
+your own to correlate logs.`
+
+// Config returns the Huma configuration of the API: OpenAPI 3.1 with the
+// bearer security scheme, the spec routes (/openapi.json, /openapi.yaml and
+// their 3.0 downgrades) and the JSON schemas under /schemas, but no docs
+// page, because NewHandler serves an embedded one. Unknown query parameters
+// are rejected.
+func Config(version string) huma.Config {
+	cfg := huma.DefaultConfig("astro-runner", version)
+	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaNamer)
+	cfg.Info.Description = apiDescription
+	cfg.Servers = []*huma.Server{{URL: "/", Description: "The server that serves this document."}}
+	cfg.Tags = []*huma.Tag{
+		{Name: tagPlans, Description: "Test plans: named, versioned documents of HTTP steps and the checks made on their responses."},
+		{Name: tagExecutions, Description: "Runs of a plan. An execution is queued, runs on a worker, and ends passed, failed, error or cancelled."},
+		{Name: tagQueue, Description: "The durable job queue that runs executions."},
+		{Name: tagHealth, Description: "Liveness and readiness checks. They never require a token."},
+	}
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		securityScheme: {
+			Type:        "http",
+			Scheme:      "bearer",
+			Description: "The API token the server was started with, sent as `Authorization: Bearer <token>`.",
+		},
+	}
+	cfg.DocsPath = ""
+	cfg.RejectUnknownQueryParameters = true
+	return cfg
+}
+
+// planPkgPath is the import path of package plan.
+var planPkgPath = reflect.TypeFor[plan.Document]().PkgPath()
+
+// schemaNamer names component schemas like huma.DefaultSchemaNamer, but
+// prefixes the types of package plan with "Plan" (PlanDocument, PlanStep,
+// PlanRequest...), so that their generic names cannot collide with the
+// API's own types and read clearly in the reference.
+func schemaNamer(t reflect.Type, hint string) string {
+	name := huma.DefaultSchemaNamer(t, hint)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.PkgPath() == planPkgPath && !strings.HasPrefix(name, "Plan") {
+		return "Plan" + name
+	}
+	return name
+}
+
+// Register adds every operation of the API to api. It does not touch
+// deps.Store, so it can run without one.
+func Register(api huma.API, deps Deps) {
+	s := &server{deps: deps.withDefaults()}
+	s.registerPlans(api)
+	s.registerExecutions(api)
+	s.registerJobs(api)
+	s.registerHealth(api)
+}
+
+// Spec returns the OpenAPI 3.1 description of the API as YAML, built without
+// a store.
+func Spec(version string) ([]byte, error) {
+	api := humago.New(http.NewServeMux(), Config(version))
+	Register(api, Deps{Version: version})
+	b, err := api.OpenAPI().YAML()
+	if err != nil {
+		return nil, fmt.Errorf("render OpenAPI document: %w", err)
+	}
+	return b, nil
+}
+
+// server holds the dependencies of the operations' handlers.
+type server struct {
+	deps Deps
+}
+
+// secured is the security requirement of an operation that needs the token.
+var secured = []map[string][]string{{securityScheme: {}}}
+
+// public is the security requirement of an operation open to anyone: one
+// empty requirement, which OpenAPI reads as "no authentication".
+var public = []map[string][]string{{}}

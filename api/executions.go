@@ -1,0 +1,294 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
+
+	"github.com/astro-runner/astro-runner/internal/storage"
+)
+
+// Execution is one request to run a plan, and its outcome.
+type Execution struct {
+	ID           uuid.UUID       `json:"id" format:"uuid" doc:"Identity of the execution." example:"0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f"`
+	PlanID       uuid.UUID       `json:"plan_id" format:"uuid" doc:"Identity of the plan being run." example:"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"`
+	PlanRevision int64           `json:"plan_revision" doc:"Revision of the plan when the execution was created; the run uses that revision's document." example:"3"`
+	Status       string          `json:"status" enum:"queued,running,passed,failed,error,cancelled" doc:"Lifecycle state. passed, failed, error and cancelled are final." example:"queued"`
+	Attempt      int             `json:"attempt" doc:"Number of the current or last attempt; 0 before the first." example:"0"`
+	CreatedAt    time.Time       `json:"created_at" doc:"When the execution was requested." example:"2025-01-02T15:04:05Z"`
+	StartedAt    *time.Time      `json:"started_at" doc:"When the first attempt started, or null." example:"2025-01-02T15:04:06Z"`
+	FinishedAt   *time.Time      `json:"finished_at" doc:"When the execution reached a final status, or null." example:"2025-01-02T15:04:09Z"`
+	Result       json.RawMessage `json:"result" doc:"The run's result document, or null until the run finishes. Its shape is not yet fixed by this API." example:"{\"status\":\"passed\",\"totals\":{\"passed\":1,\"failed\":0,\"errors\":0,\"skipped\":0,\"duration_ms\":12}}"`
+}
+
+// ExecutionList is one page of executions.
+type ExecutionList struct {
+	Executions []Execution `json:"executions" doc:"The executions of this page, newest first." example:"[]"`
+	NextCursor string      `json:"next_cursor" doc:"Cursor of the next page, to pass as ?cursor=. Empty on the last page." example:"eyJpIjoiMDE5MGMxZDAtMWIyYy03ZDNlLTlmNDAtNWE2YjdjOGQ5ZTBmIn0"`
+}
+
+type executePlanInput struct {
+	ID             uuid.UUID `path:"id" format:"uuid" doc:"Identity of the plan." example:"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"`
+	IdempotencyKey string    `header:"Idempotency-Key" minLength:"1" maxLength:"200" doc:"Makes retries safe: if the plan already has an execution created with this key, that execution is returned and nothing new is queued." example:"deploy-2025-01-02-1"`
+}
+
+type executionAcceptedOutput struct {
+	Location string `header:"Location" doc:"Path of the execution." example:"/execution/0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f"`
+	Body     Execution
+}
+
+type getExecutionInput struct {
+	ID uuid.UUID `path:"id" format:"uuid" doc:"Identity of the execution." example:"0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f"`
+}
+
+type executionOutput struct {
+	Body Execution
+}
+
+type listExecutionsInput struct {
+	PlanID uuid.UUID `query:"plan_id" format:"uuid" doc:"Keep the executions of this plan." example:"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"`
+	Status string    `query:"status" enum:"queued,running,passed,failed,error,cancelled" doc:"Keep the executions in this status." example:"running"`
+	Limit  int       `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Largest number of executions to return." example:"50"`
+	Cursor string    `query:"cursor" maxLength:"256" doc:"The next_cursor of the previous page. Empty for the first page." example:"eyJpIjoiMDE5MGMxZDAtMWIyYy03ZDNlLTlmNDAtNWE2YjdjOGQ5ZTBmIn0"`
+}
+
+type listExecutionsOutput struct {
+	Link []string `header:"Link" doc:"Link to the next page, with rel=\"next\", when there is one." example:"</execution?cursor=eyJpIjoiMDE5MGMxZDAtMWIyYy03ZDNlLTlmNDAtNWE2YjdjOGQ5ZTBmIn0&limit=50>; rel=\"next\""`
+	Body ExecutionList
+}
+
+type cancelExecutionInput struct {
+	ID uuid.UUID `path:"id" format:"uuid" doc:"Identity of the execution." example:"0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f"`
+}
+
+// registerExecutions adds the execution operations.
+func (s *server) registerExecutions(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "execute-plan",
+		Method:      http.MethodPost,
+		Path:        "/plan/{id}/execute",
+		Summary:     "Run a plan",
+		Description: "Creates a queued execution of the plan's current revision and enqueues the job that runs it, in one transaction. " +
+			"With an Idempotency-Key already used for this plan, returns that execution instead (still 202).",
+		Tags:          []string{tagExecutions},
+		Security:      secured,
+		DefaultStatus: http.StatusAccepted,
+		Errors:        []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
+	}, s.executePlan)
+
+	huma.Register(api, huma.Operation{
+		OperationID: "get-execution",
+		Method:      http.MethodGet,
+		Path:        "/execution/{id}",
+		Summary:     "Get an execution",
+		Description: "Returns one execution. Poll it until its status is final.",
+		Tags:        []string{tagExecutions},
+		Security:    secured,
+		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
+	}, s.getExecution)
+
+	huma.Register(api, huma.Operation{
+		OperationID: "list-executions",
+		Method:      http.MethodGet,
+		Path:        "/execution",
+		Summary:     "List executions",
+		Description: "Returns one page of executions, newest first, filtered by plan and status. " +
+			"Follow next_cursor, or the Link header with rel=\"next\", for the next page. A malformed cursor gives 400.",
+		Tags:     []string{tagExecutions},
+		Security: secured,
+		Errors:   []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusServiceUnavailable},
+	}, s.listExecutions)
+
+	huma.Register(api, huma.Operation{
+		OperationID: "cancel-execution",
+		Method:      http.MethodPost,
+		Path:        "/execution/{id}/cancel",
+		Summary:     "Cancel an execution",
+		Description: "Cancels the execution's job. A queued execution becomes cancelled at once. A running one stays running " +
+			"until its worker sees the cancellation at its next heartbeat and marks it cancelled; poll it. " +
+			"An execution that is already final gives 409.",
+		Tags:          []string{tagExecutions},
+		Security:      secured,
+		DefaultStatus: http.StatusAccepted,
+		Errors:        []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
+	}, s.cancelExecution)
+}
+
+// executionFromStorage returns the API form of a stored execution.
+func executionFromStorage(e *storage.Execution) Execution {
+	return Execution{
+		ID:           e.ID,
+		PlanID:       e.PlanID,
+		PlanRevision: e.PlanRevision,
+		Status:       string(e.Status),
+		Attempt:      e.Attempt,
+		CreatedAt:    e.CreatedAt,
+		StartedAt:    e.StartedAt,
+		FinishedAt:   e.FinishedAt,
+		Result:       e.Result,
+	}
+}
+
+func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*executionAcceptedOutput, error) {
+	var (
+		exec    *storage.Execution
+		created bool
+	)
+	err := s.deps.Store.InTx(ctx, func(tx storage.Store) error {
+		p, err := tx.PlanGetByID(ctx, in.ID)
+		if err != nil {
+			return fmt.Errorf("execute plan: %w", err)
+		}
+		if in.IdempotencyKey != "" {
+			e, err := tx.ExecutionGetByIdempotencyKey(ctx, p.ID, in.IdempotencyKey)
+			if err == nil {
+				exec = e
+				return nil
+			}
+			if !storage.IsNotFound(err) {
+				return fmt.Errorf("execute plan: %w", err)
+			}
+		}
+		e, err := tx.ExecutionCreate(ctx, &storage.ExecutionCreateParams{
+			PlanID:         p.ID,
+			PlanRevision:   p.Revision,
+			IdempotencyKey: in.IdempotencyKey,
+		})
+		if err != nil {
+			return fmt.Errorf("execute plan: %w", err)
+		}
+		payload, err := json.Marshal(ExecutePlanPayload{ExecutionID: e.ID})
+		if err != nil {
+			return fmt.Errorf("encode payload of execution %s: %w", e.ID, err)
+		}
+		if _, err := tx.JobEnqueue(ctx, &storage.JobEnqueueParams{
+			Kind:      JobKindExecutePlan,
+			Payload:   payload,
+			UniqueKey: ExecutionJobKey(e.ID),
+		}); err != nil {
+			return fmt.Errorf("enqueue job of execution %s: %w", e.ID, err)
+		}
+		exec, created = e, true
+		return nil
+	})
+	if err != nil && in.IdempotencyKey != "" && errors.Is(err, storage.ErrConflict) {
+		// A concurrent request with the same key created its execution
+		// between our read and our insert. Its transaction committed, so
+		// read the winner outside ours, which the conflict may have aborted.
+		if e, rerr := s.deps.Store.ExecutionGetByIdempotencyKey(ctx, in.ID, in.IdempotencyKey); rerr == nil {
+			exec, err = e, nil
+		}
+	}
+	if err != nil {
+		return nil, s.httpError(ctx, explain(err, details{NotFound: fmt.Sprintf("no plan has id %s", in.ID)}))
+	}
+	if created && s.deps.WakeFunc != nil {
+		s.deps.WakeFunc()
+	}
+	return &executionAcceptedOutput{Location: "/execution/" + exec.ID.String(), Body: executionFromStorage(exec)}, nil
+}
+
+func (s *server) getExecution(ctx context.Context, in *getExecutionInput) (*executionOutput, error) {
+	e, err := s.deps.Store.ExecutionGetByID(ctx, in.ID)
+	if err != nil {
+		return nil, s.httpError(ctx, explain(err, details{NotFound: fmt.Sprintf("no execution has id %s", in.ID)}))
+	}
+	return &executionOutput{Body: executionFromStorage(e)}, nil
+}
+
+func (s *server) listExecutions(ctx context.Context, in *listExecutionsInput) (*listExecutionsOutput, error) {
+	page, err := s.deps.Store.ExecutionList(ctx, &storage.ExecutionListParams{
+		PlanID: in.PlanID,
+		Status: storage.ExecutionStatus(in.Status),
+		Limit:  in.Limit,
+		Cursor: in.Cursor,
+	})
+	if err != nil {
+		return nil, s.httpError(ctx, explain(err, details{
+			Invalid:         "invalid cursor: pass the next_cursor of a previous page unchanged",
+			InvalidLocation: "query.cursor",
+			InvalidValue:    in.Cursor,
+		}))
+	}
+	out := &listExecutionsOutput{Body: ExecutionList{
+		Executions: make([]Execution, 0, len(page.Executions)),
+		NextCursor: page.NextCursor,
+	}}
+	for _, e := range page.Executions {
+		out.Body.Executions = append(out.Body.Executions, executionFromStorage(e))
+	}
+	if page.NextCursor != "" {
+		q := url.Values{}
+		if in.PlanID != uuid.Nil {
+			q.Set("plan_id", in.PlanID.String())
+		}
+		if in.Status != "" {
+			q.Set("status", in.Status)
+		}
+		q.Set("limit", strconv.Itoa(in.Limit))
+		q.Set("cursor", page.NextCursor)
+		out.Link = []string{nextLink("/execution", q)}
+	}
+	return out, nil
+}
+
+func (s *server) cancelExecution(ctx context.Context, in *cancelExecutionInput) (*executionAcceptedOutput, error) {
+	var exec *storage.Execution
+	err := s.deps.Store.InTx(ctx, func(tx storage.Store) error {
+		e, err := tx.ExecutionGetByID(ctx, in.ID)
+		if err != nil {
+			return fmt.Errorf("cancel execution: %w", err)
+		}
+		if e.Status.Final() {
+			return huma.Error409Conflict(fmt.Sprintf("execution %s is already %s", e.ID, e.Status))
+		}
+		if err := cancelExecutionJob(ctx, tx, e.ID); err != nil {
+			return err
+		}
+		if e.Status == storage.ExecutionQueued {
+			// A queued execution has not started, so it is cancelled now.
+			// A running one is marked cancelled by its worker, which sees
+			// the cancellation at its next heartbeat.
+			if e, err = tx.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{
+				ID: e.ID, Status: storage.ExecutionCancelled,
+			}); err != nil {
+				return fmt.Errorf("cancel execution %s: %w", in.ID, err)
+			}
+		}
+		exec = e
+		return nil
+	})
+	if err != nil {
+		return nil, s.httpError(ctx, explain(err, details{
+			NotFound: fmt.Sprintf("no execution has id %s", in.ID),
+			Conflict: fmt.Sprintf("execution %s changed status while being cancelled: read it again", in.ID),
+		}))
+	}
+	return &executionAcceptedOutput{Location: "/execution/" + exec.ID.String(), Body: executionFromStorage(exec)}, nil
+}
+
+// cancelExecutionJob cancels the job that runs an execution, if it is not
+// final. A job that is gone, or that finished meanwhile, is not an error.
+func cancelExecutionJob(ctx context.Context, tx storage.Store, executionID uuid.UUID) error {
+	job, err := tx.JobGetByUniqueKey(ctx, ExecutionJobKey(executionID))
+	switch {
+	case storage.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("find job of execution %s: %w", executionID, err)
+	case job.State.Final():
+		return nil
+	}
+	if _, err := tx.JobCancel(ctx, job.ID); err != nil && !errors.Is(err, storage.ErrConflict) {
+		return fmt.Errorf("cancel job %d of execution %s: %w", job.ID, executionID, err)
+	}
+	return nil
+}

@@ -1,0 +1,315 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/google/uuid"
+
+	"github.com/astro-runner/astro-runner/internal/docsui"
+)
+
+// requestTimeout bounds every request, so that a storage call cannot hang.
+const requestTimeout = 15 * time.Second
+
+// requestIDHeader carries the request ID in both directions.
+const requestIDHeader = "X-Request-ID"
+
+// maxRequestIDLength is the longest client-supplied request ID that is kept.
+const maxRequestIDLength = 128
+
+// NewHandler returns the complete HTTP handler of the API: the operations
+// of Register, the OpenAPI and schema documents, and the embedded docs page
+// at /docs. Every request passes, outermost first, through:
+//
+//   - the request ID: X-Request-ID is kept if it is at most 128 characters
+//     of [A-Za-z0-9._-] and generated otherwise, and sent back;
+//   - the request log: one slog record per request with the method, the
+//     route pattern, the status, the duration and the request ID;
+//   - panic recovery: a panicking handler gives a bare 500 problem;
+//   - bearer authentication, when deps.APIToken is set: every route except
+//     /healthz, /readyz, /docs, /openapi.* and /schemas/ requires
+//     "Authorization: Bearer <token>" and answers 401 without it;
+//   - a 15 s deadline on the request's context.
+func NewHandler(deps Deps) http.Handler {
+	deps = deps.withDefaults()
+	mux := http.NewServeMux()
+	Register(humago.New(mux, Config(deps.Version)), deps)
+	docs := docsui.Handler(docsui.Options{})
+	mux.Handle("/docs", docs)
+	mux.Handle("/docs/", docs)
+
+	var h http.Handler = recordPattern(mux)
+	h = withTimeout(h, requestTimeout)
+	h = requireToken(h, deps.APIToken)
+	h = logAndRecover(h, deps.Logger, mux)
+	h = withRequestID(h)
+	return h
+}
+
+// requestState is what the middleware learns about a request. It is shared
+// through the request's context so that outer middleware can read what
+// inner middleware found.
+type requestState struct {
+	id string
+	// pattern is the ServeMux pattern that matched, such as
+	// "GET /plan/{id}", or empty if the request never reached the mux.
+	pattern string
+}
+
+// stateKey is the context key of the *requestState.
+type stateKey struct{}
+
+// stateFrom returns the request's state, or nil outside NewHandler.
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey{}).(*requestState)
+	return st
+}
+
+// requestIDFrom returns the request ID, or "" outside NewHandler.
+func requestIDFrom(ctx context.Context) string {
+	if st := stateFrom(ctx); st != nil {
+		return st.id
+	}
+	return ""
+}
+
+// validRequestID reports whether a client-supplied request ID is safe to
+// keep, log and echo: 1 to 128 characters of [A-Za-z0-9._-].
+func validRequestID(id string) bool {
+	if id == "" || len(id) > maxRequestIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// withRequestID gives every request an ID and echoes it in the response.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(requestIDHeader)
+		if !validRequestID(id) {
+			id = uuid.NewString()
+		}
+		w.Header().Set(requestIDHeader, id)
+		st := &requestState{id: id}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	})
+}
+
+// recordPattern stores the pattern that the mux matched in the request
+// state. The mux sets r.Pattern on the request it is given, so it must be
+// read from that request, after routing.
+func recordPattern(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if st := stateFrom(r.Context()); st != nil {
+				st.pattern = r.Pattern
+			}
+		}()
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// withTimeout bounds the request's context.
+func withTimeout(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// statusWriter records the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+// WriteHeader records the first final status.
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write records an implicit 200 and the bytes written.
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Flush passes a flush on, for streamed responses.
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection, which Huma uses
+// to set read deadlines.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logAndRecover logs one record per request and turns a panic into a bare
+// 500 problem. The route is the mux pattern; for a request that never
+// reached the mux (such as a 401) it is looked up in mux. Neither headers
+// nor query strings are logged, so tokens never reach the log.
+func logAndRecover(next http.Handler, logger *slog.Logger, mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		ctx := r.Context()
+		st := stateFrom(ctx)
+		if st == nil {
+			st = &requestState{}
+		}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				logger.ErrorContext(ctx, "panic serving request",
+					"request_id", st.id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					writeProblem(sw, http.StatusInternalServerError, msgInternal)
+				}
+			}
+			route := st.pattern
+			if route == "" {
+				_, route = mux.Handler(r)
+			}
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			level := slog.LevelInfo
+			if status >= http.StatusInternalServerError {
+				level = slog.LevelError
+			}
+			logger.LogAttrs(ctx, level, "http request",
+				slog.String("method", r.Method),
+				slog.String("route", route),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", status),
+				slog.Duration("duration", time.Since(start)),
+				slog.Int64("bytes", sw.bytes),
+				slog.String("request_id", st.id),
+			)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// publicPaths are the exact paths served without a token.
+var publicPaths = map[string]bool{
+	"/healthz":          true,
+	"/readyz":           true,
+	"/docs":             true,
+	"/docs/":            true,
+	"/openapi.json":     true,
+	"/openapi.yaml":     true,
+	"/openapi-3.0.json": true,
+	"/openapi-3.0.yaml": true,
+}
+
+// isPublic reports whether a path is served without a token: the health
+// checks, the docs page and its assets, and the OpenAPI and schema
+// documents. A path that is not clean (dot segments, double or trailing
+// slashes) is never public, so it cannot smuggle a protected route past
+// the check; the mux redirects such paths to their clean form, which is
+// checked again.
+func isPublic(p string) bool {
+	if publicPaths[p] {
+		return true
+	}
+	if path.Clean(p) != p {
+		return false
+	}
+	return strings.HasPrefix(p, "/docs/assets/") || strings.HasPrefix(p, "/schemas/")
+}
+
+// requireToken answers 401 to requests for protected routes that lack
+// "Authorization: Bearer <token>". An empty token turns the check off.
+func requireToken(next http.Handler, token string) http.Handler {
+	if token == "" {
+		return next
+	}
+	// Compare digests so that the comparison takes the same time whatever
+	// the length of the presented token.
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isPublic(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		got, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="astro-runner"`)
+			writeProblem(w, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <token>")
+			return
+		}
+		sum := sha256.Sum256([]byte(got))
+		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="astro-runner", error="invalid_token"`)
+			writeProblem(w, http.StatusUnauthorized, "invalid bearer token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bearerToken returns the token of an "Authorization: Bearer <token>"
+// header. The scheme is case-insensitive.
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// writeProblem writes a bare problem document, for answers given outside
+// Huma (authentication and panics).
+func writeProblem(w http.ResponseWriter, status int, detail string) {
+	b, err := json.Marshal(&huma.ErrorModel{
+		Title:  http.StatusText(status),
+		Status: status,
+		Detail: detail,
+	})
+	if err != nil {
+		// An ErrorModel of strings and an int always marshals.
+		b = []byte(`{"title":"Internal Server Error","status":500}`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

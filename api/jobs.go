@@ -1,0 +1,141 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/astro-runner/astro-runner/internal/storage"
+)
+
+// QueueStats counts the jobs of every queue by state.
+type QueueStats struct {
+	Queues []QueueStat `json:"queues" doc:"One entry per queue that holds jobs, by queue name." example:"[{\"queue\":\"default\",\"counts\":{\"available\":3,\"running\":1,\"retryable\":0,\"completed\":120,\"discarded\":2,\"cancelled\":1},\"oldest_available_age_seconds\":1.5}]"`
+}
+
+// QueueStat counts the jobs of one queue by state.
+type QueueStat struct {
+	Queue                     string           `json:"queue" doc:"Name of the queue." example:"default"`
+	Counts                    map[string]int64 `json:"counts" doc:"Number of jobs in each state: available, running, retryable, completed, discarded and cancelled. Every state is present." example:"{\"available\":3,\"running\":1,\"retryable\":0,\"completed\":120,\"discarded\":2,\"cancelled\":1}"`
+	OldestAvailableAgeSeconds float64          `json:"oldest_available_age_seconds" doc:"How long the oldest due, unclaimed job has waited, in seconds; 0 if none is waiting." example:"1.5"`
+}
+
+// Job is one unit of work in the queue. The fencing token of its lease is
+// not shown.
+type Job struct {
+	ID              int64           `json:"id" doc:"Identity of the job." example:"42"`
+	Queue           string          `json:"queue" doc:"Queue the job is in." example:"default"`
+	Kind            string          `json:"kind" doc:"What the job does." example:"execute_plan"`
+	Payload         json.RawMessage `json:"payload" doc:"The job's arguments, as JSON." example:"{\"execution_id\":\"0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f\"}"`
+	Priority        int             `json:"priority" doc:"Due jobs of higher priority run first." example:"0"`
+	RunAt           time.Time       `json:"run_at" doc:"When the job is due." example:"2025-01-02T15:04:05Z"`
+	State           string          `json:"state" enum:"available,running,retryable,completed,discarded,cancelled" doc:"Lifecycle state. completed, discarded and cancelled are final." example:"running"`
+	Attempt         int             `json:"attempt" doc:"Number of the current or last attempt; 0 before the first." example:"1"`
+	MaxAttempts     int             `json:"max_attempts" doc:"Attempts allowed before the job is discarded." example:"5"`
+	LastError       string          `json:"last_error" doc:"Error of the last failed attempt, or empty." example:""`
+	Errors          []JobError      `json:"errors" doc:"Failed attempts, oldest first." example:"[]"`
+	LeaseOwner      string          `json:"lease_owner" doc:"Worker that holds the job while it runs, or empty." example:"worker-1"`
+	LeaseExpiresAt  *time.Time      `json:"lease_expires_at" doc:"When the worker's lease runs out, or null." example:"2025-01-02T15:05:05Z"`
+	CancelRequested bool            `json:"cancel_requested" doc:"Whether cancellation was requested while the job ran; its worker stops at its next heartbeat." example:"false"`
+	UniqueKey       string          `json:"unique_key" doc:"Key that keeps a second live job with the same key from being enqueued, or empty." example:"execution:0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f"`
+	CreatedAt       time.Time       `json:"created_at" doc:"When the job was enqueued." example:"2025-01-02T15:04:05Z"`
+	FinishedAt      *time.Time      `json:"finished_at" doc:"When the job reached a final state, or null." example:"2025-01-02T15:04:09Z"`
+}
+
+// JobError records one failed attempt of a job.
+type JobError struct {
+	At      time.Time `json:"at" doc:"When the attempt failed." example:"2025-01-02T15:04:07Z"`
+	Attempt int       `json:"attempt" doc:"Number of the attempt." example:"1"`
+	Error   string    `json:"error" doc:"What went wrong." example:"connection refused"`
+}
+
+type queueStatsOutput struct {
+	Body QueueStats
+}
+
+type getJobInput struct {
+	ID int64 `path:"id" minimum:"1" doc:"Identity of the job." example:"42"`
+}
+
+type jobOutput struct {
+	Body Job
+}
+
+// registerJobs adds the queue operations.
+func (s *server) registerJobs(api huma.API) {
+	huma.Register(api, huma.Operation{
+		OperationID: "get-queue-stats",
+		Method:      http.MethodGet,
+		Path:        "/queue/stats",
+		Summary:     "Get queue statistics",
+		Description: "Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited.",
+		Tags:        []string{tagQueue},
+		Security:    secured,
+		Errors:      []int{http.StatusUnauthorized, http.StatusServiceUnavailable},
+	}, s.getQueueStats)
+
+	huma.Register(api, huma.Operation{
+		OperationID: "get-job",
+		Method:      http.MethodGet,
+		Path:        "/job/{id}",
+		Summary:     "Get a job",
+		Description: "Returns one job of the queue, with its history of failed attempts.",
+		Tags:        []string{tagQueue},
+		Security:    secured,
+		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
+	}, s.getJob)
+}
+
+func (s *server) getQueueStats(ctx context.Context, _ *struct{}) (*queueStatsOutput, error) {
+	stats, err := s.deps.Store.JobStats(ctx)
+	if err != nil {
+		return nil, s.httpError(ctx, err)
+	}
+	out := &queueStatsOutput{Body: QueueStats{Queues: make([]QueueStat, 0, len(stats))}}
+	for _, q := range stats {
+		counts := make(map[string]int64, len(storage.JobStates))
+		for _, st := range storage.JobStates {
+			counts[string(st)] = q.Counts[st]
+		}
+		out.Body.Queues = append(out.Body.Queues, QueueStat{
+			Queue:                     q.Queue,
+			Counts:                    counts,
+			OldestAvailableAgeSeconds: q.OldestAvailableAge.Seconds(),
+		})
+	}
+	return out, nil
+}
+
+func (s *server) getJob(ctx context.Context, in *getJobInput) (*jobOutput, error) {
+	j, err := s.deps.Store.JobGet(ctx, in.ID)
+	if err != nil {
+		return nil, s.httpError(ctx, explain(err, details{NotFound: fmt.Sprintf("no job has id %d", in.ID)}))
+	}
+	out := Job{
+		ID:              j.ID,
+		Queue:           j.Queue,
+		Kind:            j.Kind,
+		Payload:         j.Payload,
+		Priority:        j.Priority,
+		RunAt:           j.RunAt,
+		State:           string(j.State),
+		Attempt:         j.Attempt,
+		MaxAttempts:     j.MaxAttempts,
+		LastError:       j.LastError,
+		Errors:          make([]JobError, 0, len(j.Errors)),
+		LeaseOwner:      j.LeaseOwner,
+		LeaseExpiresAt:  j.LeaseExpiresAt,
+		CancelRequested: j.CancelRequested,
+		UniqueKey:       j.UniqueKey,
+		CreatedAt:       j.CreatedAt,
+		FinishedAt:      j.FinishedAt,
+	}
+	for _, e := range j.Errors {
+		out.Errors = append(out.Errors, JobError{At: e.At, Attempt: e.Attempt, Error: e.Error})
+	}
+	return &jobOutput{Body: out}, nil
+}
