@@ -20,6 +20,8 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/astro-runner/astro-runner/internal/plan"
+	"github.com/astro-runner/astro-runner/internal/planjob"
+	"github.com/astro-runner/astro-runner/internal/planrun"
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
@@ -105,20 +107,36 @@ func Config(version string) huma.Config {
 	return cfg
 }
 
-// planPkgPath is the import path of package plan.
-var planPkgPath = reflect.TypeFor[plan.Document]().PkgPath()
+// Import paths of the packages whose types appear in the spec.
+var (
+	planPkgPath    = reflect.TypeFor[plan.Document]().PkgPath()
+	planrunPkgPath = reflect.TypeFor[planrun.Result]().PkgPath()
+	planjobPkgPath = reflect.TypeFor[planjob.Result]().PkgPath()
+)
 
 // schemaNamer names component schemas like huma.DefaultSchemaNamer, but
 // prefixes the types of package plan with "Plan" (PlanDocument, PlanStep,
-// PlanRequest...), so that their generic names cannot collide with the
-// API's own types and read clearly in the reference.
+// PlanRequest...) and those of the run results with "Run" (RunStepResult,
+// RunTotals...), so that their generic names cannot collide with the API's
+// own types and read clearly in the reference.
 func schemaNamer(t reflect.Type, hint string) string {
 	name := huma.DefaultSchemaNamer(t, hint)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t.PkgPath() == planPkgPath && !strings.HasPrefix(name, "Plan") {
-		return "Plan" + name
+	prefix := ""
+	switch t.PkgPath() {
+	case planPkgPath:
+		prefix = "Plan"
+	case planrunPkgPath:
+		prefix = "Run"
+	case planjobPkgPath:
+		if name == "Result" {
+			return "ExecutionResult"
+		}
+	}
+	if prefix != "" && !strings.HasPrefix(name, prefix) {
+		return prefix + name
 	}
 	return name
 }

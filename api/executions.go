@@ -8,11 +8,14 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 
+	"github.com/astro-runner/astro-runner/internal/planjob"
+	"github.com/astro-runner/astro-runner/internal/planrun"
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
@@ -20,13 +23,13 @@ import (
 type Execution struct {
 	ID           uuid.UUID       `json:"id" format:"uuid" doc:"Identity of the execution." example:"0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f"`
 	PlanID       uuid.UUID       `json:"plan_id" format:"uuid" doc:"Identity of the plan being run." example:"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"`
-	PlanRevision int64           `json:"plan_revision" doc:"Revision of the plan when the execution was created; the run uses that revision's document." example:"3"`
+	PlanRevision int64           `json:"plan_revision" doc:"Revision of the plan when the execution was created. A run uses the plan as it is when the run starts; result.plan_revision says which revision ran." example:"3"`
 	Status       string          `json:"status" enum:"queued,running,passed,failed,error,cancelled" doc:"Lifecycle state. passed, failed, error and cancelled are final." example:"queued"`
 	Attempt      int             `json:"attempt" doc:"Number of the current or last attempt; 0 before the first." example:"0"`
 	CreatedAt    time.Time       `json:"created_at" doc:"When the execution was requested." example:"2025-01-02T15:04:05Z"`
 	StartedAt    *time.Time      `json:"started_at" doc:"When the first attempt started, or null." example:"2025-01-02T15:04:06Z"`
 	FinishedAt   *time.Time      `json:"finished_at" doc:"When the execution reached a final status, or null." example:"2025-01-02T15:04:09Z"`
-	Result       json.RawMessage `json:"result" doc:"The run's result document, or null until the run finishes. Its shape is not yet fixed by this API." example:"{\"status\":\"passed\",\"totals\":{\"passed\":1,\"failed\":0,\"errors\":0,\"skipped\":0,\"duration_ms\":12}}"`
+	Result       *planjob.Result `json:"result" doc:"The run's result, per step, or null until a run finishes. GET /execution/{id}/report renders it as JUnit XML." example:"{\"status\":\"passed\",\"plan_revision\":3,\"steps\":[],\"totals\":{\"passed\":1,\"failed\":0,\"errors\":0,\"skipped\":0,\"duration_ms\":12},\"started_at\":\"2025-01-02T15:04:06Z\",\"finished_at\":\"2025-01-02T15:04:09Z\"}"`
 }
 
 // ExecutionList is one page of executions.
@@ -63,6 +66,17 @@ type listExecutionsInput struct {
 type listExecutionsOutput struct {
 	Link []string `header:"Link" doc:"Link to the next page, with rel=\"next\", when there is one." example:"</execution?cursor=eyJpIjoiMDE5MGMxZDAtMWIyYy03ZDNlLTlmNDAtNWE2YjdjOGQ5ZTBmIn0&limit=50>; rel=\"next\""`
 	Body ExecutionList
+}
+
+type executionReportInput struct {
+	ID     uuid.UUID `path:"id" format:"uuid" doc:"Identity of the execution." example:"0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f"`
+	Format string    `query:"format" enum:"json,junit" doc:"Report format. Overrides the Accept header. Defaults to json." example:"junit"`
+	Accept string    `header:"Accept" doc:"application/junit+xml (or application/xml) selects JUnit XML; anything else gives JSON." example:"application/junit+xml"`
+}
+
+type executionReportOutput struct {
+	ContentType string `header:"Content-Type" doc:"application/json or application/junit+xml." example:"application/junit+xml"`
+	Body        []byte
 }
 
 type cancelExecutionInput struct {
@@ -108,6 +122,27 @@ func (s *server) registerExecutions(api huma.API) {
 	}, s.listExecutions)
 
 	huma.Register(api, huma.Operation{
+		OperationID: "get-execution-report",
+		Method:      http.MethodGet,
+		Path:        "/execution/{id}/report",
+		Summary:     "Get an execution's report",
+		Description: "Returns the result of a finished run: JSON by default, or JUnit XML with Accept: application/junit+xml " +
+			"or ?format=junit, so a CI system can show it. An execution without a result yet gives 409.",
+		Tags:     []string{tagExecutions},
+		Security: secured,
+		Responses: map[string]*huma.Response{
+			"200": {
+				Description: "The report.",
+				Content: map[string]*huma.MediaType{
+					"application/json":      {Schema: &huma.Schema{Ref: "#/components/schemas/ExecutionResult"}},
+					"application/junit+xml": {Schema: &huma.Schema{Type: "string", Description: "A JUnit XML <testsuites> document: one test case per step."}},
+				},
+			},
+		},
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
+	}, s.executionReport)
+
+	huma.Register(api, huma.Operation{
 		OperationID: "cancel-execution",
 		Method:      http.MethodPost,
 		Path:        "/execution/{id}/cancel",
@@ -133,8 +168,21 @@ func executionFromStorage(e *storage.Execution) Execution {
 		CreatedAt:    e.CreatedAt,
 		StartedAt:    e.StartedAt,
 		FinishedAt:   e.FinishedAt,
-		Result:       e.Result,
+		Result:       resultOf(e),
 	}
+}
+
+// resultOf decodes an execution's stored result document, or returns nil
+// when it has none.
+func resultOf(e *storage.Execution) *planjob.Result {
+	if len(e.Result) == 0 {
+		return nil
+	}
+	var r planjob.Result
+	if err := json.Unmarshal(e.Result, &r); err != nil {
+		return nil
+	}
+	return &r
 }
 
 func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*executionAcceptedOutput, error) {
@@ -165,15 +213,7 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 		if err != nil {
 			return fmt.Errorf("execute plan: %w", err)
 		}
-		payload, err := json.Marshal(ExecutePlanPayload{ExecutionID: e.ID})
-		if err != nil {
-			return fmt.Errorf("encode payload of execution %s: %w", e.ID, err)
-		}
-		if _, err := tx.JobEnqueue(ctx, &storage.JobEnqueueParams{
-			Kind:      JobKindExecutePlan,
-			Payload:   payload,
-			UniqueKey: ExecutionJobKey(e.ID),
-		}); err != nil {
+		if _, err := tx.JobEnqueue(ctx, planjob.EnqueueParams(e.ID)); err != nil {
 			return fmt.Errorf("enqueue job of execution %s: %w", e.ID, err)
 		}
 		exec, created = e, true
@@ -240,6 +280,54 @@ func (s *server) listExecutions(ctx context.Context, in *listExecutionsInput) (*
 	return out, nil
 }
 
+func (s *server) executionReport(ctx context.Context, in *executionReportInput) (*executionReportOutput, error) {
+	e, err := s.deps.Store.ExecutionGetByID(ctx, in.ID)
+	if err != nil {
+		return nil, s.httpError(ctx, explain(err, details{NotFound: fmt.Sprintf("no execution has id %s", in.ID)}))
+	}
+	res := resultOf(e)
+	if res == nil {
+		return nil, huma.Error409Conflict(fmt.Sprintf("execution %s is %s and has no result yet", e.ID, e.Status))
+	}
+	if !wantsJUnit(in.Format, in.Accept) {
+		body, err := json.Marshal(res)
+		if err != nil {
+			return nil, s.httpError(ctx, fmt.Errorf("encode report of execution %s: %w", e.ID, err))
+		}
+		return &executionReportOutput{ContentType: "application/json", Body: body}, nil
+	}
+	name := "astro-runner plan " + e.PlanID.String()
+	if p, err := s.deps.Store.PlanGetByID(ctx, e.PlanID); err == nil {
+		name = p.Name
+	}
+	run := res.Result
+	if run == nil {
+		// The run never finished (status error): report the error alone.
+		run = &planrun.Result{Status: planrun.StatusFailed}
+	}
+	body, err := planrun.JUnit(name, run)
+	if err != nil {
+		return nil, s.httpError(ctx, fmt.Errorf("render JUnit report of execution %s: %w", e.ID, err))
+	}
+	return &executionReportOutput{ContentType: "application/junit+xml", Body: body}, nil
+}
+
+// wantsJUnit reports whether a report request asks for JUnit XML: by
+// ?format, else by an Accept header naming a JUnit or XML media type.
+func wantsJUnit(format, accept string) bool {
+	if format != "" {
+		return format == "junit"
+	}
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		switch strings.ToLower(strings.TrimSpace(mt)) {
+		case "application/junit+xml", "application/xml", "text/xml":
+			return true
+		}
+	}
+	return false
+}
+
 func (s *server) cancelExecution(ctx context.Context, in *cancelExecutionInput) (*executionAcceptedOutput, error) {
 	var exec *storage.Execution
 	err := s.deps.Store.InTx(ctx, func(tx storage.Store) error {
@@ -278,7 +366,7 @@ func (s *server) cancelExecution(ctx context.Context, in *cancelExecutionInput) 
 // cancelExecutionJob cancels the job that runs an execution, if it is not
 // final. A job that is gone, or that finished meanwhile, is not an error.
 func cancelExecutionJob(ctx context.Context, tx storage.Store, executionID uuid.UUID) error {
-	job, err := tx.JobGetByUniqueKey(ctx, ExecutionJobKey(executionID))
+	job, err := tx.JobGetByUniqueKey(ctx, storage.ExecutionJobKey(executionID))
 	switch {
 	case storage.IsNotFound(err):
 		return nil

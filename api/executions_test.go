@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/astro-runner/astro-runner/internal/planjob"
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
@@ -36,11 +37,11 @@ func TestExecutePlanCreatesExecutionAndJob(t *testing.T) {
 	assert.Nil(t, x.FinishedAt)
 	assert.Contains(t, string(res.Body), `"result":null`)
 
-	job, err := e.raw.JobGetByUniqueKey(context.Background(), ExecutionJobKey(x.ID))
+	job, err := e.raw.JobGetByUniqueKey(context.Background(), storage.ExecutionJobKey(x.ID))
 	require.NoError(t, err, "the job commits with the execution")
-	assert.Equal(t, JobKindExecutePlan, job.Kind)
+	assert.Equal(t, planjob.Kind, job.Kind)
 	assert.Equal(t, storage.JobAvailable, job.State)
-	var payload ExecutePlanPayload
+	var payload planjob.Payload
 	require.NoError(t, json.Unmarshal(job.Payload, &payload))
 	assert.Equal(t, x.ID, payload.ExecutionID)
 	assert.Equal(t, "execution:"+x.ID.String(), job.UniqueKey)
@@ -297,7 +298,7 @@ func TestCancelQueuedExecution(t *testing.T) {
 	assert.NotNil(t, got.FinishedAt)
 	assert.Equal(t, "/execution/"+x.ID.String(), res.Header.Get("Location"))
 
-	job, err := e.raw.JobGetByUniqueKey(context.Background(), ExecutionJobKey(x.ID))
+	job, err := e.raw.JobGetByUniqueKey(context.Background(), storage.ExecutionJobKey(x.ID))
 	require.NoError(t, err)
 	assert.Equal(t, storage.JobCancelled, job.State)
 	stored, err := e.raw.ExecutionGetByID(context.Background(), x.ID)
@@ -352,7 +353,7 @@ func TestCancelFinishedExecutionConflicts(t *testing.T) {
 	require.Len(t, claimed, 1)
 	_, err = e.raw.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{ID: x.ID, Status: storage.ExecutionRunning, Attempt: 1})
 	require.NoError(t, err)
-	_, err = e.raw.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{ID: x.ID, Status: storage.ExecutionPassed, Result: json.RawMessage(`{"ok":true}`)})
+	_, err = e.raw.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{ID: x.ID, Status: storage.ExecutionPassed, Result: json.RawMessage(`{"plan_revision":7,"status":"passed"}`)})
 	require.NoError(t, err)
 	require.NoError(t, e.raw.JobComplete(ctx, storage.JobRef{ID: claimed[0].ID, Token: claimed[0].LeaseToken}))
 
@@ -365,5 +366,7 @@ func TestCancelFinishedExecutionConflicts(t *testing.T) {
 	var again Execution
 	got.decode(t, &again)
 	assert.Equal(t, "passed", again.Status)
-	assert.JSONEq(t, `{"ok":true}`, string(again.Result))
+	require.NotNil(t, again.Result)
+	assert.Equal(t, int64(7), again.Result.PlanRevision)
+	assert.Equal(t, "passed", again.Result.Status)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/astro-runner/astro-runner/internal/planjob"
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
@@ -58,7 +59,7 @@ func TestGetJob(t *testing.T) {
 	var got Job
 	res.decode(t, &got)
 	assert.Equal(t, job.ID, got.ID)
-	assert.Equal(t, JobKindExecutePlan, got.Kind)
+	assert.Equal(t, planjob.Kind, got.Kind)
 	assert.Equal(t, storage.DefaultQueue, got.Queue)
 	assert.Equal(t, "retryable", got.State)
 	assert.Equal(t, 1, got.Attempt)
@@ -67,7 +68,7 @@ func TestGetJob(t *testing.T) {
 	require.Len(t, got.Errors, 1)
 	assert.Equal(t, "boom", got.Errors[0].Error)
 	assert.Equal(t, 1, got.Errors[0].Attempt)
-	assert.Equal(t, ExecutionJobKey(x.ID), got.UniqueKey)
+	assert.Equal(t, storage.ExecutionJobKey(x.ID), got.UniqueKey)
 	assert.JSONEq(t, fmt.Sprintf(`{"execution_id":%q}`, x.ID), string(got.Payload))
 
 	var fields map[string]json.RawMessage

@@ -344,7 +344,7 @@ func TestDeletePlanWithExecutions(t *testing.T) {
 	claimed, err := e.raw.JobClaim(ctx, &storage.JobClaimParams{Queue: storage.DefaultQueue, Worker: "w", Limit: 1})
 	require.NoError(t, err)
 	require.Len(t, claimed, 1)
-	require.Equal(t, ExecutionJobKey(running.ID), claimed[0].UniqueKey)
+	require.Equal(t, storage.ExecutionJobKey(running.ID), claimed[0].UniqueKey)
 	_, err = e.raw.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{ID: running.ID, Status: storage.ExecutionRunning, Attempt: 1})
 	require.NoError(t, err)
 
@@ -363,14 +363,14 @@ func TestDeletePlanWithExecutions(t *testing.T) {
 	_, err = e.raw.ExecutionGetByID(ctx, other.ID)
 	require.NoError(t, err)
 
-	qjob, err := e.raw.JobGetByUniqueKey(ctx, ExecutionJobKey(queued.ID))
+	qjob, err := e.raw.JobGetByUniqueKey(ctx, storage.ExecutionJobKey(queued.ID))
 	require.NoError(t, err)
 	assert.Equal(t, storage.JobCancelled, qjob.State, "the queued execution's job never runs")
-	rjob, err := e.raw.JobGetByUniqueKey(ctx, ExecutionJobKey(running.ID))
+	rjob, err := e.raw.JobGetByUniqueKey(ctx, storage.ExecutionJobKey(running.ID))
 	require.NoError(t, err)
 	assert.Equal(t, storage.JobRunning, rjob.State)
 	assert.True(t, rjob.CancelRequested, "the running job is asked to stop")
-	ojob, err := e.raw.JobGetByUniqueKey(ctx, ExecutionJobKey(other.ID))
+	ojob, err := e.raw.JobGetByUniqueKey(ctx, storage.ExecutionJobKey(other.ID))
 	require.NoError(t, err)
 	assert.Equal(t, storage.JobAvailable, ojob.State, "other plans' jobs are untouched")
 

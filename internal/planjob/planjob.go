@@ -43,9 +43,9 @@ func EnqueueParams(executionID uuid.UUID) *storage.JobEnqueueParams {
 type Result struct {
 	*planrun.Result
 	// PlanRevision is the revision of the plan that ran.
-	PlanRevision int64 `json:"plan_revision"`
+	PlanRevision int64 `json:"plan_revision" doc:"Revision of the plan that ran." example:"3"`
 	// Error says why the run could not finish, for status error.
-	Error string `json:"error,omitempty"`
+	Error string `json:"error,omitempty" doc:"Why the run could not finish, when the execution ended in error." example:"plan no longer exists"`
 }
 
 // Handler runs execute_plan jobs.
