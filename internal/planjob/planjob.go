@@ -133,6 +133,9 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 		return runErr
 	}
 	// Trouble on our side, such as the job's timeout.
+	if cause != nil && !errors.Is(runErr, cause) {
+		runErr = fmt.Errorf("%w: %w", cause, runErr)
+	}
 	result.Error = runErr.Error()
 	if job.Attempt < job.MaxAttempts {
 		h.requeue(exec.ID, runErr.Error())
