@@ -271,9 +271,13 @@ func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
 			}
 			continue
 		}
-		claimed, err := p.store.JobClaim(ctx, &storage.JobClaimParams{
+		// The claim runs to its end even if ctx ends meanwhile, so that a
+		// claim that committed is known and its jobs handed back at once.
+		claimCtx, cancelClaim := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		claimed, err := p.store.JobClaim(claimCtx, &storage.JobClaimParams{
 			Queue: p.cfg.Queue, Worker: p.cfg.ID, Limit: free, Lease: p.cfg.Lease,
 		})
+		cancelClaim()
 		if ctx.Err() != nil {
 			p.releaseUnstarted(claimed)
 			return
@@ -350,8 +354,8 @@ func (p *Pool) start(job *storage.Job, done func()) {
 		defer done()
 		ctx, cancelTimeout := context.WithTimeoutCause(jobCtx, p.cfg.JobTimeout, ErrJobTimeout)
 		err := p.run(ctx, job)
+		cause := context.Cause(ctx) // The timeout's cause, or the parent's.
 		cancelTimeout()
-		cause := context.Cause(jobCtx)
 		cancel(nil)
 		p.results <- p.outcomeOf(job, err, cause)
 	}()
