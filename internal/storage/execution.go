@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"time"
 
@@ -146,3 +147,16 @@ type ExecutionStore interface {
 
 // ExecutionJobKey is the unique key of the job that runs an execution.
 func ExecutionJobKey(id uuid.UUID) string { return "execution:" + id.String() }
+
+// Decode checks p and returns the ID to list before (uuid.Nil for the
+// first page) and the page size. Returns ErrInvalidInput for a malformed
+// cursor or an unknown status.
+func (p *ExecutionListParams) Decode() (beforeID uuid.UUID, limit int, err error) {
+	if beforeID, err = DecodeUUIDCursor(p.Cursor); err != nil {
+		return uuid.Nil, 0, err
+	}
+	if p.Status != "" && !p.Status.Valid() {
+		return uuid.Nil, 0, fmt.Errorf("%w: unknown status %q", ErrInvalidInput, p.Status)
+	}
+	return beforeID, PageLimit(p.Limit), nil
+}

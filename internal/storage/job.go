@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"time"
 )
@@ -286,4 +287,32 @@ func UnmarshalJobErrors(b []byte) []JobError {
 	var errs []JobError
 	_ = json.Unmarshal(b, &errs)
 	return errs
+}
+
+// Decode checks p and returns the ID to list after and the page size.
+// Returns ErrInvalidInput for a malformed cursor or an unknown state.
+func (p *JobListParams) Decode() (afterID int64, limit int, err error) {
+	if afterID, err = DecodeSeqCursor(p.Cursor); err != nil {
+		return 0, 0, err
+	}
+	if p.State != "" && !p.State.Valid() {
+		return 0, 0, fmt.Errorf("%w: unknown state %q", ErrInvalidInput, p.State)
+	}
+	return afterID, PageLimit(p.Limit), nil
+}
+
+// AddJobCount adds the count of one queue and state to stats, which are
+// grouped by queue in the order rows arrive sorted by queue. oldestDue is
+// the age of the state's oldest due job; it counts for available and
+// retryable jobs.
+func AddJobCount(stats []*JobQueueStats, queue string, state JobState, n int64, oldestDue time.Duration) []*JobQueueStats {
+	if len(stats) == 0 || stats[len(stats)-1].Queue != queue {
+		stats = append(stats, &JobQueueStats{Queue: queue, Counts: map[JobState]int64{}})
+	}
+	qs := stats[len(stats)-1]
+	qs.Counts[state] = n
+	if state == JobAvailable || state == JobRetryable {
+		qs.OldestAvailableAge = max(qs.OldestAvailableAge, oldestDue)
+	}
+	return stats
 }

@@ -103,3 +103,17 @@ func DecodeSeqCursor(s string) (int64, error) {
 // PageLimit returns n filled in with DefaultPageLimit and capped at
 // MaxPageLimit.
 func PageLimit(n int) int { return pageLimit(n) }
+
+// PageOf turns the rows of a keyset query that asked for limit+1 rows into
+// one page: the first limit rows, converted, and the cursor of the last of
+// them when a further row shows that another page follows.
+func PageOf[R, T any](rows []R, limit int, convert func(R) T, key func(R) Cursor) (items []T, next string) {
+	items = make([]T, 0, min(len(rows), limit))
+	for i, r := range rows {
+		if i == limit {
+			return items, EncodeCursor(key(rows[i-1]))
+		}
+		items = append(items, convert(r))
+	}
+	return items, ""
+}

@@ -63,14 +63,10 @@ func (s *Store) ExecutionGetByIdempotencyKey(ctx context.Context, planID uuid.UU
 // ExecutionList returns one page of executions, newest first. See
 // storage.ExecutionStore.
 func (s *Store) ExecutionList(ctx context.Context, p *storage.ExecutionListParams) (*storage.ExecutionPage, error) {
-	before, err := storage.DecodeUUIDCursor(p.Cursor)
+	before, limit, err := p.Decode()
 	if err != nil {
 		return nil, fmt.Errorf("list executions: %w", err)
 	}
-	if p.Status != "" && !p.Status.Valid() {
-		return nil, fmt.Errorf("list executions: %w: unknown status %q", storage.ErrInvalidInput, p.Status)
-	}
-	limit := storage.PageLimit(p.Limit)
 	arg := &postgres.ExecutionListParams{MaxRows: int32(limit + 1)}
 	if before != uuid.Nil {
 		arg.BeforeID = &before
@@ -86,13 +82,8 @@ func (s *Store) ExecutionList(ctx context.Context, p *storage.ExecutionListParam
 		return nil, fmt.Errorf("list executions: %w", interpretError(err))
 	}
 	page := &storage.ExecutionPage{}
-	for i, row := range rows {
-		if i == limit {
-			page.NextCursor = storage.EncodeCursor(storage.Cursor{ID: rows[i-1].ID.String()})
-			break
-		}
-		page.Executions = append(page.Executions, executionFromRow(row))
-	}
+	page.Executions, page.NextCursor = storage.PageOf(rows, limit, executionFromRow,
+		func(r *postgres.Execution) storage.Cursor { return storage.Cursor{ID: r.ID.String()} })
 	return page, nil
 }
 

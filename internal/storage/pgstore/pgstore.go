@@ -21,6 +21,7 @@ import (
 
 	"github.com/astro-runner/astro-runner/gen/postgres"
 	"github.com/astro-runner/astro-runner/internal/storage"
+	"github.com/astro-runner/astro-runner/internal/storage/migration"
 	"github.com/astro-runner/astro-runner/sql/postgres/migrations"
 )
 
@@ -91,13 +92,13 @@ func redactParseError(err error) error {
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // MigrateDirection says which way Migrate moves.
-type MigrateDirection string
+type MigrateDirection = migration.Direction
 
 // The migration directions.
 const (
-	MigrateUp     MigrateDirection = "up"
-	MigrateDown   MigrateDirection = "down"
-	MigrateStatus MigrateDirection = "status"
+	MigrateUp     = migration.Up
+	MigrateDown   = migration.Down
+	MigrateStatus = migration.Status
 )
 
 // Migrate applies all pending migrations (up), rolls back the latest one
@@ -131,36 +132,7 @@ func migrate(ctx context.Context, db *sql.DB, dir MigrateDirection) ([]string, e
 	if err != nil {
 		return nil, fmt.Errorf("create migration provider: %w", err)
 	}
-	var out []string
-	switch dir {
-	case MigrateUp:
-		res, err := p.Up(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("migrate up: %w", err)
-		}
-		for _, r := range res {
-			out = append(out, r.String())
-		}
-	case MigrateDown:
-		r, err := p.Down(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("migrate down: %w", err)
-		}
-		if r != nil {
-			out = append(out, r.String())
-		}
-	case MigrateStatus:
-		st, err := p.Status(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("migration status: %w", err)
-		}
-		for _, m := range st {
-			out = append(out, fmt.Sprintf("%-9s %s", m.State, m.Source.Path))
-		}
-	default:
-		return nil, fmt.Errorf("unknown migration direction %q", dir)
-	}
-	return out, nil
+	return migration.Run(ctx, p, dir)
 }
 
 // InTx runs fn in one transaction. See storage.Store.

@@ -103,13 +103,8 @@ func (s *Store) PlanList(ctx context.Context, p *storage.PlanListParams) (*stora
 		return nil, fmt.Errorf("list plans: %w", interpretError(err))
 	}
 	page := &storage.PlanPage{}
-	for i, row := range rows {
-		if i == limit {
-			page.NextCursor = storage.EncodeCursor(storage.Cursor{ID: rows[i-1].ID.String()})
-			break
-		}
-		page.Plans = append(page.Plans, planFromRow(row))
-	}
+	page.Plans, page.NextCursor = storage.PageOf(rows, limit, planFromRow,
+		func(r *postgres.Plan) storage.Cursor { return storage.Cursor{ID: r.ID.String()} })
 	return page, nil
 }
 

@@ -274,14 +274,10 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*storage.Job, error) {
 
 // JobList returns one page of jobs. See storage.JobStore.
 func (s *Store) JobList(ctx context.Context, p *storage.JobListParams) (*storage.JobPage, error) {
-	after, err := storage.DecodeSeqCursor(p.Cursor)
+	after, limit, err := p.Decode()
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
-	if p.State != "" && !p.State.Valid() {
-		return nil, fmt.Errorf("list jobs: %w: unknown state %q", storage.ErrInvalidInput, p.State)
-	}
-	limit := storage.PageLimit(p.Limit)
 	rows, err := s.q.JobList(ctx, s.read, &sqlite.JobListParams{
 		AfterID: after,
 		Queue:   nullString(p.Queue),
@@ -293,13 +289,8 @@ func (s *Store) JobList(ctx context.Context, p *storage.JobListParams) (*storage
 		return nil, fmt.Errorf("list jobs: %w", interpretError(err))
 	}
 	page := &storage.JobPage{}
-	for i, r := range rows {
-		if i == limit {
-			page.NextCursor = storage.EncodeCursor(storage.Cursor{Seq: rows[i-1].ID})
-			break
-		}
-		page.Jobs = append(page.Jobs, jobFromRow(r))
-	}
+	page.Jobs, page.NextCursor = storage.PageOf(rows, limit, jobFromRow,
+		func(r *sqlite.Job) storage.Cursor { return storage.Cursor{Seq: r.ID} })
 	return page, nil
 }
 
@@ -312,15 +303,11 @@ func (s *Store) JobStats(ctx context.Context) ([]*storage.JobQueueStats, error) 
 	}
 	var out []*storage.JobQueueStats
 	for _, r := range rows {
-		if len(out) == 0 || out[len(out)-1].Queue != r.Queue {
-			out = append(out, &storage.JobQueueStats{Queue: r.Queue, Counts: map[storage.JobState]int64{}})
+		var oldest time.Duration
+		if r.OldestDueRunAt > 0 {
+			oldest = time.Duration(t-r.OldestDueRunAt) * time.Microsecond
 		}
-		qs := out[len(out)-1]
-		state := storage.JobState(r.State)
-		qs.Counts[state] = r.Jobs
-		if (state == storage.JobAvailable || state == storage.JobRetryable) && r.OldestDueRunAt > 0 {
-			qs.OldestAvailableAge = max(qs.OldestAvailableAge, time.Duration(t-r.OldestDueRunAt)*time.Microsecond)
-		}
+		out = storage.AddJobCount(out, r.Queue, storage.JobState(r.State), r.Jobs, oldest)
 	}
 	return out, nil
 }
