@@ -118,12 +118,20 @@ func (q *Queries) JobClaim(ctx context.Context, db DBTX, arg *JobClaimParams) ([
 }
 
 const jobCompleteMany = `-- name: JobCompleteMany :many
+WITH t AS (
+    SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS token
+), locked AS (
+    SELECT j.id FROM jobs AS j JOIN t ON j.id = t.id AND j.lease_token = t.token
+    WHERE j.state = 'running'
+    ORDER BY j.id
+    FOR UPDATE OF j
+)
 UPDATE jobs
 SET state = 'completed',
     finished_at = now(),
     lease_expires_at = NULL
-FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS token) AS t
-WHERE jobs.id = t.id AND jobs.lease_token = t.token AND jobs.state = 'running'
+FROM locked
+WHERE jobs.id = locked.id
 RETURNING jobs.id
 `
 
@@ -132,6 +140,8 @@ type JobCompleteManyParams struct {
 	Tokens []int64
 }
 
+// Rows are locked in id order, so that batches touching the same jobs in
+// different orders cannot deadlock.
 func (q *Queries) JobCompleteMany(ctx context.Context, db DBTX, arg *JobCompleteManyParams) ([]int64, error) {
 	rows, err := db.Query(ctx, jobCompleteMany, arg.Ids, arg.Tokens)
 	if err != nil {
@@ -260,10 +270,18 @@ func (q *Queries) JobEnqueueMany(ctx context.Context, db DBTX, arg *JobEnqueueMa
 }
 
 const jobExtendLease = `-- name: JobExtendLease :many
+WITH t AS (
+    SELECT unnest($2::bigint[]) AS id, unnest($3::bigint[]) AS token
+), locked AS (
+    SELECT j.id FROM jobs AS j JOIN t ON j.id = t.id AND j.lease_token = t.token
+    WHERE j.state = 'running'
+    ORDER BY j.id
+    FOR UPDATE OF j
+)
 UPDATE jobs
 SET lease_expires_at = now() + make_interval(secs => $1::float8)
-FROM (SELECT unnest($2::bigint[]) AS id, unnest($3::bigint[]) AS token) AS t
-WHERE jobs.id = t.id AND jobs.lease_token = t.token AND jobs.state = 'running'
+FROM locked
+WHERE jobs.id = locked.id
 RETURNING jobs.id, jobs.cancel_requested
 `
 
@@ -299,32 +317,39 @@ func (q *Queries) JobExtendLease(ctx context.Context, db DBTX, arg *JobExtendLea
 }
 
 const jobFailMany = `-- name: JobFailMany :many
-UPDATE jobs
-SET state = CASE
-        WHEN jobs.cancel_requested THEN 'cancelled'
-        WHEN t.retry AND jobs.attempt < jobs.max_attempts THEN 'retryable'
-        ELSE 'discarded'
-    END,
-    run_at = CASE
-        WHEN t.retry AND jobs.attempt < jobs.max_attempts AND NOT jobs.cancel_requested
-            THEN now() + make_interval(secs => t.delay_seconds)
-        ELSE jobs.run_at
-    END,
-    finished_at = CASE
-        WHEN t.retry AND jobs.attempt < jobs.max_attempts AND NOT jobs.cancel_requested THEN NULL
-        ELSE now()
-    END,
-    last_error = t.error,
-    errors = jobs.errors || jsonb_build_array(jsonb_build_object('at', now(), 'attempt', jobs.attempt, 'error', t.error)),
-    lease_expires_at = NULL
-FROM (
+WITH t AS (
     SELECT unnest($1::bigint[]) AS id,
         unnest($2::bigint[]) AS token,
         unnest($3::text[]) AS error,
         unnest($4::boolean[]) AS retry,
         unnest($5::float8[]) AS delay_seconds
-) AS t
-WHERE jobs.id = t.id AND jobs.lease_token = t.token AND jobs.state = 'running'
+), locked AS (
+    SELECT j.id, t.error, t.retry, t.delay_seconds
+    FROM jobs AS j JOIN t ON j.id = t.id AND j.lease_token = t.token
+    WHERE j.state = 'running'
+    ORDER BY j.id
+    FOR UPDATE OF j
+)
+UPDATE jobs
+SET state = CASE
+        WHEN jobs.cancel_requested THEN 'cancelled'
+        WHEN locked.retry AND jobs.attempt < jobs.max_attempts THEN 'retryable'
+        ELSE 'discarded'
+    END,
+    run_at = CASE
+        WHEN locked.retry AND jobs.attempt < jobs.max_attempts AND NOT jobs.cancel_requested
+            THEN now() + make_interval(secs => locked.delay_seconds)
+        ELSE jobs.run_at
+    END,
+    finished_at = CASE
+        WHEN locked.retry AND jobs.attempt < jobs.max_attempts AND NOT jobs.cancel_requested THEN NULL
+        ELSE now()
+    END,
+    last_error = locked.error,
+    errors = jobs.errors || jsonb_build_array(jsonb_build_object('at', now(), 'attempt', jobs.attempt, 'error', locked.error)),
+    lease_expires_at = NULL
+FROM locked
+WHERE jobs.id = locked.id
 RETURNING jobs.id, jobs.queue, jobs.kind, jobs.payload, jobs.priority, jobs.run_at, jobs.state, jobs.attempt, jobs.max_attempts, jobs.last_error, jobs.errors, jobs.lease_owner, jobs.lease_token, jobs.lease_expires_at, jobs.cancel_requested, jobs.unique_key, jobs.created_at, jobs.finished_at
 `
 
@@ -563,14 +588,22 @@ func (q *Queries) JobPrune(ctx context.Context, db DBTX, arg *JobPruneParams) (i
 }
 
 const jobRelease = `-- name: JobRelease :many
+WITH t AS (
+    SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS token
+), locked AS (
+    SELECT j.id FROM jobs AS j JOIN t ON j.id = t.id AND j.lease_token = t.token
+    WHERE j.state = 'running'
+    ORDER BY j.id
+    FOR UPDATE OF j
+)
 UPDATE jobs
 SET state = CASE WHEN jobs.cancel_requested THEN 'cancelled' ELSE 'available' END,
     attempt = jobs.attempt - 1,
     run_at = now(),
     finished_at = CASE WHEN jobs.cancel_requested THEN now() ELSE NULL END,
     lease_expires_at = NULL
-FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS token) AS t
-WHERE jobs.id = t.id AND jobs.lease_token = t.token AND jobs.state = 'running'
+FROM locked
+WHERE jobs.id = locked.id
 RETURNING jobs.id
 `
 

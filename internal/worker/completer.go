@@ -39,7 +39,7 @@ func (p *Pool) complete() {
 		}
 		if err := p.flush(context.Background(), pending); err != nil {
 			p.outage.fail("record job outcomes", err)
-			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+			backoff = min(max(2*backoff, 100*time.Millisecond), 2*time.Second)
 			timer.Reset(backoff)
 			continue
 		}

@@ -1,13 +1,17 @@
 package worker
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
+
+	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
 // outageLog logs storage trouble once per outage rather than once per
-// poll: the first failure after a success is a warning, later ones are
-// debug, and the first success after failures says the store recovered.
+// poll: the first storage.ErrUnavailable after a success is a warning,
+// later ones are debug, and the first success after failures says the
+// store recovered. Other errors are not outages; each is logged.
 type outageLog struct {
 	log   *slog.Logger
 	mu    sync.Mutex
@@ -16,6 +20,10 @@ type outageLog struct {
 }
 
 func (o *outageLog) fail(what string, err error) {
+	if !errors.Is(err, storage.ErrUnavailable) {
+		o.log.Error("job store call failed", "op", what, "error", err)
+		return
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.fails++

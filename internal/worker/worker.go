@@ -284,8 +284,8 @@ func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
 		}
 		if err != nil {
 			p.outage.fail("claim jobs", err)
-			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
-			sleep(ctx, backoff+time.Duration(rand.Int64N(int64(backoff/4)+1)))
+			backoff = min(max(2*backoff, 100*time.Millisecond), 2*time.Second)
+			p.waitFor(ctx, backoff+time.Duration(rand.Int64N(int64(backoff/4)+1)))
 			continue
 		}
 		p.outage.ok()
@@ -306,8 +306,11 @@ func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
 }
 
 // waitForWork waits for a wake-up, the next poll, or the end of ctx.
-func (p *Pool) waitForWork(ctx context.Context) {
-	t := time.NewTimer(p.cfg.PollInterval)
+func (p *Pool) waitForWork(ctx context.Context) { p.waitFor(ctx, p.cfg.PollInterval) }
+
+// waitFor waits for a wake-up, for d, or for the end of ctx.
+func (p *Pool) waitFor(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -417,6 +420,7 @@ func (p *Pool) rescue(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("rescue expired leases: %w", err)
 		}
+		p.outage.ok()
 		if n > 0 {
 			p.log.Info("rescued jobs with expired leases", "jobs", n)
 			p.Wake()

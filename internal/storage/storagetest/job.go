@@ -47,6 +47,7 @@ func jobCases() []testCase {
 		{"FailReturnsErrLeaseLostOrErrNotFound", testJobFailLost},
 		{"FailManyReturnsOnlyTheJobsHeld", testJobFailMany},
 		{"ExtendLeaseReturnsOnlyHeldJobs", testJobExtendLease},
+		{"BatchUpdatesInAnyOrderDoNotDeadlock", testJobBatchesDoNotDeadlock},
 		{"CancelAvailableJobCancelsItForGood", testJobCancelAvailable},
 		{"CancelRetryableJobCancelsIt", testJobCancelRetryable},
 		{"CancelRunningJobFlagsItForItsWorker", testJobCancelRunning},
@@ -1310,4 +1311,59 @@ func testJobGetByUniqueKey(t *testing.T, s storage.Store) {
 	got, err = s.JobGetByUniqueKey(ctx, "key-1")
 	require.NoError(t, err)
 	assert.Equal(t, second.ID, got.ID, "the newest job of the key wins")
+}
+
+// testJobBatchesDoNotDeadlock runs heartbeats over the same held jobs in
+// opposite orders from two goroutines, then completes them in shuffled
+// halves at once: no call may fail (a deadlock is an error).
+func testJobBatchesDoNotDeadlock(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	const n = 200
+	ps := make([]*storage.JobEnqueueParams, n)
+	for i := range ps {
+		ps[i] = &storage.JobEnqueueParams{Queue: "order", Kind: "k"}
+	}
+	_, err := s.JobEnqueueMany(ctx, ps)
+	require.NoError(t, err)
+	jobs := claim(t, ctx, s, "order", "w", n, longLease)
+	require.Len(t, jobs, n)
+	refs := make([]storage.JobRef, n)
+	for i, j := range jobs {
+		refs[i] = ref(j)
+	}
+	reversed := make([]storage.JobRef, n)
+	for i, r := range refs {
+		reversed[n-1-i] = r
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for _, order := range [][]storage.JobRef{refs, reversed} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				if _, err := s.JobExtendLease(ctx, order, longLease); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	var done atomic.Int64
+	halves := [][]storage.JobRef{reversed[:n/2+20], refs[:n/2+20]}
+	for _, h := range halves {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids, err := s.JobCompleteMany(ctx, h)
+			assert.NoError(t, err)
+			done.Add(int64(len(ids)))
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(n), done.Load(), "every job completed exactly once")
 }

@@ -50,59 +50,92 @@ WHERE jobs.id = picked.id
 RETURNING jobs.*;
 
 -- name: JobCompleteMany :many
+-- Rows are locked in id order, so that batches touching the same jobs in
+-- different orders cannot deadlock.
+WITH t AS (
+    SELECT unnest(@ids::bigint[]) AS id, unnest(@tokens::bigint[]) AS token
+), locked AS (
+    SELECT j.id FROM jobs AS j JOIN t ON j.id = t.id AND j.lease_token = t.token
+    WHERE j.state = 'running'
+    ORDER BY j.id
+    FOR UPDATE OF j
+)
 UPDATE jobs
 SET state = 'completed',
     finished_at = now(),
     lease_expires_at = NULL
-FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@tokens::bigint[]) AS token) AS t
-WHERE jobs.id = t.id AND jobs.lease_token = t.token AND jobs.state = 'running'
+FROM locked
+WHERE jobs.id = locked.id
 RETURNING jobs.id;
 
 -- name: JobFailMany :many
-UPDATE jobs
-SET state = CASE
-        WHEN jobs.cancel_requested THEN 'cancelled'
-        WHEN t.retry AND jobs.attempt < jobs.max_attempts THEN 'retryable'
-        ELSE 'discarded'
-    END,
-    run_at = CASE
-        WHEN t.retry AND jobs.attempt < jobs.max_attempts AND NOT jobs.cancel_requested
-            THEN now() + make_interval(secs => t.delay_seconds)
-        ELSE jobs.run_at
-    END,
-    finished_at = CASE
-        WHEN t.retry AND jobs.attempt < jobs.max_attempts AND NOT jobs.cancel_requested THEN NULL
-        ELSE now()
-    END,
-    last_error = t.error,
-    errors = jobs.errors || jsonb_build_array(jsonb_build_object('at', now(), 'attempt', jobs.attempt, 'error', t.error)),
-    lease_expires_at = NULL
-FROM (
+WITH t AS (
     SELECT unnest(@ids::bigint[]) AS id,
         unnest(@tokens::bigint[]) AS token,
         unnest(@errors::text[]) AS error,
         unnest(@retries::boolean[]) AS retry,
         unnest(@delay_seconds::float8[]) AS delay_seconds
-) AS t
-WHERE jobs.id = t.id AND jobs.lease_token = t.token AND jobs.state = 'running'
+), locked AS (
+    SELECT j.id, t.error, t.retry, t.delay_seconds
+    FROM jobs AS j JOIN t ON j.id = t.id AND j.lease_token = t.token
+    WHERE j.state = 'running'
+    ORDER BY j.id
+    FOR UPDATE OF j
+)
+UPDATE jobs
+SET state = CASE
+        WHEN jobs.cancel_requested THEN 'cancelled'
+        WHEN locked.retry AND jobs.attempt < jobs.max_attempts THEN 'retryable'
+        ELSE 'discarded'
+    END,
+    run_at = CASE
+        WHEN locked.retry AND jobs.attempt < jobs.max_attempts AND NOT jobs.cancel_requested
+            THEN now() + make_interval(secs => locked.delay_seconds)
+        ELSE jobs.run_at
+    END,
+    finished_at = CASE
+        WHEN locked.retry AND jobs.attempt < jobs.max_attempts AND NOT jobs.cancel_requested THEN NULL
+        ELSE now()
+    END,
+    last_error = locked.error,
+    errors = jobs.errors || jsonb_build_array(jsonb_build_object('at', now(), 'attempt', jobs.attempt, 'error', locked.error)),
+    lease_expires_at = NULL
+FROM locked
+WHERE jobs.id = locked.id
 RETURNING jobs.*;
 
 -- name: JobExtendLease :many
+WITH t AS (
+    SELECT unnest(@ids::bigint[]) AS id, unnest(@tokens::bigint[]) AS token
+), locked AS (
+    SELECT j.id FROM jobs AS j JOIN t ON j.id = t.id AND j.lease_token = t.token
+    WHERE j.state = 'running'
+    ORDER BY j.id
+    FOR UPDATE OF j
+)
 UPDATE jobs
 SET lease_expires_at = now() + make_interval(secs => @lease_seconds::float8)
-FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@tokens::bigint[]) AS token) AS t
-WHERE jobs.id = t.id AND jobs.lease_token = t.token AND jobs.state = 'running'
+FROM locked
+WHERE jobs.id = locked.id
 RETURNING jobs.id, jobs.cancel_requested;
 
 -- name: JobRelease :many
+WITH t AS (
+    SELECT unnest(@ids::bigint[]) AS id, unnest(@tokens::bigint[]) AS token
+), locked AS (
+    SELECT j.id FROM jobs AS j JOIN t ON j.id = t.id AND j.lease_token = t.token
+    WHERE j.state = 'running'
+    ORDER BY j.id
+    FOR UPDATE OF j
+)
 UPDATE jobs
 SET state = CASE WHEN jobs.cancel_requested THEN 'cancelled' ELSE 'available' END,
     attempt = jobs.attempt - 1,
     run_at = now(),
     finished_at = CASE WHEN jobs.cancel_requested THEN now() ELSE NULL END,
     lease_expires_at = NULL
-FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@tokens::bigint[]) AS token) AS t
-WHERE jobs.id = t.id AND jobs.lease_token = t.token AND jobs.state = 'running'
+FROM locked
+WHERE jobs.id = locked.id
 RETURNING jobs.id;
 
 -- name: JobRescue :execrows
