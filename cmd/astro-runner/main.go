@@ -14,12 +14,15 @@ package main
 import (
 	"context"
 	"errors"
+	"expvar"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -188,6 +191,17 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	go func() { defer close(poolDone); _ = pool.Run(workCtx) }()
 	log.Info("workers started", "workers", cfg.Workers)
 
+	if cfg.DebugAddr != "" {
+		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := dbg.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("debug listener", "addr", cfg.DebugAddr, "error", err)
+			}
+		}()
+		defer dbg.Close()
+		log.Info("debug listener", "addr", cfg.DebugAddr)
+	}
+
 	var srv *http.Server
 	srvErr := make(chan error, 1)
 	if withAPI {
@@ -250,4 +264,21 @@ func reconcile(ctx context.Context, h *planjob.Handler, log *slog.Logger) {
 			log.Info("finished executions whose job had ended", "executions", n)
 		}
 	}
+}
+
+// debugHandler serves Go's runtime profiles and variables, plus the
+// goroutine count as the expvar "goroutines".
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/vars", expvar.Handler())
+	return mux
+}
+
+func init() {
+	expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
 }

@@ -66,6 +66,10 @@ type Config struct {
 	// ShutdownTimeout is ASTRO_SHUTDOWN_TIMEOUT, how long a graceful stop
 	// waits for requests and jobs. Defaults to 30s.
 	ShutdownTimeout time.Duration
+	// DebugAddr is ASTRO_DEBUG_ADDR. When set, a second listener there
+	// serves Go's runtime profiles (/debug/pprof/) and variables
+	// (/debug/vars, including the goroutine count). Bind it to loopback.
+	DebugAddr string
 	// LogLevel is ASTRO_LOG_LEVEL: debug, info (default), warn or error.
 	LogLevel string
 }
@@ -91,6 +95,7 @@ func Load(lookup LookupFunc) (*Config, error) {
 		JobLease:        r.duration("ASTRO_JOB_LEASE", 30*time.Second, time.Second),
 		RescueInterval:  r.duration("ASTRO_RESCUE_INTERVAL", 10*time.Second, 100*time.Millisecond),
 		ShutdownTimeout: r.duration("ASTRO_SHUTDOWN_TIMEOUT", 30*time.Second, 0),
+		DebugAddr:       r.str("ASTRO_DEBUG_ADDR", ""),
 		LogLevel:        r.str("ASTRO_LOG_LEVEL", "info"),
 	}
 	switch c.Backend {
@@ -107,6 +112,11 @@ func Load(lookup LookupFunc) (*Config, error) {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		r.fail("ASTRO_ADDR", fmt.Sprintf("%q is not host:port", c.Addr))
+	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			r.fail("ASTRO_DEBUG_ADDR", fmt.Sprintf("%q is not host:port", c.DebugAddr))
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
