@@ -10,11 +10,14 @@
 package api
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -83,9 +86,11 @@ your own to correlate logs.`
 // bearer security scheme, the spec routes (/openapi.json, /openapi.yaml and
 // their 3.0 downgrades) and the JSON schemas under /schemas, but no docs
 // page, because NewHandler serves an embedded one. Unknown query parameters
-// are rejected.
+// are rejected, and so are request bodies that are not valid UTF-8.
 func Config(version string) huma.Config {
 	cfg := huma.DefaultConfig("astro-runner", version)
+	// A new map: DefaultConfig shares huma.DefaultFormats.
+	cfg.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaNamer)
 	cfg.Info.Description = apiDescription
 	cfg.Servers = []*huma.Server{{URL: "/", Description: "The server that serves this document."}}
@@ -105,6 +110,33 @@ func Config(version string) huma.Config {
 	cfg.DocsPath = ""
 	cfg.RejectUnknownQueryParameters = true
 	return cfg
+}
+
+// init makes Huma match body field names case-sensitively. Huma's default
+// accepts "Name" for "name" but, when both are sent, validates only "name",
+// while encoding/json stores whichever comes last: {"name":"ok","Name":""}
+// would store an empty name past the schema. With strict casing "Name" is an
+// unknown field (422), so the schema sees every value that is stored. It is
+// set once, here, because Huma reads it on every request.
+func init() {
+	huma.ValidateStrictCasing = true
+}
+
+// errInvalidUTF8 rejects a request body that is not valid UTF-8.
+var errInvalidUTF8 = errors.New("request body must be valid UTF-8")
+
+// jsonFormat is huma.DefaultJSONFormat, except that it rejects a request
+// body that is not valid UTF-8 (400) instead of silently replacing the bad
+// bytes with U+FFFD, as encoding/json does: the replacement would hide them
+// from plan.Validate's UTF-8 checks and store text the client never sent.
+var jsonFormat = huma.Format{
+	Marshal: huma.DefaultJSONFormat.Marshal,
+	Unmarshal: func(data []byte, v any) error {
+		if !utf8.Valid(data) {
+			return errInvalidUTF8
+		}
+		return json.Unmarshal(data, v)
+	},
 }
 
 // Import paths of the packages whose types appear in the spec.

@@ -152,7 +152,7 @@ func ExecutionJobKey(id uuid.UUID) string { return "execution:" + id.String() }
 // first page) and the page size. Returns ErrInvalidInput for a malformed
 // cursor or an unknown status.
 func (p *ExecutionListParams) Decode() (beforeID uuid.UUID, limit int, err error) {
-	if beforeID, err = DecodeUUIDCursor(p.Cursor); err != nil {
+	if beforeID, err = DecodeUUIDCursor(p.Cursor, ListExecutions); err != nil {
 		return uuid.Nil, 0, err
 	}
 	if p.Status != "" && !p.Status.Valid() {

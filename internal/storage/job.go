@@ -292,7 +292,7 @@ func UnmarshalJobErrors(b []byte) []JobError {
 // Decode checks p and returns the ID to list after and the page size.
 // Returns ErrInvalidInput for a malformed cursor or an unknown state.
 func (p *JobListParams) Decode() (afterID int64, limit int, err error) {
-	if afterID, err = DecodeSeqCursor(p.Cursor); err != nil {
+	if afterID, err = DecodeSeqCursor(p.Cursor, ListJobs); err != nil {
 		return 0, 0, err
 	}
 	if p.State != "" && !p.State.Valid() {

@@ -27,9 +27,20 @@ func pageLimit(n int) int {
 	}
 }
 
-// Cursor is the decoded position of a keyset page: the sort key of the last
-// row returned. Exactly one of the fields is used by a given listing.
+// The listings that issue cursors. A cursor names its listing, so that one
+// listing's cursor is refused by another.
+const (
+	ListPlans      = "plans"
+	ListExecutions = "executions"
+	ListJobs       = "jobs"
+)
+
+// Cursor is the decoded position of a keyset page: the listing and the sort
+// key of the last row returned. Exactly one of ID and Seq is used by a
+// given listing.
 type Cursor struct {
+	// List names the listing that issued the cursor.
+	List string `json:"l,omitempty"`
 	// ID is a UUID key, as text.
 	ID string `json:"i,omitempty"`
 	// Seq is an integer key.
@@ -71,30 +82,30 @@ func DecodeCursor(s string) (Cursor, error) {
 	return c, nil
 }
 
-// DecodeUUIDCursor parses an opaque cursor whose key is a UUID. The empty
-// string gives uuid.Nil, meaning the first page. Returns ErrInvalidInput for
-// a malformed cursor.
-func DecodeUUIDCursor(s string) (uuid.UUID, error) {
+// DecodeUUIDCursor parses an opaque cursor of the named listing whose key is
+// a UUID. The empty string gives uuid.Nil, meaning the first page. Returns
+// ErrInvalidInput for a malformed cursor or one of another listing.
+func DecodeUUIDCursor(s, list string) (uuid.UUID, error) {
 	c, err := DecodeCursor(s)
 	if err != nil || s == "" {
 		return uuid.Nil, err
 	}
 	id, err := uuid.Parse(c.ID)
-	if err != nil || c.Seq != 0 {
+	if err != nil || c.Seq != 0 || c.List != list {
 		return uuid.Nil, fmt.Errorf("%w: malformed cursor", ErrInvalidInput)
 	}
 	return id, nil
 }
 
-// DecodeSeqCursor parses an opaque cursor whose key is an integer. The empty
-// string gives 0, meaning the first page. Returns ErrInvalidInput for a
-// malformed cursor.
-func DecodeSeqCursor(s string) (int64, error) {
+// DecodeSeqCursor parses an opaque cursor of the named listing whose key is
+// an integer. The empty string gives 0, meaning the first page. Returns
+// ErrInvalidInput for a malformed cursor or one of another listing.
+func DecodeSeqCursor(s, list string) (int64, error) {
 	c, err := DecodeCursor(s)
 	if err != nil || s == "" {
 		return 0, err
 	}
-	if c.ID != "" {
+	if c.ID != "" || c.List != list {
 		return 0, fmt.Errorf("%w: malformed cursor", ErrInvalidInput)
 	}
 	return c.Seq, nil

@@ -82,10 +82,17 @@ type PlanStore interface {
 	PlanList(ctx context.Context, p *PlanListParams) (*PlanPage, error)
 }
 
-// WithDefaults returns a copy of p with the page size filled in and capped.
-func (p PlanListParams) WithDefaults() PlanListParams {
-	p.Limit = pageLimit(p.Limit)
-	return p
+// Decode checks p and returns the ID to list after (uuid.Nil for the first
+// page), the labels as stored, and the page size. Returns ErrInvalidInput
+// for a malformed cursor.
+func (p *PlanListParams) Decode() (afterID uuid.UUID, labels []byte, limit int, err error) {
+	if afterID, err = DecodeUUIDCursor(p.Cursor, ListPlans); err != nil {
+		return uuid.Nil, nil, 0, err
+	}
+	if labels, err = MarshalLabels(p.Labels); err != nil {
+		return uuid.Nil, nil, 0, err
+	}
+	return afterID, labels, PageLimit(p.Limit), nil
 }
 
 // MarshalLabels encodes labels as a JSON object; nil gives {}.

@@ -277,7 +277,7 @@ func (s *Store) JobList(ctx context.Context, p *storage.JobListParams) (*storage
 	}
 	page := &storage.JobPage{}
 	page.Jobs, page.NextCursor = storage.PageOf(rows, limit, jobFromRow,
-		func(r *postgres.Job) storage.Cursor { return storage.Cursor{Seq: r.ID} })
+		func(r *postgres.Job) storage.Cursor { return storage.Cursor{List: storage.ListJobs, Seq: r.ID} })
 	return page, nil
 }
 

@@ -84,15 +84,10 @@ func (s *Store) PlanDelete(ctx context.Context, id uuid.UUID) error {
 
 // PlanList returns one page of plans. See storage.PlanStore.
 func (s *Store) PlanList(ctx context.Context, p *storage.PlanListParams) (*storage.PlanPage, error) {
-	after, err := storage.DecodeUUIDCursor(p.Cursor)
+	after, labels, limit, err := p.Decode()
 	if err != nil {
 		return nil, fmt.Errorf("list plans: %w", err)
 	}
-	labels, err := storage.MarshalLabels(p.Labels)
-	if err != nil {
-		return nil, fmt.Errorf("list plans: %w", err)
-	}
-	limit := storage.PageLimit(p.Limit)
 	rows, err := s.q.PlanList(ctx, s.db, &postgres.PlanListParams{
 		AfterID:    after,
 		NamePrefix: p.NamePrefix,
@@ -104,7 +99,7 @@ func (s *Store) PlanList(ctx context.Context, p *storage.PlanListParams) (*stora
 	}
 	page := &storage.PlanPage{}
 	page.Plans, page.NextCursor = storage.PageOf(rows, limit, planFromRow,
-		func(r *postgres.Plan) storage.Cursor { return storage.Cursor{ID: r.ID.String()} })
+		func(r *postgres.Plan) storage.Cursor { return storage.Cursor{List: storage.ListPlans, ID: r.ID.String()} })
 	return page, nil
 }
 

@@ -91,21 +91,12 @@ func (s *Store) PlanDelete(ctx context.Context, id uuid.UUID) error {
 
 // PlanList returns one page of plans. See storage.PlanStore.
 func (s *Store) PlanList(ctx context.Context, p *storage.PlanListParams) (*storage.PlanPage, error) {
-	after, err := storage.DecodeUUIDCursor(p.Cursor)
+	after, labels, limit, err := p.Decode()
 	if err != nil {
 		return nil, fmt.Errorf("list plans: %w", err)
 	}
-	labels, err := storage.MarshalLabels(p.Labels)
-	if err != nil {
-		return nil, fmt.Errorf("list plans: %w", err)
-	}
-	afterID := ""
-	if after != uuid.Nil {
-		afterID = after.String()
-	}
-	limit := storage.PageLimit(p.Limit)
 	rows, err := s.q.PlanList(ctx, s.read, &sqlite.PlanListParams{
-		AfterID:    afterID,
+		AfterID:    after.String(),
 		NamePrefix: p.NamePrefix,
 		Labels:     string(labels),
 		MaxRows:    int64(limit + 1),
@@ -115,7 +106,7 @@ func (s *Store) PlanList(ctx context.Context, p *storage.PlanListParams) (*stora
 	}
 	page := &storage.PlanPage{}
 	page.Plans, page.NextCursor = storage.PageOf(rows, limit, planFromRow,
-		func(r *sqlite.Plan) storage.Cursor { return storage.Cursor{ID: r.ID} })
+		func(r *sqlite.Plan) storage.Cursor { return storage.Cursor{List: storage.ListPlans, ID: r.ID} })
 	return page, nil
 }
 

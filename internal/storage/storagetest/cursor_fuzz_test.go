@@ -21,8 +21,8 @@ const maxCursorLen = 256
 // testdata/fuzz/FuzzDecodeCursor.
 func FuzzDecodeCursor(f *testing.F) {
 	f.Add("")
-	f.Add(storage.EncodeCursor(storage.Cursor{Seq: 42}))
-	f.Add(storage.EncodeCursor(storage.Cursor{ID: "0192f3a4-5b6c-7d8e-9f01-23456789abcd"}))
+	f.Add(storage.EncodeCursor(storage.Cursor{List: storage.ListJobs, Seq: 42}))
+	f.Add(storage.EncodeCursor(storage.Cursor{List: storage.ListPlans, ID: "0192f3a4-5b6c-7d8e-9f01-23456789abcd"}))
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := storage.DecodeCursor(s)
 		switch {
@@ -42,10 +42,10 @@ func FuzzDecodeCursor(f *testing.F) {
 			}
 		}
 
-		if _, err := storage.DecodeUUIDCursor(s); err != nil {
+		if _, err := storage.DecodeUUIDCursor(s, storage.ListPlans); err != nil {
 			require.ErrorIs(t, err, storage.ErrInvalidInput)
 		}
-		if n, err := storage.DecodeSeqCursor(s); err != nil {
+		if n, err := storage.DecodeSeqCursor(s, storage.ListJobs); err != nil {
 			require.ErrorIs(t, err, storage.ErrInvalidInput)
 		} else if s != "" {
 			require.Positive(t, n, "a seq cursor decoded to %d", n)
@@ -61,14 +61,14 @@ func FuzzDecodeCursor(f *testing.F) {
 			}
 		}
 		id := uuid.NewSHA1(uuid.NameSpaceURL, []byte(s))
-		gotID, err := storage.DecodeUUIDCursor(storage.EncodeCursor(storage.Cursor{ID: id.String()}))
+		gotID, err := storage.DecodeUUIDCursor(storage.EncodeCursor(storage.Cursor{List: storage.ListPlans, ID: id.String()}), storage.ListPlans)
 		require.NoError(t, err)
 		require.Equal(t, id, gotID)
 
 		h := fnv.New64a()
 		_, _ = h.Write([]byte(s))
 		seq := int64(h.Sum64()%math.MaxInt64) + 1
-		gotSeq, err := storage.DecodeSeqCursor(storage.EncodeCursor(storage.Cursor{Seq: seq}))
+		gotSeq, err := storage.DecodeSeqCursor(storage.EncodeCursor(storage.Cursor{List: storage.ListJobs, Seq: seq}), storage.ListJobs)
 		require.NoError(t, err)
 		require.Equal(t, seq, gotSeq)
 	})

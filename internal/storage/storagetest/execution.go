@@ -299,7 +299,7 @@ func testExecutionListMalformedCursor(t *testing.T, s storage.Store) {
 	ctx := testContext(t)
 	plan := createPlan(t, ctx, s, "plan")
 	createExecution(t, ctx, s, plan, "")
-	for name, cursor := range malformedCursors(seqCursor()) {
+	for name, cursor := range malformedCursors(storage.ListExecutions) {
 		t.Run(name, func(t *testing.T) {
 			_, err := s.ExecutionList(ctx, &storage.ExecutionListParams{Cursor: cursor})
 			require.ErrorIs(t, err, storage.ErrInvalidInput, "cursor %q", cursor)

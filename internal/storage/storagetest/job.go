@@ -1173,7 +1173,7 @@ func testJobListWalk(t *testing.T, s storage.Store) {
 func testJobListMalformed(t *testing.T, s storage.Store) {
 	ctx := testContext(t)
 	enqueue(t, ctx, s, storage.JobEnqueueParams{Kind: "k"})
-	for name, cursor := range malformedCursors(uuidCursor()) {
+	for name, cursor := range malformedCursors(storage.ListJobs) {
 		t.Run(name, func(t *testing.T) {
 			_, err := s.JobList(ctx, &storage.JobListParams{Cursor: cursor})
 			require.ErrorIs(t, err, storage.ErrInvalidInput, "cursor %q", cursor)

@@ -622,7 +622,7 @@ func testPlanListCursorPastEnd(t *testing.T, s storage.Store) {
 func testPlanListMalformedCursor(t *testing.T, s storage.Store) {
 	ctx := testContext(t)
 	createPlan(t, ctx, s, "plan")
-	for name, cursor := range malformedCursors(seqCursor()) {
+	for name, cursor := range malformedCursors(storage.ListPlans) {
 		t.Run(name, func(t *testing.T) {
 			_, err := s.PlanList(ctx, &storage.PlanListParams{Cursor: cursor})
 			require.ErrorIs(t, err, storage.ErrInvalidInput, "cursor %q", cursor)

@@ -158,10 +158,10 @@ func walkPages[T any](t *testing.T, limit int, list func(cursor string) ([]T, st
 	}
 }
 
-// malformedCursors returns cursors that no listing issues, by description.
-// other is a valid cursor of another listing.
-func malformedCursors(other string) map[string]string {
-	return map[string]string{
+// malformedCursors returns cursors that the named listing does not issue,
+// by description, including valid cursors of every other listing.
+func malformedCursors(list string) map[string]string {
+	m := map[string]string{
 		"NotBase64":           "!!!",
 		"Base64OfJunk":        b64("junk"),
 		"Base64OfEmptyJSON":   b64("{}"),
@@ -170,18 +170,22 @@ func malformedCursors(other string) map[string]string {
 		"UUIDThatIsNotUUID":   b64(`{"i":"not-a-uuid"}`),
 		"NegativeSeq":         b64(`{"s":-1}`),
 		"TooLong":             b64(`{"i":"` + strings.Repeat("a", 300) + `"}`),
-		"CursorOfAnotherKind": other,
+		"WithoutListing":      b64(`{"i":"0192f3a4-5b6c-7d8e-9f01-23456789abcd"}`),
 	}
+	for _, other := range []string{storage.ListPlans, storage.ListExecutions, storage.ListJobs} {
+		if other != list {
+			m["CursorOf_"+other] = cursorOf(other)
+		}
+	}
+	return m
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
-// uuidCursor is a valid cursor of the UUID-keyed listings.
-func uuidCursor() string {
-	return storage.EncodeCursor(storage.Cursor{ID: uuid.Must(uuid.NewV7()).String()})
-}
-
-// seqCursor is a valid cursor of the integer-keyed listings.
-func seqCursor() string {
-	return storage.EncodeCursor(storage.Cursor{Seq: 1})
+// cursorOf returns a valid cursor of the named listing.
+func cursorOf(list string) string {
+	if list == storage.ListJobs {
+		return storage.EncodeCursor(storage.Cursor{List: list, Seq: 1})
+	}
+	return storage.EncodeCursor(storage.Cursor{List: list, ID: uuid.Must(uuid.NewV7()).String()})
 }
