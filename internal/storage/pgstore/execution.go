@@ -83,7 +83,9 @@ func (s *Store) ExecutionList(ctx context.Context, p *storage.ExecutionListParam
 	}
 	page := &storage.ExecutionPage{}
 	page.Executions, page.NextCursor = storage.PageOf(rows, limit, executionFromRow,
-		func(r *postgres.Execution) storage.Cursor { return storage.Cursor{List: storage.ListExecutions, ID: r.ID.String()} })
+		func(r *postgres.Execution) storage.Cursor {
+			return storage.Cursor{List: storage.ListExecutions, ID: r.ID.String()}
+		})
 	return page, nil
 }
 

@@ -99,7 +99,9 @@ func (s *Store) PlanList(ctx context.Context, p *storage.PlanListParams) (*stora
 	}
 	page := &storage.PlanPage{}
 	page.Plans, page.NextCursor = storage.PageOf(rows, limit, planFromRow,
-		func(r *postgres.Plan) storage.Cursor { return storage.Cursor{List: storage.ListPlans, ID: r.ID.String()} })
+		func(r *postgres.Plan) storage.Cursor {
+			return storage.Cursor{List: storage.ListPlans, ID: r.ID.String()}
+		})
 	return page, nil
 }
 

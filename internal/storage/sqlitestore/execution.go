@@ -80,7 +80,9 @@ func (s *Store) ExecutionList(ctx context.Context, p *storage.ExecutionListParam
 	}
 	page := &storage.ExecutionPage{}
 	page.Executions, page.NextCursor = storage.PageOf(rows, limit, executionFromRow,
-		func(r *sqlite.Execution) storage.Cursor { return storage.Cursor{List: storage.ListExecutions, ID: r.ID} })
+		func(r *sqlite.Execution) storage.Cursor {
+			return storage.Cursor{List: storage.ListExecutions, ID: r.ID}
+		})
 	return page, nil
 }
 

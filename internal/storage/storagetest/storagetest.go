@@ -162,15 +162,15 @@ func walkPages[T any](t *testing.T, limit int, list func(cursor string) ([]T, st
 // by description, including valid cursors of every other listing.
 func malformedCursors(list string) map[string]string {
 	m := map[string]string{
-		"NotBase64":           "!!!",
-		"Base64OfJunk":        b64("junk"),
-		"Base64OfEmptyJSON":   b64("{}"),
-		"UnknownField":        b64(`{"x":1}`),
-		"TrailingData":        b64(`{"s":1}{"s":2}`),
-		"UUIDThatIsNotUUID":   b64(`{"i":"not-a-uuid"}`),
-		"NegativeSeq":         b64(`{"s":-1}`),
-		"TooLong":             b64(`{"i":"` + strings.Repeat("a", 300) + `"}`),
-		"WithoutListing":      b64(`{"i":"0192f3a4-5b6c-7d8e-9f01-23456789abcd"}`),
+		"NotBase64":         "!!!",
+		"Base64OfJunk":      b64("junk"),
+		"Base64OfEmptyJSON": b64("{}"),
+		"UnknownField":      b64(`{"x":1}`),
+		"TrailingData":      b64(`{"s":1}{"s":2}`),
+		"UUIDThatIsNotUUID": b64(`{"i":"not-a-uuid"}`),
+		"NegativeSeq":       b64(`{"s":-1}`),
+		"TooLong":           b64(`{"i":"` + strings.Repeat("a", 300) + `"}`),
+		"WithoutListing":    b64(`{"i":"0192f3a4-5b6c-7d8e-9f01-23456789abcd"}`),
 	}
 	for _, other := range []string{storage.ListPlans, storage.ListExecutions, storage.ListJobs} {
 		if other != list {
