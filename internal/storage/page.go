@@ -16,7 +16,9 @@ const (
 	MaxPageLimit = 200
 )
 
-func pageLimit(n int) int {
+// PageLimit returns n filled in with DefaultPageLimit and capped at
+// MaxPageLimit.
+func PageLimit(n int) int {
 	switch {
 	case n <= 0:
 		return DefaultPageLimit
@@ -110,10 +112,6 @@ func DecodeSeqCursor(s, list string) (int64, error) {
 	}
 	return c.Seq, nil
 }
-
-// PageLimit returns n filled in with DefaultPageLimit and capped at
-// MaxPageLimit.
-func PageLimit(n int) int { return pageLimit(n) }
 
 // PageOf turns the rows of a keyset query that asked for limit+1 rows into
 // one page: the first limit rows, converted, and the cursor of the last of

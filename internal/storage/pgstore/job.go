@@ -27,20 +27,26 @@ func (s *Store) JobEnqueue(ctx context.Context, p *storage.JobEnqueueParams) (*s
 	if e.UniqueKey != "" {
 		arg.UniqueKey = &e.UniqueKey
 	}
-	row, err := s.q.JobEnqueue(ctx, s.db, arg)
-	if err == nil {
-		return jobFromRow(row), nil
+	// The insert skips a key held by a live job, and the lookup then finds
+	// that job. If the holder finishes between the two, the key is free
+	// again, so insert once more.
+	for range 3 {
+		row, err := s.q.JobEnqueue(ctx, s.db, arg)
+		if err == nil {
+			return jobFromRow(row), nil
+		}
+		if err = interpretError(err); !storage.IsNotFound(err) || e.UniqueKey == "" {
+			return nil, fmt.Errorf("enqueue %s job: %w", e.Kind, err)
+		}
+		row, err = s.q.JobGetLiveByUniqueKey(ctx, s.db, &e.UniqueKey)
+		if err == nil {
+			return jobFromRow(row), nil
+		}
+		if err = interpretError(err); !storage.IsNotFound(err) {
+			return nil, fmt.Errorf("enqueue %s job: get job holding its unique key: %w", e.Kind, err)
+		}
 	}
-	err = interpretError(err)
-	if !storage.IsNotFound(err) || e.UniqueKey == "" {
-		return nil, fmt.Errorf("enqueue %s job: %w", e.Kind, err)
-	}
-	// The unique key is held by a live job: return that one.
-	row, err = s.q.JobGetLiveByUniqueKey(ctx, s.db, &e.UniqueKey)
-	if err != nil {
-		return nil, fmt.Errorf("enqueue %s job: get job holding its unique key: %w", e.Kind, interpretError(err))
-	}
-	return jobFromRow(row), nil
+	return nil, fmt.Errorf("enqueue %s job: unique key %q kept changing hands: %w", e.Kind, e.UniqueKey, storage.ErrConflict)
 }
 
 // JobEnqueueMany adds many jobs with one statement. See storage.JobStore.
