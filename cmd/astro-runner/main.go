@@ -100,7 +100,9 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 func openStore(ctx context.Context, cfg *config.Config, skipMigrate bool) (storage.Store, error) {
 	switch cfg.Backend {
 	case config.BackendPostgres:
-		s, err := pgstore.Open(ctx, pgstore.Config{URL: cfg.PostgresURL, SkipMigrate: skipMigrate})
+		s, err := pgstore.Open(ctx, pgstore.Config{
+			URL: cfg.PostgresURL, SkipMigrate: skipMigrate, AsyncQueueCommit: cfg.QueueCommit == "async",
+		})
 		if err != nil {
 			return nil, fmt.Errorf("POSTGRESQL_URL: %w", err)
 		}

@@ -701,3 +701,15 @@ func (q *Queries) JobStats(ctx context.Context, db DBTX) ([]*JobStatsRow, error)
 	}
 	return items, nil
 }
+
+const jobVacuum = `-- name: JobVacuum :exec
+VACUUM (SKIP_LOCKED) jobs
+`
+
+// Claims read a partial index that every claim and completion fills with
+// dead entries; vacuuming the table often keeps that index small. SKIP_LOCKED
+// makes a node skip the table while another node is vacuuming it.
+func (q *Queries) JobVacuum(ctx context.Context, db DBTX) error {
+	_, err := db.Exec(ctx, jobVacuum)
+	return err
+}

@@ -146,6 +146,50 @@ func (q *Queries) JobComplete(ctx context.Context, db DBTX, arg *JobCompletePara
 	return id, err
 }
 
+const jobCompleteMany = `-- name: JobCompleteMany :many
+UPDATE jobs
+SET state = 'completed',
+    finished_at = ?1,
+    lease_expires_at = NULL
+WHERE id IN (SELECT value ->> 0 FROM json_each(CAST(?2 AS TEXT)))
+  AND printf('%d:%d', id, lease_token) IN (
+      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM json_each(CAST(?2 AS TEXT)))
+  AND state = 'running'
+RETURNING id
+`
+
+type JobCompleteManyParams struct {
+	Now  sql.NullInt64
+	Refs string
+}
+
+// @refs is a JSON array of [id, token] arrays. Each IN list is read once
+// into a temporary index; the jobs are then visited by primary key. The
+// pair is matched as one 'id:token' text, because SQLite plans a row-value
+// IN (id, lease_token) as a nested loop over both lists.
+func (q *Queries) JobCompleteMany(ctx context.Context, db DBTX, arg *JobCompleteManyParams) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, jobCompleteMany, arg.Now, arg.Refs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const jobEnqueue = `-- name: JobEnqueue :one
 INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, created_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, CAST(?7 AS TEXT), ?8)
@@ -199,29 +243,88 @@ func (q *Queries) JobEnqueue(ctx context.Context, db DBTX, arg *JobEnqueueParams
 	return &i, err
 }
 
-const jobExtendLease = `-- name: JobExtendLease :one
+const jobEnqueueMany = `-- name: JobEnqueueMany :many
+INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, created_at)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, ?1
+FROM json_each(CAST(?2 AS TEXT))
+WHERE true
+ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
+RETURNING id
+`
+
+type JobEnqueueManyParams struct {
+	Now  int64
+	Jobs string
+}
+
+// @jobs is a JSON array of [queue, kind, payload, priority, run_at,
+// max_attempts, unique_key] arrays, so a whole batch is one statement.
+// "WHERE true" keeps ON CONFLICT from parsing as a join constraint.
+func (q *Queries) JobEnqueueMany(ctx context.Context, db DBTX, arg *JobEnqueueManyParams) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, jobEnqueueMany, arg.Now, arg.Jobs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const jobExtendLeaseMany = `-- name: JobExtendLeaseMany :many
 UPDATE jobs
 SET lease_expires_at = ?1
-WHERE id = ?2 AND lease_token = ?3 AND state = 'running'
+WHERE id IN (SELECT value ->> 0 FROM json_each(CAST(?2 AS TEXT)))
+  AND printf('%d:%d', id, lease_token) IN (
+      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM json_each(CAST(?2 AS TEXT)))
+  AND state = 'running'
 RETURNING id, cancel_requested
 `
 
-type JobExtendLeaseParams struct {
+type JobExtendLeaseManyParams struct {
 	LeaseExpiresAt sql.NullInt64
-	ID             int64
-	Token          int64
+	Refs           string
 }
 
-type JobExtendLeaseRow struct {
+type JobExtendLeaseManyRow struct {
 	ID              int64
 	CancelRequested bool
 }
 
-func (q *Queries) JobExtendLease(ctx context.Context, db DBTX, arg *JobExtendLeaseParams) (*JobExtendLeaseRow, error) {
-	row := db.QueryRowContext(ctx, jobExtendLease, arg.LeaseExpiresAt, arg.ID, arg.Token)
-	var i JobExtendLeaseRow
-	err := row.Scan(&i.ID, &i.CancelRequested)
-	return &i, err
+// @refs is a JSON array of [id, token] arrays, as in JobCompleteMany.
+func (q *Queries) JobExtendLeaseMany(ctx context.Context, db DBTX, arg *JobExtendLeaseManyParams) ([]*JobExtendLeaseManyRow, error) {
+	rows, err := db.QueryContext(ctx, jobExtendLeaseMany, arg.LeaseExpiresAt, arg.Refs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*JobExtendLeaseManyRow
+	for rows.Next() {
+		var i JobExtendLeaseManyRow
+		if err := rows.Scan(&i.ID, &i.CancelRequested); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const jobFail = `-- name: JobFail :one
@@ -473,28 +576,47 @@ func (q *Queries) JobPrune(ctx context.Context, db DBTX, arg *JobPruneParams) (i
 	return result.RowsAffected()
 }
 
-const jobRelease = `-- name: JobRelease :one
+const jobReleaseMany = `-- name: JobReleaseMany :many
 UPDATE jobs
 SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'available' END,
     attempt = attempt - 1,
     run_at = ?1,
     finished_at = CASE WHEN cancel_requested THEN ?1 ELSE NULL END,
     lease_expires_at = NULL
-WHERE id = ?2 AND lease_token = ?3 AND state = 'running'
+WHERE id IN (SELECT value ->> 0 FROM json_each(CAST(?2 AS TEXT)))
+  AND printf('%d:%d', id, lease_token) IN (
+      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM json_each(CAST(?2 AS TEXT)))
+  AND state = 'running'
 RETURNING id
 `
 
-type JobReleaseParams struct {
-	Now   int64
-	ID    int64
-	Token int64
+type JobReleaseManyParams struct {
+	Now  int64
+	Refs string
 }
 
-func (q *Queries) JobRelease(ctx context.Context, db DBTX, arg *JobReleaseParams) (int64, error) {
-	row := db.QueryRowContext(ctx, jobRelease, arg.Now, arg.ID, arg.Token)
-	var id int64
-	err := row.Scan(&id)
-	return id, err
+// @refs is a JSON array of [id, token] arrays, as in JobCompleteMany.
+func (q *Queries) JobReleaseMany(ctx context.Context, db DBTX, arg *JobReleaseManyParams) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, jobReleaseMany, arg.Now, arg.Refs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const jobRescue = `-- name: JobRescue :execrows

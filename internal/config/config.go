@@ -72,6 +72,10 @@ type Config struct {
 	DebugAddr string
 	// LogLevel is ASTRO_LOG_LEVEL: debug, info (default), warn or error.
 	LogLevel string
+	// QueueCommit is ASTRO_QUEUE_COMMIT, how the worker's own queue writes
+	// (claims, outcomes, heartbeats) commit on Postgres: async (default,
+	// synchronous_commit=off) or sync. See pgstore.Config.AsyncQueueCommit.
+	QueueCommit string
 }
 
 // LookupFunc reads one environment variable, like os.LookupEnv.
@@ -97,6 +101,7 @@ func Load(lookup LookupFunc) (*Config, error) {
 		ShutdownTimeout: r.duration("ASTRO_SHUTDOWN_TIMEOUT", 30*time.Second, 0),
 		DebugAddr:       r.str("ASTRO_DEBUG_ADDR", ""),
 		LogLevel:        r.str("ASTRO_LOG_LEVEL", "info"),
+		QueueCommit:     r.str("ASTRO_QUEUE_COMMIT", "async"),
 	}
 	switch c.Backend {
 	case BackendMemory, BackendSQLite:
@@ -122,6 +127,9 @@ func Load(lookup LookupFunc) (*Config, error) {
 	case "debug", "info", "warn", "error":
 	default:
 		r.fail("ASTRO_LOG_LEVEL", fmt.Sprintf("unknown level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.QueueCommit != "async" && c.QueueCommit != "sync" {
+		r.fail("ASTRO_QUEUE_COMMIT", fmt.Sprintf("unknown mode %q: want async or sync", c.QueueCommit))
 	}
 	for _, name := range c.PlanEnvAllow {
 		if !envName.MatchString(name) {

@@ -25,6 +25,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, ":8080", c.Addr)
 	require.Equal(t, 8, c.Workers)
 	require.Equal(t, 30*time.Second, c.JobLease)
+	require.Equal(t, "async", c.QueueCommit)
 	require.True(t, c.SecretPattern.MatchString("api_TOKEN"))
 	require.False(t, c.SecretPattern.MatchString("user_id"))
 }
@@ -43,6 +44,7 @@ func TestInvalidValuesNameTheirVariable(t *testing.T) {
 		{map[string]string{"ASTRO_SECRET_PATTERN": "("}, "ASTRO_SECRET_PATTERN"},
 		{map[string]string{"ASTRO_JOB_LEASE": "10ms"}, "ASTRO_JOB_LEASE"},
 		{map[string]string{"ASTRO_LOG_LEVEL": "loud"}, "ASTRO_LOG_LEVEL"},
+		{map[string]string{"ASTRO_QUEUE_COMMIT": "off"}, "ASTRO_QUEUE_COMMIT"},
 		{map[string]string{"ASTRO_PLAN_ENV_ALLOW": "OK,not-ok"}, "ASTRO_PLAN_ENV_ALLOW"},
 	}
 	for _, tc := range cases {

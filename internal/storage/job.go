@@ -234,6 +234,11 @@ type JobStore interface {
 	// JobPrune deletes up to limit final jobs that finished more than
 	// retention ago, and returns how many it deleted.
 	JobPrune(ctx context.Context, retention time.Duration, limit int) (int64, error)
+	// JobVacuum reclaims the space that claims and completions leave
+	// behind, so that claiming stays fast under heavy churn. The worker
+	// pool calls it after it has finished many jobs. It may do nothing,
+	// and does nothing inside InTx.
+	JobVacuum(ctx context.Context) error
 }
 
 // RetryPolicy computes the wait before a failed job's next attempt:

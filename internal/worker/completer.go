@@ -105,6 +105,7 @@ func (p *Pool) flush(ctx context.Context, batch []outcome) error {
 		}
 		mark(written, ids)
 	}
+	p.unvacuumed.Add(int64(len(written)))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, o := range batch {

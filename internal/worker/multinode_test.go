@@ -65,7 +65,7 @@ func child(ctx context.Context, log *slog.Logger, backend, dsn string) error {
 	var record func(ctx context.Context, job *storage.Job) error
 	switch backend {
 	case "postgres":
-		s, err := pgstore.Open(ctx, pgstore.Config{URL: dsn, MaxConns: 4, SkipMigrate: true})
+		s, err := pgstore.Open(ctx, pgstore.Config{URL: dsn, MaxConns: 4, SkipMigrate: true, AsyncQueueCommit: true})
 		if err != nil {
 			return err
 		}
@@ -109,7 +109,10 @@ func child(ctx context.Context, log *slog.Logger, backend, dsn string) error {
 		HeartbeatInterval: 500 * time.Millisecond,
 		RescueInterval:    500 * time.Millisecond,
 		PollInterval:      200 * time.Millisecond,
-		Logger:            log,
+		// Vacuum often, so that it runs among the other nodes' claims.
+		VacuumAfter:    200,
+		VacuumInterval: 100 * time.Millisecond,
+		Logger:         log,
 	})
 	pool.Handle(multiNodeKind, func(ctx context.Context, job *storage.Job) error {
 		if err := record(ctx, job); err != nil {

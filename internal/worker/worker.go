@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/astro-runner/astro-runner/internal/storage"
@@ -29,6 +30,7 @@ type Store interface {
 	JobRelease(ctx context.Context, refs []storage.JobRef) ([]int64, error)
 	JobRescue(ctx context.Context, limit int) (int64, error)
 	JobPrune(ctx context.Context, retention time.Duration, limit int) (int64, error)
+	JobVacuum(ctx context.Context) error
 }
 
 // HandlerFunc runs one job. Returning nil completes the job; an error fails
@@ -83,6 +85,12 @@ type Config struct {
 	RescueInterval time.Duration
 	// PruneInterval is how often old final jobs are deleted. Defaults to 1m.
 	PruneInterval time.Duration
+	// VacuumInterval is how often the pool checks whether to vacuum the
+	// queue. Defaults to 2s.
+	VacuumInterval time.Duration
+	// VacuumAfter is how many outcomes the pool writes before it vacuums
+	// the queue (storage.JobStore.JobVacuum). Defaults to 10,000.
+	VacuumAfter int
 	// Retention is how long final jobs are kept. Defaults to 24h.
 	Retention time.Duration
 	// ShutdownTimeout is how long running jobs may finish after Run's
@@ -131,6 +139,12 @@ func (c Config) WithDefaults() Config {
 	if c.PruneInterval <= 0 {
 		c.PruneInterval = time.Minute
 	}
+	if c.VacuumInterval <= 0 {
+		c.VacuumInterval = 2 * time.Second
+	}
+	if c.VacuumAfter <= 0 {
+		c.VacuumAfter = 10_000
+	}
 	if c.Retention <= 0 {
 		c.Retention = 24 * time.Hour
 	}
@@ -162,6 +176,8 @@ type Pool struct {
 
 	mu   sync.Mutex
 	held map[int64]*heldJob // Jobs whose lease this pool holds.
+
+	unvacuumed atomic.Int64 // Outcomes written since the last vacuum.
 
 	outage outageLog
 }
@@ -230,6 +246,7 @@ func (p *Pool) Run(ctx context.Context) error {
 	bg.Go(func() { p.heartbeat(bgCtx) })
 	bg.Go(func() { p.every(bgCtx, p.cfg.RescueInterval, "rescue", p.rescue) })
 	bg.Go(func() { p.every(bgCtx, p.cfg.PruneInterval, "prune", p.prune) })
+	bg.Go(func() { p.every(bgCtx, p.cfg.VacuumInterval, "vacuum", p.vacuum) })
 
 	var jobs sync.WaitGroup
 	p.claimLoop(ctx, &jobs)
@@ -439,6 +456,21 @@ func (p *Pool) prune(ctx context.Context) error {
 	if n > 0 {
 		p.log.Debug("pruned finished jobs", "jobs", n)
 	}
+	return nil
+}
+
+// vacuum vacuums the queue once the pool has written VacuumAfter outcomes
+// since it last did.
+func (p *Pool) vacuum(ctx context.Context) error {
+	n := p.unvacuumed.Load()
+	if n < int64(p.cfg.VacuumAfter) {
+		return nil
+	}
+	if err := p.store.JobVacuum(ctx); err != nil {
+		return fmt.Errorf("vacuum the queue: %w", err)
+	}
+	p.unvacuumed.Add(-n)
+	p.log.Debug("vacuumed the queue", "outcomes", n)
 	return nil
 }
 

@@ -218,6 +218,37 @@ func (s *extendBlocker) JobExtendLease(ctx context.Context, refs []storage.JobRe
 	return s.Store.JobExtendLease(ctx, refs, lease)
 }
 
+// vacuumCounter counts the pool's vacuums.
+type vacuumCounter struct {
+	worker.Store
+	vacuums atomic.Int64
+}
+
+func (s *vacuumCounter) JobVacuum(ctx context.Context) error {
+	s.vacuums.Add(1)
+	return s.Store.JobVacuum(ctx)
+}
+
+func TestPoolVacuumsOnceItHasWrittenVacuumAfterOutcomes(t *testing.T) {
+	t.Parallel()
+	s := openSQLite(t)
+	vc := &vacuumCounter{Store: s}
+	pool := worker.New(vc, config(t, worker.Config{VacuumAfter: 50, VacuumInterval: 5 * time.Millisecond}))
+	countRuns(pool, "count")
+	startPool(t, pool)
+
+	enqueue(t, s, "count", 40)
+	waitCompleted(t, s, 40, waitFor)
+	time.Sleep(100 * time.Millisecond) // About 20 checks, none of which may vacuum.
+	assert.Zero(t, vc.vacuums.Load(), "vacuumed after 40 of 50 outcomes")
+
+	enqueue(t, s, "count", 20)
+	waitCompleted(t, s, 60, waitFor)
+	require.Eventually(t, func() bool { return vc.vacuums.Load() == 1 }, waitFor, tick, "no vacuum after 60 outcomes")
+	time.Sleep(100 * time.Millisecond)
+	assert.EqualValues(t, 1, vc.vacuums.Load(), "the count starts again after a vacuum")
+}
+
 func TestPoolCompletesEachJobExactlyOnce(t *testing.T) {
 	t.Parallel()
 	s := openSQLite(t)
@@ -239,7 +270,9 @@ func TestPoolCompletesEachJobExactlyOnce(t *testing.T) {
 func TestPoolCompletesEachJobExactlyOncePostgres(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
-	s := openPostgres(t, url)
+	s, err := pgstore.Open(context.Background(), pgstore.Config{URL: url, MaxConns: 8, AsyncQueueCommit: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
 	enqueuer := openPostgres(t, url)
 
 	cs := &countingStore{Store: s}

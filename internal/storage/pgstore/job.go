@@ -85,7 +85,7 @@ func (s *Store) JobClaim(ctx context.Context, p *storage.JobClaimParams) ([]*sto
 	if p.Limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.q.JobClaim(ctx, s.db, &postgres.JobClaimParams{
+	rows, err := s.q.JobClaim(ctx, s.queue, &postgres.JobClaimParams{
 		Queue:        p.Queue,
 		Worker:       p.Worker,
 		Token:        newToken(),
@@ -133,7 +133,7 @@ func (s *Store) JobCompleteMany(ctx context.Context, refs []storage.JobRef) ([]i
 		return nil, nil
 	}
 	ids, tokens := splitRefs(refs)
-	done, err := s.q.JobCompleteMany(ctx, s.db, &postgres.JobCompleteManyParams{Ids: ids, Tokens: tokens})
+	done, err := s.q.JobCompleteMany(ctx, s.queue, &postgres.JobCompleteManyParams{Ids: ids, Tokens: tokens})
 	if err != nil {
 		return nil, fmt.Errorf("complete %d jobs: %w", len(refs), interpretError(err))
 	}
@@ -193,7 +193,7 @@ func (s *Store) jobFailMany(ctx context.Context, ps []*storage.JobFailParams) ([
 		arg.Retries[i] = p.Retry
 		arg.DelaySeconds[i] = max(p.RetryAfter, 0).Seconds()
 	}
-	rows, err := s.q.JobFailMany(ctx, s.db, arg)
+	rows, err := s.q.JobFailMany(ctx, s.queue, arg)
 	if err != nil {
 		return nil, fmt.Errorf("fail %d jobs: %w", len(ps), interpretError(err))
 	}
@@ -206,7 +206,7 @@ func (s *Store) JobExtendLease(ctx context.Context, refs []storage.JobRef, lease
 		return nil, nil
 	}
 	ids, tokens := splitRefs(refs)
-	rows, err := s.q.JobExtendLease(ctx, s.db, &postgres.JobExtendLeaseParams{
+	rows, err := s.q.JobExtendLease(ctx, s.queue, &postgres.JobExtendLeaseParams{
 		Ids: ids, Tokens: tokens, LeaseSeconds: lease.Seconds(),
 	})
 	if err != nil {
@@ -225,7 +225,7 @@ func (s *Store) JobRelease(ctx context.Context, refs []storage.JobRef) ([]int64,
 		return nil, nil
 	}
 	ids, tokens := splitRefs(refs)
-	done, err := s.q.JobRelease(ctx, s.db, &postgres.JobReleaseParams{Ids: ids, Tokens: tokens})
+	done, err := s.q.JobRelease(ctx, s.queue, &postgres.JobReleaseParams{Ids: ids, Tokens: tokens})
 	if err != nil {
 		return nil, fmt.Errorf("release %d jobs: %w", len(refs), interpretError(err))
 	}
@@ -234,7 +234,7 @@ func (s *Store) JobRelease(ctx context.Context, refs []storage.JobRef) ([]int64,
 
 // JobRescue takes back jobs whose lease expired. See storage.JobStore.
 func (s *Store) JobRescue(ctx context.Context, limit int) (int64, error) {
-	n, err := s.q.JobRescue(ctx, s.db, int32(max(limit, 1)))
+	n, err := s.q.JobRescue(ctx, s.queue, int32(max(limit, 1)))
 	if err != nil {
 		return 0, fmt.Errorf("rescue jobs: %w", interpretError(err))
 	}
@@ -354,4 +354,17 @@ func (s *Store) JobGetByUniqueKey(ctx context.Context, key string) (*storage.Job
 		return nil, fmt.Errorf("get job by unique key %q: %w", key, interpretError(err))
 	}
 	return jobFromRow(row), nil
+}
+
+// JobVacuum vacuums the jobs table, skipping it if another session holds
+// a conflicting lock. Inside InTx it does nothing, since Postgres cannot
+// vacuum in a transaction. See storage.JobStore.
+func (s *Store) JobVacuum(ctx context.Context) error {
+	if s.inTx {
+		return nil
+	}
+	if err := s.q.JobVacuum(ctx, s.pool); err != nil {
+		return fmt.Errorf("vacuum jobs: %w", interpretError(err))
+	}
+	return nil
 }

@@ -29,10 +29,12 @@ import (
 // connection pool; the Store that InTx passes to its function is bound to
 // one transaction.
 type Store struct {
-	pool *pgxpool.Pool
-	db   postgres.DBTX
-	q    *postgres.Queries
-	inTx bool
+	pool  *pgxpool.Pool
+	qpool *pgxpool.Pool // The queue pool, if it is not pool.
+	db    postgres.DBTX
+	queue postgres.DBTX // The worker's own bookkeeping; see Config.AsyncQueueCommit.
+	q     *postgres.Queries
+	inTx  bool
 }
 
 // Config holds the options of Open.
@@ -45,6 +47,15 @@ type Config struct {
 	MaxConns int32
 	// SkipMigrate opens the store without applying pending migrations.
 	SkipMigrate bool
+	// AsyncQueueCommit sends the worker pool's own bookkeeping (JobClaim,
+	// JobCompleteMany, JobFailMany, JobExtendLease, JobRelease and
+	// JobRescue, outside InTx) through a second, small pool whose sessions
+	// set synchronous_commit=off, so those commits do not wait for the WAL
+	// flush. A Postgres crash can then forget the last fraction of a second
+	// of claims and outcomes: those jobs run again, as after a worker crash.
+	// Nothing else changes: enqueues, plans and executions stay durable,
+	// and a later durable commit also makes every earlier one durable.
+	AsyncQueueCommit bool
 }
 
 // Open connects to Postgres, checks that it answers and applies pending
@@ -68,10 +79,20 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
-	s := &Store{pool: pool, db: pool, q: postgres.New()}
+	s := &Store{pool: pool, db: pool, queue: pool, q: postgres.New()}
+	if cfg.AsyncQueueCommit {
+		qcfg := pcfg.Copy()
+		qcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+		qcfg.MaxConns = min(pcfg.MaxConns, 4)
+		if s.qpool, err = pgxpool.NewWithConfig(ctx, qcfg); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("open postgres queue pool: %w", err)
+		}
+		s.queue = s.qpool
+	}
 	if !cfg.SkipMigrate {
 		if _, err := s.Migrate(ctx, MigrateUp); err != nil {
-			pool.Close()
+			s.Close()
 			return nil, err
 		}
 	}
@@ -153,7 +174,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx storage.Store) error) (err 
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	if err = fn(&Store{pool: s.pool, db: tx, q: s.q, inTx: true}); err != nil {
+	if err = fn(&Store{pool: s.pool, db: tx, queue: tx, q: s.q, inTx: true}); err != nil {
 		return err
 	}
 	if err = tx.Commit(ctx); err != nil {
@@ -170,10 +191,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool. It does nothing on a transaction-bound Store.
+// Close closes the pools. It does nothing on a transaction-bound Store.
 func (s *Store) Close() error {
-	if !s.inTx {
-		s.pool.Close()
+	if s.inTx {
+		return nil
+	}
+	s.pool.Close()
+	if s.qpool != nil {
+		s.qpool.Close()
 	}
 	return nil
 }

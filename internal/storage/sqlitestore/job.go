@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/astro-runner/astro-runner/gen/sqlite"
@@ -58,28 +60,61 @@ func (s *Store) jobEnqueue(ctx context.Context, p *storage.JobEnqueueParams) (jo
 	return jobFromRow(row), false, nil
 }
 
-// JobEnqueueMany adds many jobs in one transaction. See storage.JobStore.
+// JobEnqueueMany adds many jobs, with one statement per chunk of
+// enqueueChunk jobs. See storage.JobStore.
 func (s *Store) JobEnqueueMany(ctx context.Context, ps []*storage.JobEnqueueParams) ([]int64, error) {
 	if len(ps) == 0 {
 		return nil, nil
 	}
 	ids := make([]int64, 0, len(ps))
 	err := s.inWriteTx(ctx, func(tx *Store) error {
-		for _, p := range ps {
-			job, inserted, err := tx.jobEnqueue(ctx, p)
+		t := now()
+		for chunk := range slices.Chunk(ps, enqueueChunk) {
+			batch, err := enqueueBatch(chunk, t)
 			if err != nil {
 				return err
 			}
-			if inserted {
-				ids = append(ids, job.ID)
+			got, err := tx.q.JobEnqueueMany(ctx, tx.db, &sqlite.JobEnqueueManyParams{Jobs: batch, Now: t})
+			if err != nil {
+				return interpretError(err)
 			}
+			ids = append(ids, got...)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("enqueue %d jobs: %w", len(ps), err)
 	}
+	// RETURNING gives no order; IDs grow with insertion order.
+	slices.Sort(ids)
 	return ids, nil
+}
+
+// enqueueChunk bounds the JSON text of one JobEnqueueMany statement.
+const enqueueChunk = 5000
+
+// enqueueBatch encodes jobs as the JSON array JobEnqueueMany reads: one
+// [queue, kind, payload, priority, run_at, max_attempts, unique_key] array
+// per job. The payload travels as a string, so it is stored byte for byte.
+func enqueueBatch(ps []*storage.JobEnqueueParams, t int64) (string, error) {
+	rows := make([][7]any, len(ps))
+	for i, p := range ps {
+		e := p.WithDefaults()
+		runAt := t
+		if !e.RunAt.IsZero() {
+			runAt = e.RunAt.UnixMicro()
+		}
+		var key any
+		if e.UniqueKey != "" {
+			key = e.UniqueKey
+		}
+		rows[i] = [7]any{e.Queue, e.Kind, string(e.Payload), e.Priority, runAt, e.MaxAttempts, key}
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return "", fmt.Errorf("encode jobs: %w", err)
+	}
+	return string(b), nil
 }
 
 // JobClaim claims due jobs with one UPDATE … RETURNING in an IMMEDIATE
@@ -130,15 +165,37 @@ func (s *Store) lostOrMissing(ctx context.Context, id int64, err error) error {
 	return storage.ErrLeaseLost
 }
 
-// JobCompleteMany completes held jobs in one transaction. See
+// JobCompleteMany completes held jobs with one statement. See
 // storage.JobStore.
 func (s *Store) JobCompleteMany(ctx context.Context, refs []storage.JobRef) ([]int64, error) {
-	return s.eachRef(ctx, "complete", refs, func(tx *Store, ref storage.JobRef, t int64) error {
-		_, err := tx.q.JobComplete(ctx, tx.db, &sqlite.JobCompleteParams{
-			ID: ref.ID, Token: ref.Token, Now: sql.NullInt64{Int64: t, Valid: true},
-		})
-		return err
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	ids, err := s.q.JobCompleteMany(ctx, s.db, &sqlite.JobCompleteManyParams{
+		Refs: refsJSON(refs), Now: sql.NullInt64{Int64: now(), Valid: true},
 	})
+	if err != nil {
+		return nil, fmt.Errorf("complete %d jobs: %w", len(refs), interpretError(err))
+	}
+	return ids, nil
+}
+
+// refsJSON encodes refs as the JSON array of [id, token] arrays that the
+// batch statements read.
+func refsJSON(refs []storage.JobRef) string {
+	b := make([]byte, 0, 24*len(refs)+2)
+	b = append(b, '[')
+	for i, r := range refs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, r.ID, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, r.Token, 10)
+		b = append(b, ']')
+	}
+	return string(append(b, ']'))
 }
 
 // eachRef runs fn for each ref in one transaction and returns the IDs for
@@ -205,30 +262,36 @@ func (s *Store) JobFailMany(ctx context.Context, ps []*storage.JobFailParams) ([
 	})
 }
 
-// JobExtendLease extends held leases. See storage.JobStore.
+// JobExtendLease extends held leases with one statement. See
+// storage.JobStore.
 func (s *Store) JobExtendLease(ctx context.Context, refs []storage.JobRef, lease time.Duration) ([]storage.JobLease, error) {
-	var out []storage.JobLease
-	_, err := s.eachRef(ctx, "extend leases of", refs, func(tx *Store, ref storage.JobRef, t int64) error {
-		row, err := tx.q.JobExtendLease(ctx, tx.db, &sqlite.JobExtendLeaseParams{
-			ID: ref.ID, Token: ref.Token, LeaseExpiresAt: sql.NullInt64{Int64: t + lease.Microseconds(), Valid: true},
-		})
-		if err == nil {
-			out = append(out, storage.JobLease{ID: row.ID, CancelRequested: row.CancelRequested})
-		}
-		return err
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	rows, err := s.q.JobExtendLeaseMany(ctx, s.db, &sqlite.JobExtendLeaseManyParams{
+		Refs: refsJSON(refs), LeaseExpiresAt: sql.NullInt64{Int64: now() + lease.Microseconds(), Valid: true},
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("extend %d leases: %w", len(refs), interpretError(err))
+	}
+	out := make([]storage.JobLease, len(rows))
+	for i, r := range rows {
+		out[i] = storage.JobLease{ID: r.ID, CancelRequested: r.CancelRequested}
 	}
 	return out, nil
 }
 
-// JobRelease gives held jobs back, uncounted. See storage.JobStore.
+// JobRelease gives held jobs back, uncounted, with one statement. See
+// storage.JobStore.
 func (s *Store) JobRelease(ctx context.Context, refs []storage.JobRef) ([]int64, error) {
-	return s.eachRef(ctx, "release", refs, func(tx *Store, ref storage.JobRef, t int64) error {
-		_, err := tx.q.JobRelease(ctx, tx.db, &sqlite.JobReleaseParams{ID: ref.ID, Token: ref.Token, Now: t})
-		return err
-	})
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	ids, err := s.q.JobReleaseMany(ctx, s.db, &sqlite.JobReleaseManyParams{Refs: refsJSON(refs), Now: now()})
+	if err != nil {
+		return nil, fmt.Errorf("release %d jobs: %w", len(refs), interpretError(err))
+	}
+	return ids, nil
 }
 
 // JobRescue takes back jobs whose lease expired. See storage.JobStore.
@@ -357,3 +420,7 @@ func (s *Store) JobGetByUniqueKey(ctx context.Context, key string) (*storage.Job
 	}
 	return jobFromRow(row), nil
 }
+
+// JobVacuum does nothing: SQLite reuses the pages of updated rows at once,
+// so the queue has no dead rows to reclaim. See storage.JobStore.
+func (s *Store) JobVacuum(context.Context) error { return nil }

@@ -29,12 +29,13 @@ import (
 // lock; reads use a separate pool. The Store that InTx passes to its
 // function is bound to one IMMEDIATE transaction.
 type Store struct {
-	w, r  *sql.DB
-	db    sqlite.DBTX // Writes and, inside a transaction, reads.
-	read  sqlite.DBTX // Reads outside a transaction.
-	q     *sqlite.Queries
-	inTx  bool
-	memDB string // The memdb name to delete on Close, if in memory.
+	w, r   *sql.DB
+	wc, rc *stmtCache  // Prepared statements of w and r.
+	db     sqlite.DBTX // Writes and, inside a transaction, reads.
+	read   sqlite.DBTX // Reads outside a transaction.
+	q      *sqlite.Queries
+	inTx   bool
+	memDB  string // The memdb name to delete on Close, if in memory.
 }
 
 // Config holds the options of Open.
@@ -115,7 +116,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", describe(cfg), err)
 	}
 	s.r.SetMaxOpenConns(cfg.MaxReaders)
-	s.db, s.read = s.w, s.r
+	s.wc, s.rc = newStmtCache(s.w), newStmtCache(s.r)
+	s.db, s.read = s.wc, s.rc
 	if err := s.w.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", describe(cfg), interpretError(err))
@@ -175,7 +177,8 @@ func (s *Store) InTx(ctx context.Context, fn func(tx storage.Store) error) (err 
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(&Store{w: s.w, r: s.r, db: tx, read: tx, q: s.q, inTx: true}); err != nil {
+	txdb := txStmts{tx: tx, cache: s.wc}
+	if err = fn(&Store{w: s.w, r: s.r, wc: s.wc, rc: s.rc, db: txdb, read: txdb, q: s.q, inTx: true}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
@@ -204,6 +207,11 @@ func (s *Store) Close() error {
 		return nil
 	}
 	var err error
+	for _, c := range []*stmtCache{s.rc, s.wc} {
+		if c != nil {
+			err = errors.Join(err, c.Close())
+		}
+	}
 	for _, db := range []*sql.DB{s.r, s.w} {
 		if db != nil {
 			err = errors.Join(err, db.Close())

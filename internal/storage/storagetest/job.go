@@ -67,6 +67,10 @@ func jobCases() []testCase {
 		{"ListDefaultsAndCapsTheLimit", testJobListLimits},
 		{"StatsCountByQueueAndState", testJobStats},
 		{"PruneDeletesOnlyOldFinalJobs", testJobPrune},
+		{"BatchUpdatesMatchEachIDWithItsOwnToken", testJobBatchCrossedTokens},
+		{"EnqueueManyKeepsPayloadsAndReturnsIDsInOrder", testJobEnqueueManyBytesAndOrder},
+		{"EnqueueManyTakesLargeBatches", testJobEnqueueManyLarge},
+		{"VacuumKeepsEveryJobAndWorksInsideATx", testJobVacuum},
 	}
 }
 
@@ -1366,4 +1370,109 @@ func testJobBatchesDoNotDeadlock(t *testing.T, s storage.Store) {
 	}
 	wg.Wait()
 	assert.Equal(t, int64(n), done.Load(), "every job completed exactly once")
+}
+
+// testJobBatchCrossedTokens pairs each of two jobs, held under different
+// tokens, with the other's token: every batch update must match the pair,
+// not the ID and the token separately.
+func testJobBatchCrossedTokens(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	for range 2 {
+		enqueue(t, ctx, s, storage.JobEnqueueParams{Kind: "k"})
+	}
+	a := claimOne(t, ctx, s, storage.DefaultQueue, longLease)
+	b := claimOne(t, ctx, s, storage.DefaultQueue, longLease)
+	require.NotEqual(t, a.LeaseToken, b.LeaseToken, "each claim issues its own token")
+	crossed := []storage.JobRef{{ID: a.ID, Token: b.LeaseToken}, {ID: b.ID, Token: a.LeaseToken}}
+
+	done, err := s.JobCompleteMany(ctx, crossed)
+	require.NoError(t, err)
+	assert.Empty(t, done, "complete")
+	leases, err := s.JobExtendLease(ctx, crossed, longLease)
+	require.NoError(t, err)
+	assert.Empty(t, leases, "extend")
+	released, err := s.JobRelease(ctx, crossed)
+	require.NoError(t, err)
+	assert.Empty(t, released, "release")
+	failed, err := s.JobFailMany(ctx, []*storage.JobFailParams{
+		{JobRef: crossed[0], Error: "x", Retry: true},
+		{JobRef: crossed[1], Error: "x", Retry: true},
+	})
+	require.NoError(t, err)
+	assert.Empty(t, failed, "fail")
+	for _, j := range []*storage.Job{a, b} {
+		got := getJob(t, ctx, s, j.ID)
+		assert.Equal(t, storage.JobRunning, got.State)
+		assertSameTime(t, *j.LeaseExpiresAt, *got.LeaseExpiresAt, "a crossed token extended a lease")
+	}
+
+	done, err = s.JobCompleteMany(ctx, []storage.JobRef{ref(b), ref(a)})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []int64{a.ID, b.ID}, done)
+}
+
+func testJobEnqueueManyBytesAndOrder(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	payloads := []string{`{"b": 1, "a": [2, 3]}`, `{"s":"\u00e9\n\"q\""}`, `[]`, `{ }`}
+	params := make([]*storage.JobEnqueueParams, len(payloads))
+	for i, p := range payloads {
+		params[i] = &storage.JobEnqueueParams{Kind: "k", Payload: json.RawMessage(p), Priority: i}
+	}
+	ids, err := s.JobEnqueueMany(ctx, params)
+	require.NoError(t, err)
+	require.Len(t, ids, len(params))
+	for i, id := range ids {
+		j := getJob(t, ctx, s, id)
+		assert.Equal(t, i, j.Priority, "IDs come back in the order of the jobs")
+		assertJSONEq(t, payloads[i], j.Payload, fmt.Sprintf("payload %d", i))
+		if i > 0 {
+			assert.Greater(t, id, ids[i-1])
+		}
+	}
+}
+
+func testJobEnqueueManyLarge(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	const n = 12_345 // More than one chunk of any adapter's batching.
+	params := make([]*storage.JobEnqueueParams, n)
+	for i := range params {
+		params[i] = &storage.JobEnqueueParams{Kind: "k", Payload: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}
+	}
+	params[n-1].UniqueKey = "last"
+	params[n/2].UniqueKey = "last" // Same key as the last job: only this one is added.
+	ids, err := s.JobEnqueueMany(ctx, params)
+	require.NoError(t, err)
+	require.Len(t, ids, n-1)
+	assertJSONEq(t, fmt.Sprintf(`{"i":%d}`, n/2), getJob(t, ctx, s, ids[n/2]).Payload, "payload")
+	assertJSONEq(t, fmt.Sprintf(`{"i":%d}`, n-2), getJob(t, ctx, s, ids[n-2]).Payload, "payload")
+	stats, err := s.JobStats(ctx)
+	require.NoError(t, err)
+	require.Len(t, stats, 1)
+	assert.Equal(t, int64(n-1), stats[0].Counts[storage.JobAvailable])
+}
+
+func testJobVacuum(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	ids, err := s.JobEnqueueMany(ctx, []*storage.JobEnqueueParams{{Kind: "k"}, {Kind: "k"}, {Kind: "k"}})
+	require.NoError(t, err)
+	done := claim(t, ctx, s, storage.DefaultQueue, "worker", 2, longLease)
+	require.Len(t, done, 2)
+	completed, err := s.JobCompleteMany(ctx, []storage.JobRef{ref(done[0]), ref(done[1])})
+	require.NoError(t, err)
+	require.Len(t, completed, 2)
+
+	require.NoError(t, s.JobVacuum(ctx))
+	require.NoError(t, s.InTx(ctx, func(tx storage.Store) error {
+		if _, err := tx.JobEnqueue(ctx, &storage.JobEnqueueParams{Kind: "in-tx"}); err != nil {
+			return err
+		}
+		return tx.JobVacuum(ctx)
+	}), "vacuum inside a transaction does nothing, and the transaction commits")
+
+	for _, id := range ids[:2] {
+		assert.Equal(t, storage.JobCompleted, getJob(t, ctx, s, id).State)
+	}
+	left := claim(t, ctx, s, storage.DefaultQueue, "worker", 10, longLease)
+	assert.ElementsMatch(t, []string{"k", "in-tx"}, []string{left[0].Kind, left[len(left)-1].Kind})
+	assert.Len(t, left, 2)
 }

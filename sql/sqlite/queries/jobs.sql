@@ -58,22 +58,6 @@ SET state = CASE
 WHERE id = @id AND lease_token = @token AND state = 'running'
 RETURNING *;
 
--- name: JobExtendLease :one
-UPDATE jobs
-SET lease_expires_at = @lease_expires_at
-WHERE id = @id AND lease_token = @token AND state = 'running'
-RETURNING id, cancel_requested;
-
--- name: JobRelease :one
-UPDATE jobs
-SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'available' END,
-    attempt = attempt - 1,
-    run_at = @now,
-    finished_at = CASE WHEN cancel_requested THEN @now ELSE NULL END,
-    lease_expires_at = NULL
-WHERE id = @id AND lease_token = @token AND state = 'running'
-RETURNING id;
-
 -- name: JobRescue :execrows
 UPDATE jobs
 SET state = CASE
@@ -128,3 +112,53 @@ WHERE id IN (
     ORDER BY j.finished_at
     LIMIT @max_rows
 );
+
+-- name: JobEnqueueMany :many
+-- @jobs is a JSON array of [queue, kind, payload, priority, run_at,
+-- max_attempts, unique_key] arrays, so a whole batch is one statement.
+-- "WHERE true" keeps ON CONFLICT from parsing as a join constraint.
+INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, created_at)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, @now
+FROM json_each(CAST(@jobs AS TEXT))
+WHERE true
+ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
+RETURNING id;
+
+-- name: JobCompleteMany :many
+-- @refs is a JSON array of [id, token] arrays. Each IN list is read once
+-- into a temporary index; the jobs are then visited by primary key. The
+-- pair is matched as one 'id:token' text, because SQLite plans a row-value
+-- IN (id, lease_token) as a nested loop over both lists.
+UPDATE jobs
+SET state = 'completed',
+    finished_at = @now,
+    lease_expires_at = NULL
+WHERE id IN (SELECT value ->> 0 FROM json_each(CAST(@refs AS TEXT)))
+  AND printf('%d:%d', id, lease_token) IN (
+      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM json_each(CAST(@refs AS TEXT)))
+  AND state = 'running'
+RETURNING id;
+
+-- name: JobExtendLeaseMany :many
+-- @refs is a JSON array of [id, token] arrays, as in JobCompleteMany.
+UPDATE jobs
+SET lease_expires_at = @lease_expires_at
+WHERE id IN (SELECT value ->> 0 FROM json_each(CAST(@refs AS TEXT)))
+  AND printf('%d:%d', id, lease_token) IN (
+      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM json_each(CAST(@refs AS TEXT)))
+  AND state = 'running'
+RETURNING id, cancel_requested;
+
+-- name: JobReleaseMany :many
+-- @refs is a JSON array of [id, token] arrays, as in JobCompleteMany.
+UPDATE jobs
+SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'available' END,
+    attempt = attempt - 1,
+    run_at = @now,
+    finished_at = CASE WHEN cancel_requested THEN @now ELSE NULL END,
+    lease_expires_at = NULL
+WHERE id IN (SELECT value ->> 0 FROM json_each(CAST(@refs AS TEXT)))
+  AND printf('%d:%d', id, lease_token) IN (
+      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM json_each(CAST(@refs AS TEXT)))
+  AND state = 'running'
+RETURNING id;
