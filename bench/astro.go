@@ -22,6 +22,9 @@ import (
 type astroSystem struct {
 	b   *backend
 	log *slog.Logger
+	// asyncQueueCommit is pgstore.Config.AsyncQueueCommit, which
+	// ASTRO_QUEUE_COMMIT=async (the default) sets in the product.
+	asyncQueueCommit bool
 }
 
 // astroQueue is one fresh astro-runner queue.
@@ -44,7 +47,7 @@ func (a *astroSystem) open(ctx context.Context) (*astroQueue, error) {
 		if err != nil {
 			return nil, err
 		}
-		s, err := pgstore.Open(ctx, pgstore.Config{URL: u, MaxConns: a.b.maxConn})
+		s, err := pgstore.Open(ctx, pgstore.Config{URL: u, MaxConns: a.b.maxConn, AsyncQueueCommit: a.asyncQueueCommit})
 		if err != nil {
 			return nil, err
 		}

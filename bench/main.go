@@ -46,6 +46,7 @@ type options struct {
 	riverPoll       time.Duration
 	cpuProfile      string
 	pgWaits         bool
+	queueCommit     string
 	logLevel        slog.Level
 }
 
@@ -74,6 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.riverPoll, "river-fetch-poll", 20*time.Millisecond, "River FetchPollInterval (River's benchmark: 20ms; its default: 1s)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.BoolVar(&o.pgWaits, "pg-waits", false, "sample pg_stat_activity every 10ms during Postgres burn-downs and print the wait events")
+	fs.StringVar(&o.queueCommit, "astro-queue-commit", "async", "astro-runner's ASTRO_QUEUE_COMMIT on Postgres: async (the product's default) or sync")
 	logLevel := fs.String("log-level", "warn", "level of the systems' logs on stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -99,6 +101,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.systems, err = set(*systems, "astro", "river"); err != nil {
 		return nil, fmt.Errorf("-systems: %w", err)
+	}
+	if o.queueCommit != "async" && o.queueCommit != "sync" {
+		return nil, fmt.Errorf("-astro-queue-commit: want async or sync, not %q", o.queueCommit)
 	}
 	if o.rounds < 1 {
 		return nil, errors.New("-rounds must be at least 1")
@@ -208,7 +213,7 @@ type measure func(ctx context.Context, sys queueSystem) ([]float64, error)
 func (r *runner) queueCases(ctx context.Context, b *backend) error {
 	o := r.o
 	systems := map[string]queueSystem{
-		"astro": &astroSystem{b: b, log: r.log.With("system", "astro-runner")},
+		"astro": &astroSystem{b: b, log: r.log.With("system", "astro-runner"), asyncQueueCommit: r.o.queueCommit == "async"},
 		"river": &riverSystem{b: b, log: r.log.With("system", "river"), fetchCooldown: o.riverCooldown, fetchPoll: o.riverPoll},
 	}
 	if o.workloads["burndown"] {

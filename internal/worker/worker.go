@@ -273,9 +273,9 @@ func (p *Pool) Run(ctx context.Context) error {
 }
 
 // claimLoop claims jobs into free slots until ctx ends. A claim that fills
-// every free slot is followed at once by another; one that comes back short
-// means the queue is drained, so the loop waits for a wake-up or the next
-// poll.
+// every free slot is followed by another as soon as slots free up (waiting
+// up to claimGather for all of them); one that comes back short means the
+// queue is drained, so the loop waits for a wake-up or the next poll.
 func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
 	slots := make(chan struct{}, p.cfg.Workers)
 	backoff := time.Duration(0)
@@ -287,6 +287,11 @@ func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
 			case <-p.freed:
 			}
 			continue
+		}
+		if free < p.cfg.Workers {
+			// A claim of a few jobs costs nearly what a full one does, so
+			// give the other slots a moment to come free.
+			free = p.gather(ctx, claimGather, func() int { return p.cfg.Workers - len(slots) })
 		}
 		// The claim runs to its end even if ctx ends meanwhile, so that a
 		// claim that committed is known and its jobs handed back at once.
@@ -320,6 +325,27 @@ func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
 			p.waitForWork(ctx)
 		}
 	}
+}
+
+// claimGather is how long the claim loop, with some but not all of its
+// slots free, waits for the rest before it claims.
+const claimGather = time.Millisecond
+
+// gather waits until every worker slot is free, for at most d, and returns
+// how many are.
+func (p *Pool) gather(ctx context.Context, d time.Duration, free func() int) int {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for free() < p.cfg.Workers {
+		select {
+		case <-p.freed:
+		case <-t.C:
+			return free()
+		case <-ctx.Done():
+			return free()
+		}
+	}
+	return free()
 }
 
 // waitForWork waits for a wake-up, the next poll, or the end of ctx.
