@@ -179,8 +179,9 @@ type JobStore interface {
 	// JobEnqueue adds a job. With a UniqueKey held by a live job, it returns
 	// that job instead.
 	JobEnqueue(ctx context.Context, p *JobEnqueueParams) (*Job, error)
-	// JobEnqueueMany adds many jobs in one round trip and returns their IDs.
-	// A job whose UniqueKey is held by a live job is skipped.
+	// JobEnqueueMany adds many jobs in one transaction and returns the IDs
+	// of those it added, in the order of ps. A job whose UniqueKey is held
+	// by a live job, or by an earlier job of the batch, is skipped.
 	JobEnqueueMany(ctx context.Context, ps []*JobEnqueueParams) ([]int64, error)
 	// JobClaim claims up to p.Limit due jobs of p.Queue, highest priority
 	// first, then by run_at, then by ID. Each claim bumps the attempt and

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/astro-runner/astro-runner/gen/postgres"
@@ -77,6 +78,9 @@ func (s *Store) JobEnqueueMany(ctx context.Context, ps []*storage.JobEnqueuePara
 	if err != nil {
 		return nil, fmt.Errorf("enqueue %d jobs: %w", len(ps), interpretError(err))
 	}
+	// The statement takes IDs from the sequence row by row, in the order of
+	// ps; RETURNING promises no order.
+	slices.Sort(ids)
 	return ids, nil
 }
 

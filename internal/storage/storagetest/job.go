@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1440,15 +1441,28 @@ func testJobEnqueueManyLarge(t *testing.T, s storage.Store) {
 	}
 	params[n-1].UniqueKey = "last"
 	params[n/2].UniqueKey = "last" // Same key as the last job: only this one is added.
+	runAt := time.Now().Add(time.Hour)
+	params[7].RunAt = runAt
+	params[8].Queue, params[8].Priority, params[8].MaxAttempts = "other", 4, 9
 	ids, err := s.JobEnqueueMany(ctx, params)
 	require.NoError(t, err)
 	require.Len(t, ids, n-1)
+	assert.True(t, slices.IsSorted(ids), "IDs ascend in the order of the jobs")
+	j7, j8, j9 := getJob(t, ctx, s, ids[7]), getJob(t, ctx, s, ids[8]), getJob(t, ctx, s, ids[9])
+	assert.WithinDuration(t, runAt, j7.RunAt, time.Millisecond, "RunAt")
+	assert.Equal(t, []any{"other", 4, 9}, []any{j8.Queue, j8.Priority, j8.MaxAttempts})
+	assert.Equal(t, []any{storage.DefaultQueue, 0, storage.DefaultMaxAttempts}, []any{j9.Queue, j9.Priority, j9.MaxAttempts})
+	assertRecent(t, j9.RunAt, "default RunAt")
+	assertJSONEq(t, `{"i":9}`, j9.Payload, "payload")
 	assertJSONEq(t, fmt.Sprintf(`{"i":%d}`, n/2), getJob(t, ctx, s, ids[n/2]).Payload, "payload")
 	assertJSONEq(t, fmt.Sprintf(`{"i":%d}`, n-2), getJob(t, ctx, s, ids[n-2]).Payload, "payload")
 	stats, err := s.JobStats(ctx)
 	require.NoError(t, err)
-	require.Len(t, stats, 1)
-	assert.Equal(t, int64(n-1), stats[0].Counts[storage.JobAvailable])
+	var available int64
+	for _, q := range stats {
+		available += q.Counts[storage.JobAvailable]
+	}
+	assert.Equal(t, int64(n-1), available)
 }
 
 func testJobVacuum(t *testing.T, s storage.Store) {
