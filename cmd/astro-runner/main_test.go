@@ -74,7 +74,7 @@ func TestMigrateOnSQLiteFile(t *testing.T) {
 	require.Contains(t, out.String(), "applied")
 	out.Reset()
 	require.NoError(t, run([]string{"migrate", "down"}, env, &out, &bytes.Buffer{}))
-	require.Contains(t, out.String(), "00002_jobs.sql")
+	require.Contains(t, out.String(), "00003_jobs_drop_state_index.sql", "down rolls back the latest migration")
 	require.ErrorContains(t, run([]string{"migrate", "sideways"}, env, &out, &bytes.Buffer{}), "sideways")
 	require.ErrorContains(t, run([]string{"migrate", "up"}, envOf(nil), &out, &bytes.Buffer{}), "STORAGE_BACKEND=memory")
 }

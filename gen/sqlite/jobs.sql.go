@@ -151,9 +151,9 @@ UPDATE jobs
 SET state = 'completed',
     finished_at = ?1,
     lease_expires_at = NULL
-WHERE id IN (SELECT value ->> 0 FROM json_each(CAST(?2 AS TEXT)))
+WHERE id IN (SELECT value ->> 0 FROM jsonb_each(CAST(?2 AS TEXT)))
   AND printf('%d:%d', id, lease_token) IN (
-      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM json_each(CAST(?2 AS TEXT)))
+      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM jsonb_each(CAST(?2 AS TEXT)))
   AND state = 'running'
 RETURNING id
 `
@@ -246,7 +246,7 @@ func (q *Queries) JobEnqueue(ctx context.Context, db DBTX, arg *JobEnqueueParams
 const jobEnqueueMany = `-- name: JobEnqueueMany :many
 INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, created_at)
 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, ?1
-FROM json_each(CAST(?2 AS TEXT))
+FROM jsonb_each(CAST(?2 AS TEXT))
 WHERE true
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
 RETURNING id
@@ -260,6 +260,8 @@ type JobEnqueueManyParams struct {
 // @jobs is a JSON array of [queue, kind, payload, priority, run_at,
 // max_attempts, unique_key] arrays, so a whole batch is one statement.
 // "WHERE true" keeps ON CONFLICT from parsing as a join constraint.
+// jsonb_each hands each row over as JSONB, which ->> reads without parsing
+// it again.
 func (q *Queries) JobEnqueueMany(ctx context.Context, db DBTX, arg *JobEnqueueManyParams) ([]int64, error) {
 	rows, err := db.QueryContext(ctx, jobEnqueueMany, arg.Now, arg.Jobs)
 	if err != nil {
@@ -286,9 +288,9 @@ func (q *Queries) JobEnqueueMany(ctx context.Context, db DBTX, arg *JobEnqueueMa
 const jobExtendLeaseMany = `-- name: JobExtendLeaseMany :many
 UPDATE jobs
 SET lease_expires_at = ?1
-WHERE id IN (SELECT value ->> 0 FROM json_each(CAST(?2 AS TEXT)))
+WHERE id IN (SELECT value ->> 0 FROM jsonb_each(CAST(?2 AS TEXT)))
   AND printf('%d:%d', id, lease_token) IN (
-      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM json_each(CAST(?2 AS TEXT)))
+      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM jsonb_each(CAST(?2 AS TEXT)))
   AND state = 'running'
 RETURNING id, cancel_requested
 `
@@ -583,9 +585,9 @@ SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'available' END,
     run_at = ?1,
     finished_at = CASE WHEN cancel_requested THEN ?1 ELSE NULL END,
     lease_expires_at = NULL
-WHERE id IN (SELECT value ->> 0 FROM json_each(CAST(?2 AS TEXT)))
+WHERE id IN (SELECT value ->> 0 FROM jsonb_each(CAST(?2 AS TEXT)))
   AND printf('%d:%d', id, lease_token) IN (
-      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM json_each(CAST(?2 AS TEXT)))
+      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM jsonb_each(CAST(?2 AS TEXT)))
   AND state = 'running'
 RETURNING id
 `

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"io/fs"
 	"sync"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/astro-runner/astro-runner/internal/storage"
 	"github.com/astro-runner/astro-runner/internal/storage/pgstore"
 	"github.com/astro-runner/astro-runner/internal/storage/storagetest"
+	"github.com/astro-runner/astro-runner/sql/postgres/migrations"
 )
 
 var _ storage.Store = (*pgstore.Store)(nil)
@@ -56,7 +58,7 @@ func TestConcurrentMigrationsDoNotRace(t *testing.T) {
 	defer s.Close()
 	status, err := s.Migrate(ctx, pgstore.MigrateStatus)
 	require.NoError(t, err)
-	require.Len(t, status, 2)
+	require.Len(t, status, migrationCount(t))
 	for _, line := range status {
 		require.Contains(t, line, "applied")
 	}
@@ -66,14 +68,15 @@ func TestMigrateDownAndUpAgain(t *testing.T) {
 	t.Parallel()
 	s := open(t)
 	ctx := context.Background()
-	for range 2 {
+	n := migrationCount(t)
+	for range n {
 		out, err := s.Migrate(ctx, pgstore.MigrateDown)
 		require.NoError(t, err)
 		require.Len(t, out, 1)
 	}
 	out, err := s.Migrate(ctx, pgstore.MigrateUp)
 	require.NoError(t, err)
-	require.Len(t, out, 2)
+	require.Len(t, out, n)
 }
 
 func TestOpenUnreachableFails(t *testing.T) {
@@ -81,4 +84,12 @@ func TestOpenUnreachableFails(t *testing.T) {
 	// Port 1 on loopback refuses connections.
 	_, err := pgstore.Open(context.Background(), pgstore.Config{URL: "postgres://postgres@127.0.0.1:1/x?connect_timeout=2"})
 	require.Error(t, err)
+}
+
+// migrationCount is how many migrations the store embeds.
+func migrationCount(t *testing.T) int {
+	t.Helper()
+	files, err := fs.Glob(migrations.FS, "*.sql")
+	require.NoError(t, err)
+	return len(files)
 }

@@ -117,9 +117,11 @@ WHERE id IN (
 -- @jobs is a JSON array of [queue, kind, payload, priority, run_at,
 -- max_attempts, unique_key] arrays, so a whole batch is one statement.
 -- "WHERE true" keeps ON CONFLICT from parsing as a join constraint.
+-- jsonb_each hands each row over as JSONB, which ->> reads without parsing
+-- it again.
 INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, created_at)
 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, @now
-FROM json_each(CAST(@jobs AS TEXT))
+FROM jsonb_each(CAST(@jobs AS TEXT))
 WHERE true
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
 RETURNING id;
@@ -133,9 +135,9 @@ UPDATE jobs
 SET state = 'completed',
     finished_at = @now,
     lease_expires_at = NULL
-WHERE id IN (SELECT value ->> 0 FROM json_each(CAST(@refs AS TEXT)))
+WHERE id IN (SELECT value ->> 0 FROM jsonb_each(CAST(@refs AS TEXT)))
   AND printf('%d:%d', id, lease_token) IN (
-      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM json_each(CAST(@refs AS TEXT)))
+      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM jsonb_each(CAST(@refs AS TEXT)))
   AND state = 'running'
 RETURNING id;
 
@@ -143,9 +145,9 @@ RETURNING id;
 -- @refs is a JSON array of [id, token] arrays, as in JobCompleteMany.
 UPDATE jobs
 SET lease_expires_at = @lease_expires_at
-WHERE id IN (SELECT value ->> 0 FROM json_each(CAST(@refs AS TEXT)))
+WHERE id IN (SELECT value ->> 0 FROM jsonb_each(CAST(@refs AS TEXT)))
   AND printf('%d:%d', id, lease_token) IN (
-      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM json_each(CAST(@refs AS TEXT)))
+      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM jsonb_each(CAST(@refs AS TEXT)))
   AND state = 'running'
 RETURNING id, cancel_requested;
 
@@ -157,8 +159,8 @@ SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'available' END,
     run_at = @now,
     finished_at = CASE WHEN cancel_requested THEN @now ELSE NULL END,
     lease_expires_at = NULL
-WHERE id IN (SELECT value ->> 0 FROM json_each(CAST(@refs AS TEXT)))
+WHERE id IN (SELECT value ->> 0 FROM jsonb_each(CAST(@refs AS TEXT)))
   AND printf('%d:%d', id, lease_token) IN (
-      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM json_each(CAST(@refs AS TEXT)))
+      SELECT printf('%d:%d', value ->> 0, value ->> 1) FROM jsonb_each(CAST(@refs AS TEXT)))
   AND state = 'running'
 RETURNING id;
