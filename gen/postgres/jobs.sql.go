@@ -703,12 +703,14 @@ func (q *Queries) JobStats(ctx context.Context, db DBTX) ([]*JobStatsRow, error)
 }
 
 const jobVacuum = `-- name: JobVacuum :exec
-VACUUM (SKIP_LOCKED) jobs
+VACUUM (SKIP_LOCKED, TRUNCATE false) jobs
 `
 
 // Claims read a partial index that every claim and completion fills with
 // dead entries; vacuuming the table often keeps that index small. SKIP_LOCKED
-// makes a node skip the table while another node is vacuuming it.
+// makes a node skip the table while another node is vacuuming it, and
+// TRUNCATE false keeps VACUUM from taking the ACCESS EXCLUSIVE lock that
+// giving back the table's empty tail would need.
 func (q *Queries) JobVacuum(ctx context.Context, db DBTX) error {
 	_, err := db.Exec(ctx, jobVacuum)
 	return err

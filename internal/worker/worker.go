@@ -292,6 +292,9 @@ func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
 			// A claim of a few jobs costs nearly what a full one does, so
 			// give the other slots a moment to come free.
 			free = p.gather(ctx, claimGather, func() int { return p.cfg.Workers - len(slots) })
+			if ctx.Err() != nil {
+				return
+			}
 		}
 		// The claim runs to its end even if ctx ends meanwhile, so that a
 		// claim that committed is known and its jobs handed back at once.

@@ -42,18 +42,19 @@ type Config struct {
 	// URL is the connection string, for example
 	// postgres://user@127.0.0.1:5432/astro?sslmode=disable.
 	URL string
-	// MaxConns caps the pool. Defaults to pgxpool's default (4 per CPU,
-	// at least 4) when zero.
+	// MaxConns caps the main pool. Defaults to pgxpool's default (4 per
+	// CPU, at least 4) when zero. AsyncQueueCommit adds a pool of up to 4
+	// more connections.
 	MaxConns int32
 	// SkipMigrate opens the store without applying pending migrations.
 	SkipMigrate bool
 	// AsyncQueueCommit sends the worker pool's own bookkeeping (JobClaim,
-	// JobCompleteMany, JobFailMany, JobExtendLease, JobRelease and
-	// JobRescue, outside InTx) through a second, small pool whose sessions
-	// set synchronous_commit=off, so those commits do not wait for the WAL
-	// flush. A Postgres crash can then forget the last fraction of a second
-	// of claims and outcomes: those jobs run again, as after a worker crash.
-	// Nothing else changes: enqueues, plans and executions stay durable,
+	// JobComplete, JobCompleteMany, JobFail, JobFailMany, JobExtendLease,
+	// JobRelease and JobRescue, outside InTx) through a second, small pool
+	// whose sessions set synchronous_commit=off, so those commits do not
+	// wait for the WAL flush. A Postgres crash can then forget the last
+	// fraction of a second of claims and outcomes; those jobs are rescued
+	// as after a worker crash. Enqueues, plans and executions stay durable,
 	// and a later durable commit also makes every earlier one durable.
 	AsyncQueueCommit bool
 }
@@ -89,6 +90,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("open postgres queue pool: %w", err)
 		}
 		s.queue = s.qpool
+		if err := s.qpool.Ping(pingCtx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("connect to postgres with synchronous_commit=off (set ASTRO_QUEUE_COMMIT=sync behind a pooler that refuses it): %w", err)
+		}
 	}
 	if !cfg.SkipMigrate {
 		if _, err := s.Migrate(ctx, MigrateUp); err != nil {

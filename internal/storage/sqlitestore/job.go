@@ -90,12 +90,13 @@ func (s *Store) JobEnqueueMany(ctx context.Context, ps []*storage.JobEnqueuePara
 	return ids, nil
 }
 
-// enqueueChunk bounds the JSON text of one JobEnqueueMany statement.
+// enqueueChunk is the most jobs one JobEnqueueMany statement takes.
 const enqueueChunk = 5000
 
 // enqueueBatch encodes jobs as the JSON array JobEnqueueMany reads: one
 // [queue, kind, payload, priority, run_at, max_attempts, unique_key] array
-// per job. The payload travels as a string, so it is stored byte for byte.
+// per job. The payload travels as a JSON string, so it is stored as given
+// (JSON text is UTF-8; an invalid byte would become U+FFFD).
 func enqueueBatch(ps []*storage.JobEnqueueParams, t int64) (string, error) {
 	rows := make([][7]any, len(ps))
 	for i, p := range ps {

@@ -116,6 +116,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", describe(cfg), err)
 	}
 	s.r.SetMaxOpenConns(cfg.MaxReaders)
+	s.r.SetMaxIdleConns(cfg.MaxReaders) // Keep readers, and their prepared statements.
 	s.wc, s.rc = newStmtCache(s.w), newStmtCache(s.r)
 	s.db, s.read = s.wc, s.rc
 	if err := s.w.PingContext(ctx); err != nil {
@@ -176,6 +177,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx storage.Store) error) (err 
 		if err != nil {
 			_ = tx.Rollback()
 		}
+		s.wc.prepareMissed(ctx)
 	}()
 	txdb := txStmts{tx: tx, cache: s.wc}
 	if err = fn(&Store{w: s.w, r: s.r, wc: s.wc, rc: s.rc, db: txdb, read: txdb, q: s.q, inTx: true}); err != nil {

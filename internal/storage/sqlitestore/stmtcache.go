@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"time"
 )
 
 // stmtCache is a sqlite.DBTX that prepares each query once and reuses the
@@ -12,13 +13,14 @@ import (
 // again on every call, which costs more than running the queue's short
 // statements.
 type stmtCache struct {
-	db    *sql.DB
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	db     *sql.DB
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt
+	missed map[string]bool // Queries a transaction ran unprepared.
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}}
+	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}, missed: map[string]bool{}}
 }
 
 // stmt returns the prepared statement for query, preparing it on first use.
@@ -45,13 +47,40 @@ func (c *stmtCache) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// cached returns the statement for query if it was prepared already.
+// cached returns the statement for query if it was prepared already, and
+// otherwise notes the query for prepareMissed.
 func (c *stmtCache) cached(query string) *sql.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.stmts[query]
+	st := c.stmts[query]
+	if st == nil {
+		c.missed[query] = true
+	}
+	return st
 }
 
+// prepareMissed prepares the queries that transactions ran unprepared. The
+// Store calls it once a transaction has ended, when the writer's connection
+// is free again. A query that fails to prepare is left to run unprepared.
+func (c *stmtCache) prepareMissed(ctx context.Context) {
+	c.mu.Lock()
+	queries := make([]string, 0, len(c.missed))
+	for q := range c.missed {
+		queries = append(queries, q)
+	}
+	clear(c.missed)
+	c.mu.Unlock()
+	if len(queries) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for _, q := range queries {
+		_, _ = c.stmt(ctx, q)
+	}
+}
+
+// ExecContext runs query as a cached prepared statement.
 func (c *stmtCache) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	st, err := c.stmt(ctx, query)
 	if err != nil {
@@ -60,6 +89,7 @@ func (c *stmtCache) ExecContext(ctx context.Context, query string, args ...any) 
 	return st.ExecContext(ctx, args...)
 }
 
+// QueryContext runs query as a cached prepared statement.
 func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	st, err := c.stmt(ctx, query)
 	if err != nil {
@@ -68,6 +98,7 @@ func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any)
 	return st.QueryContext(ctx, args...)
 }
 
+// QueryRowContext runs query as a cached prepared statement.
 func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	st, err := c.stmt(ctx, query)
 	if err != nil {
@@ -78,6 +109,7 @@ func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...a
 	return st.QueryRowContext(ctx, args...)
 }
 
+// PrepareContext prepares query outside the cache; the caller closes it.
 func (c *stmtCache) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
 	return c.db.PrepareContext(ctx, query)
 }
@@ -97,12 +129,14 @@ func (c *stmtCache) Close() error {
 // txStmts is a sqlite.DBTX bound to one transaction. It reuses statements
 // that the writer's cache prepared already, and runs the others
 // unprepared: preparing through the cache would wait for the writer's one
-// connection, which this transaction holds.
+// connection, which this transaction holds. Those are prepared once the
+// transaction ends (stmtCache.prepareMissed).
 type txStmts struct {
 	tx    *sql.Tx
 	cache *stmtCache
 }
 
+// ExecContext runs query in the transaction.
 func (t txStmts) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if st := t.cache.cached(query); st != nil {
 		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
@@ -110,6 +144,7 @@ func (t txStmts) ExecContext(ctx context.Context, query string, args ...any) (sq
 	return t.tx.ExecContext(ctx, query, args...)
 }
 
+// QueryContext runs query in the transaction.
 func (t txStmts) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := t.cache.cached(query); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
@@ -117,6 +152,7 @@ func (t txStmts) QueryContext(ctx context.Context, query string, args ...any) (*
 	return t.tx.QueryContext(ctx, query, args...)
 }
 
+// QueryRowContext runs query in the transaction.
 func (t txStmts) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := t.cache.cached(query); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
@@ -124,6 +160,7 @@ func (t txStmts) QueryRowContext(ctx context.Context, query string, args ...any)
 	return t.tx.QueryRowContext(ctx, query, args...)
 }
 
+// PrepareContext prepares query for the transaction's life.
 func (t txStmts) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
 	return t.tx.PrepareContext(ctx, query)
 }

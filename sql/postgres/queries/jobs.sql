@@ -199,5 +199,7 @@ WHERE id IN (
 -- name: JobVacuum :exec
 -- Claims read a partial index that every claim and completion fills with
 -- dead entries; vacuuming the table often keeps that index small. SKIP_LOCKED
--- makes a node skip the table while another node is vacuuming it.
-VACUUM (SKIP_LOCKED) jobs;
+-- makes a node skip the table while another node is vacuuming it, and
+-- TRUNCATE false keeps VACUUM from taking the ACCESS EXCLUSIVE lock that
+-- giving back the table's empty tail would need.
+VACUUM (SKIP_LOCKED, TRUNCATE false) jobs;
