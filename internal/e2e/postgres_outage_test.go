@@ -228,9 +228,8 @@ func TestPostgresOutageRecovers(t *testing.T) {
 	// The worker's warning is logged once per outage, not once per poll.
 	// Its message says "storage unavailable" whatever the error; only the
 	// warnings whose error is an unavailability (storage.ErrUnavailable)
-	// are outages. Others are listed: under load after an outage, the
-	// completer's and the heartbeat's batch UPDATEs on Postgres can
-	// deadlock (SQLSTATE 40P01), a product bug reported separately.
+	// are outages. Others are listed, so that any other store error the
+	// outage provokes shows in the test's output.
 	var outageWarnings, otherWarnings, recoveries int
 	for _, r := range logRecords(t, srv.log) {
 		switch r["msg"] {
