@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/astro-runner/astro-runner/internal/storage"
@@ -128,22 +127,14 @@ func (a *astroSystem) Burndown(ctx context.Context, n, w int) (float64, error) {
 		return 0, err
 	}
 
-	var handled atomic.Int64
-	all := make(chan struct{})
+	bd := newBurnDown(n)
 	start := time.Now()
 	_, stop := q.start(ctx, w, a.log, func(context.Context, *storage.Job) error {
-		if handled.Add(1) == int64(n) {
-			close(all)
-		}
+		bd.handle()
 		return nil
 	})
 	defer stop()
-	select {
-	case <-all:
-	case <-time.After(drainTimeout):
-		return 0, fmt.Errorf("burn-down timed out with %d of %d jobs handled", handled.Load(), n)
-	}
-	end, err := waitDrained(ctx, q.probe, 5*time.Millisecond)
+	end, err := bd.wait(ctx, q.probe)
 	if err != nil {
 		return 0, err
 	}

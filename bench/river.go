@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -164,13 +163,10 @@ func noopInsertParams(n int) []river.InsertManyParams {
 }
 
 func riverBurndown[TTx any](ctx context.Context, r *riverSystem, q *riverQueue[TTx], n, w int) (float64, error) {
-	var handled atomic.Int64
-	all := make(chan struct{})
+	bd := newBurnDown(n)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(func(context.Context, *river.Job[noopArgs]) error {
-		if handled.Add(1) == int64(n) {
-			close(all)
-		}
+		bd.handle()
 		return nil
 	}))
 	client, err := river.NewClient(q.driver, r.client(w, workers, q.schema))
@@ -192,12 +188,7 @@ func riverBurndown[TTx any](ctx context.Context, r *riverSystem, q *riverQueue[T
 		return 0, err
 	}
 	defer func() { _ = client.Stop(context.WithoutCancel(ctx)) }()
-	select {
-	case <-all:
-	case <-time.After(drainTimeout):
-		return 0, fmt.Errorf("burn-down timed out with %d of %d jobs handled", handled.Load(), n)
-	}
-	end, err := waitDrained(ctx, q.probe, 5*time.Millisecond)
+	end, err := bd.wait(ctx, q.probe)
 	if err != nil {
 		return 0, err
 	}

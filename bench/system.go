@@ -38,6 +38,34 @@ const batchSize = 5000
 // drainTimeout bounds one burn-down.
 const drainTimeout = 30 * time.Minute
 
+// burnDown counts a burn-down's handled jobs.
+type burnDown struct {
+	n       int64
+	handled atomic.Int64
+	all     chan struct{} // Closed when the n-th job is handled.
+}
+
+func newBurnDown(n int) *burnDown { return &burnDown{n: int64(n), all: make(chan struct{})} }
+
+// handle counts one handled job.
+func (b *burnDown) handle() {
+	if b.handled.Add(1) == b.n {
+		close(b.all)
+	}
+}
+
+// wait waits until every job was handled and then until probe shows no
+// unfinished job, so that the last outcomes written are counted, and
+// returns when that was.
+func (b *burnDown) wait(ctx context.Context, probe liveProbe) (time.Time, error) {
+	select {
+	case <-b.all:
+	case <-time.After(drainTimeout):
+		return time.Time{}, fmt.Errorf("burn-down timed out with %d of %d jobs handled", b.handled.Load(), b.n)
+	}
+	return waitDrained(ctx, probe, 5*time.Millisecond)
+}
+
 // pickups records, for the latency workload, when each job's enqueue call
 // returned and when its handler started, in nanoseconds since start.
 type pickups struct {

@@ -18,7 +18,7 @@ import (
 // logged.
 type outageLog struct {
 	log      *slog.Logger
-	now      func() time.Time // Defaults to time.Now.
+	now      func() time.Time
 	mu       sync.Mutex
 	down     bool
 	fails    int
@@ -29,13 +29,6 @@ type outageLog struct {
 // end an outage.
 const outageSettle = time.Second
 
-func (o *outageLog) clock() time.Time {
-	if o.now != nil {
-		return o.now()
-	}
-	return time.Now()
-}
-
 func (o *outageLog) fail(what string, err error) {
 	if !errors.Is(err, storage.ErrUnavailable) {
 		o.log.Error("job store call failed", "op", what, "error", err)
@@ -44,7 +37,7 @@ func (o *outageLog) fail(what string, err error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.fails++
-	o.lastFail = o.clock()
+	o.lastFail = o.now()
 	if o.down {
 		o.log.Debug("storage still unavailable", "op", what, "error", err)
 		return
@@ -56,7 +49,7 @@ func (o *outageLog) fail(what string, err error) {
 func (o *outageLog) ok() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.down && o.clock().Sub(o.lastFail) >= outageSettle {
+	if o.down && o.now().Sub(o.lastFail) >= outageSettle {
 		o.log.Info("storage answers again", "failed_calls", o.fails)
 		o.down = false
 		o.fails = 0

@@ -215,7 +215,7 @@ func New(store Store, cfg Config) *Pool {
 		freed:    make(chan struct{}, 1),
 		results:  make(chan outcome, cfg.Workers*2),
 		held:     map[int64]*heldJob{},
-		outage:   outageLog{log: cfg.Logger},
+		outage:   outageLog{log: cfg.Logger, now: time.Now},
 	}
 }
 
@@ -291,7 +291,7 @@ func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
 		if free < p.cfg.Workers {
 			// A claim of a few jobs costs nearly what a full one does, so
 			// give the other slots a moment to come free.
-			free = p.gather(ctx, claimGather, func() int { return p.cfg.Workers - len(slots) })
+			free = p.gather(ctx, slots)
 			if ctx.Err() != nil {
 				return
 			}
@@ -334,21 +334,21 @@ func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
 // slots free, waits for the rest before it claims.
 const claimGather = time.Millisecond
 
-// gather waits until every worker slot is free, for at most d, and returns
-// how many are.
-func (p *Pool) gather(ctx context.Context, d time.Duration, free func() int) int {
-	t := time.NewTimer(d)
+// gather waits up to claimGather for every worker slot to be free, and
+// returns how many are.
+func (p *Pool) gather(ctx context.Context, slots chan struct{}) int {
+	t := time.NewTimer(claimGather)
 	defer t.Stop()
-	for free() < p.cfg.Workers {
+	for len(slots) > 0 {
 		select {
 		case <-p.freed:
 		case <-t.C:
-			return free()
+			return p.cfg.Workers - len(slots)
 		case <-ctx.Done():
-			return free()
+			return p.cfg.Workers - len(slots)
 		}
 	}
-	return free()
+	return p.cfg.Workers
 }
 
 // waitForWork waits for a wake-up, the next poll, or the end of ctx.

@@ -15,49 +15,52 @@ import (
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
-// JobEnqueue adds a job. See storage.JobStore.
+// JobEnqueue adds a job, or returns the live job holding its unique key.
+// See storage.JobStore.
 func (s *Store) JobEnqueue(ctx context.Context, p *storage.JobEnqueueParams) (*storage.Job, error) {
 	var job *storage.Job
 	err := s.inWriteTx(ctx, func(tx *Store) error {
 		var err error
-		job, _, err = tx.jobEnqueue(ctx, p)
+		job, err = tx.jobEnqueue(ctx, p)
 		return err
 	})
 	return job, err
 }
 
-// jobEnqueue adds a job, or returns the live job holding its unique key
-// with inserted false.
-func (s *Store) jobEnqueue(ctx context.Context, p *storage.JobEnqueueParams) (job *storage.Job, inserted bool, err error) {
+func (s *Store) jobEnqueue(ctx context.Context, p *storage.JobEnqueueParams) (*storage.Job, error) {
 	e := p.WithDefaults()
 	t := now()
-	runAt := t
-	if !e.RunAt.IsZero() {
-		runAt = e.RunAt.UnixMicro()
-	}
 	row, err := s.q.JobEnqueue(ctx, s.db, &sqlite.JobEnqueueParams{
 		Queue:       e.Queue,
 		Kind:        e.Kind,
 		Payload:     string(e.Payload),
 		Priority:    int64(e.Priority),
-		RunAt:       runAt,
+		RunAt:       runAtMicros(e, t),
 		MaxAttempts: int64(e.MaxAttempts),
 		UniqueKey:   nullString(e.UniqueKey),
 		Now:         t,
 	})
 	if err == nil {
-		return jobFromRow(row), true, nil
+		return jobFromRow(row), nil
 	}
 	err = interpretError(err)
 	if !storage.IsNotFound(err) || e.UniqueKey == "" {
-		return nil, false, fmt.Errorf("enqueue %s job: %w", e.Kind, err)
+		return nil, fmt.Errorf("enqueue %s job: %w", e.Kind, err)
 	}
 	// The unique key is held by a live job: return that one.
 	row, err = s.q.JobGetLiveByUniqueKey(ctx, s.db, nullString(e.UniqueKey))
 	if err != nil {
-		return nil, false, fmt.Errorf("enqueue %s job: get job holding its unique key: %w", e.Kind, interpretError(err))
+		return nil, fmt.Errorf("enqueue %s job: get job holding its unique key: %w", e.Kind, interpretError(err))
 	}
-	return jobFromRow(row), false, nil
+	return jobFromRow(row), nil
+}
+
+// runAtMicros is when e is due, as stored: its RunAt, or now (t) if unset.
+func runAtMicros(e storage.JobEnqueueParams, t int64) int64 {
+	if e.RunAt.IsZero() {
+		return t
+	}
+	return e.RunAt.UnixMicro()
 }
 
 // JobEnqueueMany adds many jobs, with one statement per chunk of
@@ -101,15 +104,11 @@ func enqueueBatch(ps []*storage.JobEnqueueParams, t int64) (string, error) {
 	rows := make([][7]any, len(ps))
 	for i, p := range ps {
 		e := p.WithDefaults()
-		runAt := t
-		if !e.RunAt.IsZero() {
-			runAt = e.RunAt.UnixMicro()
-		}
 		var key any
 		if e.UniqueKey != "" {
 			key = e.UniqueKey
 		}
-		rows[i] = [7]any{e.Queue, e.Kind, string(e.Payload), e.Priority, runAt, e.MaxAttempts, key}
+		rows[i] = [7]any{e.Queue, e.Kind, string(e.Payload), e.Priority, runAtMicros(e, t), e.MaxAttempts, key}
 	}
 	b, err := json.Marshal(rows)
 	if err != nil {
