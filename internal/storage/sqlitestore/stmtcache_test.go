@@ -49,18 +49,3 @@ func TestStatementsFirstRunInATransactionAreCachedAfterIt(t *testing.T) {
 	left, _ := cachedCount(s.wc)
 	require.Zero(t, left)
 }
-
-func TestEnqueueManyStoresThePayloadAsGiven(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, err := Open(ctx, Config{})
-	require.NoError(t, err)
-	defer s.Close()
-	payload := `{"b": 1,  "a":[2, "\u00e9"]}`
-	ids, err := s.JobEnqueueMany(ctx, []*storage.JobEnqueueParams{{Kind: "k", Payload: []byte(payload)}})
-	require.NoError(t, err)
-	require.Len(t, ids, 1)
-	j, err := s.JobGet(ctx, ids[0])
-	require.NoError(t, err)
-	require.Equal(t, payload, string(j.Payload))
-}
