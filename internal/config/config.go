@@ -51,11 +51,14 @@ type Config struct {
 	// names of captured variables to redact. Defaults to
 	// DefaultSecretPattern.
 	SecretPattern *regexp.Regexp
-	// TargetAllow is ASTRO_TARGET_ALLOW, the CIDRs and host patterns plans
-	// may send requests to. Empty allows all but the denied.
+	// TargetAllow is ASTRO_TARGET_ALLOW, the CIDRs, addresses and host
+	// patterns, each optionally with a port, that plans may send requests
+	// to. Empty allows all but the denied; otherwise a destination no entry
+	// matches is denied. The most specific entry wins; see package netguard.
 	TargetAllow string
-	// TargetDeny is ASTRO_TARGET_DENY, the CIDRs and host patterns plans
-	// may not send requests to, on top of the link-local default.
+	// TargetDeny is ASTRO_TARGET_DENY, the entries plans may not send
+	// requests to, on top of netguard's built-in deny entries (unspecified,
+	// link-local and cloud metadata addresses).
 	TargetDeny string
 	// JobLease is ASTRO_JOB_LEASE, how long a claimed job is held between
 	// heartbeats before the rescuer may take it back. Defaults to 30s.

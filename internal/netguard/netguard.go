@@ -1,9 +1,67 @@
 // Package netguard decides which network destinations test plans may send
 // requests to, and enforces the decision when dialling, after DNS
 // resolution, on the IP address actually connected to.
+//
+// # Entries
+//
+// A policy is built from an allow list (ASTRO_TARGET_ALLOW), a deny list
+// (ASTRO_TARGET_DENY) and the built-in deny entries. An entry is one of
+//
+//   - an address prefix: "10.0.0.0/8", "::1/128";
+//   - a single address, the same as a /32 or /128 prefix: "127.0.0.1", "::1";
+//   - a host name: "api.example.com";
+//   - a domain wildcard, matching subdomains at any depth but not the
+//     domain itself: "*.example.com";
+//
+// optionally followed by a port, which limits the entry to that port:
+// "127.0.0.1:18080", "10.0.0.0/8:5432", "api.example.com:443",
+// "[::1]:18080", "[fd00::/8]:8080" (IPv6 in brackets when a port follows).
+// An entry without a port covers every port. IPv4-mapped IPv6 entries
+// ("::ffff:10.0.0.0/104") are stored as the IPv4 prefix they cover.
+//
+// The built-in deny entries are always present:
+//
+//	0.0.0.0/8           unspecified ("this network"): connecting to it reaches the local host
+//	::/128              unspecified: connecting to it reaches the local host
+//	169.254.0.0/16      link-local, including the metadata address 169.254.169.254
+//	fe80::/10           link-local
+//	fd00:ec2::254/128   cloud metadata (AWS, IPv6)
+//	100.100.100.200/32  cloud metadata (Alibaba Cloud)
+//
+// # Precedence
+//
+// Every address is unmapped (IPv4-mapped IPv6 becomes IPv4) and stripped of
+// its zone before it is checked. The address and the host name are judged
+// separately.
+//
+// Among the address entries that contain the address and match the port,
+// the most specific one decides: the longer prefix wins; at equal length an
+// entry with a port beats one without; then a configured entry beats a
+// built-in one; then deny beats allow.
+//
+// Among the host entries that match the name and the port, an exact name
+// beats any wildcard and a longer wildcard beats a shorter one; then an
+// entry with a port beats one without; then deny beats allow.
+//
+// The destination is denied if either decision is a deny entry: allowing a
+// name never admits a denied address it resolves to, and allowing an
+// address never admits a denied name. Otherwise it is allowed if either
+// decision is an allow entry. If no entry matched at all, it is allowed
+// when the allow list is empty and denied ("not in the allow list") when it
+// is not.
+//
+// So a narrower allow entry carves an exception out of a broader deny
+// entry, and the reverse: with deny "127.0.0.0/8" and allow
+// "127.0.0.1:18080", port 18080 on 127.0.0.1 is allowed and the rest of
+// loopback is denied. Because the allow list is then not empty, everything
+// else is denied too unless it is allowed: add "0.0.0.0/0, ::/0" to the
+// allow list to keep other destinations open. Such broad entries never
+// lift a built-in deny entry, which is longer; only an entry at least as
+// long does ("0.0.0.0", "::", "169.254.169.254").
 package netguard
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,39 +72,96 @@ import (
 	"syscall"
 )
 
-// linkLocal lists the prefixes every policy denies. They cover the cloud
-// metadata address 169.254.169.254.
-var linkLocal = []rule{
-	{prefix: netip.MustParsePrefix("169.254.0.0/16"), source: "169.254.0.0/16", note: "link-local default"},
-	{prefix: netip.MustParsePrefix("fe80::/10"), source: "fe80::/10", note: "link-local default"},
+// builtinDeny lists the entries every policy denies, in the order of the
+// package documentation.
+var builtinDeny = []rule{
+	builtin("0.0.0.0/8", "unspecified default"),
+	builtin("::/128", "unspecified default"),
+	builtin("169.254.0.0/16", "link-local default"),
+	builtin("fe80::/10", "link-local default"),
+	builtin("fd00:ec2::254/128", "cloud metadata default"),
+	builtin("100.100.100.200/32", "cloud metadata default"),
+}
+
+// builtin returns a built-in deny rule for a prefix.
+func builtin(prefix, note string) rule {
+	return rule{prefix: netip.MustParsePrefix(prefix), builtin: true, source: prefix, note: note}
 }
 
 // rule is one entry of an allow or deny list: an address prefix or a host
-// pattern.
+// pattern, optionally limited to one port.
 type rule struct {
 	// prefix is valid for address rules.
 	prefix netip.Prefix
 	// host is a lower-case host name, or a domain when wildcard is set.
 	host     string
 	wildcard bool
+	// port limits the rule to one port; 0 means every port.
+	port uint16
+	// allow is set for allow rules; the others deny.
+	allow bool
+	// builtin is set for the built-in deny rules.
+	builtin bool
 	// source is the entry as written, for messages.
 	source string
 	// note qualifies built-in rules in messages.
 	note string
 }
 
-// matches reports whether the rule covers the host name or the address.
-func (r *rule) matches(host string, ip netip.Addr) bool {
-	if r.prefix.IsValid() {
-		return ip.IsValid() && r.prefix.Contains(ip)
-	}
-	if host == "" {
+// matchesAddr reports whether the address rule covers ap. ap's address
+// must be unmapped.
+func (r *rule) matchesAddr(ap netip.AddrPort) bool {
+	return r.prefix.IsValid() && r.prefix.Contains(ap.Addr()) && r.matchesPort(ap.Port())
+}
+
+// matchesHost reports whether the host rule covers the normalized host
+// name on the port.
+func (r *rule) matchesHost(host string, port uint16) bool {
+	if r.prefix.IsValid() || host == "" || !r.matchesPort(port) {
 		return false
 	}
 	if r.wildcard {
 		return strings.HasSuffix(host, "."+r.host)
 	}
 	return host == r.host
+}
+
+func (r *rule) matchesPort(port uint16) bool {
+	return r.port == 0 || r.port == port
+}
+
+// specificity orders rules that match the same destination, as the package
+// documentation describes: the more specific rule compares greater.
+func (r *rule) specificity(other *rule) int {
+	return cmp.Or(
+		cmp.Compare(r.length(), other.length()),
+		compareBool(r.port != 0, other.port != 0),
+		compareBool(!r.builtin, !other.builtin),
+		compareBool(!r.allow, !other.allow),
+	)
+}
+
+// length ranks the rule within its kind: the prefix length of an address
+// rule, and for a host rule the domain's length for a wildcard, above which
+// every exact name ranks.
+func (r *rule) length() int {
+	switch {
+	case r.prefix.IsValid():
+		return r.prefix.Bits()
+	case r.wildcard:
+		return len(r.host)
+	}
+	return 1 << 16
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // String returns the entry as written, with its note.
@@ -59,36 +174,34 @@ func (r *rule) String() string {
 
 // Policy decides which destinations may be dialled. Build one with
 // ParsePolicy. The zero value, and a nil *Policy, is the default policy:
-// link-local addresses are denied and everything else is allowed.
+// the built-in deny entries and nothing else, so every other destination
+// is allowed.
 type Policy struct {
-	allow []rule
-	// deny holds the configured deny rules; linkLocal is checked as well.
-	deny []rule
+	// rules holds the configured allow and deny rules; builtinDeny is
+	// checked as well.
+	rules []rule
+	// allowList is set when the allow list is not empty: a destination no
+	// rule matches is then denied.
+	allowList bool
 }
 
-// ParsePolicy builds a policy from comma-separated allow and deny lists. An
-// entry is a CIDR prefix ("10.0.0.0/8", "::1/128"), a single IP address, a
-// host name ("example.com") or a domain wildcard ("*.example.com", which
-// matches subdomains at any depth but not example.com itself). Blank entries
-// are ignored.
-//
-// Link-local addresses (169.254.0.0/16 and fe80::/10) are always denied; the
-// deny list adds to them. If the allow list is not empty, only destinations
-// whose host name or address matches it are allowed. Deny wins over allow.
-// The error names the first entry that cannot be parsed.
+// ParsePolicy builds a policy from comma-separated allow and deny lists,
+// whose entries and precedence the package documentation describes. Blank
+// entries are ignored. The error names the first entry that cannot be
+// parsed.
 func ParsePolicy(allow, deny string) (*Policy, error) {
-	allowRules, err := parseRules(allow)
+	allowRules, err := parseRules(allow, true)
 	if err != nil {
 		return nil, fmt.Errorf("parse allow list: %w", err)
 	}
-	denyRules, err := parseRules(deny)
+	denyRules, err := parseRules(deny, false)
 	if err != nil {
 		return nil, fmt.Errorf("parse deny list: %w", err)
 	}
-	return &Policy{allow: allowRules, deny: denyRules}, nil
+	return &Policy{rules: append(allowRules, denyRules...), allowList: len(allowRules) > 0}, nil
 }
 
-func parseRules(list string) ([]rule, error) {
+func parseRules(list string, allow bool) ([]rule, error) {
 	var rules []rule
 	for entry := range strings.SplitSeq(list, ",") {
 		entry = strings.TrimSpace(entry)
@@ -99,21 +212,32 @@ func parseRules(list string) ([]rule, error) {
 		if err != nil {
 			return nil, err
 		}
+		r.allow = allow
 		rules = append(rules, r)
 	}
 	return rules, nil
 }
 
 func parseRule(entry string) (rule, error) {
-	if strings.Contains(entry, "/") {
-		p, err := netip.ParsePrefix(entry)
+	if strings.Contains(entry, "://") {
+		return rule{}, fmt.Errorf("invalid entry %q: want an address, CIDR or host name, not a URL", entry)
+	}
+	base, port, bracketed, err := splitPort(entry)
+	if err != nil {
+		return rule{}, err
+	}
+	if bracketed && !strings.Contains(base, ":") {
+		return rule{}, fmt.Errorf("invalid entry %q: brackets are only for IPv6 addresses", entry)
+	}
+	if strings.Contains(base, "/") {
+		p, err := netip.ParsePrefix(base)
 		if err != nil {
 			return rule{}, fmt.Errorf("invalid CIDR %q: %w", entry, err)
 		}
-		return rule{prefix: unmapPrefix(p.Masked()), source: entry}, nil
+		return rule{prefix: unmapPrefix(p.Masked()), port: port, source: entry}, nil
 	}
-	if strings.Contains(entry, ":") || isIPv4Literal(entry) {
-		ip, err := netip.ParseAddr(entry)
+	if strings.Contains(base, ":") || isIPv4Literal(base) {
+		ip, err := netip.ParseAddr(base)
 		if err != nil {
 			return rule{}, fmt.Errorf("invalid IP address %q: %w", entry, err)
 		}
@@ -121,9 +245,9 @@ func parseRule(entry string) (rule, error) {
 			return rule{}, fmt.Errorf("invalid IP address %q: zones are not supported", entry)
 		}
 		ip = ip.Unmap()
-		return rule{prefix: netip.PrefixFrom(ip, ip.BitLen()), source: entry}, nil
+		return rule{prefix: netip.PrefixFrom(ip, ip.BitLen()), port: port, source: entry}, nil
 	}
-	host := strings.ToLower(strings.TrimSuffix(entry, "."))
+	host := strings.ToLower(strings.TrimSuffix(base, "."))
 	wildcard := false
 	if rest, ok := strings.CutPrefix(host, "*."); ok {
 		host, wildcard = rest, true
@@ -131,7 +255,38 @@ func parseRule(entry string) (rule, error) {
 	if !validHostName(host) {
 		return rule{}, fmt.Errorf("invalid host pattern %q: want a name like example.com or *.example.com", entry)
 	}
-	return rule{host: host, wildcard: wildcard, source: entry}, nil
+	return rule{host: host, wildcard: wildcard, port: port, source: entry}, nil
+}
+
+// splitPort splits an entry into its address, prefix or host part and its
+// port (0 if none). A port follows "]" for IPv6 ("[::1]:80") and the only
+// colon otherwise ("10.0.0.1:80", "example.com:443"); an entry with more
+// colons and no brackets is IPv6 without a port.
+func splitPort(entry string) (base string, port uint16, bracketed bool, err error) {
+	var portText string
+	if rest, ok := strings.CutPrefix(entry, "["); ok {
+		inner, after, found := strings.Cut(rest, "]")
+		if !found {
+			return "", 0, false, fmt.Errorf("invalid entry %q: missing ]", entry)
+		}
+		if after == "" {
+			return inner, 0, true, nil
+		}
+		portText, ok = strings.CutPrefix(after, ":")
+		if !ok {
+			return "", 0, false, fmt.Errorf("invalid entry %q: want [IPv6]:port", entry)
+		}
+		base, bracketed = inner, true
+	} else if strings.Count(entry, ":") == 1 {
+		base, portText, _ = strings.Cut(entry, ":")
+	} else {
+		return entry, 0, false, nil
+	}
+	n, err := strconv.ParseUint(portText, 10, 16)
+	if err != nil || n == 0 {
+		return "", 0, false, fmt.Errorf("invalid port in %q: want 1 to 65535", entry)
+	}
+	return base, uint16(n), bracketed, nil
 }
 
 // isIPv4Literal reports whether s looks like a dotted IPv4 address, so that
@@ -202,60 +357,59 @@ func (e *BlockedError) Error() string {
 	}
 }
 
-// denyRules returns the rules that deny a destination: the link-local
-// defaults, then the configured ones.
-func (p *Policy) denyRules() []rule {
-	if p == nil {
-		return linkLocal
-	}
-	return append(linkLocal[:len(linkLocal):len(linkLocal)], p.deny...)
-}
-
-// allowRules returns the configured allow rules.
-func (p *Policy) allowRules() []rule {
-	if p == nil {
-		return nil
-	}
-	return p.allow
-}
-
-// Check decides whether a connection to ip, reached through the host name
-// host, is allowed. host may be empty or an IP literal. IPv4-mapped IPv6
-// addresses are checked as IPv4 and zones are ignored. It returns nil or a
+// Check decides whether a connection to dest, reached through the host
+// name host, is allowed, by the precedence the package documentation
+// describes. host may be empty or an IP literal. IPv4-mapped IPv6 addresses
+// are checked as IPv4 and zones are ignored. It returns nil or a
 // *BlockedError.
-func (p *Policy) Check(host string, ip netip.Addr) error {
+func (p *Policy) Check(host string, dest netip.AddrPort) error {
 	host = normalizeHost(host)
+	ip := dest.Addr()
 	if !ip.IsValid() {
 		return &BlockedError{Host: host}
 	}
 	ip = ip.Unmap().WithZone("")
-	for _, r := range p.denyRules() {
-		if r.matches(host, ip) {
+	dest = netip.AddrPortFrom(ip, dest.Port())
+	byAddr := p.decide(func(r *rule) bool { return r.matchesAddr(dest) })
+	byHost := p.decide(func(r *rule) bool { return r.matchesHost(host, dest.Port()) })
+	for _, r := range []*rule{byAddr, byHost} {
+		if r != nil && !r.allow {
 			return &BlockedError{Host: host, IP: ip, Rule: r.String()}
 		}
 	}
-	allow := p.allowRules()
-	if len(allow) == 0 {
+	if byAddr != nil || byHost != nil || p == nil || !p.allowList {
 		return nil
-	}
-	for _, r := range allow {
-		if r.matches(host, ip) {
-			return nil
-		}
 	}
 	return &BlockedError{Host: host, IP: ip}
 }
 
 // checkHost applies the host-name rules alone, before resolution: a denied
 // name is refused without a DNS query.
-func (p *Policy) checkHost(host string) error {
+func (p *Policy) checkHost(host string, port uint16) error {
 	host = normalizeHost(host)
-	for _, r := range p.denyRules() {
-		if r.matches(host, netip.Addr{}) {
-			return &BlockedError{Host: host, Rule: r.String()}
-		}
+	if r := p.decide(func(r *rule) bool { return r.matchesHost(host, port) }); r != nil && !r.allow {
+		return &BlockedError{Host: host, Rule: r.String()}
 	}
 	return nil
+}
+
+// decide returns the most specific rule, built-in or configured, for which
+// match reports true, or nil if there is none.
+func (p *Policy) decide(match func(*rule) bool) *rule {
+	var best *rule
+	consider := func(rules []rule) {
+		for i := range rules {
+			r := &rules[i]
+			if match(r) && (best == nil || r.specificity(best) > 0) {
+				best = r
+			}
+		}
+	}
+	consider(builtinDeny)
+	if p != nil {
+		consider(p.rules)
+	}
+	return best
 }
 
 // normalizeHost lower-cases a host name and drops a trailing dot. IP
@@ -284,11 +438,11 @@ func (p *Policy) DialContext(d *net.Dialer) func(ctx context.Context, network, a
 		if err != nil {
 			return nil, fmt.Errorf("dial %s: %w", addr, err)
 		}
-		ips, err := p.resolve(ctx, d, network, host)
+		port, err := p.port(ctx, d, network, portText)
 		if err != nil {
 			return nil, err
 		}
-		port, err := p.port(ctx, d, network, portText)
+		ips, err := p.resolve(ctx, d, network, host, port)
 		if err != nil {
 			return nil, err
 		}
@@ -302,7 +456,7 @@ func (p *Policy) DialContext(d *net.Dialer) func(ctx context.Context, network, a
 			if err != nil {
 				return fmt.Errorf("check dialled address %s: %w", address, err)
 			}
-			if err := p.Check(host, ap.Addr()); err != nil {
+			if err := p.Check(host, ap); err != nil {
 				return err
 			}
 			switch {
@@ -331,16 +485,16 @@ func (p *Policy) DialContext(d *net.Dialer) func(ctx context.Context, network, a
 	}
 }
 
-// resolve returns the addresses of host after checking the host name and
-// every address against the policy.
-func (p *Policy) resolve(ctx context.Context, d *net.Dialer, network, host string) ([]netip.Addr, error) {
+// resolve returns the unmapped addresses of host after checking the host
+// name and every address, on port, against the policy.
+func (p *Policy) resolve(ctx context.Context, d *net.Dialer, network, host string, port uint16) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
-		if err := p.Check("", ip); err != nil {
+		if err := p.Check("", netip.AddrPortFrom(ip, port)); err != nil {
 			return nil, err
 		}
 		return []netip.Addr{ip.Unmap()}, nil
 	}
-	if err := p.checkHost(host); err != nil {
+	if err := p.checkHost(host, port); err != nil {
 		return nil, err
 	}
 	resolver := d.Resolver
@@ -355,7 +509,7 @@ func (p *Policy) resolve(ctx context.Context, d *net.Dialer, network, host strin
 		return nil, fmt.Errorf("resolve %s: no addresses", host)
 	}
 	for i, ip := range ips {
-		if err := p.Check(host, ip); err != nil {
+		if err := p.Check(host, netip.AddrPortFrom(ip, port)); err != nil {
 			return nil, err
 		}
 		ips[i] = ip.Unmap()
