@@ -419,7 +419,11 @@ func readBody(body io.ReadCloser, limit int64) ([]byte, bool, error) {
 }
 
 // describeError explains why a request got no usable response, without
-// the request URL, which may carry expanded secrets.
+// the request URL, which may carry expanded secrets, and without the
+// machine's own addresses: a DNS error is described from its fields, since
+// its text names the resolver ("lookup x on 10.0.0.2:53"), and a socket
+// error names the target but not the local end ("read tcp
+// 10.0.0.5:41234->203.0.113.9:443" becomes "read tcp 203.0.113.9:443").
 func describeError(ctx, actx context.Context, step *plan.Step, err error) string {
 	if ctx.Err() != nil {
 		return "request aborted: " + ctx.Err().Error()
@@ -430,11 +434,26 @@ func describeError(ctx, actx context.Context, step *plan.Step, err error) string
 	if blocked, ok := errors.AsType[*netguard.BlockedError](err); ok {
 		return "blocked by network policy: " + blocked.Error()
 	}
+	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok {
+		msg := "DNS lookup of " + dnsErr.Name + " failed"
+		switch {
+		case dnsErr.IsNotFound:
+			msg += ": no such host"
+		case dnsErr.IsTimeout:
+			msg += ": timed out"
+		case dnsErr.IsTemporary:
+			msg += ": temporary failure"
+		}
+		return msg
+	}
 	if uerr, ok := errors.AsType[*url.Error](err); ok {
 		err = uerr.Err
 	}
-	if dnsErr, ok := errors.AsType[*net.DNSError](err); ok {
-		return "DNS lookup failed: " + dnsErr.Error()
+	msg := err.Error()
+	if opErr, ok := errors.AsType[*net.OpError](err); ok && opErr.Source != nil {
+		bare := *opErr
+		bare.Source = nil
+		msg = strings.ReplaceAll(msg, opErr.Error(), bare.Error())
 	}
-	return err.Error()
+	return msg
 }
