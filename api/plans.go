@@ -32,7 +32,7 @@ const (
 
 // Labels are a plan's key/value labels: at most 50, keys of 1 to 63
 // characters without ':' (the separator of the label filter), values of at
-// most 255 characters.
+// most 255 characters; neither holds a NUL character.
 type Labels map[string]string
 
 // Schema describes Labels. Huma cannot check map keys, so PlanBody.Resolve
@@ -69,12 +69,30 @@ func (l Labels) check(prefix *huma.PathBuffer) []error {
 			msg = fmt.Sprintf("label key must be at most %d characters, is %d", maxLabelKeyLength, n)
 		case strings.Contains(k, ":"):
 			msg = "label key must not contain ':'"
+		case strings.ContainsRune(k, 0):
+			msg = "label key " + msgNUL
 		default:
+			if strings.ContainsRune(l[k], 0) {
+				errs = append(errs, &huma.ErrorDetail{Location: prefix.With(k), Message: "label value " + msgNUL, Value: l[k]})
+			}
 			continue
 		}
 		errs = append(errs, &huma.ErrorDetail{Location: prefix.With(k), Message: msg, Value: k})
 	}
 	return errs
+}
+
+// msgNUL explains why a text with a NUL character is refused.
+const msgNUL = "must not contain the NUL character (U+0000)"
+
+// checkNUL returns an error detail if the text field at location holds a
+// NUL character. Postgres cannot store NUL in text, so it is refused on
+// every backend alike.
+func checkNUL(prefix *huma.PathBuffer, field, value string) []error {
+	if !strings.ContainsRune(value, 0) {
+		return nil
+	}
+	return []error{&huma.ErrorDetail{Location: prefix.With(field), Message: field + " " + msgNUL, Value: value}}
 }
 
 // PlanBody is the writable part of a plan, sent to create-plan and
@@ -86,14 +104,17 @@ type PlanBody struct {
 	Document    plan.Document `json:"document" doc:"The plan document: variables and the steps to run." example:"{\"variables\":{\"base_url\":\"https://api.example.com\"},\"steps\":[{\"name\":\"Health check\",\"request\":{\"method\":\"GET\",\"url\":\"{{base_url}}/health\"},\"assert\":{\"status\":200}}]}"`
 }
 
-// Resolve checks the label keys, which the schema cannot. Huma runs it after
-// parsing the request body and reports its errors with the schema's. (Huma
-// runs resolvers on the values of a map, not on the map, so this sits on
-// the struct that holds the labels.)
+// Resolve checks what the schema cannot: the label keys, and that no name,
+// description, label key or label value holds a NUL character. Huma runs it
+// after parsing the request body and reports its errors with the schema's.
+// (Huma runs resolvers on the values of a map, not on the map, so this sits
+// on the struct that holds the labels.)
 func (b *PlanBody) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
+	errs := checkNUL(prefix, "name", b.Name)
+	errs = append(errs, checkNUL(prefix, "description", b.Description)...)
 	prefix.Push("labels")
 	defer prefix.Pop()
-	return b.Labels.check(prefix)
+	return append(errs, b.Labels.check(prefix)...)
 }
 
 // Plan is a stored test plan.

@@ -381,3 +381,41 @@ func TestDeletePlanWithExecutions(t *testing.T) {
 	res = e.request(http.MethodDelete, "/plan/"+uuid.NewString()+"?cascade=true", nil)
 	require.Equal(t, http.StatusNotFound, res.Status)
 }
+
+// TestPlanFieldsRejectNUL checks that a NUL character in a plan's name,
+// description or labels gives the same 422 on every backend, naming the
+// field, and writes nothing: Postgres cannot store NUL in text, SQLite can.
+func TestPlanFieldsRejectNUL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	target := e.createPlan("Target", nil)
+	for _, tc := range []struct {
+		name     string
+		body     map[string]any
+		location string
+	}{
+		{"name", map[string]any{"name": "a\x00b"}, "body.name"},
+		{"description", map[string]any{"description": "a\x00b"}, "body.description"},
+		{"label value", map[string]any{"labels": map[string]string{"team": "a\x00b"}}, "body.labels.team"},
+		{"label key", map[string]any{"labels": map[string]string{"te\x00am": "a"}}, "body.labels.te\x00am"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := planBody("NUL", nil)
+			for k, v := range tc.body {
+				body[k] = v
+			}
+			before := e.planCount()
+			for _, req := range []struct{ method, path string }{
+				{http.MethodPost, "/plan"},
+				{http.MethodPut, "/plan/" + target.ID.String()},
+			} {
+				res := e.request(req.method, req.path, body, "If-Match", `"1"`)
+				require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s %s: %s", req.method, req.path, res.Body)
+				p := res.problem(t)
+				assert.Contains(t, p.locations(), tc.location, "%s %s", req.method, req.path)
+			}
+			require.Equal(t, before, e.planCount())
+			assert.Equal(t, "Target", e.storedPlan(target.ID).Name)
+		})
+	}
+}

@@ -73,6 +73,7 @@ var postgresTests = map[string]func(*testing.T){
 	"TestListPlansPaginationFollowsLinkHeader":             TestListPlansPaginationFollowsLinkHeader,
 	"TestListPlansRejectsBadParameters":                    TestListPlansRejectsBadParameters,
 	"TestMalformedChunkedBodyIsA400":                       TestMalformedChunkedBodyIsA400,
+	"TestPlanFieldsRejectNUL":                              TestPlanFieldsRejectNUL,
 	"TestPanicGivesBare500":                                TestPanicGivesBare500,
 	"TestQueueStats":                                       TestQueueStats,
 	"TestReadyz":                                           TestReadyz,
