@@ -87,6 +87,7 @@ var postgresTests = map[string]func(*testing.T){
 	"TestStorageErrorsDoNotLeak":                           TestStorageErrorsDoNotLeak,
 	"TestStorageUnavailableGives503":                       TestStorageUnavailableGives503,
 	"TestUnknownQueryParametersAreRejectedEverywhere":      TestUnknownQueryParametersAreRejectedEverywhere,
+	"TestUnknownRoutesAreProblems":                         TestUnknownRoutesAreProblems,
 	"TestUpdatePlan":                                       TestUpdatePlan,
 	"TestUpdatePlanFailuresWriteNothing":                   TestUpdatePlanFailuresWriteNothing,
 }
