@@ -77,7 +77,8 @@ func TestParseIfMatch(t *testing.T) {
 		status int
 	}{
 		{`"3"`, 3, 0},
-		{`W/"3"`, 3, 0},
+		{`W/"3"`, 0, http.StatusPreconditionFailed},
+		{` W/"3" `, 0, http.StatusPreconditionFailed},
 		{`3`, 3, 0},
 		{` "12" `, 12, 0},
 		{``, 0, http.StatusPreconditionRequired},

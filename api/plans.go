@@ -221,7 +221,8 @@ func (s *server) registerPlans(api huma.API) {
 		Path:        "/plan/{id}",
 		Summary:     "Replace a plan",
 		Description: "Replaces every writable field of a plan and bumps its revision. If-Match must carry the ETag of the revision " +
-			"being replaced (quoted, weak or bare forms are accepted): without it the answer is 428, and if the plan changed since, 412.",
+			"being replaced, quoted (\"3\") or bare (3): without it the answer is 428, and if the plan changed since, 412. " +
+			"A weak tag (W/\"3\") never matches (If-Match compares strongly, RFC 9110) and also gives 412.",
 		Tags:         []string{tagPlans},
 		Security:     secured,
 		MaxBodyBytes: maxPlanBodyBytes,
@@ -269,8 +270,10 @@ func etag(revision int64) string {
 }
 
 // parseIfMatch returns the revision named by an If-Match header. It accepts
-// "3", W/"3" and 3. A missing header or * gives 428 and a list 400; a tag
-// that is not a revision can never match, so it gives 412.
+// "3" and the bare 3. A missing header or * gives 428 and a list 400. A tag
+// that is not a revision can never match, so it gives 412, and so does a
+// weak tag such as W/"3": If-Match compares strongly (RFC 9110, 13.1.1), so
+// a weak tag never matches.
 func parseIfMatch(h string) (int64, error) {
 	h = strings.TrimSpace(h)
 	switch {
@@ -281,7 +284,10 @@ func parseIfMatch(h string) (int64, error) {
 	case strings.Contains(h, ","):
 		return 0, huma.Error400BadRequest("If-Match must hold exactly one entity tag")
 	}
-	tag := strings.TrimPrefix(h, "W/")
+	if strings.HasPrefix(h, "W/") {
+		return 0, huma.Error412PreconditionFailed("If-Match must carry a strong entity tag such as \"3\": a weak tag (W/) never matches")
+	}
+	tag := h
 	if len(tag) >= 2 && strings.HasPrefix(tag, `"`) && strings.HasSuffix(tag, `"`) {
 		tag = tag[1 : len(tag)-1]
 	}
