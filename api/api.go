@@ -86,7 +86,8 @@ your own to correlate logs.`
 // bearer security scheme, the spec routes (/openapi.json, /openapi.yaml and
 // their 3.0 downgrades) and the JSON schemas under /schemas, but no docs
 // page, because NewHandler serves an embedded one. Unknown query parameters
-// are rejected, and so are request bodies that are not valid UTF-8.
+// are rejected, and so are request bodies that are not valid UTF-8. Error
+// responses echo bounded values only (see boundProblem).
 func Config(version string) huma.Config {
 	cfg := huma.DefaultConfig("astro-runner", version)
 	// A new map: DefaultConfig shares huma.DefaultFormats.
@@ -109,6 +110,7 @@ func Config(version string) huma.Config {
 	}
 	cfg.DocsPath = ""
 	cfg.RejectUnknownQueryParameters = true
+	cfg.Transformers = append(cfg.Transformers, boundProblem)
 	return cfg
 }
 

@@ -45,9 +45,9 @@ func (s *server) registerHealth(api huma.API) {
 		Summary:     "Check readiness",
 		Description: "Answers 200 if the store's ping succeeds within 1 s, and 503 otherwise. The ping covers what the workers " +
 			"need, not just a read: the store must also be able to write (a SQLite writer connection can be had; Postgres accepts writes).",
-		Tags:        []string{tagHealth},
-		Security:    public,
-		Errors:      []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		Tags:     []string{tagHealth},
+		Security: public,
+		Errors:   []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, s.readyz)
 }
 

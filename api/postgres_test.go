@@ -88,6 +88,7 @@ var postgresTests = map[string]func(*testing.T){
 	"TestStorageUnavailableGives503":                       TestStorageUnavailableGives503,
 	"TestUnknownQueryParametersAreRejectedEverywhere":      TestUnknownQueryParametersAreRejectedEverywhere,
 	"TestUnknownRoutesAreProblems":                         TestUnknownRoutesAreProblems,
+	"TestValidationErrorsEchoBoundedValues":                TestValidationErrorsEchoBoundedValues,
 	"TestUpdatePlan":                                       TestUpdatePlan,
 	"TestUpdatePlanFailuresWriteNothing":                   TestUpdatePlanFailuresWriteNothing,
 }
@@ -100,6 +101,7 @@ var notOnPostgres = map[string]string{
 	"TestEveryTestRunsOnPostgres":       "reads the source, touches no store",
 	"TestRunPlanEndToEndMemory":         "has its own Postgres twin",
 	"TestRunPlanEndToEndPostgres":       "opens Postgres itself",
+	"TestBoundValue":                    "pure, no store",
 	"TestToHTTPError":                   "pure mapping, no store",
 	"TestParseIfMatch":                  "pure parsing, no store",
 	"TestParseLabelFilter":              "pure parsing, no store",
