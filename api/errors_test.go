@@ -181,3 +181,27 @@ func TestValidationErrorsEchoBoundedValues(t *testing.T) {
 	assert.Regexp(t, `^\d+ more errors not shown$`, p.Errors[maxErrorDetails].Message)
 	assert.Equal(t, 0, e.planCount())
 }
+
+func TestJSONDepthOver(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in    string
+		limit int
+		over  bool
+	}{
+		{`1`, 0, false},
+		{`[]`, 0, true},
+		{`[]`, 1, false},
+		{`{"a":[1,{"b":2}]}`, 3, false},
+		{`{"a":[1,{"b":2}]}`, 2, true},
+		{`[[],[],[]]`, 2, false},
+		{`"[[[[["`, 1, false},
+		{`["\"[[[["]`, 1, false},
+		{`["\\",[]]`, 1, true},
+		{`{"a\\\"[":{}}`, 1, true},
+		{`]]]][[`, 2, false},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.over, jsonDepthOver([]byte(tc.in), tc.limit), "%s limit %d", tc.in, tc.limit)
+	}
+}

@@ -44,7 +44,7 @@ func (Labels) Schema(huma.Registry) *huma.Schema {
 	value.PrecomputeMessages()
 	return &huma.Schema{
 		Type:                 huma.TypeObject,
-		Description:          "Labels: at most 50; keys are 1 to 63 characters without ':', values at most 255 characters.",
+		Description:          "Labels: at most 50; keys are 1 to 63 characters without ':', values at most 255 characters; no NUL characters.",
 		MaxProperties:        &maxProps,
 		AdditionalProperties: value,
 	}
@@ -98,9 +98,9 @@ func checkNUL(prefix *huma.PathBuffer, field, value string) []error {
 // PlanBody is the writable part of a plan, sent to create-plan and
 // update-plan.
 type PlanBody struct {
-	Name        string        `json:"name" minLength:"1" maxLength:"200" doc:"Name of the plan, unique among plans." example:"Checkout smoke test"`
-	Description string        `json:"description,omitempty" maxLength:"2000" doc:"What the plan checks." example:"Creates a cart, adds an item and checks out."`
-	Labels      Labels        `json:"labels,omitempty" doc:"Labels to filter plans by: at most 50; keys are 1 to 63 characters without ':', values at most 255 characters." example:"{\"team\":\"payments\",\"env\":\"staging\"}"`
+	Name        string        `json:"name" minLength:"1" maxLength:"200" doc:"Name of the plan, unique among plans. No NUL characters." example:"Checkout smoke test"`
+	Description string        `json:"description,omitempty" maxLength:"2000" doc:"What the plan checks. No NUL characters." example:"Creates a cart, adds an item and checks out."`
+	Labels      Labels        `json:"labels,omitempty" doc:"Labels to filter plans by: at most 50; keys are 1 to 63 characters without ':', values at most 255 characters; no NUL characters." example:"{\"team\":\"payments\",\"env\":\"staging\"}"`
 	Document    plan.Document `json:"document" doc:"The plan document: variables and the steps to run." example:"{\"variables\":{\"base_url\":\"https://api.example.com\"},\"steps\":[{\"name\":\"Health check\",\"request\":{\"method\":\"GET\",\"url\":\"{{base_url}}/health\"},\"assert\":{\"status\":200}}]}"`
 }
 
@@ -180,11 +180,12 @@ type deletePlanInput struct {
 // registerPlans adds the plan operations.
 func (s *server) registerPlans(api huma.API) {
 	huma.Register(api, huma.Operation{
-		OperationID:   "create-plan",
-		Method:        http.MethodPost,
-		Path:          "/plan",
-		Summary:       "Create a plan",
-		Description:   "Stores a new plan at revision 1. The document is checked in full first; nothing is stored if any check fails.",
+		OperationID: "create-plan",
+		Method:      http.MethodPost,
+		Path:        "/plan",
+		Summary:     "Create a plan",
+		Description: "Stores a new plan at revision 1. The document is checked in full first; nothing is stored if any check fails. " +
+			"The body may be at most 1 MiB (413) and nest arrays and objects at most 64 deep (400).",
 		Tags:          []string{tagPlans},
 		Security:      secured,
 		DefaultStatus: http.StatusCreated,
@@ -222,7 +223,8 @@ func (s *server) registerPlans(api huma.API) {
 		Summary:     "Replace a plan",
 		Description: "Replaces every writable field of a plan and bumps its revision. If-Match must carry the ETag of the revision " +
 			"being replaced, quoted (\"3\") or bare (3): without it the answer is 428, and if the plan changed since, 412. " +
-			"A weak tag (W/\"3\") never matches (If-Match compares strongly, RFC 9110) and also gives 412.",
+			"A weak tag (W/\"3\") never matches (If-Match compares strongly, RFC 9110) and also gives 412. " +
+			"The body may be at most 1 MiB (413) and nest arrays and objects at most 64 deep (400).",
 		Tags:         []string{tagPlans},
 		Security:     secured,
 		MaxBodyBytes: maxPlanBodyBytes,
