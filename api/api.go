@@ -86,7 +86,8 @@ your own to correlate logs.`
 // bearer security scheme, the spec routes (/openapi.json, /openapi.yaml and
 // their 3.0 downgrades) and the JSON schemas under /schemas, but no docs
 // page, because NewHandler serves an embedded one. Unknown query parameters
-// are rejected, and so are request bodies that are not valid UTF-8.
+// are rejected, and so are request bodies that are not valid UTF-8. Error
+// responses echo bounded values only (see boundProblem).
 func Config(version string) huma.Config {
 	cfg := huma.DefaultConfig("astro-runner", version)
 	// A new map: DefaultConfig shares huma.DefaultFormats.
@@ -109,6 +110,7 @@ func Config(version string) huma.Config {
 	}
 	cfg.DocsPath = ""
 	cfg.RejectUnknownQueryParameters = true
+	cfg.Transformers = append(cfg.Transformers, boundProblem)
 	return cfg
 }
 
@@ -125,18 +127,63 @@ func init() {
 // errInvalidUTF8 rejects a request body that is not valid UTF-8.
 var errInvalidUTF8 = errors.New("request body must be valid UTF-8")
 
+// maxBodyDepth is the deepest nesting of arrays and objects allowed in a
+// request body, counted from the body itself: {"a":[1]} is 2 deep. In a
+// plan body a step's request body starts at depth 6, so it may itself nest
+// 59 deep. (encoding/json's own limit is 10,000.)
+const maxBodyDepth = 64
+
+// errTooDeep rejects a request body nested deeper than maxBodyDepth.
+var errTooDeep = fmt.Errorf("request body nests arrays and objects more than %d deep", maxBodyDepth)
+
 // jsonFormat is huma.DefaultJSONFormat, except that it rejects a request
 // body that is not valid UTF-8 (400) instead of silently replacing the bad
 // bytes with U+FFFD, as encoding/json does: the replacement would hide them
 // from plan.Validate's UTF-8 checks and store text the client never sent.
+// It also rejects a body nested deeper than maxBodyDepth (400), before
+// decoding it.
 var jsonFormat = huma.Format{
 	Marshal: huma.DefaultJSONFormat.Marshal,
 	Unmarshal: func(data []byte, v any) error {
 		if !utf8.Valid(data) {
 			return errInvalidUTF8
 		}
+		if jsonDepthOver(data, maxBodyDepth) {
+			return errTooDeep
+		}
 		return json.Unmarshal(data, v)
 	},
+}
+
+// jsonDepthOver reports whether the JSON text data nests arrays and objects
+// more than limit deep. It only counts brackets outside strings, so it
+// needs no valid JSON: the decoder reports any other fault.
+func jsonDepthOver(data []byte, limit int) bool {
+	depth := 0
+	inString, escaped := false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			depth++
+			if depth > limit {
+				return true
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return false
 }
 
 // Import paths of the packages whose types appear in the spec.

@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -138,4 +140,130 @@ func toHTTPError(ctx context.Context, logger *slog.Logger, err error) error {
 // httpError maps err with the server's logger; see toHTTPError.
 func (s *server) httpError(ctx context.Context, err error) error {
 	return toHTTPError(ctx, s.deps.Logger, err)
+}
+
+// Bounds on what a problem document echoes back. A 422 names each failing
+// value, and Huma echoes the value whole: without these bounds a 1 MiB body
+// came back whole, and an 800 KB array of bad steps gave a 33 MB answer.
+const (
+	// maxEchoedRunes is the longest echoed string, in characters; a longer
+	// one is cut and ends with truncatedMark.
+	maxEchoedRunes = 200
+	// maxEchoedJSON is the largest echoed object or array, in bytes of
+	// JSON; a larger one is replaced by a short summary.
+	maxEchoedJSON = 200
+	// maxErrorDetails is the most error details a problem lists; a last
+	// detail then says how many more there were.
+	maxErrorDetails = 20
+	// maxProblemText is the longest detail or error message, in
+	// characters, in case one quotes what the client sent.
+	maxProblemText = 1000
+)
+
+// truncatedMark ends a string that was cut short.
+const truncatedMark = "…"
+
+// boundProblem is a Huma transformer that bounds what an error response
+// echoes: at most maxErrorDetails details, each echoed string cut to
+// maxEchoedRunes characters, each echoed object or array larger than
+// maxEchoedJSON bytes replaced by a summary such as "(array of 5000 items,
+// not shown)", and the detail and messages cut to maxProblemText
+// characters. Other responses pass unchanged. It works on the finished
+// problem, so it leaves Huma's error constructors alone.
+func boundProblem(_ huma.Context, _ string, v any) (any, error) {
+	em, ok := v.(*huma.ErrorModel)
+	if !ok {
+		return v, nil
+	}
+	em.Detail = truncateRunes(em.Detail, maxProblemText)
+	if n := len(em.Errors) - maxErrorDetails; n > 0 {
+		em.Errors = append(em.Errors[:maxErrorDetails:maxErrorDetails], &huma.ErrorDetail{
+			Message: fmt.Sprintf("%d more errors not shown", n),
+		})
+	}
+	for _, d := range em.Errors {
+		if d != nil {
+			d.Message = truncateRunes(d.Message, maxProblemText)
+			d.Value = boundValue(d.Value)
+		}
+	}
+	return em, nil
+}
+
+// boundValue returns an echoed value as boundProblem shows it.
+func boundValue(v any) any {
+	switch x := v.(type) {
+	case nil, bool, float64, int, int64, json.Number:
+		return v
+	case string:
+		return truncateRunes(x, maxEchoedRunes)
+	case []any:
+		if jsonSizeOver(x, maxEchoedJSON) {
+			return fmt.Sprintf("(array of %d items, not shown)", len(x))
+		}
+		return v
+	case map[string]any:
+		if jsonSizeOver(x, maxEchoedJSON) {
+			return fmt.Sprintf("(object of %d members, not shown)", len(x))
+		}
+		return v
+	default:
+		// A value built by the API itself; bound it all the same.
+		b, err := json.Marshal(v)
+		if err != nil || len(b) > maxEchoedJSON {
+			return "(value not shown)"
+		}
+		return v
+	}
+}
+
+// truncateRunes cuts s to at most n characters, ending it with
+// truncatedMark when it was cut.
+func truncateRunes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos] + truncatedMark
+		}
+		i++
+	}
+	return s
+}
+
+// jsonSizeOver reports whether the JSON encoding of a decoded JSON value
+// (nil, bool, float64, string, []any, map[string]any) would exceed limit
+// bytes. It estimates from below and stops as soon as the limit is passed,
+// so a huge value costs no more than a small one.
+func jsonSizeOver(v any, limit int) bool {
+	n := 0
+	var walk func(v any) bool
+	walk = func(v any) bool {
+		switch x := v.(type) {
+		case string:
+			n += len(x) + 2
+		case []any:
+			n += 2
+			for _, e := range x {
+				n++
+				if walk(e) {
+					return true
+				}
+			}
+		case map[string]any:
+			n += 2
+			for k, e := range x {
+				n += len(k) + 4
+				if walk(e) {
+					return true
+				}
+			}
+		default:
+			n++
+		}
+		return n > limit
+	}
+	return walk(v)
 }

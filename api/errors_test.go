@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -77,7 +78,8 @@ func TestParseIfMatch(t *testing.T) {
 		status int
 	}{
 		{`"3"`, 3, 0},
-		{`W/"3"`, 3, 0},
+		{`W/"3"`, 0, http.StatusPreconditionFailed},
+		{` W/"3" `, 0, http.StatusPreconditionFailed},
 		{`3`, 3, 0},
 		{` "12" `, 12, 0},
 		{``, 0, http.StatusPreconditionRequired},
@@ -116,5 +118,90 @@ func TestParseLabelFilter(t *testing.T) {
 		var se huma.StatusError
 		require.ErrorAs(t, err, &se, bad)
 		assert.Equal(t, http.StatusUnprocessableEntity, se.GetStatus(), bad)
+	}
+}
+
+func TestBoundValue(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 300)
+	bigArray := make([]any, 500)
+	for i := range bigArray {
+		bigArray[i] = float64(i)
+	}
+	cases := []struct {
+		name string
+		in   any
+		want any
+	}{
+		{"nil", nil, nil},
+		{"number", 3.5, 3.5},
+		{"short string", "abc", "abc"},
+		{"string at the limit", strings.Repeat("x", maxEchoedRunes), strings.Repeat("x", maxEchoedRunes)},
+		{"string one past the limit", strings.Repeat("x", maxEchoedRunes+1), strings.Repeat("x", maxEchoedRunes) + truncatedMark},
+		{"multi-byte string", long, strings.Repeat("é", maxEchoedRunes) + truncatedMark},
+		{"small array", []any{1.0, "a"}, []any{1.0, "a"}},
+		{"big array", bigArray, "(array of 500 items, not shown)"},
+		{"array of one long string", []any{strings.Repeat("x", 300)}, "(array of 1 items, not shown)"},
+		{"small object", map[string]any{"a": "b"}, map[string]any{"a": "b"}},
+		{"big object", map[string]any{"a": strings.Repeat("x", 300), "b": 1.0}, "(object of 2 members, not shown)"},
+		{"small Go value", []string{"a"}, []string{"a"}},
+		{"big Go value", []string{strings.Repeat("x", 300)}, "(value not shown)"},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, boundValue(tc.in), tc.name)
+	}
+}
+
+// TestValidationErrorsEchoBoundedValues checks that a 422 does not echo a
+// large request body back: strings are cut to 200 characters, large arrays
+// and objects are summarised, and at most 20 details are listed.
+func TestValidationErrorsEchoBoundedValues(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+
+	// A body of nearly 1 MiB whose name is far too long.
+	name := strings.Repeat("x", maxPlanBodyBytes-1000)
+	res := e.request(http.MethodPost, "/plan", `{"name":"`+name+`","document":`+validDocument+`}`)
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%.300s", res.Body)
+	assert.Less(t, len(res.Body), 1000, "the answer must not echo the body: %.300s", res.Body)
+	p := res.problem(t)
+	require.Len(t, p.Errors, 1)
+	assert.Equal(t, "body.name", p.Errors[0].Location)
+	assert.Equal(t, strings.Repeat("x", maxEchoedRunes)+truncatedMark, p.Errors[0].Value)
+
+	// 100,000 steps that are not objects: one error each.
+	items := strings.Repeat("1,", 100000) + "1"
+	res = e.request(http.MethodPost, "/plan", `{"name":"a","document":{"steps":[`+items+`]}}`)
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%.300s", res.Body)
+	assert.Less(t, len(res.Body), 4000, "%.300s", res.Body)
+	p = res.problem(t)
+	require.Len(t, p.Errors, maxErrorDetails+1)
+	assert.Equal(t, "body.document.steps", p.Errors[0].Location)
+	assert.Equal(t, "(array of 100001 items, not shown)", p.Errors[0].Value)
+	assert.Regexp(t, `^\d+ more errors not shown$`, p.Errors[maxErrorDetails].Message)
+	assert.Equal(t, 0, e.planCount())
+}
+
+func TestJSONDepthOver(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in    string
+		limit int
+		over  bool
+	}{
+		{`1`, 0, false},
+		{`[]`, 0, true},
+		{`[]`, 1, false},
+		{`{"a":[1,{"b":2}]}`, 3, false},
+		{`{"a":[1,{"b":2}]}`, 2, true},
+		{`[[],[],[]]`, 2, false},
+		{`"[[[[["`, 1, false},
+		{`["\"[[[["]`, 1, false},
+		{`["\\",[]]`, 1, true},
+		{`{"a\\\"[":{}}`, 1, true},
+		{`]]]][[`, 2, false},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.over, jsonDepthOver([]byte(tc.in), tc.limit), "%s limit %d", tc.in, tc.limit)
 	}
 }

@@ -46,7 +46,9 @@ const maxRequestIDLength = 128
 //     "Authorization: Bearer <token>" and answers 401 without it;
 //   - a 15 s deadline on the request's context;
 //   - a 400 instead of Huma's 500 when the request body cannot be read
-//     (malformed chunked encoding, a body cut short).
+//     (malformed chunked encoding, a body cut short);
+//   - problem documents instead of the mux's plain-text 404 (no route) and
+//     405 (no route for the method; Allow lists the methods that have one).
 func NewHandler(deps Deps) http.Handler {
 	deps = deps.withDefaults()
 	mux := http.NewServeMux()
@@ -55,7 +57,7 @@ func NewHandler(deps Deps) http.Handler {
 	mux.Handle("/docs", docs)
 	mux.Handle("/docs/", docs)
 
-	var h http.Handler = recordPattern(mux)
+	var h http.Handler = recordPattern(withRouteProblems(mux))
 	h = withBodyErrors(h)
 	h = withTimeout(h, requestTimeout)
 	h = requireToken(h, deps.APIToken)
@@ -123,17 +125,79 @@ func withRequestID(next http.Handler) http.Handler {
 
 // recordPattern stores the pattern that the mux matched in the request
 // state. The mux sets r.Pattern on the request it is given, so it must be
-// read from that request, after routing.
-func recordPattern(mux *http.ServeMux) http.Handler {
+// read from that request, after routing; next must pass r on to the mux.
+func recordPattern(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if st := stateFrom(r.Context()); st != nil {
 				st.pattern = r.Pattern
 			}
 		}()
-		mux.ServeHTTP(w, r)
+		next.ServeHTTP(w, r)
 	})
 }
+
+// Client-facing texts of the mux's own answers.
+const (
+	msgNoRoute          = "no operation at this path: see /openapi.json for the API's operations"
+	msgMethodNotAllowed = "this path has no operation for the method"
+)
+
+// withRouteProblems turns the mux's plain-text answers for a request that
+// matched no route, 404 "404 page not found" and 405 "Method Not Allowed",
+// into problem documents. It keeps the Allow header that the mux sets on a
+// 405. The mux leaves r.Pattern empty for exactly those answers, so an
+// operation's own 404 or 405 passes unchanged.
+func withRouteProblems(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(&routeErrorWriter{ResponseWriter: w, r: r}, r)
+	})
+}
+
+// routeErrorWriter replaces the mux's 404 and 405 with problem documents
+// and drops the mux's own text.
+type routeErrorWriter struct {
+	http.ResponseWriter
+	r        *http.Request
+	replaced bool
+}
+
+// WriteHeader passes the status on, or answers with a problem when the mux
+// found no route.
+func (w *routeErrorWriter) WriteHeader(code int) {
+	if w.r.Pattern == "" && !w.replaced && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		w.replaced = true
+		w.Header().Del("Content-Length")
+		detail := msgNoRoute
+		if code == http.StatusMethodNotAllowed {
+			detail = msgMethodNotAllowed
+			if allow := w.Header().Get("Allow"); allow != "" {
+				detail += ": it accepts " + allow
+			}
+		}
+		writeProblem(w.ResponseWriter, code, detail)
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write passes the bytes on, unless the answer was replaced.
+func (w *routeErrorWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush passes a flush on, for streamed responses.
+func (w *routeErrorWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok && !w.replaced {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *routeErrorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // withTimeout bounds the request's context.
 func withTimeout(next http.Handler, d time.Duration) http.Handler {
@@ -379,7 +443,7 @@ func bearerToken(h string) (string, bool) {
 }
 
 // writeProblem writes a bare problem document, for answers given outside
-// Huma (authentication and panics).
+// Huma (authentication, unknown routes and panics).
 func writeProblem(w http.ResponseWriter, status int, detail string) {
 	b, err := json.Marshal(&huma.ErrorModel{
 		Title:  http.StatusText(status),

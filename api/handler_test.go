@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -339,4 +340,43 @@ func TestWithTimeoutSetsDeadline(t *testing.T) {
 	serveDirect(h, http.MethodGet, "/")
 	require.True(t, ok, "the request context has a deadline")
 	assert.False(t, deadline.IsZero())
+}
+
+// TestUnknownRoutesAreProblems checks that the mux's own 404 and 405 are
+// problem documents like every other error, with Allow on the 405, while
+// an operation's own 404 passes unchanged.
+func TestUnknownRoutesAreProblems(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        []string
+	}{
+		{http.MethodGet, "/no-such-route", http.StatusNotFound, nil},
+		{http.MethodPost, "/plan/" + uuid.NewString() + "/nothing", http.StatusNotFound, nil},
+		{http.MethodDelete, "/plan", http.StatusMethodNotAllowed, []string{"GET", "HEAD", "POST"}},
+		{http.MethodPost, "/healthz", http.StatusMethodNotAllowed, []string{"GET", "HEAD"}},
+		{http.MethodPatch, "/plan/" + uuid.NewString(), http.StatusMethodNotAllowed, []string{"DELETE", "GET", "HEAD", "PUT"}},
+	} {
+		res := e.request(tc.method, tc.path, nil)
+		require.Equal(t, tc.status, res.Status, "%s %s: %s", tc.method, tc.path, res.Body)
+		p := res.problem(t)
+		assert.Equal(t, http.StatusText(tc.status), p.Title)
+		assert.NotEmpty(t, p.Detail)
+		assert.NotContains(t, string(res.Body), "page not found")
+		if tc.allow == nil {
+			assert.Empty(t, res.Header.Get("Allow"))
+			continue
+		}
+		allow := strings.Split(res.Header.Get("Allow"), ", ")
+		sort.Strings(allow)
+		assert.Equal(t, tc.allow, allow, "%s %s", tc.method, tc.path)
+		assert.Contains(t, p.Detail, res.Header.Get("Allow"))
+	}
+
+	// An operation's own 404 keeps its detail.
+	res := e.request(http.MethodGet, "/plan/"+uuid.NewString(), nil)
+	require.Equal(t, http.StatusNotFound, res.Status)
+	assert.Contains(t, res.problem(t).Detail, "no plan has id")
 }

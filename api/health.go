@@ -2,14 +2,18 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
-// readyTimeout is how long readyz waits for the store to answer.
+// readyTimeout is how long readyz waits for the store's Ping, which also
+// checks that the store can write.
 const readyTimeout = time.Second
 
 // Health is the answer of the health checks.
@@ -39,10 +43,11 @@ func (s *server) registerHealth(api huma.API) {
 		Method:      http.MethodGet,
 		Path:        "/readyz",
 		Summary:     "Check readiness",
-		Description: "Answers 200 if the database answers within 1 s, and 503 otherwise.",
-		Tags:        []string{tagHealth},
-		Security:    public,
-		Errors:      []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		Description: "Answers 200 if the store's ping succeeds within 1 s, and 503 otherwise. The ping covers what the workers " +
+			"need, not just a read: the store must also be able to write (a SQLite writer connection can be had; Postgres accepts writes).",
+		Tags:     []string{tagHealth},
+		Security: public,
+		Errors:   []int{http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, s.readyz)
 }
 
@@ -64,6 +69,11 @@ func (s *server) readyz(ctx context.Context, _ *struct{}) (*healthOutput, error)
 		err = ctx.Err()
 	}
 	if err != nil {
+		// Any failure means not ready: 503, never a 500, even when the
+		// store does not mark its error as ErrUnavailable.
+		if !errors.Is(err, storage.ErrUnavailable) {
+			err = fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
+		}
 		return nil, s.httpError(ctx, fmt.Errorf("ready check: %w", err))
 	}
 	return &healthOutput{Body: Health{Status: "ok"}}, nil

@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -52,6 +54,24 @@ func (s hungStore) Ping(context.Context) error {
 	return nil
 }
 
+// readOnlyStore answers Ping as a store whose reads work but whose write
+// path does not: a plain error, not marked ErrUnavailable. It records the
+// deadline it was given.
+type readOnlyStore struct {
+	storage.Store
+	deadline chan time.Duration
+}
+
+func (s readOnlyStore) Ping(ctx context.Context) error {
+	d, ok := ctx.Deadline()
+	if !ok {
+		s.deadline <- -1
+	} else {
+		s.deadline <- time.Until(d)
+	}
+	return errors.New("ping write path: acquire writer connection: database is locked (SQLITE_BUSY)")
+}
+
 func TestReadyzStoreDown(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
@@ -59,6 +79,9 @@ func TestReadyzStoreDown(t *testing.T) {
 	cases := map[string]func(storage.Store) storage.Store{
 		"unavailable": func(s storage.Store) storage.Store { return downStore{s} },
 		"hung":        func(s storage.Store) storage.Store { return hungStore{Store: s, release: release} },
+		"cannot write": func(s storage.Store) storage.Store {
+			return readOnlyStore{Store: s, deadline: make(chan time.Duration, 1)}
+		},
 	}
 	for name, wrap := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -69,6 +92,12 @@ func TestReadyzStoreDown(t *testing.T) {
 			assert.Equal(t, "storage unavailable", res.problem(t).Detail)
 			assert.Equal(t, retryAfterSeconds, res.Header.Get("Retry-After"))
 			assert.NotContains(t, string(res.Body), "10.0.0.5")
+			assert.NotContains(t, string(res.Body), "SQLITE_BUSY")
+			if ro, ok := e.store.(readOnlyStore); ok {
+				d := <-ro.deadline
+				assert.Greater(t, d, time.Duration(0), "Ping gets a deadline")
+				assert.LessOrEqual(t, d, readyTimeout)
+			}
 
 			// Liveness does not depend on the store.
 			assert.Equal(t, http.StatusOK, e.request(http.MethodGet, "/healthz", nil).Status)

@@ -17,7 +17,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/astro-runner/astro-runner/internal/pgtest"
 	"github.com/astro-runner/astro-runner/internal/storage"
+	"github.com/astro-runner/astro-runner/internal/storage/pgstore"
 	"github.com/astro-runner/astro-runner/internal/storage/sqlitestore"
 )
 
@@ -25,9 +27,17 @@ import (
 const validDocument = `{"variables":{"base_url":"https://api.example.com"},` +
 	`"steps":[{"name":"Health check","request":{"method":"GET","url":"{{base_url}}/health"},"assert":{"status":200}}]}`
 
-// openStore returns a fresh in-memory store, closed when the test ends.
-func openStore(t *testing.T) *sqlitestore.Store {
+// openStore returns a fresh store, closed when the test ends: an
+// in-memory SQLite store, or a Postgres store in a schema of its own when
+// the test runs under TestPostgres (see onPostgres).
+func openStore(t *testing.T) storage.Store {
 	t.Helper()
+	if onPostgres(t) {
+		st, err := pgstore.Open(context.Background(), pgstore.Config{URL: pgtest.URL(t), MaxConns: 8})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, st.Close()) })
+		return st
+	}
 	st, err := sqlitestore.Open(context.Background(), sqlitestore.Config{})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
@@ -67,11 +77,12 @@ func (b *syncBuffer) records(t *testing.T) []map[string]any {
 	return out
 }
 
-// testEnv is a running API over a real in-memory store.
+// testEnv is a running API over a real store: in-memory SQLite, or
+// Postgres under TestPostgres.
 type testEnv struct {
 	t      *testing.T
 	store  storage.Store
-	raw    *sqlitestore.Store // The unwrapped store, for checks behind a wrapper.
+	raw    storage.Store // The unwrapped store, for checks behind a wrapper.
 	srv    *httptest.Server
 	logs   *syncBuffer
 	wakes  *atomic.Int64
@@ -95,7 +106,7 @@ func wrapStore(wrap func(storage.Store) storage.Store) envOption {
 	return func(d *Deps) { d.Store = wrap(d.Store) }
 }
 
-// newEnv serves NewHandler over a fresh in-memory store on 127.0.0.1.
+// newEnv serves NewHandler over a fresh store (see openStore) on 127.0.0.1.
 func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
 	raw := openStore(t)

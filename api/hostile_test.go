@@ -996,15 +996,22 @@ func TestDuplicateKeysLastOneWins(t *testing.T) {
 	}
 }
 
-// TestDeepNestingBelowTheDecoderLimitIsStored documents that a step body
-// nested 9,000 deep, which encoding/json still accepts, is a legal JSON
-// value: it is stored and read back intact, quickly.
-func TestDeepNestingBelowTheDecoderLimitIsStored(t *testing.T) {
+// TestNestingDepthLimit checks the explicit nesting limit of request
+// bodies: a plan body nested exactly maxBodyDepth (64) deep, through its
+// step's request body, is stored and read back intact; one level more is a
+// 400 that writes nothing, on create and on replace.
+func TestNestingDepthLimit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	deep := nested("[", "", "]", 9000)
-	body := `{"name":"deep","document":{"steps":[{"name":"s","request":{"method":"POST","url":"https://api.example.com/","body":` + deep + `}}]}}`
-	res := e.timedRequest(http.MethodPost, "/plan", []byte(body))
+	target := e.createPlan("Target", nil)
+	// The step's body sits at depth 6: body, document, steps, step, request.
+	body := func(name string, depth int) (string, string) {
+		deep := nested("[", "", "]", depth-5)
+		return deep, `{"name":"` + name + `","document":{"steps":[{"name":"s","request":{"method":"POST","url":"https://api.example.com/","body":` + deep + `}}]}}`
+	}
+
+	deep, atLimit := body("deep", maxBodyDepth)
+	res := e.timedRequest(http.MethodPost, "/plan", []byte(atLimit))
 	require.Equal(t, http.StatusCreated, res.Status, "body: %.300s", res.Body)
 	var p Plan
 	res.decode(t, &p)
@@ -1013,6 +1020,22 @@ func TestDeepNestingBelowTheDecoderLimitIsStored(t *testing.T) {
 	var got Plan
 	res.decode(t, &got)
 	assert.Equal(t, deep, string(got.Document.Steps[0].Request.Body))
+	_, atLimit = body("Target", maxBodyDepth)
+	res = e.request(http.MethodPut, "/plan/"+target.ID.String(), atLimit, "If-Match", `"1"`)
+	require.Equal(t, http.StatusOK, res.Status, "body: %.300s", res.Body)
+
+	_, overLimit := body("Target", maxBodyDepth+1)
+	before := e.state(target.ID)
+	for _, req := range []struct{ method, path string }{
+		{http.MethodPost, "/plan"},
+		{http.MethodPut, "/plan/" + target.ID.String()},
+	} {
+		res := e.request(req.method, req.path, overLimit, "If-Match", `"2"`)
+		require.Equal(t, http.StatusBadRequest, res.Status, "%s: %.300s", req.method, res.Body)
+		pd := res.problem(t)
+		assert.Contains(t, string(res.Body), "more than 64 deep", "%s: %+v", req.method, pd)
+	}
+	e.requireUnchanged(before)
 }
 
 // TestBodyOnExecuteIsIgnored documents that execute-plan declares no body,

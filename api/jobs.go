@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -36,7 +38,7 @@ type Job struct {
 	State           string          `json:"state" enum:"available,running,retryable,completed,discarded,cancelled" doc:"Lifecycle state. completed, discarded and cancelled are final." example:"running"`
 	Attempt         int             `json:"attempt" doc:"Number of the current or last attempt; 0 before the first." example:"1"`
 	MaxAttempts     int             `json:"max_attempts" doc:"Attempts allowed before the job is discarded." example:"5"`
-	LastError       string          `json:"last_error" doc:"Error of the last failed attempt, or empty." example:""`
+	LastError       string          `json:"last_error" doc:"The handler's message for the last failed attempt, or empty. Cut to 500 characters; control characters are removed." example:""`
 	Errors          []JobError      `json:"errors" doc:"Failed attempts, oldest first." example:"[]"`
 	LeaseOwner      string          `json:"lease_owner" doc:"Worker that holds the job while it runs, or empty." example:"worker-1"`
 	LeaseExpiresAt  *time.Time      `json:"lease_expires_at" doc:"When the worker's lease runs out, or null." example:"2025-01-02T15:05:05Z"`
@@ -50,7 +52,7 @@ type Job struct {
 type JobError struct {
 	At      time.Time `json:"at" doc:"When the attempt failed." example:"2025-01-02T15:04:07Z"`
 	Attempt int       `json:"attempt" doc:"Number of the attempt." example:"1"`
-	Error   string    `json:"error" doc:"What went wrong." example:"connection refused"`
+	Error   string    `json:"error" doc:"The handler's message for what went wrong. Cut to 500 characters; control characters are removed." example:"storage unavailable"`
 }
 
 type queueStatsOutput struct {
@@ -125,7 +127,7 @@ func (s *server) getJob(ctx context.Context, in *getJobInput) (*jobOutput, error
 		State:           string(j.State),
 		Attempt:         j.Attempt,
 		MaxAttempts:     j.MaxAttempts,
-		LastError:       j.LastError,
+		LastError:       cleanJobError(j.LastError),
 		Errors:          make([]JobError, 0, len(j.Errors)),
 		LeaseOwner:      j.LeaseOwner,
 		LeaseExpiresAt:  j.LeaseExpiresAt,
@@ -135,7 +137,29 @@ func (s *server) getJob(ctx context.Context, in *getJobInput) (*jobOutput, error
 		FinishedAt:      j.FinishedAt,
 	}
 	for _, e := range j.Errors {
-		out.Errors = append(out.Errors, JobError{At: e.At, Attempt: e.Attempt, Error: e.Error})
+		out.Errors = append(out.Errors, JobError{At: e.At, Attempt: e.Attempt, Error: cleanJobError(e.Error)})
 	}
 	return &jobOutput{Body: out}, nil
+}
+
+// maxJobErrorRunes is the longest job error text shown, in characters.
+const maxJobErrorRunes = 500
+
+// cleanJobError returns a job's error text as the API shows it. The
+// execute_plan handler records messages of its own, but a job's error may
+// still hold text it did not write, so, as a second line of defence, the
+// text loses its control characters (NUL included; a tab or newline
+// becomes a space), invalid UTF-8 becomes U+FFFD, and it is cut to
+// maxJobErrorRunes characters, ending with truncatedMark.
+func cleanJobError(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			return ' '
+		case unicode.IsControl(r):
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	return truncateRunes(s, maxJobErrorRunes)
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -93,5 +95,52 @@ func TestGetJobErrors(t *testing.T) {
 		res = e.request(http.MethodGet, "/job/"+id, nil)
 		require.Equal(t, http.StatusUnprocessableEntity, res.Status, "id %s: %s", id, res.Body)
 		res.problem(t)
+	}
+}
+
+func TestCleanJobError(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ in, want string }{
+		{"", ""},
+		{"boom", "boom"},
+		{"a\x00b", "ab"},
+		{"line one\nline two\ttab\r", "line one line two tab "},
+		{"esc \x1b[31mred\x1b[0m", "esc [31mred[0m"},
+		{"del\x7f and C1 \u0085", "del and C1 "},
+		{"bad \xff utf8", "bad \uFFFD utf8"},
+		{strings.Repeat("é", 600), strings.Repeat("é", maxJobErrorRunes) + truncatedMark},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, cleanJobError(tc.in), "%q", tc.in)
+	}
+}
+
+// TestGetJobShowsCleanErrors checks that get-job shows a job's error texts
+// without control characters and cut to 500 characters, whatever the store
+// holds.
+func TestGetJobShowsCleanErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.createPlan("Job", nil)
+	e.execute(p.ID)
+	ctx := context.Background()
+	claimed, err := e.raw.JobClaim(ctx, &storage.JobClaimParams{Queue: storage.DefaultQueue, Worker: "w", Limit: 1})
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+	job := claimed[0]
+	raw := "ERROR: \x1b[1mduplicate\x1b[0m key (SQLSTATE 23505)\n" + strings.Repeat("x", 2000)
+	_, err = e.raw.JobFail(ctx, &storage.JobFailParams{JobRef: storage.JobRef{ID: job.ID, Token: job.LeaseToken}, Error: raw, Retry: true})
+	require.NoError(t, err)
+
+	res := e.request(http.MethodGet, fmt.Sprintf("/job/%d", job.ID), nil)
+	require.Equal(t, http.StatusOK, res.Status, "body: %s", res.Body)
+	var got Job
+	res.decode(t, &got)
+	require.Len(t, got.Errors, 1)
+	for _, shown := range []string{got.LastError, got.Errors[0].Error} {
+		assert.Equal(t, maxJobErrorRunes+1, utf8.RuneCountInString(shown))
+		assert.True(t, strings.HasPrefix(shown, "ERROR: [1mduplicate[0m key (SQLSTATE 23505) xxx"), shown)
+		assert.True(t, strings.HasSuffix(shown, truncatedMark))
+		assert.NotContains(t, shown, "\x1b")
 	}
 }

@@ -32,7 +32,7 @@ const (
 
 // Labels are a plan's key/value labels: at most 50, keys of 1 to 63
 // characters without ':' (the separator of the label filter), values of at
-// most 255 characters.
+// most 255 characters; neither holds a NUL character.
 type Labels map[string]string
 
 // Schema describes Labels. Huma cannot check map keys, so PlanBody.Resolve
@@ -44,7 +44,7 @@ func (Labels) Schema(huma.Registry) *huma.Schema {
 	value.PrecomputeMessages()
 	return &huma.Schema{
 		Type:                 huma.TypeObject,
-		Description:          "Labels: at most 50; keys are 1 to 63 characters without ':', values at most 255 characters.",
+		Description:          "Labels: at most 50; keys are 1 to 63 characters without ':', values at most 255 characters; no NUL characters.",
 		MaxProperties:        &maxProps,
 		AdditionalProperties: value,
 	}
@@ -69,7 +69,12 @@ func (l Labels) check(prefix *huma.PathBuffer) []error {
 			msg = fmt.Sprintf("label key must be at most %d characters, is %d", maxLabelKeyLength, n)
 		case strings.Contains(k, ":"):
 			msg = "label key must not contain ':'"
+		case strings.ContainsRune(k, 0):
+			msg = "label key " + msgNUL
 		default:
+			if strings.ContainsRune(l[k], 0) {
+				errs = append(errs, &huma.ErrorDetail{Location: prefix.With(k), Message: "label value " + msgNUL, Value: l[k]})
+			}
 			continue
 		}
 		errs = append(errs, &huma.ErrorDetail{Location: prefix.With(k), Message: msg, Value: k})
@@ -77,23 +82,39 @@ func (l Labels) check(prefix *huma.PathBuffer) []error {
 	return errs
 }
 
+// msgNUL explains why a text with a NUL character is refused.
+const msgNUL = "must not contain the NUL character (U+0000)"
+
+// checkNUL returns an error detail if the text field at location holds a
+// NUL character. Postgres cannot store NUL in text, so it is refused on
+// every backend alike.
+func checkNUL(prefix *huma.PathBuffer, field, value string) []error {
+	if !strings.ContainsRune(value, 0) {
+		return nil
+	}
+	return []error{&huma.ErrorDetail{Location: prefix.With(field), Message: field + " " + msgNUL, Value: value}}
+}
+
 // PlanBody is the writable part of a plan, sent to create-plan and
 // update-plan.
 type PlanBody struct {
-	Name        string        `json:"name" minLength:"1" maxLength:"200" doc:"Name of the plan, unique among plans." example:"Checkout smoke test"`
-	Description string        `json:"description,omitempty" maxLength:"2000" doc:"What the plan checks." example:"Creates a cart, adds an item and checks out."`
-	Labels      Labels        `json:"labels,omitempty" doc:"Labels to filter plans by: at most 50; keys are 1 to 63 characters without ':', values at most 255 characters." example:"{\"team\":\"payments\",\"env\":\"staging\"}"`
+	Name        string        `json:"name" minLength:"1" maxLength:"200" doc:"Name of the plan, unique among plans. No NUL characters." example:"Checkout smoke test"`
+	Description string        `json:"description,omitempty" maxLength:"2000" doc:"What the plan checks. No NUL characters." example:"Creates a cart, adds an item and checks out."`
+	Labels      Labels        `json:"labels,omitempty" doc:"Labels to filter plans by: at most 50; keys are 1 to 63 characters without ':', values at most 255 characters; no NUL characters." example:"{\"team\":\"payments\",\"env\":\"staging\"}"`
 	Document    plan.Document `json:"document" doc:"The plan document: variables and the steps to run." example:"{\"variables\":{\"base_url\":\"https://api.example.com\"},\"steps\":[{\"name\":\"Health check\",\"request\":{\"method\":\"GET\",\"url\":\"{{base_url}}/health\"},\"assert\":{\"status\":200}}]}"`
 }
 
-// Resolve checks the label keys, which the schema cannot. Huma runs it after
-// parsing the request body and reports its errors with the schema's. (Huma
-// runs resolvers on the values of a map, not on the map, so this sits on
-// the struct that holds the labels.)
+// Resolve checks what the schema cannot: the label keys, and that no name,
+// description, label key or label value holds a NUL character. Huma runs it
+// after parsing the request body and reports its errors with the schema's.
+// (Huma runs resolvers on the values of a map, not on the map, so this sits
+// on the struct that holds the labels.)
 func (b *PlanBody) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
+	errs := checkNUL(prefix, "name", b.Name)
+	errs = append(errs, checkNUL(prefix, "description", b.Description)...)
 	prefix.Push("labels")
 	defer prefix.Pop()
-	return b.Labels.check(prefix)
+	return append(errs, b.Labels.check(prefix)...)
 }
 
 // Plan is a stored test plan.
@@ -159,11 +180,12 @@ type deletePlanInput struct {
 // registerPlans adds the plan operations.
 func (s *server) registerPlans(api huma.API) {
 	huma.Register(api, huma.Operation{
-		OperationID:   "create-plan",
-		Method:        http.MethodPost,
-		Path:          "/plan",
-		Summary:       "Create a plan",
-		Description:   "Stores a new plan at revision 1. The document is checked in full first; nothing is stored if any check fails.",
+		OperationID: "create-plan",
+		Method:      http.MethodPost,
+		Path:        "/plan",
+		Summary:     "Create a plan",
+		Description: "Stores a new plan at revision 1. The document is checked in full first; nothing is stored if any check fails. " +
+			"The body may be at most 1 MiB (413) and nest arrays and objects at most 64 deep (400).",
 		Tags:          []string{tagPlans},
 		Security:      secured,
 		DefaultStatus: http.StatusCreated,
@@ -200,7 +222,9 @@ func (s *server) registerPlans(api huma.API) {
 		Path:        "/plan/{id}",
 		Summary:     "Replace a plan",
 		Description: "Replaces every writable field of a plan and bumps its revision. If-Match must carry the ETag of the revision " +
-			"being replaced (quoted, weak or bare forms are accepted): without it the answer is 428, and if the plan changed since, 412.",
+			"being replaced, quoted (\"3\") or bare (3): without it the answer is 428, and if the plan changed since, 412. " +
+			"A weak tag (W/\"3\") never matches (If-Match compares strongly, RFC 9110) and also gives 412. " +
+			"The body may be at most 1 MiB (413) and nest arrays and objects at most 64 deep (400).",
 		Tags:         []string{tagPlans},
 		Security:     secured,
 		MaxBodyBytes: maxPlanBodyBytes,
@@ -248,8 +272,10 @@ func etag(revision int64) string {
 }
 
 // parseIfMatch returns the revision named by an If-Match header. It accepts
-// "3", W/"3" and 3. A missing header or * gives 428 and a list 400; a tag
-// that is not a revision can never match, so it gives 412.
+// "3" and the bare 3. A missing header or * gives 428 and a list 400. A tag
+// that is not a revision can never match, so it gives 412, and so does a
+// weak tag such as W/"3": If-Match compares strongly (RFC 9110, 13.1.1), so
+// a weak tag never matches.
 func parseIfMatch(h string) (int64, error) {
 	h = strings.TrimSpace(h)
 	switch {
@@ -260,7 +286,10 @@ func parseIfMatch(h string) (int64, error) {
 	case strings.Contains(h, ","):
 		return 0, huma.Error400BadRequest("If-Match must hold exactly one entity tag")
 	}
-	tag := strings.TrimPrefix(h, "W/")
+	if strings.HasPrefix(h, "W/") {
+		return 0, huma.Error412PreconditionFailed("If-Match must carry a strong entity tag such as \"3\": a weak tag (W/) never matches")
+	}
+	tag := h
 	if len(tag) >= 2 && strings.HasPrefix(tag, `"`) && strings.HasSuffix(tag, `"`) {
 		tag = tag[1 : len(tag)-1]
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/astro-runner/astro-runner/internal/plan"
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
@@ -44,7 +45,10 @@ func TestCreatePlan(t *testing.T) {
 	// The stored plan is what the API answered.
 	stored := e.storedPlan(p.ID)
 	assert.Equal(t, "Checkout", stored.Name)
-	assert.Contains(t, string(stored.Document), `"url":"{{base_url}}/health"`)
+	// Compare decoded: Postgres's jsonb reformats the stored text.
+	var storedDoc plan.Document
+	require.NoError(t, json.Unmarshal(stored.Document, &storedDoc))
+	assert.Equal(t, p.Document, storedDoc)
 
 	got := e.request(http.MethodGet, "/plan/"+p.ID.String(), nil)
 	require.Equal(t, http.StatusOK, got.Status)
@@ -261,7 +265,7 @@ func TestUpdatePlan(t *testing.T) {
 
 	body := planBody("After", map[string]string{"b": "2"})
 	body["description"] = "changed"
-	for i, ifMatch := range []string{`"1"`, `W/"2"`, `3`} {
+	for i, ifMatch := range []string{`"1"`, `"2"`, `3`} {
 		res := e.request(http.MethodPut, path, body, "If-Match", ifMatch)
 		require.Equal(t, http.StatusOK, res.Status, "If-Match %s: %s", ifMatch, res.Body)
 		rev := int64(i + 2)
@@ -297,6 +301,7 @@ func TestUpdatePlanFailuresWriteNothing(t *testing.T) {
 		{"If-Match list", path, planBody("Mine2", nil), `"1", "2"`, http.StatusBadRequest},
 		{"stale revision", path, planBody("Mine2", nil), `"7"`, http.StatusPreconditionFailed},
 		{"unparsable tag", path, planBody("Mine2", nil), `"abc"`, http.StatusPreconditionFailed},
+		{"weak tag of the current revision", path, planBody("Mine2", nil), `W/"1"`, http.StatusPreconditionFailed},
 		{"unknown plan", "/plan/" + uuid.NewString(), planBody("Mine2", nil), `"1"`, http.StatusNotFound},
 		{"name taken", path, planBody("Taken", nil), `"1"`, http.StatusConflict},
 		{"invalid document", path, badDoc, `"1"`, http.StatusUnprocessableEntity},
@@ -376,4 +381,42 @@ func TestDeletePlanWithExecutions(t *testing.T) {
 
 	res = e.request(http.MethodDelete, "/plan/"+uuid.NewString()+"?cascade=true", nil)
 	require.Equal(t, http.StatusNotFound, res.Status)
+}
+
+// TestPlanFieldsRejectNUL checks that a NUL character in a plan's name,
+// description or labels gives the same 422 on every backend, naming the
+// field, and writes nothing: Postgres cannot store NUL in text, SQLite can.
+func TestPlanFieldsRejectNUL(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	target := e.createPlan("Target", nil)
+	for _, tc := range []struct {
+		name     string
+		body     map[string]any
+		location string
+	}{
+		{"name", map[string]any{"name": "a\x00b"}, "body.name"},
+		{"description", map[string]any{"description": "a\x00b"}, "body.description"},
+		{"label value", map[string]any{"labels": map[string]string{"team": "a\x00b"}}, "body.labels.team"},
+		{"label key", map[string]any{"labels": map[string]string{"te\x00am": "a"}}, "body.labels.te\x00am"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := planBody("NUL", nil)
+			for k, v := range tc.body {
+				body[k] = v
+			}
+			before := e.planCount()
+			for _, req := range []struct{ method, path string }{
+				{http.MethodPost, "/plan"},
+				{http.MethodPut, "/plan/" + target.ID.String()},
+			} {
+				res := e.request(req.method, req.path, body, "If-Match", `"1"`)
+				require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s %s: %s", req.method, req.path, res.Body)
+				p := res.problem(t)
+				assert.Contains(t, p.locations(), tc.location, "%s %s", req.method, req.path)
+			}
+			require.Equal(t, before, e.planCount())
+			assert.Equal(t, "Target", e.storedPlan(target.ID).Name)
+		})
+	}
 }
