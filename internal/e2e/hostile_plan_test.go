@@ -512,6 +512,7 @@ func TestHostileHugeCapture(t *testing.T) {
 		e := srv.waitFinal([]string{execID}, hostileTimeout)[execID]
 		w.check(t)
 		res := readResult(t, e)
+		t.Logf("largest body the target received: %d bytes", ht.largestSink())
 		require.Contains(t, []string{"failed", "error"}, e.Status, "the over-limit step must fail the execution")
 		require.LessOrEqual(t, ht.largestSink(), int64(expandedBodyLimit), "the target received an over-limit body")
 		require.Len(t, res.Steps, 2)
@@ -670,6 +671,10 @@ func walkStrings(v any, path string, f func(path, s string)) {
 // label value or a variable value it is either refused with 422 or stored
 // and read back exactly. Today Postgres answers 500 to all of them.
 func TestHostileNULPlanFields(t *testing.T) {
+	// statuses[field][backend] is the answer to the create, to compare the
+	// backends at the end.
+	var mu sync.Mutex
+	statuses := map[string]map[string]int{}
 	forEachBackend(t, func(t *testing.T, backend map[string]string) {
 		ht := newHostileTarget(t)
 		srv, _ := startHostileAstro(t, backend)
@@ -697,6 +702,12 @@ func TestHostileNULPlanFields(t *testing.T) {
 				r, err := doWithin(srv, 10*time.Second, http.MethodPost, "/plan", p)
 				require.NoError(t, err)
 				t.Logf("POST /plan with a NUL in the %s: %d %s", tc.name, r.status, shorten(string(r.body)))
+				mu.Lock()
+				if statuses[tc.name] == nil {
+					statuses[tc.name] = map[string]int{}
+				}
+				statuses[tc.name][backend["STORAGE_BACKEND"]] = r.status
+				mu.Unlock()
 				require.Less(t, r.status, 500, "a NUL in a plan field must never give a 5xx")
 				if tc.mustRefuse || r.status != http.StatusCreated {
 					require.Equal(t, http.StatusUnprocessableEntity, r.status)
@@ -715,6 +726,12 @@ func TestHostileNULPlanFields(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, http.StatusCreated, r.status, "a normal write afterwards: %s", r)
 	})
+	for field, byBackend := range statuses {
+		if len(byBackend) == 2 {
+			require.Equal(t, byBackend["memory"], byBackend["postgres"],
+				"a NUL in the %s must get the same answer on every backend", field)
+		}
+	}
 }
 
 // apiPlanFull is a plan as read back, with the fields a NUL may sit in.
