@@ -238,7 +238,20 @@ func watchServer(t *testing.T, srv *astro, debugAddr string) *watcher {
 		stopCh: make(chan struct{}), done: make(chan struct{}),
 	}
 	go w.loop()
-	t.Cleanup(w.stop)
+	t.Cleanup(func() {
+		w.stop()
+		if !t.Failed() {
+			return
+		}
+		t.Logf("watcher at failure: %d polls, %d bad /healthz answers, %d unreadable /debug/vars, peak RSS seen %d MiB",
+			w.polls, w.badCount, w.rssErrors, w.maxRSS>>20)
+		for _, b := range w.bad {
+			t.Logf("  %s", b)
+		}
+		if srv.proc.exited() {
+			t.Logf("the server exited: %v\n%s", srv.proc.err, logTail(srv.log, 20))
+		}
+	})
 	return w
 }
 
