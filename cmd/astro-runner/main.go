@@ -283,4 +283,5 @@ func debugHandler() http.Handler {
 
 func init() {
 	expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
+	publishProcessVars()
 }
