@@ -267,7 +267,7 @@ func TestValidateRejects(t *testing.T) {
 			name:    "HeaderValueNUL",
 			mutate:  func(d *plan.Document) { d.Steps[0].Request.Headers["X-A"] = "a\x00b" },
 			loc:     "document.steps[0].request.headers.X-A",
-			message: "CR, LF or NUL",
+			message: "must not contain NUL",
 		},
 		{
 			name:    "HeaderValueCRLFFromVariable",
