@@ -437,8 +437,10 @@ func TestValidateRejects(t *testing.T) {
 			message: "HTTP token",
 		},
 		{
-			name:    "URLTooLarge",
-			mutate:  func(d *plan.Document) { d.Variables["base_url"] = "https://" + strings.Repeat("a", plan.MaxExpandedURLBytes) },
+			name: "URLTooLarge",
+			mutate: func(d *plan.Document) {
+				d.Variables["base_url"] = "https://" + strings.Repeat("a", plan.MaxExpandedURLBytes)
+			},
 			loc:     "document.steps[0].request.url",
 			message: "URL expands to 8206 bytes with the declared variables, more than the limit of 8 KiB",
 		},
@@ -509,8 +511,10 @@ func TestValidateRejects(t *testing.T) {
 			message: "must not contain NUL",
 		},
 		{
-			name:    "HeaderAssertEqualsNUL",
-			mutate:  func(d *plan.Document) { d.Steps[2].Assert = &plan.Assert{Headers: []plan.HeaderAssert{{Name: "A", Equals: ptr("\x00")}}} },
+			name: "HeaderAssertEqualsNUL",
+			mutate: func(d *plan.Document) {
+				d.Steps[2].Assert = &plan.Assert{Headers: []plan.HeaderAssert{{Name: "A", Equals: ptr("\x00")}}}
+			},
 			loc:     "document.steps[2].assert.headers[0].equals",
 			message: "must not contain NUL",
 		},
