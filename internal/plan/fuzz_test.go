@@ -3,8 +3,10 @@ package plan_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/astro-runner/astro-runner/internal/plan"
 )
@@ -86,7 +88,7 @@ func FuzzExpand(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s, value string) {
 		lookup := func(string) (string, bool) { return value, true }
 		refs, rerr := plan.References(s)
-		out, eerr := plan.Expand(s, lookup)
+		out, eerr := plan.Expand(s, lookup, noLimit)
 		if (rerr == nil) != (eerr == nil) {
 			t.Fatalf("References error %v but Expand error %v", rerr, eerr)
 		}
@@ -99,7 +101,7 @@ func FuzzExpand(f *testing.F) {
 				t.Fatalf("text without references changed: %q -> %q", s, out)
 			}
 			// Unknown names fail exactly when there are references.
-			_, err := plan.Expand(s, func(string) (string, bool) { return "", false })
+			_, err := plan.Expand(s, func(string) (string, bool) { return "", false }, noLimit)
 			if (err != nil) != (len(refs) > 0) {
 				t.Fatalf("unknown lookup: err %v with %d refs", err, len(refs))
 			}
@@ -108,22 +110,31 @@ func FuzzExpand(f *testing.F) {
 			}
 			// Inserted values are never expanded again, so a value that is
 			// itself a malformed template cannot make Expand fail.
-			if _, err := plan.Expand(s, func(string) (string, bool) { return "{{" + value, true }); err != nil {
+			if _, err := plan.Expand(s, func(string) (string, bool) { return "{{" + value, true }, noLimit); err != nil {
 				t.Fatalf("inserted value was expanded: %v", err)
 			}
 			// Writing each reference back in canonical form is a fixed point.
 			canon := func(name string) (string, bool) { return "{{" + name + "}}", true }
-			once, err := plan.Expand(s, canon)
+			once, err := plan.Expand(s, canon, noLimit)
 			if err != nil {
 				t.Fatalf("canonical expand: %v", err)
 			}
-			twice, err := plan.Expand(once, canon)
+			twice, err := plan.Expand(once, canon, noLimit)
 			if err != nil || twice != once {
 				t.Fatalf("canonical form is not stable: %q -> %q (%v)", once, twice, err)
 			}
 			// Every inserted value appears in the output.
 			if len(refs) > 0 && !strings.Contains(out, value) {
 				t.Fatalf("output %q lacks the value %q", out, value)
+			}
+			// The limit is exact, and TemplateSize predicts the size.
+			checkLimit(t, len(out), func(limit int) error {
+				_, err := plan.Expand(s, lookup, limit)
+				return err
+			})
+			size, err := plan.TemplateSize(s, lookup)
+			if err != nil || size != len(out) {
+				t.Fatalf("TemplateSize = %d, %v; expanded size is %d", size, err, len(out))
 			}
 		}
 
@@ -132,7 +143,7 @@ func FuzzExpand(f *testing.F) {
 		}
 		body := plan.Body(s)
 		brefs, berr := body.References()
-		expanded, err := body.Expand(lookup)
+		expanded, err := body.Expand(lookup, noLimit)
 		if (berr == nil) != (err == nil) {
 			t.Fatalf("Body.References error %v but Body.Expand error %v", berr, err)
 		}
@@ -145,5 +156,40 @@ func FuzzExpand(f *testing.F) {
 		if len(brefs) == 0 && string(expanded) != s {
 			t.Fatalf("body without references changed: %q -> %q", s, expanded)
 		}
+		if !utf8.ValidString(value) {
+			// Sizes are additive only over valid UTF-8; plan variables
+			// are always valid.
+			return
+		}
+		sent := len(expanded)
+		if text, ok := expanded.Text(); ok {
+			sent = len(text)
+		}
+		checkLimit(t, sent, func(limit int) error {
+			_, err := body.Expand(lookup, limit)
+			return err
+		})
+		size, err := body.SentSize(lookup)
+		if err != nil || size != sent {
+			t.Fatalf("SentSize = %d, %v; sent size is %d for %q", size, err, sent, s)
+		}
 	})
+}
+
+// noLimit lets Expand produce any size.
+const noLimit = math.MaxInt
+
+// checkLimit checks that expanding with a limit of exactly size succeeds and
+// with one byte less fails with ErrTooLarge.
+func checkLimit(t *testing.T, size int, expand func(limit int) error) {
+	t.Helper()
+	if err := expand(size); err != nil {
+		t.Fatalf("limit %d = output size: %v", size, err)
+	}
+	if size == 0 {
+		return
+	}
+	if err := expand(size - 1); !errors.Is(err, plan.ErrTooLarge) {
+		t.Fatalf("limit %d, one below the output size: want ErrTooLarge, got %v", size-1, err)
+	}
 }

@@ -50,6 +50,23 @@ const (
 	MaxNameLength = 100
 )
 
+// Limits on the size of a request after template expansion. Validate refuses
+// a document whose declared variables alone already pass them, and a run
+// fails the step, without sending it, when captured or env values do.
+// Expansion checks them as it goes, so an oversized request is never built.
+const (
+	// MaxExpandedURLBytes is the largest size of a request URL after
+	// expansion: 8 KiB.
+	MaxExpandedURLBytes = 8 << 10
+	// MaxExpandedHeaderBytes is the largest size of each request header
+	// value after expansion: 8 KiB.
+	MaxExpandedHeaderBytes = 8 << 10
+	// MaxExpandedBodyBytes is the largest size of a request body after
+	// expansion, as sent: the text of a body written as a JSON string, or
+	// the JSON text of any other body. 1 MiB.
+	MaxExpandedBodyBytes = 1 << 20
+)
+
 // Methods lists the HTTP methods a step may use.
 var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // EnvPrefix starts a template reference to an environment variable, as in
@@ -21,6 +22,9 @@ var (
 	ErrInvalidReference = errors.New("invalid template reference")
 	// ErrUnknownVariable means the lookup function does not know a name.
 	ErrUnknownVariable = errors.New("unknown variable")
+	// ErrTooLarge means the expanded text would be larger than the limit
+	// given to Expand. The error wrapping it names the limit.
+	ErrTooLarge = errors.New("expanded text is too large")
 )
 
 // scanTemplates calls fn for each {{name}} reference in s, in order, with the
@@ -59,30 +63,64 @@ func validReference(name string) bool {
 // Expand replaces each {{name}}, {{ name }} or {{env.NAME}} in s with the
 // value lookup returns for the name (for env references the name passed is
 // "env.NAME"). Values are inserted as they are and are not expanded again.
-// It returns an error wrapping ErrUnknownVariable if lookup does not know a
-// name, ErrUnclosedTemplate if a {{ is not closed, and ErrInvalidReference if
-// a reference is not a valid name.
-func Expand(s string, lookup func(name string) (string, bool)) (string, error) {
+//
+// The result may be at most limit bytes long. The size is checked before
+// each piece is written, so Expand stops as soon as the output would pass
+// the limit and never builds a larger string. It returns an error wrapping
+// ErrTooLarge if the output would be larger than limit, ErrUnknownVariable if
+// lookup does not know a name, ErrUnclosedTemplate if a {{ is not closed, and
+// ErrInvalidReference if a reference is not a valid name.
+func Expand(s string, lookup func(name string) (string, bool), limit int) (string, error) {
 	if !strings.Contains(s, "{{") {
+		if len(s) > limit {
+			return "", tooLarge(limit)
+		}
 		return s, nil
 	}
 	var b strings.Builder
 	last := 0
+	write := func(piece string) error {
+		if b.Len()+len(piece) > limit {
+			return tooLarge(limit)
+		}
+		b.WriteString(piece)
+		return nil
+	}
 	err := scanTemplates(s, func(start, end int, name string) error {
 		value, ok := lookup(name)
 		if !ok {
 			return fmt.Errorf("%w %q", ErrUnknownVariable, name)
 		}
-		b.WriteString(s[last:start])
-		b.WriteString(value)
+		if err := write(s[last:start]); err != nil {
+			return err
+		}
 		last = end
-		return nil
+		return write(value)
 	})
+	if err == nil {
+		err = write(s[last:])
+	}
 	if err != nil {
 		return "", err
 	}
-	b.WriteString(s[last:])
 	return b.String(), nil
+}
+
+// tooLarge returns an error wrapping ErrTooLarge that names the limit.
+func tooLarge(limit int) error {
+	return fmt.Errorf("%w: larger than %s", ErrTooLarge, FormatSize(limit))
+}
+
+// FormatSize writes a size in bytes for messages: "1 MiB", "8 KiB" or
+// "100 bytes".
+func FormatSize(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // References returns the names referenced by templates in s, each once, in
@@ -132,29 +170,127 @@ func (b Body) References() ([]string, error) {
 // values and object keys expanded by Expand. Expanded values are escaped as
 // JSON, so they cannot change the structure of the body. Strings without
 // templates, and everything outside strings, are copied unchanged.
-func (b Body) Expand(lookup func(name string) (string, bool)) (Body, error) {
-	out := make([]byte, 0, len(b))
+//
+// The body as sent may be at most limit bytes long: the decoded text of a
+// body written as a JSON string, or the JSON text of any other body (see
+// Body.SentSize). Sizes are checked while expanding, so Expand never builds
+// a body much larger than limit. It returns the errors of Expand, including
+// one wrapping ErrTooLarge.
+func (b Body) Expand(lookup func(name string) (string, bool), limit int) (Body, error) {
+	if _, ok := b.Text(); ok {
+		return b.expandText(lookup, limit)
+	}
+	out := make([]byte, 0, min(len(b), limit))
 	last := 0
 	err := eachJSONLiteral(b, func(start, end int, s string) error {
 		if !strings.Contains(s, "{{") {
 			return nil
 		}
-		expanded, err := Expand(s, lookup)
+		out = append(out, b[last:start]...)
+		last = end
+		// The escaped text is never shorter than the raw text, so the raw
+		// expansion may use at most what is left after the quotes.
+		expanded, err := Expand(s, lookup, max(limit-len(out)-2, 0))
 		if err != nil {
 			return err
 		}
-		out = append(out, b[last:start]...)
+		if len(out)+jsonStringLen(expanded) > limit {
+			return tooLarge(limit)
+		}
 		out = appendJSONString(out, expanded)
-		last = end
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	if len(out)+len(b)-last > limit {
+		return nil, tooLarge(limit)
+	}
 	if last == 0 {
 		return b, nil
 	}
 	return append(out, b[last:]...), nil
+}
+
+// expandText expands a body written as one JSON string, whose decoded text
+// is what is sent.
+func (b Body) expandText(lookup func(name string) (string, bool), limit int) (Body, error) {
+	text, _ := b.Text()
+	if !strings.Contains(text, "{{") {
+		if len(text) > limit {
+			return nil, tooLarge(limit)
+		}
+		return b, nil
+	}
+	expanded, err := Expand(text, lookup, limit)
+	if err != nil {
+		return nil, err
+	}
+	return appendJSONString(make([]byte, 0, jsonStringLen(expanded)), expanded), nil
+}
+
+// SentSize returns the size in bytes of the body as sent after expansion,
+// without building it: the decoded text of a body written as a JSON string,
+// or the JSON text of any other body. lookup is as for Expand, except that a
+// name it does not know counts as empty, so the result is a lower bound when
+// some values are unknown. The body must be valid JSON with valid templates;
+// otherwise SentSize returns the error Body.References would. Sizes add up
+// exactly only when the values are valid UTF-8.
+func (b Body) SentSize(lookup func(name string) (string, bool)) (int, error) {
+	if text, ok := b.Text(); ok {
+		return TemplateSize(text, lookup)
+	}
+	total := len(b)
+	err := eachJSONLiteral(b, func(start, end int, s string) error {
+		if !strings.Contains(s, "{{") {
+			return nil
+		}
+		n := 2 // the quotes
+		err := scanPieces(s, func(literal string) {
+			n += jsonStringLen(literal) - 2
+		}, func(name string) {
+			if value, ok := lookup(name); ok {
+				n += jsonStringLen(value) - 2
+			}
+		})
+		if err != nil {
+			return err
+		}
+		total += n - (end - start)
+		return nil
+	})
+	return total, err
+}
+
+// TemplateSize returns the length in bytes that Expand would give s, without
+// building it. lookup is as for Expand, except that a name it does not know
+// counts as empty, so the result is a lower bound when some values are
+// unknown. It returns the syntax errors of References.
+func TemplateSize(s string, lookup func(name string) (string, bool)) (int, error) {
+	total := 0
+	err := scanPieces(s, func(literal string) { total += len(literal) }, func(name string) {
+		if value, ok := lookup(name); ok {
+			total += len(value)
+		}
+	})
+	return total, err
+}
+
+// scanPieces calls literal for each run of text outside templates and ref for
+// each reference in s, in order.
+func scanPieces(s string, literal func(string), ref func(name string)) error {
+	last := 0
+	err := scanTemplates(s, func(start, end int, name string) error {
+		literal(s[last:start])
+		ref(name)
+		last = end
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	literal(s[last:])
+	return nil
 }
 
 // eachJSONString calls fn with the decoded value of each string literal in
@@ -204,4 +340,38 @@ func appendJSONString(dst []byte, s string) []byte {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s) // Encoding a string cannot fail.
 	return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+}
+
+// jsonStringLen returns the length of appendJSONString(nil, s) without
+// building it. It follows encoding/json: ", \\, \n, \r, \t, \b and \f take
+// two bytes, other control characters, U+2028 and U+2029 six, and each byte
+// of invalid UTF-8 becomes \ufffd (six bytes).
+func jsonStringLen(s string) int {
+	n := 2
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f':
+				n += 2
+			case c < 0x20:
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			n += 6
+		case r == '\u2028' || r == '\u2029':
+			n += 6
+		default:
+			n += size
+		}
+		i += size
+	}
+	return n
 }

@@ -61,7 +61,7 @@ func TestExpand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := plan.Expand(tt.in, lookupMap(vars))
+			got, err := plan.Expand(tt.in, lookupMap(vars), noLimit)
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 				return
@@ -74,7 +74,7 @@ func TestExpand(t *testing.T) {
 
 func TestExpandUnknownNamesTheVariable(t *testing.T) {
 	t.Parallel()
-	_, err := plan.Expand("x {{ missing_one }} y", lookupMap(nil))
+	_, err := plan.Expand("x {{ missing_one }} y", lookupMap(nil), noLimit)
 	require.ErrorContains(t, err, `"missing_one"`)
 }
 
@@ -134,7 +134,7 @@ func TestBodyExpand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := plan.Body(tt.in).Expand(lookupMap(vars))
+			got, err := plan.Body(tt.in).Expand(lookupMap(vars), noLimit)
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 				return

@@ -100,8 +100,13 @@ func (v *validator) add(loc, msg string, value any) {
 // values, templates that reference undeclared variables, captures of later
 // steps or env variables not in opts.EnvAllow, regular expressions and
 // JSONPath expressions that do not compile, captures without exactly one
-// source, and text that is not valid UTF-8. It also applies the limits given
-// by the schema tags, for documents that did not come through the API.
+// source, text that is not valid UTF-8 or contains NUL (U+0000, in any
+// string, including those inside bodies), and URLs, header values and bodies
+// that the declared variables alone already make larger than
+// MaxExpandedURLBytes, MaxExpandedHeaderBytes or MaxExpandedBodyBytes.
+// Those sizes are computed without expanding anything. It also applies the
+// limits given by the schema tags, for documents that did not come through
+// the API.
 // It returns nil or a *ValidationError listing every problem.
 func (d *Document) Validate(opts ValidateOptions) error {
 	prefix := opts.Location
@@ -172,19 +177,47 @@ func (v *validator) name(loc, name string) bool {
 	return false
 }
 
-// text checks that s is valid UTF-8 and reports whether it is. When echo is
-// true the value may be included in the error.
+// text checks that s is valid UTF-8 without NUL characters and reports
+// whether it is. When echo is true the value may be included in the error.
+// NUL is refused because Postgres cannot store it in text or jsonb, and every
+// backend must accept the same documents.
 func (v *validator) text(loc, s string, echo bool) bool {
-	if utf8.ValidString(s) {
-		return true
+	if !utf8.ValidString(s) {
+		var value any
+		if echo {
+			value = strings.ToValidUTF8(s, "\uFFFD")
+		}
+		v.add(loc, "must be valid UTF-8", value)
+		return false
 	}
-	var value any
-	if echo {
-		value = strings.ToValidUTF8(s, "\uFFFD")
+	if strings.Contains(s, "\x00") {
+		v.add(loc, msgNUL, nil)
+		return false
 	}
-	v.add(loc, "must be valid UTF-8", value)
-	return false
+	return true
 }
+
+// msgNUL is the message for text that contains U+0000.
+const msgNUL = "must not contain NUL (\\u0000)"
+
+// jsonNUL checks that no string or object key in the JSON text b contains
+// NUL, and reports whether none does. b must be valid JSON.
+func (v *validator) jsonNUL(loc string, b []byte) bool {
+	err := eachJSONString(b, func(s string) error {
+		if strings.Contains(s, "\x00") {
+			return errNUL
+		}
+		return nil
+	})
+	if err != nil {
+		v.add(loc, msgNUL+" in any string", nil)
+		return false
+	}
+	return true
+}
+
+// errNUL stops jsonNUL at the first NUL.
+var errNUL = errors.New("NUL")
 
 func (v *validator) step(loc string, s *Step) {
 	switch {
@@ -240,8 +273,11 @@ func (v *validator) request(loc string, r *Request) {
 		if !v.references(l, value) {
 			continue
 		}
+		if !v.templateSize(l, "header value", MaxExpandedHeaderBytes, value) {
+			continue
+		}
 		// Variables are constant, so their values can be checked now.
-		if hasCTL(v.substitute(value)) {
+		if hasCTL(v.substitute(value, MaxExpandedHeaderBytes)) {
 			v.add(l, "header value must not contain CR, LF or NUL", nil)
 		}
 	}
@@ -252,14 +288,20 @@ func (v *validator) request(loc string, r *Request) {
 			v.add(loc+".body", "must be valid UTF-8", nil)
 		case !json.Valid(r.Body):
 			v.add(loc+".body", "must be valid JSON", nil)
+		case !v.jsonNUL(loc+".body", r.Body):
 		default:
 			refs, err := r.Body.References()
 			if err != nil {
 				v.add(loc+".body", err.Error(), nil)
 				return
 			}
+			ok := true
 			for _, name := range refs {
-				v.reference(loc+".body", name)
+				ok = v.reference(loc+".body", name) && ok
+			}
+			if ok {
+				size, err := r.Body.SentSize(v.constantValue)
+				v.expandedSize(loc+".body", "body", MaxExpandedBodyBytes, size, err)
 			}
 		}
 	}
@@ -279,14 +321,19 @@ func (v *validator) requestURL(loc, raw string) {
 		return
 	case !v.references(loc, raw):
 		return
+	case !v.templateSize(loc, "URL", MaxExpandedURLBytes, raw):
+		return
 	}
-	// A URL that starts with a capture or env reference has a scheme and
-	// host that are unknown until the run.
+	// The scheme must be known before the run, so a URL cannot start with
+	// a capture or env reference. The host and everything after it may come
+	// from one: the runner checks the expanded URL again, and the network
+	// policy checks every address it dials.
 	hint := ""
 	if refs, _ := References(raw); len(refs) > 0 && strings.HasPrefix(raw, "{{") && !v.isConstant(refs[0]) {
-		hint = "; its scheme and host cannot come from a capture or env variable: put them in a declared variable or in the URL itself"
+		hint = "; the scheme cannot come from a capture or env variable: start the URL with http:// or https://, " +
+			"or with a declared variable that does (the host and the rest may come from a capture or env variable)"
 	}
-	u, err := url.Parse(v.substitute(raw))
+	u, err := url.Parse(v.substitute(raw, MaxExpandedURLBytes))
 	if err != nil {
 		msg := err.Error()
 		if uerr, ok := errors.AsType[*url.Error](err); ok {
@@ -316,18 +363,52 @@ func (v *validator) isConstant(name string) bool {
 const placeholder = "0"
 
 // substitute expands the constant references in s and replaces the others
-// by a placeholder. s must already have been checked by references.
-func (v *validator) substitute(s string) string {
+// by a placeholder. s must already have been checked by references and by
+// expandedSize with limit; a placeholder is shorter than the reference it
+// replaces, so the result is never longer than limit+len(s).
+func (v *validator) substitute(s string, limit int) string {
 	out, err := Expand(s, func(name string) (string, bool) {
 		if v.isConstant(name) {
 			return v.doc.Variables[name], true
 		}
 		return placeholder, true
-	})
+	}, limit+len(s))
 	if err != nil {
 		return s
 	}
 	return out
+}
+
+// constantValue returns a reference's value if it is constant. Captured and
+// env values are unknown until the run.
+func (v *validator) constantValue(name string) (string, bool) {
+	if !v.isConstant(name) {
+		return "", false
+	}
+	return v.doc.Variables[name], true
+}
+
+// templateSize checks the expanded size of a URL or header value with
+// expandedSize.
+func (v *validator) templateSize(loc, what string, limit int, s string) bool {
+	size, err := TemplateSize(s, v.constantValue)
+	return v.expandedSize(loc, what, limit, size, err)
+}
+
+// expandedSize checks the size that a URL, header value or body has after
+// expanding its constant references, computed without expanding it, and
+// reports whether it is within limit. Unknown references count as empty.
+func (v *validator) expandedSize(loc, what string, limit, size int, err error) bool {
+	switch {
+	case err != nil:
+		v.add(loc, err.Error(), nil)
+		return false
+	case size > limit:
+		v.add(loc, fmt.Sprintf("%s expands to %d bytes with the declared variables, more than the limit of %s",
+			what, size, FormatSize(limit)), nil)
+		return false
+	}
+	return true
 }
 
 // references checks the templates in s and reports whether they are all
@@ -421,6 +502,8 @@ func (v *validator) assert(loc string, a *Assert) {
 				v.add(l+".equals", "must be valid UTF-8", nil)
 			case !json.Valid(j.Equals):
 				v.add(l+".equals", "must be valid JSON", nil)
+			default:
+				v.jsonNUL(l+".equals", j.Equals)
 			}
 		}
 		if j.Matches != nil {

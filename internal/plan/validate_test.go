@@ -179,13 +179,13 @@ func TestValidateRejects(t *testing.T) {
 			name:    "URLStartsWithCapture",
 			mutate:  func(d *plan.Document) { d.Steps[1].Request.URL = "{{location}}/x" },
 			loc:     "document.steps[1].request.url",
-			message: "cannot come from a capture or env variable",
+			message: "the scheme cannot come from a capture or env variable",
 		},
 		{
 			name:    "URLStartsWithEnv",
 			mutate:  func(d *plan.Document) { d.Steps[1].Request.URL = "{{env.API_HOST}}/x" },
 			loc:     "document.steps[1].request.url",
-			message: "cannot come from a capture or env variable",
+			message: "the scheme cannot come from a capture or env variable",
 		},
 		{
 			name:    "URLControlCharacter",
@@ -267,7 +267,7 @@ func TestValidateRejects(t *testing.T) {
 			name:    "HeaderValueNUL",
 			mutate:  func(d *plan.Document) { d.Steps[0].Request.Headers["X-A"] = "a\x00b" },
 			loc:     "document.steps[0].request.headers.X-A",
-			message: "CR, LF or NUL",
+			message: "must not contain NUL",
 		},
 		{
 			name:    "HeaderValueCRLFFromVariable",
@@ -437,6 +437,130 @@ func TestValidateRejects(t *testing.T) {
 			message: "HTTP token",
 		},
 		{
+			name: "URLTooLarge",
+			mutate: func(d *plan.Document) {
+				d.Variables["base_url"] = "https://" + strings.Repeat("a", plan.MaxExpandedURLBytes)
+			},
+			loc:     "document.steps[0].request.url",
+			message: "URL expands to 8206 bytes with the declared variables, more than the limit of 8 KiB",
+		},
+		{
+			name:    "HeaderTooLarge",
+			mutate:  func(d *plan.Document) { d.Variables["user"] = strings.Repeat("a", plan.MaxExpandedHeaderBytes+1) },
+			loc:     "document.steps[0].request.headers.X-User",
+			message: "header value expands to 8193 bytes",
+		},
+		{
+			name: "JSONBodyTooLarge",
+			mutate: func(d *plan.Document) {
+				d.Variables["user"] = strings.Repeat("a", plan.MaxExpandedBodyBytes/2)
+				d.Steps[0].Request.Body = plan.Body(`["{{user}}","{{user}}"]`)
+			},
+			loc:     "document.steps[0].request.body",
+			message: "body expands to 1048583 bytes with the declared variables, more than the limit of 1 MiB",
+		},
+		{
+			name: "TextBodyTooLarge",
+			mutate: func(d *plan.Document) {
+				d.Variables["user"] = strings.Repeat("a", plan.MaxExpandedBodyBytes/4)
+				d.Steps[0].Request.Body = plan.Body(`"{{user}}{{user}}{{user}}{{user}}!"`)
+			},
+			loc:     "document.steps[0].request.body",
+			message: "more than the limit of 1 MiB",
+		},
+		{
+			name:    "VariableNUL",
+			mutate:  func(d *plan.Document) { d.Variables["user"] = "a\x00" },
+			loc:     "document.variables.user",
+			message: "must not contain NUL",
+		},
+		{
+			name:    "StepNameNUL",
+			mutate:  func(d *plan.Document) { d.Steps[1].Name = "a\x00" },
+			loc:     "document.steps[1].name",
+			message: "must not contain NUL",
+		},
+		{
+			name:    "URLNUL",
+			mutate:  func(d *plan.Document) { d.Steps[2].Request.URL = "https://a/\x00" },
+			loc:     "document.steps[2].request.url",
+			message: "must not contain NUL",
+		},
+		{
+			name:    "BodyValueNUL",
+			mutate:  func(d *plan.Document) { d.Steps[0].Request.Body = plan.Body(`{"a":"x\u0000"}`) },
+			loc:     "document.steps[0].request.body",
+			message: "must not contain NUL",
+		},
+		{
+			name:    "BodyKeyNUL",
+			mutate:  func(d *plan.Document) { d.Steps[0].Request.Body = plan.Body(`{"\u0000":1}`) },
+			loc:     "document.steps[0].request.body",
+			message: "must not contain NUL",
+		},
+		{
+			name:    "TextBodyNUL",
+			mutate:  func(d *plan.Document) { d.Steps[0].Request.Body = plan.Body(`"a\u0000b"`) },
+			loc:     "document.steps[0].request.body",
+			message: "must not contain NUL",
+		},
+		{
+			name:    "HeaderNameNUL",
+			mutate:  func(d *plan.Document) { d.Steps[0].Request.Headers["X\x00"] = "1" },
+			loc:     "document.steps[0].request.headers.X\x00",
+			message: "must not contain NUL",
+		},
+		{
+			name: "HeaderAssertEqualsNUL",
+			mutate: func(d *plan.Document) {
+				d.Steps[2].Assert = &plan.Assert{Headers: []plan.HeaderAssert{{Name: "A", Equals: ptr("\x00")}}}
+			},
+			loc:     "document.steps[2].assert.headers[0].equals",
+			message: "must not contain NUL",
+		},
+		{
+			name:    "BodyContainsNUL",
+			mutate:  func(d *plan.Document) { d.Steps[0].Assert.BodyContains = []string{"\x00"} },
+			loc:     "document.steps[0].assert.body_contains[0]",
+			message: "must not contain NUL",
+		},
+		{
+			name:    "JSONPathEqualsNUL",
+			mutate:  func(d *plan.Document) { d.Steps[0].Assert.JSONPath[1].Equals = json.RawMessage(`["\u0000"]`) },
+			loc:     "document.steps[0].assert.jsonpath[1].equals",
+			message: "must not contain NUL",
+		},
+		{
+			name:    "JSONPathMatchesNUL",
+			mutate:  func(d *plan.Document) { d.Steps[0].Assert.JSONPath[2].Matches = ptr("a\x00") },
+			loc:     "document.steps[0].assert.jsonpath[2].matches",
+			message: "must not contain NUL",
+		},
+		{
+			name:    "CaptureRegexNUL",
+			mutate:  func(d *plan.Document) { d.Steps[0].Capture[2].Regex = "(a)\x00" },
+			loc:     "document.steps[0].capture[2].regex",
+			message: "must not contain NUL",
+		},
+		{
+			name:    "CaptureJSONPathNUL",
+			mutate:  func(d *plan.Document) { d.Steps[0].Capture[0].JSONPath = "$['\x00']" },
+			loc:     "document.steps[0].capture[0].jsonpath",
+			message: "must not contain NUL",
+		},
+		{
+			name:    "CaptureHeaderNUL",
+			mutate:  func(d *plan.Document) { d.Steps[0].Capture[1].Header = "X\x00" },
+			loc:     "document.steps[0].capture[1].header",
+			message: "must not contain NUL",
+		},
+		{
+			name:    "VariableNameNUL",
+			mutate:  func(d *plan.Document) { d.Variables["a\x00"] = "1" },
+			loc:     "document.variables.a\x00",
+			message: "name must match",
+		},
+		{
 			name:    "LocationPrefix",
 			mutate:  func(d *plan.Document) { d.Steps[2].Request.URL = "ftp://x" },
 			opts:    &plan.ValidateOptions{EnvAllow: []string{"API_HOST"}, Location: "body.document"},
@@ -518,4 +642,34 @@ func TestValidateAllowsDuplicateStepNamesAndShadowingCaptures(t *testing.T) {
 	d.Steps[1].Request.URL = "https://example.com/{{user}}"
 	require.Equal(t, d.Steps[1].Name, d.Steps[2].Name)
 	require.NoError(t, d.Validate(validOpts))
+}
+
+// TestValidateSizesAtTheLimit checks that sizes exactly at each limit pass,
+// and that captured and env values, unknown before the run, count as empty.
+func TestValidateSizesAtTheLimit(t *testing.T) {
+	t.Parallel()
+	d := validDoc()
+	const prefix = "https://h/"
+	d.Variables["base_url"] = prefix + strings.Repeat("a", plan.MaxExpandedURLBytes-len(prefix)-len("/login"))
+	d.Variables["user"] = strings.Repeat("u", plan.MaxExpandedHeaderBytes)
+	d.Steps[0].Request.Body = plan.Body(`"{{user}}` + strings.Repeat("b", plan.MaxExpandedBodyBytes-plan.MaxExpandedHeaderBytes) + `"`)
+	// Captures and env values count as empty at save time.
+	d.Steps[1].Request.Body = plan.Body(`"{{session}}{{env.API_HOST}}` + strings.Repeat("c", plan.MaxExpandedBodyBytes) + `"`)
+	require.NoError(t, d.Validate(validOpts))
+}
+
+// TestValidateCapturedHost checks the rule on URLs built from captures: the
+// host may come from a capture or env variable, the scheme may not.
+func TestValidateCapturedHost(t *testing.T) {
+	t.Parallel()
+	for _, url := range []string{"https://{{location}}/x", "http://{{session}}", "https://{{env.API_HOST}}:8080/{{location}}"} {
+		d := validDoc()
+		d.Steps[1].Request.URL = url
+		require.NoError(t, d.Validate(validOpts), url)
+	}
+	d := validDoc()
+	d.Steps[1].Request.URL = "{{location}}"
+	err := d.Validate(validOpts)
+	require.ErrorContains(t, err, "the scheme cannot come from a capture or env variable")
+	require.ErrorContains(t, err, "the host and the rest may come from a capture or env variable")
 }

@@ -25,6 +25,9 @@ type checker struct {
 	truncated bool
 	limit     int64
 	latency   time.Duration
+	// captureBudget is how many bytes of captured values the run may
+	// still hold; see MaxRunCaptureBytes.
+	captureBudget int
 
 	parsed  bool
 	json    any
@@ -112,7 +115,7 @@ func (c *checker) header(h plan.HeaderAssert) []AssertionResult {
 	value := strings.Join(values, ", ")
 	var actual any
 	if present {
-		actual = value
+		actual = echoValue(value)
 	}
 	var results []AssertionResult
 	if h.Equals != nil {
@@ -121,7 +124,7 @@ func (c *checker) header(h plan.HeaderAssert) []AssertionResult {
 		case !present:
 			res.Message = "header " + h.Name + " is missing"
 		case value != *h.Equals:
-			res.Message = fmt.Sprintf("expected header %s to equal %q, got %q", h.Name, *h.Equals, value)
+			res.Message = fmt.Sprintf("expected header %s to equal %q, got %s", h.Name, *h.Equals, quoted(value))
 		default:
 			res.Passed = true
 		}
@@ -136,7 +139,7 @@ func (c *checker) header(h plan.HeaderAssert) []AssertionResult {
 		case !present:
 			res.Message = "header " + h.Name + " is missing"
 		case !re.MatchString(value):
-			res.Message = fmt.Sprintf("expected header %s to match %q, got %q", h.Name, *h.Matches, value)
+			res.Message = fmt.Sprintf("expected header %s to match %q, got %s", h.Name, *h.Matches, quoted(value))
 		default:
 			res.Passed = true
 		}
@@ -202,10 +205,14 @@ func (c *checker) jsonPath(j plan.JSONPathAssert) []AssertionResult {
 		case !found:
 			res.Message = "path selected nothing"
 		case !jsonEqual(value, expectedEquals):
-			res.Actual = value
-			res.Message = fmt.Sprintf("expected %s, got %s", jsonText(expectedEquals), jsonText(value))
+			res.Actual = echoValue(value)
+			got, ok := boundedJSON(value, echoWindow)
+			if !ok {
+				got += ellipsis
+			}
+			res.Message = fmt.Sprintf("expected %s, got %s", jsonText(expectedEquals), got)
 		default:
-			res.Actual = value
+			res.Actual = echoValue(value)
 			res.Passed = true
 		}
 	}
@@ -230,11 +237,15 @@ func (c *checker) jsonPath(j plan.JSONPathAssert) []AssertionResult {
 		case !found:
 			res.Message = "path selected nothing"
 		default:
-			text := stringForm(value)
-			res.Actual = text
+			text, ok := boundedText(value, int(c.limit))
+			if !ok {
+				res.Message = fmt.Sprintf("selected value is larger than %d bytes as text and was not matched", c.limit)
+				break
+			}
+			res.Actual = echoValue(text)
 			res.Passed = re.MatchString(text)
 			if !res.Passed {
-				res.Message = fmt.Sprintf("expected value to match %q, got %q", *j.Matches, text)
+				res.Message = fmt.Sprintf("expected value to match %q, got %s", *j.Matches, quoted(text))
 			}
 		}
 	}
@@ -259,11 +270,15 @@ func (c *checker) capture(captures []plan.Capture) ([]captured, []AssertionResul
 		res := AssertionResult{Kind: KindCapture, Target: cp.Name}
 		value, source, err := c.captureValue(cp)
 		res.Expected = source
+		if err == nil && len(value) > c.captureBudget {
+			err = fmt.Errorf("captured values of this run would pass %s in total, the limit for a run", plan.FormatSize(MaxRunCaptureBytes))
+		}
 		if err != nil {
 			res.Message = err.Error()
 		} else {
+			c.captureBudget -= len(value)
 			res.Passed = true
-			res.Actual = value
+			res.Actual = clip(value, echoWindow)
 			values = append(values, captured{name: cp.Name, value: value})
 		}
 		results = append(results, res)
@@ -289,12 +304,19 @@ func (c *checker) captureValue(cp plan.Capture) (value, source string, err error
 		if !found {
 			return "", source, errors.New("path selected nothing")
 		}
-		return stringForm(v), source, nil
+		text, ok := boundedText(v, MaxCaptureBytes)
+		if !ok {
+			return "", source, errCaptureTooLarge
+		}
+		return text, source, nil
 	case cp.Header != "":
 		source = "header " + cp.Header
 		values := c.resp.Header.Values(cp.Header)
 		if len(values) == 0 {
 			return "", source, fmt.Errorf("header %s is missing", cp.Header)
+		}
+		if len(values[0]) > MaxCaptureBytes {
+			return "", source, errCaptureTooLarge
 		}
 		return values[0], source, nil
 	case cp.Regex != "":
@@ -310,11 +332,18 @@ func (c *checker) captureValue(cp plan.Capture) (value, source string, err error
 			return "", source, errors.New("regex did not match the body")
 		case group >= len(m):
 			return "", source, fmt.Errorf("regex has no group %d", group)
+		case len(m[group]) > MaxCaptureBytes:
+			return "", source, errCaptureTooLarge
 		}
 		return string(m[group]), source, nil
 	}
 	return "", source, errors.New("capture has no source")
 }
+
+// errCaptureTooLarge fails a capture whose value is longer than
+// MaxCaptureBytes. The value is not cut, since a cut value would be silently
+// wrong when a later step uses it.
+var errCaptureTooLarge = fmt.Errorf("captured value is larger than %s, the limit for one capture", plan.FormatSize(MaxCaptureBytes))
 
 // pathValue returns the value a JSONPath selected: the single node, or an
 // array of the nodes if there are several. found is false if there are none.
@@ -326,14 +355,6 @@ func pathValue(nodes jsonpath.NodeList) (value any, found bool) {
 		return nodes[0], true
 	}
 	return []any(nodes), true
-}
-
-// stringForm returns a string as is and any other value as compact JSON.
-func stringForm(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	return jsonText(v)
 }
 
 // jsonText returns v as compact JSON.
@@ -415,12 +436,12 @@ func hugeExponent(n json.Number) bool {
 }
 
 // excerpt returns at most n bytes from the start of s, cut at a character
-// boundary, with invalid UTF-8 replaced.
+// boundary, with invalid UTF-8 and NUL replaced by U+FFFD.
 func excerpt(s string, n int) string {
 	if len(s) > n {
 		s = s[:runeBoundary(s, n)]
 	}
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = cleanText(s)
 	if len(s) > n {
 		// Replacement characters made it longer.
 		s = s[:runeBoundary(s, n)]

@@ -42,6 +42,7 @@ type Result struct {
 	Totals     Totals       `json:"totals" doc:"Counts of step results." example:"{\"passed\":1,\"failed\":0,\"errors\":0,\"skipped\":0,\"duration_ms\":12}"`
 	StartedAt  time.Time    `json:"started_at" doc:"When the run started." example:"2026-01-02T15:04:05Z"`
 	FinishedAt time.Time    `json:"finished_at" doc:"When the run finished." example:"2026-01-02T15:04:06Z"`
+	Truncated  bool         `json:"truncated,omitempty" doc:"Whether the result reached its size budget (4 MiB of JSON by default), so that some steps kept only their outcome; those steps are marked truncated." example:"false"`
 }
 
 // Totals counts the step results of a run.
@@ -62,8 +63,9 @@ type StepResult struct {
 	DurationMS  int64             `json:"duration_ms" doc:"Duration of the step in milliseconds, including retries and the delays between them." example:"87"`
 	Error       string            `json:"error,omitempty" doc:"Why the step errored, failed or was skipped." example:"timed out after 10000 ms"`
 	Assertions  []AssertionResult `json:"assertions,omitempty" doc:"Results of the assertions and captures of the last attempt." example:"[{\"kind\":\"status\",\"expected\":201,\"actual\":201,\"passed\":true}]"`
-	Captured    map[string]string `json:"captured,omitempty" doc:"Values captured for later steps. Values of captures whose names look secret are replaced by [REDACTED]." example:"{\"user_id\":\"42\",\"api_token\":\"[REDACTED]\"}"`
-	BodyExcerpt string            `json:"body_excerpt,omitempty" doc:"The first 4 KiB of the last response body, as valid UTF-8, with secret captured values replaced by [REDACTED]." example:"{\"id\":42}"`
+	Captured    map[string]string `json:"captured,omitempty" doc:"Values captured for later steps, at most 64 KiB each. Values of captures whose names look secret are replaced by [REDACTED]. Invalid UTF-8 and NUL characters are replaced by U+FFFD here; later steps use the value as received." example:"{\"user_id\":\"42\",\"api_token\":\"[REDACTED]\"}"`
+	BodyExcerpt string            `json:"body_excerpt,omitempty" doc:"The first 4 KiB of the last response body, as valid UTF-8, with secret captured values replaced by [REDACTED]. Invalid UTF-8 and NUL characters are replaced by U+FFFD." example:"{\"id\":42}"`
+	Truncated   bool              `json:"truncated,omitempty" doc:"Whether the step came after the result reached its size budget: it keeps its status, HTTP status, error and assertions, with each text cut to 100 bytes, but not its body excerpt or captured values." example:"false"`
 }
 
 // AssertionResult is the outcome of one assertion or capture.
@@ -71,7 +73,7 @@ type AssertionResult struct {
 	Kind     string `json:"kind" enum:"status,header_equals,header_matches,body_contains,jsonpath_equals,jsonpath_exists,jsonpath_matches,max_latency_ms,capture" doc:"What was checked." example:"jsonpath_equals"`
 	Target   string `json:"target,omitempty" doc:"The header name, JSONPath expression or capture name checked." example:"$.user.id"`
 	Expected any    `json:"expected,omitempty" doc:"The expected value." example:"42"`
-	Actual   any    `json:"actual,omitempty" doc:"The value found." example:"41"`
+	Actual   any    `json:"actual,omitempty" doc:"The value found. Text longer than 1 KiB is cut and ends with …; a longer JSON value becomes its cut JSON text. NUL characters and invalid UTF-8 are replaced by U+FFFD." example:"41"`
 	Passed   bool   `json:"passed" doc:"Whether the check passed." example:"false"`
 	Message  string `json:"message,omitempty" doc:"Why the check failed." example:"expected 42, got 41"`
 }

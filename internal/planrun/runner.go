@@ -32,6 +32,29 @@ const DefaultMaxBodyBytes int64 = 1 << 20
 // ExcerptBytes is the largest size of StepResult.BodyExcerpt.
 const ExcerptBytes = 4096
 
+// Limits on what a run keeps from its targets' responses. Each bounds memory
+// and the size of the stored result whatever the targets send.
+const (
+	// MaxCaptureBytes is the largest captured value: 64 KiB. A longer value
+	// fails its capture, because a cut value would be silently wrong when
+	// a later step uses it. With at most plan.MaxCaptures captures, a step
+	// captures at most 3.2 MiB.
+	MaxCaptureBytes = 64 << 10
+	// MaxRunCaptureBytes is the largest total size of the captured values a
+	// run holds at once: 4 MiB. A capture that would pass it fails.
+	MaxRunCaptureBytes = 4 << 20
+	// MaxEchoBytes is the largest size of each text taken from a response
+	// into an assertion result (Actual, and the values quoted in Message)
+	// and of StepResult.Error: 1 KiB. Longer text is cut and ends with "…";
+	// a structured Actual becomes its cut JSON text.
+	MaxEchoBytes = 1 << 10
+	// DefaultMaxResultBytes is the default of Runner.MaxResultBytes: 4 MiB.
+	DefaultMaxResultBytes = 4 << 20
+	// TruncatedEchoBytes is how much of each Actual, Expected, Message and
+	// Error a step keeps once the result is past Runner.MaxResultBytes.
+	TruncatedEchoBytes = 100
+)
+
 // DefaultSecretPattern matches capture names whose values are redacted.
 var DefaultSecretPattern = regexp.MustCompile(`(?i)token|secret|password|key`)
 
@@ -56,9 +79,16 @@ type Runner struct {
 	// SecretPattern matches the capture names whose values are redacted
 	// from results. Defaults to DefaultSecretPattern.
 	SecretPattern *regexp.Regexp
-	// MaxBodyBytes caps how much of each response body is read. Defaults to
-	// DefaultMaxBodyBytes.
+	// MaxBodyBytes caps how much of each response body is read, after any
+	// decompression. Defaults to DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxResultBytes is the size of a result, as JSON, past which steps
+	// keep only their outcome: a step that would take the result past it
+	// keeps its status, HTTP status, error and assertions (with each text
+	// cut to TruncatedEchoBytes) but drops its body excerpt and captured
+	// values, and is marked Truncated, as is the Result. Defaults to
+	// DefaultMaxResultBytes.
+	MaxResultBytes int
 }
 
 // Run validates doc and runs its steps in order. Each step sees the
@@ -77,6 +107,7 @@ func (r *Runner) Run(ctx context.Context, doc *plan.Document) (*Result, error) {
 	}
 	state := r.newRun(doc)
 	res := &Result{StartedAt: time.Now().UTC(), Steps: make([]StepResult, 0, len(doc.Steps))}
+	budget := newResultBudget(r.MaxResultBytes)
 	skipReason := ""
 	var ctxErr error
 	for i := range doc.Steps {
@@ -86,10 +117,10 @@ func (r *Runner) Run(ctx context.Context, doc *plan.Document) (*Result, error) {
 			skipReason = "run cancelled"
 		}
 		if skipReason != "" {
-			res.Steps = append(res.Steps, StepResult{Name: step.Name, Status: StatusSkipped, Error: skipReason})
+			res.Steps = append(res.Steps, budget.fit(StepResult{Name: step.Name, Status: StatusSkipped, Error: skipReason}))
 			continue
 		}
-		sr := state.step(ctx, step)
+		sr := budget.fit(state.step(ctx, step))
 		res.Steps = append(res.Steps, sr)
 		switch {
 		case ctx.Err() != nil:
@@ -103,6 +134,7 @@ func (r *Runner) Run(ctx context.Context, doc *plan.Document) (*Result, error) {
 			skipReason = fmt.Sprintf("step %d (%q) %s", i+1, step.Name, outcome)
 		}
 	}
+	res.Truncated = budget.truncated
 	res.FinishedAt = time.Now().UTC()
 	res.Totals.DurationMS = res.FinishedAt.Sub(res.StartedAt).Milliseconds()
 	res.Status = StatusPassed
@@ -133,8 +165,14 @@ type run struct {
 	envAllow      map[string]bool
 	secretPattern *regexp.Regexp
 	maxBodyBytes  int64
-	// vars holds the declared variables and the captures so far.
+	// vars holds the declared variables and the captures so far. Captured
+	// values are kept as received, NUL and all; only the copies in results
+	// are cleaned.
 	vars map[string]string
+	// captureSizes holds the size of each captured value in vars, and
+	// captureBytes their total, checked against MaxRunCaptureBytes.
+	captureSizes map[string]int
+	captureBytes int
 	// secrets holds the values scrubbed from results: captured values whose
 	// names match secretPattern and credentials sent in request headers.
 	secrets []string
@@ -148,6 +186,7 @@ func (r *Runner) newRun(doc *plan.Document) *run {
 		secretPattern: r.SecretPattern,
 		maxBodyBytes:  r.MaxBodyBytes,
 		vars:          maps.Clone(doc.Variables),
+		captureSizes:  map[string]int{},
 	}
 	if rn.client == nil {
 		rn.client = defaultClient()
@@ -204,6 +243,8 @@ func (rn *run) step(ctx context.Context, step *plan.Step) StepResult {
 	// steps after a ContinueOnFailure step can use them.
 	for _, c := range out.captures {
 		rn.vars[c.name] = c.value
+		rn.captureBytes += len(c.value) - rn.captureSizes[c.name]
+		rn.captureSizes[c.name] = len(c.value)
 		if sr.Captured == nil {
 			sr.Captured = map[string]string{}
 		}
@@ -215,6 +256,7 @@ func (rn *run) step(ctx context.Context, step *plan.Step) StepResult {
 		}
 	}
 	rn.redact(&sr, out.body)
+	sanitize(&sr, MaxEchoBytes)
 	return sr
 }
 
@@ -275,9 +317,12 @@ func (rn *run) redact(sr *StepResult, body []byte) {
 		}
 	}
 	if len(body) > 0 {
-		// Scrub the whole body before cutting it, so that a secret that
-		// straddles the cut leaves no prefix behind.
-		sr.BodyExcerpt = excerpt(scrub(string(body)), ExcerptBytes)
+		// Scrub before cutting, so that a secret that straddles the cut
+		// leaves no prefix behind. No secret is longer than MaxCaptureBytes
+		// or plan.MaxExpandedHeaderBytes, so only the start of the body
+		// matters.
+		window := body[:min(len(body), ExcerptBytes+max(MaxCaptureBytes, plan.MaxExpandedHeaderBytes))]
+		sr.BodyExcerpt = excerpt(scrub(string(window)), ExcerptBytes)
 	}
 }
 
@@ -325,7 +370,10 @@ func (rn *run) attempt(ctx context.Context, step *plan.Step) attempt {
 	}
 
 	resp.Body = nil // The body has been read; checks use body.
-	chk := &checker{resp: resp, body: body, truncated: truncated, limit: rn.maxBodyBytes, latency: latency}
+	chk := &checker{
+		resp: resp, body: body, truncated: truncated, limit: rn.maxBodyBytes, latency: latency,
+		captureBudget: MaxRunCaptureBytes - rn.captureBytes,
+	}
 	sr := StepResult{Status: StatusPassed, HTTPStatus: resp.StatusCode}
 	if step.Assert != nil {
 		sr.Assertions = chk.assert(step.Assert)
@@ -347,9 +395,9 @@ func (rn *run) attempt(ctx context.Context, step *plan.Step) attempt {
 
 // buildRequest expands the step's templates and builds its request.
 func (rn *run) buildRequest(ctx context.Context, r *plan.Request) (*http.Request, error) {
-	rawURL, err := plan.Expand(r.URL, rn.lookup)
+	rawURL, err := plan.Expand(r.URL, rn.lookup, plan.MaxExpandedURLBytes)
 	if err != nil {
-		return nil, fmt.Errorf("expand url: %w", err)
+		return nil, expandError("url", plan.MaxExpandedURLBytes, err)
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -362,9 +410,9 @@ func (rn *run) buildRequest(ctx context.Context, r *plan.Request) (*http.Request
 	var body io.Reader
 	contentType := ""
 	if !r.Body.IsEmpty() {
-		expanded, err := r.Body.Expand(rn.lookup)
+		expanded, err := r.Body.Expand(rn.lookup, plan.MaxExpandedBodyBytes)
 		if err != nil {
-			return nil, fmt.Errorf("expand body: %w", err)
+			return nil, expandError("body", plan.MaxExpandedBodyBytes, err)
 		}
 		if text, ok := expanded.Text(); ok {
 			body = strings.NewReader(text)
@@ -379,9 +427,9 @@ func (rn *run) buildRequest(ctx context.Context, r *plan.Request) (*http.Request
 	}
 	req.Header.Set("User-Agent", "astro-runner")
 	for name, template := range r.Headers {
-		value, err := plan.Expand(template, rn.lookup)
+		value, err := plan.Expand(template, rn.lookup, plan.MaxExpandedHeaderBytes)
 		if err != nil {
-			return nil, fmt.Errorf("expand header %s: %w", name, err)
+			return nil, expandError("header "+name, plan.MaxExpandedHeaderBytes, err)
 		}
 		if !plan.ValidHeaderValue(value) {
 			// The value is not echoed: headers often carry credentials.
@@ -406,6 +454,15 @@ func (rn *run) buildRequest(ctx context.Context, r *plan.Request) (*http.Request
 		req.Header.Set("Content-Type", contentType)
 	}
 	return req, nil
+}
+
+// expandError describes a failed expansion of part of a request, such as
+// "expanded body is larger than 1 MiB".
+func expandError(what string, limit int, err error) error {
+	if errors.Is(err, plan.ErrTooLarge) {
+		return fmt.Errorf("expanded %s is larger than %s", what, plan.FormatSize(limit))
+	}
+	return fmt.Errorf("expand %s: %w", what, err)
 }
 
 // readBody reads at most limit bytes and reports whether there was more.
