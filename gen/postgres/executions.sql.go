@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const executionCreate = `-- name: ExecutionCreate :one
@@ -108,6 +109,26 @@ func (q *Queries) ExecutionGetByIdempotencyKey(ctx context.Context, db DBTX, arg
 	return &i, err
 }
 
+const executionJobHoldsLease = `-- name: ExecutionJobHoldsLease :one
+SELECT EXISTS (
+    SELECT 1 FROM jobs AS j WHERE j.id = $1 AND j.lease_token = $2 AND j.state = 'running'
+)::boolean AS held
+`
+
+type ExecutionJobHoldsLeaseParams struct {
+	JobID    int64
+	JobToken int64
+}
+
+// Tells a fenced ExecutionSetStatus that matched no row whether the fence
+// was the reason.
+func (q *Queries) ExecutionJobHoldsLease(ctx context.Context, db DBTX, arg *ExecutionJobHoldsLeaseParams) (bool, error) {
+	row := db.QueryRow(ctx, executionJobHoldsLease, arg.JobID, arg.JobToken)
+	var held bool
+	err := row.Scan(&held)
+	return held, err
+}
+
 const executionList = `-- name: ExecutionList :many
 SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result FROM executions
 WHERE ($1::uuid IS NULL OR id < $1::uuid)
@@ -162,20 +183,33 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 
 const executionReconcile = `-- name: ExecutionReconcile :execrows
 UPDATE executions
-SET status = CASE
-        WHEN (SELECT j.state FROM jobs AS j WHERE j.unique_key = 'execution:' || executions.id
-              ORDER BY j.id DESC LIMIT 1) = 'cancelled' THEN 'cancelled'::execution_status
-        ELSE 'error'::execution_status
-    END,
+SET status = CASE WHEN (SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1) = 'cancelled'
+             THEN 'cancelled'::execution_status ELSE 'error'::execution_status END,
+    result = CASE WHEN (SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1) = 'cancelled'
+             THEN result
+             ELSE COALESCE(result, '{}'::jsonb) || jsonb_build_object('plan_revision', plan_revision, 'error',
+                 CASE (SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1)
+                     WHEN 'discarded' THEN 'the job gave up without recording a result'
+                     WHEN 'completed' THEN 'the job finished without recording a result'
+                     ELSE 'the job of this execution no longer exists'
+                 END) END,
     finished_at = now()
 WHERE status IN ('queued', 'running')
-  AND (SELECT j.state FROM jobs AS j WHERE j.unique_key = 'execution:' || executions.id
-       ORDER BY j.id DESC LIMIT 1) IN ('discarded', 'cancelled')
+  AND COALESCE((SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1), 'gone')
+      IN ('discarded', 'cancelled', 'completed', 'gone')
 `
 
-// Finishes executions whose newest job ended without finishing them: a
-// discarded job leaves its execution in error, a cancelled one cancels it.
-// An execution's job carries the unique key 'execution:<id>'.
+// Finishes queued or running executions whose newest job ended without
+// finishing them, or that have no job at all (an execution and its job are
+// created in one transaction, so a missing job was pruned, never not yet
+// enqueued). A cancelled job cancels its execution; a discarded or
+// completed job, or none, ends it in error with the reason in its result.
+// An execution's job carries the unique key 'execution:<id>'; the newest
+// job's state is looked up where it is needed, on an index.
 func (q *Queries) ExecutionReconcile(ctx context.Context, db DBTX) (int64, error) {
 	result, err := db.Exec(ctx, executionReconcile)
 	if err != nil {
@@ -191,7 +225,11 @@ SET status = $1::execution_status,
     result = COALESCE($3::jsonb, result),
     started_at = CASE WHEN $1::execution_status = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
     finished_at = CASE WHEN CAST($4 AS BOOLEAN) THEN now() ELSE finished_at END
-WHERE id = $5 AND status::text = ANY($6::text[])
+WHERE executions.id = $5 AND executions.status::text = ANY($6::text[])
+  AND ($7::bigint IS NULL OR EXISTS (
+      SELECT 1 FROM jobs AS j
+      WHERE j.id = $7::bigint AND j.lease_token = $8::bigint AND j.state = 'running'
+      FOR SHARE))
 RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result
 `
 
@@ -202,8 +240,14 @@ type ExecutionSetStatusParams struct {
 	Final        bool
 	ID           uuid.UUID
 	FromStatuses []string
+	JobID        pgtype.Int8
+	JobToken     int64
 }
 
+// With job_id set, the write is fenced: it happens only while that job is
+// running under job_token. FOR SHARE makes a concurrent rescue or claim of
+// the job wait for this write (and this write see the job's newest state),
+// so a worker that lost its lease can never write over the new owner.
 func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *ExecutionSetStatusParams) (*Execution, error) {
 	row := db.QueryRow(ctx, executionSetStatus,
 		arg.Status,
@@ -212,6 +256,8 @@ func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *Executio
 		arg.Final,
 		arg.ID,
 		arg.FromStatuses,
+		arg.JobID,
+		arg.JobToken,
 	)
 	var i Execution
 	err := row.Scan(

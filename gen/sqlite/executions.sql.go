@@ -110,6 +110,26 @@ func (q *Queries) ExecutionGetByIdempotencyKey(ctx context.Context, db DBTX, arg
 	return &i, err
 }
 
+const executionJobHoldsLease = `-- name: ExecutionJobHoldsLease :one
+SELECT CAST(EXISTS (
+    SELECT 1 FROM jobs AS j WHERE j.id = ?1 AND j.lease_token = ?2 AND j.state = 'running'
+) AS BOOLEAN) AS held
+`
+
+type ExecutionJobHoldsLeaseParams struct {
+	JobID    int64
+	JobToken int64
+}
+
+// Tells a fenced ExecutionSetStatus that matched no row whether the fence
+// was the reason.
+func (q *Queries) ExecutionJobHoldsLease(ctx context.Context, db DBTX, arg *ExecutionJobHoldsLeaseParams) (bool, error) {
+	row := db.QueryRowContext(ctx, executionJobHoldsLease, arg.JobID, arg.JobToken)
+	var held bool
+	err := row.Scan(&held)
+	return held, err
+}
+
 const executionList = `-- name: ExecutionList :many
 SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result FROM executions
 WHERE (CAST(?1 AS TEXT) IS NULL OR id < CAST(?1 AS TEXT))
@@ -167,20 +187,33 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 
 const executionReconcile = `-- name: ExecutionReconcile :execrows
 UPDATE executions
-SET status = CASE
-        WHEN (SELECT j.state FROM jobs AS j WHERE j.unique_key = 'execution:' || executions.id
-              ORDER BY j.id DESC LIMIT 1) = 'cancelled' THEN 'cancelled'
-        ELSE 'error'
-    END,
+SET status = CASE WHEN (SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1) = 'cancelled'
+             THEN 'cancelled' ELSE 'error' END,
+    result = CASE WHEN (SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1) = 'cancelled'
+             THEN result
+             ELSE json_set(COALESCE(result, '{}'), '$.plan_revision', plan_revision, '$.error',
+                 CASE (SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1)
+                     WHEN 'discarded' THEN 'the job gave up without recording a result'
+                     WHEN 'completed' THEN 'the job finished without recording a result'
+                     ELSE 'the job of this execution no longer exists'
+                 END) END,
     finished_at = ?1
 WHERE status IN ('queued', 'running')
-  AND (SELECT j.state FROM jobs AS j WHERE j.unique_key = 'execution:' || executions.id
-       ORDER BY j.id DESC LIMIT 1) IN ('discarded', 'cancelled')
+  AND COALESCE((SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1), 'gone')
+      IN ('discarded', 'cancelled', 'completed', 'gone')
 `
 
-// Finishes executions whose newest job ended without finishing them: a
-// discarded job leaves its execution in error, a cancelled one cancels it.
-// An execution's job carries the unique key 'execution:<id>'.
+// Finishes queued or running executions whose newest job ended without
+// finishing them, or that have no job at all (an execution and its job are
+// created in one transaction, so a missing job was pruned, never not yet
+// enqueued). A cancelled job cancels its execution; a discarded or
+// completed job, or none, ends it in error with the reason in its result.
+// An execution's job carries the unique key 'execution:<id>'; the newest
+// job's state is looked up where it is needed, on an index.
 func (q *Queries) ExecutionReconcile(ctx context.Context, db DBTX, now sql.NullInt64) (int64, error) {
 	result, err := db.ExecContext(ctx, executionReconcile, now)
 	if err != nil {
@@ -196,7 +229,13 @@ SET status = CAST(?1 AS TEXT),
     result = COALESCE(CAST(?3 AS TEXT), result),
     started_at = CASE WHEN CAST(?1 AS TEXT) = 'running' AND started_at IS NULL THEN ?4 ELSE started_at END,
     finished_at = CASE WHEN CAST(?5 AS BOOLEAN) THEN ?4 ELSE finished_at END
-WHERE id = ?6 AND status IN (/*SLICE:from_statuses*/?)
+WHERE (CAST(?6 AS INTEGER) IS NULL OR EXISTS (
+      SELECT 1 FROM jobs AS j
+      WHERE j.id = CAST(?6 AS INTEGER) AND j.lease_token = CAST(?7 AS INTEGER) AND j.state = 'running'))
+  AND executions.id = ?8
+  -- The slice comes last: sqlc expands it into bare '?', which would
+  -- shift any numbered parameter after it.
+  AND executions.status IN (/*SLICE:from_statuses*/?)
 RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result
 `
 
@@ -206,10 +245,15 @@ type ExecutionSetStatusParams struct {
 	Result       sql.NullString
 	Now          sql.NullInt64
 	Final        bool
+	JobID        sql.NullInt64
+	JobToken     int64
 	ID           string
 	FromStatuses []string
 }
 
+// With job_id set, the write is fenced: it happens only while that job is
+// running under job_token. SQLite has one writer, so the check and the
+// write are atomic.
 func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *ExecutionSetStatusParams) (*Execution, error) {
 	query := executionSetStatus
 	var queryParams []interface{}
@@ -218,6 +262,8 @@ func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *Executio
 	queryParams = append(queryParams, arg.Result)
 	queryParams = append(queryParams, arg.Now)
 	queryParams = append(queryParams, arg.Final)
+	queryParams = append(queryParams, arg.JobID)
+	queryParams = append(queryParams, arg.JobToken)
 	queryParams = append(queryParams, arg.ID)
 	if len(arg.FromStatuses) > 0 {
 		for _, v := range arg.FromStatuses {

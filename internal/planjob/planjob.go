@@ -48,6 +48,11 @@ type Result struct {
 	Error string `json:"error,omitempty" doc:"Why the run could not finish, when the execution ended in error." example:"plan no longer exists"`
 }
 
+// DefaultMaxResultBytes is the default of Handler.MaxResultBytes. The
+// runner caps results well below it; it guards the store against a result
+// that slipped past those caps.
+const DefaultMaxResultBytes = 8 << 20
+
 // Handler runs execute_plan jobs.
 type Handler struct {
 	// Store reads plans and executions and records results.
@@ -56,6 +61,10 @@ type Handler struct {
 	Runner *planrun.Runner
 	// Logger receives the handler's logs. Defaults to slog.Default().
 	Logger *slog.Logger
+	// MaxResultBytes bounds the encoded result document. A larger result
+	// is not stored: the execution ends in error saying so. Defaults to
+	// DefaultMaxResultBytes.
+	MaxResultBytes int
 }
 
 // Handle runs one execute_plan job. It is a worker.HandlerFunc.
@@ -64,48 +73,57 @@ type Handler struct {
 // nothing to do. A run that finishes sets the execution passed or failed.
 // Trouble in astro-runner itself (the store, a timeout) fails the attempt:
 // the execution goes back to queued and the whole plan runs again as the
-// next attempt, or, on the last attempt, the execution ends in error.
+// next attempt, or, on the last attempt, the execution ends in error. A
+// result that the store refuses, or that is too large, ends the execution
+// in error at once, with a small result saying why.
+//
+// Every write to the execution is fenced by the job's lease token. When a
+// write finds that another worker holds the job now, the handler writes
+// nothing more and returns an error wrapping storage.ErrLeaseLost, so that
+// its outcome is not recorded.
+//
+// The errors it returns become the job's last_error, which the API shows,
+// so store errors are reduced to the handler's own words ("load
+// execution: storage unavailable"); their full text is logged.
 func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
-	log := h.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	var p Payload
 	if err := json.Unmarshal(job.Payload, &p); err != nil || p.ExecutionID == uuid.Nil {
 		return fmt.Errorf("%w: bad execute_plan payload", worker.ErrDiscard)
 	}
+	r := &run{h: h, log: h.logger().With("execution_id", p.ExecutionID), id: p.ExecutionID,
+		job: storage.JobRef{ID: job.ID, Token: job.LeaseToken}}
 	exec, err := h.Store.ExecutionGetByID(ctx, p.ExecutionID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil // Deleted with its plan; nothing to run.
 	}
 	if err != nil {
-		return fmt.Errorf("load execution: %w", err)
+		return r.storeFailed("load execution", err)
 	}
 	if exec.Status.Final() {
 		return nil
 	}
 	pl, err := h.Store.PlanGetByID(ctx, exec.PlanID)
 	if errors.Is(err, storage.ErrNotFound) {
-		return h.finish(ctx, exec.ID, storage.ExecutionError, &Result{Error: "plan no longer exists"}, worker.ErrDiscard)
+		return r.finish(ctx, storage.ExecutionError, &Result{Error: "plan no longer exists"}, worker.ErrDiscard)
 	}
 	if err != nil {
-		return fmt.Errorf("load plan: %w", err)
+		return r.storeFailed("load plan", err)
 	}
 	var doc plan.Document
 	if err := json.Unmarshal(pl.Document, &doc); err != nil {
-		return h.finish(ctx, exec.ID, storage.ExecutionError,
+		return r.finish(ctx, storage.ExecutionError,
 			&Result{PlanRevision: pl.Revision, Error: "stored plan document is unreadable"}, worker.ErrDiscard)
 	}
-	_, err = h.Store.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{
-		ID: exec.ID, Status: storage.ExecutionRunning, Attempt: job.Attempt,
-	})
-	if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
+	_, err = r.set(ctx, storage.ExecutionRunning, job.Attempt, nil)
+	switch {
+	case errors.Is(err, storage.ErrLeaseLost):
+		return r.storeFailed("mark execution running", err)
+	case errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound):
 		return nil // Cancelled or deleted meanwhile.
+	case err != nil:
+		return r.storeFailed("mark execution running", err)
 	}
-	if err != nil {
-		return fmt.Errorf("mark execution running: %w", err)
-	}
-	log.Info("running execution", "execution_id", exec.ID, "plan_id", pl.ID, "attempt", job.Attempt)
+	r.log.Info("running execution", "plan_id", pl.ID, "attempt", job.Attempt)
 
 	res, runErr := h.Runner.Run(ctx, &doc)
 	result := &Result{Result: res, PlanRevision: pl.Revision}
@@ -114,7 +132,7 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 		if res.Status != planrun.StatusPassed {
 			status = storage.ExecutionFailed
 		}
-		return h.finish(ctx, exec.ID, status, result, nil)
+		return r.finish(ctx, status, result, nil)
 	}
 
 	var verr *plan.ValidationError
@@ -123,13 +141,15 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 	case errors.As(runErr, &verr):
 		// Saved under other rules (such as a narrower env allow list).
 		result.Error = verr.Error()
-		return h.finish(ctx, exec.ID, storage.ExecutionError, result, worker.ErrDiscard)
+		return r.finish(ctx, storage.ExecutionError, result, worker.ErrDiscard)
 	case errors.Is(cause, worker.ErrJobCancelled):
-		return h.finish(ctx, exec.ID, storage.ExecutionCancelled, result, runErr)
+		return r.finish(ctx, storage.ExecutionCancelled, result, runErr)
 	case errors.Is(cause, worker.ErrJobLeaseLost):
 		return runErr // Another worker owns the execution now.
 	case errors.Is(cause, worker.ErrShutdown):
-		h.requeue(exec.ID, "worker shut down")
+		if err := r.requeue("worker shut down"); err != nil {
+			return err
+		}
 		return runErr
 	}
 	// Trouble on our side, such as the job's timeout.
@@ -138,42 +158,153 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 	}
 	result.Error = runErr.Error()
 	if job.Attempt < job.MaxAttempts {
-		h.requeue(exec.ID, runErr.Error())
+		if err := r.requeue(runErr.Error()); err != nil {
+			return err
+		}
 		return runErr
 	}
-	return h.finish(ctx, exec.ID, storage.ExecutionError, result, fmt.Errorf("%w: %w", worker.ErrDiscard, runErr))
+	return r.finish(ctx, storage.ExecutionError, result, fmt.Errorf("%w: %w", worker.ErrDiscard, runErr))
+}
+
+func (h *Handler) logger() *slog.Logger {
+	if h.Logger == nil {
+		return slog.Default()
+	}
+	return h.Logger
+}
+
+// run is one attempt at an execution: the job's claim that fences its
+// writes, and its log.
+type run struct {
+	h   *Handler
+	log *slog.Logger
+	id  uuid.UUID
+	job storage.JobRef
+}
+
+// set writes the execution's status, fenced by the job's claim.
+func (r *run) set(ctx context.Context, status storage.ExecutionStatus, attempt int, result json.RawMessage) (*storage.Execution, error) {
+	return r.h.Store.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{
+		ID: r.id, Status: status, Attempt: attempt, Result: result, Job: &r.job,
+	})
 }
 
 // finish stores the final status and result, then returns jobErr (nil
-// completes the job). If the store cannot take the result, the attempt
-// fails so that the plan runs again.
-func (h *Handler) finish(ctx context.Context, id uuid.UUID, status storage.ExecutionStatus, res *Result, jobErr error) error {
+// completes the job). If the store is unavailable, the attempt fails so
+// that the plan runs again; if it refuses the result, or the result is too
+// large, the execution ends in error without it and the job is discarded.
+func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *Result, jobErr error) error {
 	doc, err := json.Marshal(res)
 	if err != nil {
-		return fmt.Errorf("encode result: %w", err)
+		r.log.Warn("could not encode execution result", "error", err)
+		return r.unstorable(ctx, res.PlanRevision, "it could not be encoded", jobErr)
+	}
+	if limit := r.h.maxResultBytes(); len(doc) > limit {
+		r.log.Warn("execution result too large to store", "bytes", len(doc), "limit", limit)
+		return r.unstorable(ctx, res.PlanRevision,
+			fmt.Sprintf("it is %d bytes, over the limit of %d", len(doc), limit), jobErr)
 	}
 	// A cancelled job context must not stop the final write.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, err = h.Store.ExecutionSetStatus(wctx, &storage.ExecutionSetStatusParams{ID: id, Status: status, Result: doc})
-	if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
+	_, err = r.set(wctx, status, 0, doc)
+	switch {
+	case errors.Is(err, storage.ErrLeaseLost):
+		return r.storeFailed("store execution result", err)
+	case errors.Is(err, storage.ErrInvalidInput):
+		r.log.Warn("store refused execution result", "bytes", len(doc), "error", err)
+		return r.unstorable(ctx, res.PlanRevision, "the database refused it as invalid or too large", jobErr)
+	case errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound):
 		return jobErr // Cancelled or deleted meanwhile; keep what is there.
-	}
-	if err != nil {
-		return fmt.Errorf("store execution result: %w", err)
+	case err != nil:
+		return r.storeFailed("store execution result", err)
 	}
 	return jobErr
 }
 
+// unstorable ends the execution in error with a small result that says why
+// its result could not be stored, and discards the job: another attempt
+// would produce the same result. If even that write fails, the job is
+// still discarded and ExecutionReconcile ends the execution later.
+func (r *run) unstorable(ctx context.Context, revision int64, why string, jobErr error) error {
+	msg := "result could not be stored: " + why
+	doc, _ := json.Marshal(&Result{PlanRevision: revision, Error: msg})
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_, err := r.set(wctx, storage.ExecutionError, 0, doc)
+	switch {
+	case errors.Is(err, storage.ErrLeaseLost):
+		return r.storeFailed("store execution error", err)
+	case errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound):
+		return jobErr // Cancelled or deleted meanwhile; keep what is there.
+	case err != nil:
+		r.log.Warn("could not store execution error", "error", err)
+	}
+	return fmt.Errorf("%w: %s", worker.ErrDiscard, msg)
+}
+
+func (h *Handler) maxResultBytes() int {
+	if h.MaxResultBytes <= 0 {
+		return DefaultMaxResultBytes
+	}
+	return h.MaxResultBytes
+}
+
 // requeue puts a running execution back to queued before its job is
 // retried. Failing that, the next attempt moves it from running itself.
-func (h *Handler) requeue(id uuid.UUID, why string) {
+// It returns an error only when another worker holds the job now.
+func (r *run) requeue(why string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := h.Store.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{
-		ID: id, Status: storage.ExecutionQueued,
-	}); err != nil && h.Logger != nil {
-		h.Logger.Warn("could not requeue execution", "execution_id", id, "reason", why, "error", err)
+	_, err := r.set(ctx, storage.ExecutionQueued, 0, nil)
+	if errors.Is(err, storage.ErrLeaseLost) {
+		return r.storeFailed("requeue execution", err)
+	}
+	if err != nil {
+		r.log.Warn("could not requeue execution", "reason", why, "error", err)
+	}
+	return nil
+}
+
+// storeFailed logs a store error in full and returns it as the handler
+// reports it: see storeError.
+func (r *run) storeFailed(op string, err error) error {
+	if errors.Is(err, storage.ErrLeaseLost) {
+		r.log.Info("another worker holds the job now; dropping this attempt", "op", op, "job_id", r.job.ID, "error", err)
+	} else {
+		r.log.Warn("store call failed", "op", op, "error", err)
+	}
+	return &storeError{op: op, err: err}
+}
+
+// storeError is a store error as the handler reports it. Its text is the
+// handler's own, since it becomes the job's error that the API shows; the
+// store's text, which may hold SQL, SQLSTATE codes or connection details,
+// goes to the log only. It wraps the store's error for errors.Is.
+type storeError struct {
+	op  string
+	err error
+}
+
+func (e *storeError) Error() string { return e.op + ": " + storeSummary(e.err) }
+
+func (e *storeError) Unwrap() error { return e.err }
+
+// storeSummary names the kind of a store error in a few words.
+func storeSummary(err error) string {
+	switch {
+	case errors.Is(err, storage.ErrLeaseLost):
+		return "lease lost: another worker holds the job now"
+	case errors.Is(err, storage.ErrUnavailable):
+		return "storage unavailable"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "storage timed out"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.Is(err, storage.ErrInvalidInput):
+		return "storage refused the data"
+	default:
+		return "storage error"
 	}
 }
 

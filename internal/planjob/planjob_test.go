@@ -28,11 +28,18 @@ type harness struct {
 	pool  *worker.Pool
 }
 
-func newHarness(t *testing.T, cfg worker.Config) *harness {
+// openStore opens an in-memory store that the test closes.
+func openStore(t *testing.T) storage.Store {
 	t.Helper()
 	st, err := sqlitestore.Open(context.Background(), sqlitestore.Config{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+func newHarness(t *testing.T, cfg worker.Config) *harness {
+	t.Helper()
+	st := openStore(t)
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 20 * time.Millisecond
@@ -53,20 +60,28 @@ func newHarness(t *testing.T, cfg worker.Config) *harness {
 // job in one transaction, as the API does.
 func (h *harness) execute(steps ...map[string]any) *storage.Execution {
 	h.t.Helper()
+	exec := createExecution(h.t, h.store, steps...)
+	h.pool.Wake()
+	return exec
+}
+
+// createExecution saves a plan with the given steps, and creates its
+// execution and job in one transaction, as the API does.
+func createExecution(t *testing.T, st storage.Store, steps ...map[string]any) *storage.Execution {
+	t.Helper()
 	ctx := context.Background()
 	doc, err := json.Marshal(map[string]any{"steps": steps})
-	require.NoError(h.t, err)
-	p, err := h.store.PlanCreate(ctx, &storage.PlanCreateParams{Name: h.t.Name(), Document: doc})
-	require.NoError(h.t, err)
+	require.NoError(t, err)
+	p, err := st.PlanCreate(ctx, &storage.PlanCreateParams{Name: t.Name(), Document: doc})
+	require.NoError(t, err)
 	var exec *storage.Execution
-	require.NoError(h.t, h.store.InTx(ctx, func(tx storage.Store) error {
+	require.NoError(t, st.InTx(ctx, func(tx storage.Store) error {
 		if exec, err = tx.ExecutionCreate(ctx, &storage.ExecutionCreateParams{PlanID: p.ID, PlanRevision: p.Revision}); err != nil {
 			return err
 		}
 		_, err = tx.JobEnqueue(ctx, planjob.EnqueueParams(exec.ID))
 		return err
 	}))
-	h.pool.Wake()
 	return exec
 }
 

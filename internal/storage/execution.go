@@ -94,6 +94,11 @@ type ExecutionSetStatusParams struct {
 	Attempt int
 	// Result, when set, replaces the result document.
 	Result json.RawMessage
+	// Job, when set, fences the write: it happens only while that job is
+	// running under that token, checked in the same statement. Every write
+	// that a job's handler makes sets it, so that a worker that lost its
+	// lease cannot write over the worker that holds it now.
+	Job *JobRef
 }
 
 // ExecutionListParams filter and page an execution listing, newest first.
@@ -132,7 +137,9 @@ type ExecutionStore interface {
 	ExecutionList(ctx context.Context, p *ExecutionListParams) (*ExecutionPage, error)
 	// ExecutionSetStatus moves an execution to p.Status, stamping
 	// started_at on the first move to running and finished_at on a final
-	// status. Returns ErrNotFound if no execution has that ID and
+	// status. Returns ErrNotFound if no execution has that ID,
+	// ErrLeaseLost if p.Job is set and that job is no longer running under
+	// that token (the execution is then unchanged), and
 	// ErrIllegalTransition if its current status cannot move to p.Status.
 	ExecutionSetStatus(ctx context.Context, p *ExecutionSetStatusParams) (*Execution, error)
 	// ExecutionDeleteByPlanID deletes every execution of a plan and returns
@@ -140,10 +147,23 @@ type ExecutionStore interface {
 	ExecutionDeleteByPlanID(ctx context.Context, planID uuid.UUID) (int64, error)
 	// ExecutionReconcile finishes queued or running executions whose newest
 	// job (the job with unique key ExecutionJobKey(id)) ended without
-	// finishing them: a discarded job leaves the execution in error, a
-	// cancelled one cancels it. It returns how many it finished.
+	// finishing them, or that have no job left: a cancelled job cancels the
+	// execution; a discarded or completed job, or none, ends it in error
+	// and merges {"plan_revision", "error"} into its result, the error
+	// being one of ReconcileReasonDiscarded, ReconcileReasonCompleted and
+	// ReconcileReasonGone. A queued or running execution must therefore be
+	// created in the same transaction as its job. It returns how many it
+	// finished.
 	ExecutionReconcile(ctx context.Context) (int64, error)
 }
+
+// The reasons that ExecutionReconcile stores in the result of an execution
+// it ends in error.
+const (
+	ReconcileReasonDiscarded = "the job gave up without recording a result"
+	ReconcileReasonCompleted = "the job finished without recording a result"
+	ReconcileReasonGone      = "the job of this execution no longer exists"
+)
 
 // ExecutionJobKey is the unique key of the job that runs an execution.
 func ExecutionJobKey(id uuid.UUID) string { return "execution:" + id.String() }

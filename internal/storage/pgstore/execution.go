@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/astro-runner/astro-runner/gen/postgres"
 	"github.com/astro-runner/astro-runner/internal/storage"
@@ -99,24 +100,48 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 	for _, st := range storage.ExecutionSourcesOf(p.Status) {
 		from = append(from, string(st))
 	}
-	row, err := s.q.ExecutionSetStatus(ctx, s.db, &postgres.ExecutionSetStatusParams{
+	arg := &postgres.ExecutionSetStatusParams{
 		ID:           p.ID,
 		Status:       postgres.ExecutionStatus(p.Status),
 		Attempt:      int32(p.Attempt),
 		Result:       p.Result,
 		FromStatuses: from,
 		Final:        p.Status.Final(),
-	})
+	}
+	if p.Job != nil {
+		arg.JobID = pgtype.Int8{Int64: p.Job.ID, Valid: true}
+		arg.JobToken = p.Job.Token
+	}
+	row, err := s.q.ExecutionSetStatus(ctx, s.db, arg)
 	if err != nil {
 		err = interpretError(err)
 		if storage.IsNotFound(err) {
-			if cur, gerr := s.q.ExecutionGetByID(ctx, s.db, p.ID); gerr == nil {
-				err = fmt.Errorf("%w: %s to %s", storage.ErrIllegalTransition, cur.Status, p.Status)
-			}
+			err = s.whyNotSet(ctx, p)
 		}
 		return nil, fmt.Errorf("set execution %s status: %w", p.ID, err)
 	}
 	return executionFromRow(row), nil
+}
+
+// whyNotSet tells why ExecutionSetStatus matched no row: no such
+// execution, a lost lease, or an illegal transition.
+func (s *Store) whyNotSet(ctx context.Context, p *storage.ExecutionSetStatusParams) error {
+	cur, err := s.q.ExecutionGetByID(ctx, s.db, p.ID)
+	if err != nil {
+		return interpretError(err)
+	}
+	if p.Job != nil {
+		held, err := s.q.ExecutionJobHoldsLease(ctx, s.db, &postgres.ExecutionJobHoldsLeaseParams{
+			JobID: p.Job.ID, JobToken: p.Job.Token,
+		})
+		if err != nil {
+			return interpretError(err)
+		}
+		if !held {
+			return fmt.Errorf("%w: job %d no longer runs under token %d", storage.ErrLeaseLost, p.Job.ID, p.Job.Token)
+		}
+	}
+	return fmt.Errorf("%w: %s to %s", storage.ErrIllegalTransition, cur.Status, p.Status)
 }
 
 // ExecutionDeleteByPlanID deletes a plan's executions. See

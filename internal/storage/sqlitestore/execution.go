@@ -105,6 +105,10 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 		FromStatuses: from,
 		Final:        p.Status.Final(),
 	}
+	if p.Job != nil {
+		arg.JobID = sql.NullInt64{Int64: p.Job.ID, Valid: true}
+		arg.JobToken = p.Job.Token
+	}
 	var row *sqlite.Execution
 	err := s.inWriteTx(ctx, func(tx *Store) error {
 		var err error
@@ -115,9 +119,7 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 		}
 		err = interpretError(err)
 		if storage.IsNotFound(err) {
-			if cur, gerr := tx.q.ExecutionGetByID(ctx, tx.db, arg.ID); gerr == nil {
-				err = fmt.Errorf("%w: %s to %s", storage.ErrIllegalTransition, cur.Status, p.Status)
-			}
+			err = tx.whyNotSet(ctx, p)
 		}
 		return err
 	})
@@ -125,6 +127,27 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 		return nil, fmt.Errorf("set execution %s status: %w", p.ID, err)
 	}
 	return executionFromRow(row), nil
+}
+
+// whyNotSet tells why ExecutionSetStatus matched no row: no such
+// execution, a lost lease, or an illegal transition.
+func (s *Store) whyNotSet(ctx context.Context, p *storage.ExecutionSetStatusParams) error {
+	cur, err := s.q.ExecutionGetByID(ctx, s.db, p.ID.String())
+	if err != nil {
+		return interpretError(err)
+	}
+	if p.Job != nil {
+		held, err := s.q.ExecutionJobHoldsLease(ctx, s.db, &sqlite.ExecutionJobHoldsLeaseParams{
+			JobID: p.Job.ID, JobToken: p.Job.Token,
+		})
+		if err != nil {
+			return interpretError(err)
+		}
+		if !held {
+			return fmt.Errorf("%w: job %d no longer runs under token %d", storage.ErrLeaseLost, p.Job.ID, p.Job.Token)
+		}
+	}
+	return fmt.Errorf("%w: %s to %s", storage.ErrIllegalTransition, cur.Status, p.Status)
 }
 
 // ExecutionDeleteByPlanID deletes a plan's executions. See

@@ -16,7 +16,7 @@ import (
 )
 
 func executionCases() []testCase {
-	return []testCase{
+	return append([]testCase{
 		{"CreateStartsQueuedAtAttemptZero", testExecutionCreate},
 		{"CreateKeepsAGivenID", testExecutionCreateKeepsID},
 		{"CreateReturnsErrNotFoundForUnknownPlan", testExecutionCreateUnknownPlan},
@@ -36,7 +36,7 @@ func executionCases() []testCase {
 		{"SetStatusFollowsTheTransitionTable", testExecutionTransitions},
 		{"DeleteByPlanIDDeletesOnlyThatPlansExecutions", testExecutionDeleteByPlan},
 		{"ReconcileFinishesExecutionsWhoseJobEnded", testExecutionReconcile},
-	}
+	}, fenceCases()...)
 }
 
 // createExecution creates an execution of plan at its current revision.
@@ -471,8 +471,8 @@ func testExecutionDeleteByPlan(t *testing.T, s storage.Store) {
 
 // testExecutionReconcile covers ExecutionReconcile: an execution whose
 // newest job was discarded ends in error, one whose job was cancelled is
-// cancelled, and executions with a live job, no job, or a final status are
-// left alone.
+// cancelled, one with no job ends in error, and executions with a live job
+// or a final status are left alone.
 func testExecutionReconcile(t *testing.T, s storage.Store) {
 	ctx := testContext(t)
 	plan := createPlan(t, ctx, s, "reconcile")
@@ -501,6 +501,13 @@ func testExecutionReconcile(t *testing.T, s storage.Store) {
 	_, err = s.JobFail(ctx, &storage.JobFailParams{JobRef: ref(j), Error: "boom", Retry: true})
 	require.NoError(t, err)
 
+	passed := newExec()
+	jobFor(passed, 5)
+	pj := claimed()
+	setStatus(t, ctx, s, passed.ID, storage.ExecutionRunning)
+	passed = setStatus(t, ctx, s, passed.ID, storage.ExecutionPassed)
+	require.NoError(t, s.JobComplete(ctx, ref(pj)))
+
 	cancelled := newExec()
 	cj := jobFor(cancelled, 5)
 	_, err = s.JobCancel(ctx, cj.ID)
@@ -512,13 +519,14 @@ func testExecutionReconcile(t *testing.T, s storage.Store) {
 
 	n, err := s.ExecutionReconcile(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, int64(2), n)
+	assert.Equal(t, int64(3), n)
 
 	want := map[uuid.UUID]storage.ExecutionStatus{
 		discarded.ID: storage.ExecutionError,
 		cancelled.ID: storage.ExecutionCancelled,
 		live.ID:      storage.ExecutionQueued,
-		noJob.ID:     storage.ExecutionQueued,
+		noJob.ID:     storage.ExecutionError,
+		passed.ID:    storage.ExecutionPassed,
 	}
 	for id, status := range want {
 		got, err := s.ExecutionGetByID(ctx, id)
@@ -528,6 +536,22 @@ func testExecutionReconcile(t *testing.T, s storage.Store) {
 			assert.NotNil(t, got.FinishedAt)
 		}
 	}
+	reasons := map[uuid.UUID]string{
+		discarded.ID: storage.ReconcileReasonDiscarded,
+		noJob.ID:     storage.ReconcileReasonGone,
+	}
+	for id, reason := range reasons {
+		got, err := s.ExecutionGetByID(ctx, id)
+		require.NoError(t, err)
+		assertJSONEq(t, `{"plan_revision": 1, "error": "`+reason+`"}`, got.Result, "Result")
+	}
+	got, err := s.ExecutionGetByID(ctx, cancelled.ID)
+	require.NoError(t, err)
+	assert.Empty(t, got.Result, "a cancelled execution gets no reason")
+	got, err = s.ExecutionGetByID(ctx, passed.ID)
+	require.NoError(t, err)
+	assertExecutionEqual(t, passed, got)
+
 	n, err = s.ExecutionReconcile(ctx)
 	require.NoError(t, err)
 	assert.Zero(t, n, "a second pass finds nothing to do")

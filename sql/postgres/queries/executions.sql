@@ -18,29 +18,57 @@ ORDER BY id DESC
 LIMIT @max_rows;
 
 -- name: ExecutionSetStatus :one
+-- With job_id set, the write is fenced: it happens only while that job is
+-- running under job_token. FOR SHARE makes a concurrent rescue or claim of
+-- the job wait for this write (and this write see the job's newest state),
+-- so a worker that lost its lease can never write over the new owner.
 UPDATE executions
 SET status = @status::execution_status,
     attempt = CASE WHEN @attempt::integer > 0 THEN @attempt::integer ELSE attempt END,
     result = COALESCE(sqlc.narg('result')::jsonb, result),
     started_at = CASE WHEN @status::execution_status = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
     finished_at = CASE WHEN CAST(@final AS BOOLEAN) THEN now() ELSE finished_at END
-WHERE id = @id AND status::text = ANY(@from_statuses::text[])
+WHERE executions.id = @id AND executions.status::text = ANY(@from_statuses::text[])
+  AND (sqlc.narg('job_id')::bigint IS NULL OR EXISTS (
+      SELECT 1 FROM jobs AS j
+      WHERE j.id = sqlc.narg('job_id')::bigint AND j.lease_token = @job_token::bigint AND j.state = 'running'
+      FOR SHARE))
 RETURNING *;
+
+-- name: ExecutionJobHoldsLease :one
+-- Tells a fenced ExecutionSetStatus that matched no row whether the fence
+-- was the reason.
+SELECT EXISTS (
+    SELECT 1 FROM jobs AS j WHERE j.id = @job_id AND j.lease_token = @job_token AND j.state = 'running'
+)::boolean AS held;
 
 -- name: ExecutionDeleteByPlanID :execrows
 DELETE FROM executions WHERE plan_id = @plan_id;
 
 -- name: ExecutionReconcile :execrows
--- Finishes executions whose newest job ended without finishing them: a
--- discarded job leaves its execution in error, a cancelled one cancels it.
--- An execution's job carries the unique key 'execution:<id>'.
+-- Finishes queued or running executions whose newest job ended without
+-- finishing them, or that have no job at all (an execution and its job are
+-- created in one transaction, so a missing job was pruned, never not yet
+-- enqueued). A cancelled job cancels its execution; a discarded or
+-- completed job, or none, ends it in error with the reason in its result.
+-- An execution's job carries the unique key 'execution:<id>'; the newest
+-- job's state is looked up where it is needed, on an index.
 UPDATE executions
-SET status = CASE
-        WHEN (SELECT j.state FROM jobs AS j WHERE j.unique_key = 'execution:' || executions.id
-              ORDER BY j.id DESC LIMIT 1) = 'cancelled' THEN 'cancelled'::execution_status
-        ELSE 'error'::execution_status
-    END,
+SET status = CASE WHEN (SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1) = 'cancelled'
+             THEN 'cancelled'::execution_status ELSE 'error'::execution_status END,
+    result = CASE WHEN (SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1) = 'cancelled'
+             THEN result
+             ELSE COALESCE(result, '{}'::jsonb) || jsonb_build_object('plan_revision', plan_revision, 'error',
+                 CASE (SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1)
+                     WHEN 'discarded' THEN 'the job gave up without recording a result'
+                     WHEN 'completed' THEN 'the job finished without recording a result'
+                     ELSE 'the job of this execution no longer exists'
+                 END) END,
     finished_at = now()
 WHERE status IN ('queued', 'running')
-  AND (SELECT j.state FROM jobs AS j WHERE j.unique_key = 'execution:' || executions.id
-       ORDER BY j.id DESC LIMIT 1) IN ('discarded', 'cancelled');
+  AND COALESCE((SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1), 'gone')
+      IN ('discarded', 'cancelled', 'completed', 'gone');

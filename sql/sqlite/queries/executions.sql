@@ -18,29 +18,58 @@ ORDER BY id DESC
 LIMIT @max_rows;
 
 -- name: ExecutionSetStatus :one
+-- With job_id set, the write is fenced: it happens only while that job is
+-- running under job_token. SQLite has one writer, so the check and the
+-- write are atomic.
 UPDATE executions
 SET status = CAST(@status AS TEXT),
     attempt = CASE WHEN CAST(@attempt AS INTEGER) > 0 THEN CAST(@attempt AS INTEGER) ELSE attempt END,
     result = COALESCE(CAST(sqlc.narg('result') AS TEXT), result),
     started_at = CASE WHEN CAST(@status AS TEXT) = 'running' AND started_at IS NULL THEN @now ELSE started_at END,
     finished_at = CASE WHEN CAST(@final AS BOOLEAN) THEN @now ELSE finished_at END
-WHERE id = @id AND status IN (sqlc.slice('from_statuses'))
+WHERE (CAST(sqlc.narg('job_id') AS INTEGER) IS NULL OR EXISTS (
+      SELECT 1 FROM jobs AS j
+      WHERE j.id = CAST(sqlc.narg('job_id') AS INTEGER) AND j.lease_token = CAST(@job_token AS INTEGER) AND j.state = 'running'))
+  AND executions.id = @id
+  -- The slice comes last: sqlc expands it into bare '?', which would
+  -- shift any numbered parameter after it.
+  AND executions.status IN (sqlc.slice('from_statuses'))
 RETURNING *;
+
+-- name: ExecutionJobHoldsLease :one
+-- Tells a fenced ExecutionSetStatus that matched no row whether the fence
+-- was the reason.
+SELECT CAST(EXISTS (
+    SELECT 1 FROM jobs AS j WHERE j.id = @job_id AND j.lease_token = @job_token AND j.state = 'running'
+) AS BOOLEAN) AS held;
 
 -- name: ExecutionDeleteByPlanID :execrows
 DELETE FROM executions WHERE plan_id = @plan_id;
 
 -- name: ExecutionReconcile :execrows
--- Finishes executions whose newest job ended without finishing them: a
--- discarded job leaves its execution in error, a cancelled one cancels it.
--- An execution's job carries the unique key 'execution:<id>'.
+-- Finishes queued or running executions whose newest job ended without
+-- finishing them, or that have no job at all (an execution and its job are
+-- created in one transaction, so a missing job was pruned, never not yet
+-- enqueued). A cancelled job cancels its execution; a discarded or
+-- completed job, or none, ends it in error with the reason in its result.
+-- An execution's job carries the unique key 'execution:<id>'; the newest
+-- job's state is looked up where it is needed, on an index.
 UPDATE executions
-SET status = CASE
-        WHEN (SELECT j.state FROM jobs AS j WHERE j.unique_key = 'execution:' || executions.id
-              ORDER BY j.id DESC LIMIT 1) = 'cancelled' THEN 'cancelled'
-        ELSE 'error'
-    END,
+SET status = CASE WHEN (SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1) = 'cancelled'
+             THEN 'cancelled' ELSE 'error' END,
+    result = CASE WHEN (SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1) = 'cancelled'
+             THEN result
+             ELSE json_set(COALESCE(result, '{}'), '$.plan_revision', plan_revision, '$.error',
+                 CASE (SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1)
+                     WHEN 'discarded' THEN 'the job gave up without recording a result'
+                     WHEN 'completed' THEN 'the job finished without recording a result'
+                     ELSE 'the job of this execution no longer exists'
+                 END) END,
     finished_at = @now
 WHERE status IN ('queued', 'running')
-  AND (SELECT j.state FROM jobs AS j WHERE j.unique_key = 'execution:' || executions.id
-       ORDER BY j.id DESC LIMIT 1) IN ('discarded', 'cancelled');
+  AND COALESCE((SELECT j.state FROM jobs AS j
+                  WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1), 'gone')
+      IN ('discarded', 'cancelled', 'completed', 'gone');
