@@ -214,6 +214,13 @@ const (
 	codeForeignKeyViolation = "23503"
 	codeCheckViolation      = "23514"
 	codeInvalidText         = "22P02"
+	// codeUntranslatable is jsonb refusing the escape \u0000.
+	codeUntranslatable = "22P05"
+	// codeNotInRepertoire is text refusing the byte 0x00.
+	codeNotInRepertoire = "22021"
+	// codeProgramLimit is a value over a hard limit, such as a jsonb
+	// array whose elements total more than 256 MiB.
+	codeProgramLimit = "54000"
 )
 
 // interpretError maps driver errors to the storage sentinels, keeping the
@@ -235,7 +242,9 @@ func interpretError(err error) error {
 			return fmt.Errorf("%w: %w", storage.ErrConflict, err)
 		case pgErr.Code == codeForeignKeyViolation:
 			return fmt.Errorf("%w: %w", storage.ErrReferenced, err)
-		case pgErr.Code == codeCheckViolation, pgErr.Code == codeInvalidText:
+		case pgErr.Code == codeCheckViolation, pgErr.Code == codeInvalidText,
+			pgErr.Code == codeUntranslatable, pgErr.Code == codeNotInRepertoire,
+			pgErr.Code == codeProgramLimit:
 			return fmt.Errorf("%w: %w", storage.ErrInvalidInput, err)
 		case len(pgErr.Code) == 5 && (pgErr.Code[:2] == "08" || pgErr.Code[:2] == "57" || pgErr.Code[:2] == "53"):
 			// Connection exceptions, operator intervention (shutdown) and
