@@ -54,7 +54,9 @@ type Store interface {
 	// re-panics after rolling back. Calling InTx on a transaction-bound
 	// Store runs fn in the same transaction.
 	InTx(ctx context.Context, fn func(tx Store) error) error
-	// Ping checks that the database answers. Returns ErrUnavailable if not.
+	// Ping checks that the database answers and accepts writes: on SQLite
+	// that the writer can be had within ctx, on Postgres that the server
+	// is not read-only. Returns ErrUnavailable if not.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.
 	Close() error

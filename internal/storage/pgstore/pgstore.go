@@ -188,12 +188,35 @@ func (s *Store) InTx(ctx context.Context, fn func(tx storage.Store) error) (err 
 	return nil
 }
 
-// Ping checks that Postgres answers.
+// Ping checks that Postgres answers and accepts writes: the server must not
+// be a read-only standby nor have default_transaction_read_only on, and
+// the queue pool, if there is one, must answer too. See storage.Store.
 func (s *Store) Ping(ctx context.Context) error {
-	if _, err := s.db.Exec(ctx, "SELECT 1"); err != nil {
-		return fmt.Errorf("ping postgres: %w", interpretError(err))
+	var readOnly bool
+	err := s.db.QueryRow(ctx,
+		"SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean").Scan(&readOnly)
+	if err != nil {
+		return fmt.Errorf("ping postgres: %w", unavailable(err))
+	}
+	if readOnly {
+		return fmt.Errorf("ping postgres: %w: the database is read-only", storage.ErrUnavailable)
+	}
+	if s.qpool != nil && !s.inTx {
+		if err := s.qpool.Ping(ctx); err != nil {
+			return fmt.Errorf("ping postgres queue pool: %w", unavailable(err))
+		}
 	}
 	return nil
+}
+
+// unavailable maps err as interpretError does, and makes it ErrUnavailable
+// if it is not already: a failed ping means the store cannot serve.
+func unavailable(err error) error {
+	err = interpretError(err)
+	if errors.Is(err, storage.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 }
 
 // Close closes the pools. It does nothing on a transaction-bound Store.
@@ -214,6 +237,13 @@ const (
 	codeForeignKeyViolation = "23503"
 	codeCheckViolation      = "23514"
 	codeInvalidText         = "22P02"
+	// codeUntranslatable is jsonb refusing the escape \u0000.
+	codeUntranslatable = "22P05"
+	// codeNotInRepertoire is text refusing the byte 0x00.
+	codeNotInRepertoire = "22021"
+	// codeProgramLimit is a value over a hard limit, such as a jsonb
+	// array whose elements total more than 256 MiB.
+	codeProgramLimit = "54000"
 )
 
 // interpretError maps driver errors to the storage sentinels, keeping the
@@ -235,7 +265,9 @@ func interpretError(err error) error {
 			return fmt.Errorf("%w: %w", storage.ErrConflict, err)
 		case pgErr.Code == codeForeignKeyViolation:
 			return fmt.Errorf("%w: %w", storage.ErrReferenced, err)
-		case pgErr.Code == codeCheckViolation, pgErr.Code == codeInvalidText:
+		case pgErr.Code == codeCheckViolation, pgErr.Code == codeInvalidText,
+			pgErr.Code == codeUntranslatable, pgErr.Code == codeNotInRepertoire,
+			pgErr.Code == codeProgramLimit:
 			return fmt.Errorf("%w: %w", storage.ErrInvalidInput, err)
 		case len(pgErr.Code) == 5 && (pgErr.Code[:2] == "08" || pgErr.Code[:2] == "57" || pgErr.Code[:2] == "53"):
 			// Connection exceptions, operator intervention (shutdown) and

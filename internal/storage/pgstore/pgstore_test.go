@@ -93,3 +93,19 @@ func migrationCount(t *testing.T) int {
 	require.NoError(t, err)
 	return len(files)
 }
+
+func TestPingFailsOnAReadOnlyDatabase(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	s, err := pgstore.Open(ctx, pgstore.Config{URL: url})
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Ping(ctx))
+
+	// A session that cannot write, as on a standby.
+	ro, err := pgstore.Open(ctx, pgstore.Config{URL: url + "&default_transaction_read_only=on", SkipMigrate: true})
+	require.NoError(t, err)
+	defer ro.Close()
+	require.ErrorIs(t, ro.Ping(ctx), storage.ErrUnavailable)
+}

@@ -29,6 +29,9 @@ func (s *Store) JobEnqueue(ctx context.Context, p *storage.JobEnqueueParams) (*s
 
 func (s *Store) jobEnqueue(ctx context.Context, p *storage.JobEnqueueParams) (*storage.Job, error) {
 	e := p.WithDefaults()
+	if err := checkJobNoNUL(&e); err != nil {
+		return nil, fmt.Errorf("enqueue %s job: %w", e.Kind, err)
+	}
 	t := now()
 	row, err := s.q.JobEnqueue(ctx, s.db, &sqlite.JobEnqueueParams{
 		Queue:       e.Queue,
@@ -104,6 +107,9 @@ func enqueueBatch(ps []*storage.JobEnqueueParams, t int64) (string, error) {
 	rows := make([][7]any, len(ps))
 	for i, p := range ps {
 		e := p.WithDefaults()
+		if err := checkJobNoNUL(&e); err != nil {
+			return "", fmt.Errorf("job %d: %w", i, err)
+		}
 		var key any
 		if e.UniqueKey != "" {
 			key = e.UniqueKey
@@ -115,6 +121,16 @@ func enqueueBatch(ps []*storage.JobEnqueueParams, t int64) (string, error) {
 		return "", fmt.Errorf("encode jobs: %w", err)
 	}
 	return string(b), nil
+}
+
+// checkJobNoNUL refuses NUL in a job's fields, as Postgres does.
+func checkJobNoNUL(e *storage.JobEnqueueParams) error {
+	return errors.Join(
+		checkNoNUL("queue", e.Queue),
+		checkNoNUL("kind", e.Kind),
+		checkNoNUL("unique key", e.UniqueKey),
+		checkJSONNoNUL("payload", e.Payload),
+	)
 }
 
 // JobClaim claims due jobs with one UPDATE … RETURNING in an IMMEDIATE
@@ -228,6 +244,9 @@ func (s *Store) eachRef(ctx context.Context, verb string, refs []storage.JobRef,
 
 // JobFail records a failed attempt. See storage.JobStore.
 func (s *Store) JobFail(ctx context.Context, p *storage.JobFailParams) (*storage.Job, error) {
+	if err := checkNoNUL("error", p.Error); err != nil {
+		return nil, fmt.Errorf("fail job %d: %w", p.ID, err)
+	}
 	row, err := s.q.JobFail(ctx, s.db, failParams(p, now()))
 	if err != nil {
 		return nil, fmt.Errorf("fail job %d: %w", p.ID, s.lostOrMissing(ctx, p.ID, err))
@@ -253,6 +272,9 @@ func (s *Store) JobFailMany(ctx context.Context, ps []*storage.JobFailParams) ([
 	refs := make([]storage.JobRef, len(ps))
 	byID := make(map[int64]*storage.JobFailParams, len(ps))
 	for i, p := range ps {
+		if err := checkNoNUL("error", p.Error); err != nil {
+			return nil, fmt.Errorf("fail %d jobs: job %d: %w", len(ps), p.ID, err)
+		}
 		refs[i] = p.JobRef
 		byID[p.ID] = p
 	}
@@ -338,6 +360,9 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*storage.Job, error) {
 // JobList returns one page of jobs. See storage.JobStore.
 func (s *Store) JobList(ctx context.Context, p *storage.JobListParams) (*storage.JobPage, error) {
 	after, limit, err := p.Decode()
+	if err == nil {
+		err = errors.Join(checkNoNUL("queue", p.Queue), checkNoNUL("kind", p.Kind))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
@@ -414,6 +439,9 @@ func jobFromRow(r *sqlite.Job) *storage.Job {
 // JobGetByUniqueKey returns the newest job with that key. See
 // storage.JobStore.
 func (s *Store) JobGetByUniqueKey(ctx context.Context, key string) (*storage.Job, error) {
+	if err := checkNoNUL("unique key", key); err != nil {
+		return nil, fmt.Errorf("get job by unique key: %w", err)
+	}
 	row, err := s.q.JobGetByUniqueKey(ctx, s.read, nullString(key))
 	if err != nil {
 		return nil, fmt.Errorf("get job by unique key %q: %w", key, interpretError(err))

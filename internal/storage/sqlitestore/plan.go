@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -18,6 +19,9 @@ func (s *Store) PlanCreate(ctx context.Context, p *storage.PlanCreateParams) (*s
 		id = uuid.Must(uuid.NewV7())
 	}
 	labels, err := storage.MarshalLabels(p.Labels)
+	if err == nil {
+		err = checkPlanNoNUL(p.Name, p.Description, labels, p.Document)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create plan: %w", err)
 	}
@@ -47,6 +51,9 @@ func (s *Store) PlanGetByID(ctx context.Context, id uuid.UUID) (*storage.Plan, e
 // PlanUpdate replaces a plan's fields. See storage.PlanStore.
 func (s *Store) PlanUpdate(ctx context.Context, p *storage.PlanUpdateParams) (*storage.Plan, error) {
 	labels, err := storage.MarshalLabels(p.Labels)
+	if err == nil {
+		err = checkPlanNoNUL(p.Name, p.Description, labels, p.Document)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("update plan %s: %w", p.ID, err)
 	}
@@ -92,6 +99,9 @@ func (s *Store) PlanDelete(ctx context.Context, id uuid.UUID) error {
 // PlanList returns one page of plans. See storage.PlanStore.
 func (s *Store) PlanList(ctx context.Context, p *storage.PlanListParams) (*storage.PlanPage, error) {
 	after, labels, limit, err := p.Decode()
+	if err == nil {
+		err = errors.Join(checkNoNUL("name prefix", p.NamePrefix), checkJSONNoNUL("labels", labels))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list plans: %w", err)
 	}
@@ -108,6 +118,16 @@ func (s *Store) PlanList(ctx context.Context, p *storage.PlanListParams) (*stora
 	page.Plans, page.NextCursor = storage.PageOf(rows, limit, planFromRow,
 		func(r *sqlite.Plan) storage.Cursor { return storage.Cursor{List: storage.ListPlans, ID: r.ID} })
 	return page, nil
+}
+
+// checkPlanNoNUL refuses NUL in a plan's fields, as Postgres does.
+func checkPlanNoNUL(name, description string, labels, document []byte) error {
+	return errors.Join(
+		checkNoNUL("name", name),
+		checkNoNUL("description", description),
+		checkJSONNoNUL("labels", labels),
+		checkJSONNoNUL("document", document),
+	)
 }
 
 func planFromRow(r *sqlite.Plan) *storage.Plan {

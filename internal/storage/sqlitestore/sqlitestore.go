@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
-	_ "github.com/ncruces/go-sqlite3/driver" // Registers the "sqlite3" database/sql driver.
 	"github.com/ncruces/go-sqlite3/vfs/memdb"
 	"github.com/pressly/goose/v3"
 
@@ -35,7 +34,8 @@ type Store struct {
 	read   sqlite.DBTX // Reads outside a transaction.
 	q      *sqlite.Queries
 	inTx   bool
-	memDB  string // The memdb name to delete on Close, if in memory.
+	memDB  string        // The memdb name to delete on Close, if in memory.
+	limit  time.Duration // Config.WriteTimeout.
 }
 
 // Config holds the options of Open.
@@ -48,9 +48,17 @@ type Config struct {
 	BusyTimeout time.Duration
 	// MaxReaders caps the read pool. Defaults to 8.
 	MaxReaders int
+	// WriteTimeout bounds each statement on the writer connection and each
+	// write transaction (InTx), so that no caller holds the writer longer:
+	// past it the statement is interrupted, or the transaction rolled back,
+	// and the caller gets an error. Defaults to DefaultWriteTimeout.
+	WriteTimeout time.Duration
 	// SkipMigrate opens the store without applying pending migrations.
 	SkipMigrate bool
 }
+
+// DefaultWriteTimeout is the default of Config.WriteTimeout.
+const DefaultWriteTimeout = 10 * time.Second
 
 // WithDefaults returns a copy of c with defaults filled in.
 func (c Config) WithDefaults() Config {
@@ -59,6 +67,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxReaders <= 0 {
 		c.MaxReaders = 8
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
 	}
 	return c
 }
@@ -102,19 +113,22 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	} else {
 		dsn = DSN(cfg)
 	}
-	s := &Store{q: sqlite.New(), memDB: memName}
-	var err error
-	if s.w, err = sql.Open("sqlite3", dsn); err != nil {
+	s := &Store{q: sqlite.New(), memDB: memName, limit: cfg.WriteTimeout}
+	wconn, err := newGuardedConnector(dsn, cfg.WriteTimeout)
+	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", describe(cfg), err)
 	}
+	rconn, err := newGuardedConnector(dsn, 0)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", describe(cfg), err)
+	}
+	s.w = sql.OpenDB(wconn)
 	s.w.SetMaxOpenConns(1)
 	s.w.SetConnMaxIdleTime(0)
 	s.w.SetConnMaxLifetime(0)
-	if s.r, err = sql.Open("sqlite3", dsn); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("open sqlite %s: %w", describe(cfg), err)
-	}
+	s.r = sql.OpenDB(rconn)
 	s.r.SetMaxOpenConns(cfg.MaxReaders)
 	s.r.SetMaxIdleConns(cfg.MaxReaders) // Keep readers, and their prepared statements.
 	s.wc, s.rc = newStmtCache(s.w), newStmtCache(s.r)
@@ -161,11 +175,18 @@ func (s *Store) Migrate(ctx context.Context, dir MigrateDirection) ([]string, er
 }
 
 // InTx runs fn in one IMMEDIATE transaction. See storage.Store.
+//
+// The transaction lasts at most Config.WriteTimeout: past it database/sql
+// rolls it back and closes the connection, so the writer is free again,
+// and InTx returns an error. A panic inside the driver comes back as an
+// error (see guardedConnector), and its connection is closed.
 func (s *Store) InTx(ctx context.Context, fn func(tx storage.Store) error) (err error) {
 	if s.inTx {
 		return fn(s)
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	txCtx, cancel := context.WithTimeout(ctx, s.limit)
+	defer cancel()
+	tx, err := s.w.BeginTx(txCtx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", interpretError(err))
 	}
@@ -180,7 +201,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx storage.Store) error) (err 
 		s.wc.prepareMissed(ctx)
 	}()
 	txdb := txStmts{tx: tx, cache: s.wc}
-	if err = fn(&Store{w: s.w, r: s.r, wc: s.wc, rc: s.rc, db: txdb, read: txdb, q: s.q, inTx: true}); err != nil {
+	if err = fn(&Store{w: s.w, r: s.r, wc: s.wc, rc: s.rc, db: txdb, read: txdb, q: s.q, inTx: true, limit: s.limit}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
@@ -194,10 +215,25 @@ func (s *Store) inWriteTx(ctx context.Context, fn func(tx *Store) error) error {
 	return s.InTx(ctx, func(tx storage.Store) error { return fn(tx.(*Store)) })
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers reads and that the writer can be
+// had within ctx: it takes the writer connection and the database's write
+// lock (BEGIN IMMEDIATE), and rolls back. A writer held by a transaction
+// that does not end in time, or a database locked by another process,
+// gives ErrUnavailable. On a transaction-bound Store it checks only that
+// the transaction answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if _, err := s.read.ExecContext(ctx, "SELECT 1"); err != nil {
-		return fmt.Errorf("ping sqlite: %w", interpretError(err))
+		return fmt.Errorf("ping sqlite: %w: %w", storage.ErrUnavailable, err)
+	}
+	if s.inTx {
+		return nil
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("ping sqlite writer: %w: %w", storage.ErrUnavailable, err)
+	}
+	if err := tx.Rollback(); err != nil {
+		return fmt.Errorf("ping sqlite writer: %w: %w", storage.ErrUnavailable, err)
 	}
 	return nil
 }

@@ -79,6 +79,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Job", jobCases()},
 		{"Tx", txCases()},
 		{"Store", storeCases()},
+		{"Limits", limitCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
