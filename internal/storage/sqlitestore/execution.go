@@ -19,6 +19,9 @@ func (s *Store) ExecutionCreate(ctx context.Context, p *storage.ExecutionCreateP
 	if id == uuid.Nil {
 		id = uuid.Must(uuid.NewV7())
 	}
+	if err := checkNoNUL("idempotency key", p.IdempotencyKey); err != nil {
+		return nil, fmt.Errorf("create execution: %w", err)
+	}
 	row, err := s.q.ExecutionCreate(ctx, s.db, &sqlite.ExecutionCreateParams{
 		ID:             id.String(),
 		PlanID:         p.PlanID.String(),
@@ -91,6 +94,9 @@ func (s *Store) ExecutionList(ctx context.Context, p *storage.ExecutionListParam
 func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetStatusParams) (*storage.Execution, error) {
 	if !p.Status.Valid() {
 		return nil, fmt.Errorf("set execution status: %w: unknown status %q", storage.ErrInvalidInput, p.Status)
+	}
+	if err := checkJSONNoNUL("result", p.Result); err != nil {
+		return nil, fmt.Errorf("set execution %s status: %w", p.ID, err)
 	}
 	var from []string
 	for _, st := range storage.ExecutionSourcesOf(p.Status) {
