@@ -184,9 +184,9 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	if l, ok := store.(interface {
-		Listen(context.Context, func())
+		Listen(context.Context, func(), func())
 	}); ok {
-		wg.Go(func() { l.Listen(workCtx, pool.Wake) })
+		wg.Go(func() { l.Listen(workCtx, pool.Wake, pool.CheckCancels) })
 	}
 	wg.Go(func() { reconcile(workCtx, handler, log) })
 	poolDone := make(chan struct{})
@@ -215,6 +215,7 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 			Handler: api.NewHandler(api.Deps{
 				Store: store, Logger: log, APIToken: cfg.APIToken,
 				PlanEnvAllow: cfg.PlanEnvAllow, Version: version, WakeFunc: pool.Wake,
+				CancelFunc: pool.CheckCancels,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
