@@ -3,8 +3,8 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
