@@ -302,6 +302,13 @@ func (p *Pool) Run(ctx context.Context) error {
 	<-completerDone
 	stopBG()
 	bg.Wait()
+	// Outcomes that could not be written leave their jobs held; their
+	// leases expire in the store, and nothing here needs to watch them.
+	p.mu.Lock()
+	for _, h := range p.held {
+		h.expiry.Stop()
+	}
+	p.mu.Unlock()
 	return nil
 }
 
