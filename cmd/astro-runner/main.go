@@ -153,6 +153,14 @@ func migrate(ctx context.Context, cfg *config.Config, args []string, out io.Writ
 	return nil
 }
 
+// listener is a store that tells of enqueues and cancels made by any node
+// (pgstore.Store.Listen).
+type listener interface {
+	Listen(ctx context.Context, wake, checkCancels func())
+}
+
+var _ listener = (*pgstore.Store)(nil)
+
 // serve runs the workers and, with withAPI, the HTTP server, until ctx
 // ends; then it stops accepting requests, drains them, and stops the
 // workers.
@@ -183,9 +191,7 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	if l, ok := store.(interface {
-		Listen(context.Context, func(), func())
-	}); ok {
+	if l, ok := store.(listener); ok {
 		wg.Go(func() { l.Listen(workCtx, pool.Wake, pool.CheckCancels) })
 	}
 	wg.Go(func() { reconcile(workCtx, handler, log) })
