@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -174,4 +175,45 @@ func TestPoolRecordsAnErrorTextWithANULBytePostgres(t *testing.T) {
 
 	enqueue(t, s, "count", 10)
 	waitCompleted(t, s, 30, waitFor)
+}
+
+// nulInjector puts a NUL byte back into every error text with a non-ASCII
+// character, as if a text reached the store uncleaned.
+type nulInjector struct{ worker.Store }
+
+func (s *nulInjector) JobFailMany(ctx context.Context, ps []*storage.JobFailParams) ([]int64, error) {
+	out := make([]*storage.JobFailParams, len(ps))
+	for i, p := range ps {
+		c := *p
+		if strings.ContainsFunc(c.Error, func(r rune) bool { return r > 0x7e }) {
+			c.Error += "\x00"
+		}
+		out[i] = &c
+	}
+	return s.Store.JobFailMany(ctx, out)
+}
+
+// TestPoolCompleterWritesAroundAnOutcomePostgresRefuses lets Postgres
+// itself refuse a batch of failures (22021, a NUL byte in text): the
+// completer must write the batch item by item, record the refused failure
+// with a plain ASCII copy of its error, and write the others.
+func TestPoolCompleterWritesAroundAnOutcomePostgresRefuses(t *testing.T) {
+	t.Parallel()
+	s := openPostgres(t, pgtest.URL(t))
+	pool := worker.New(&nulInjector{Store: s}, config(t, worker.Config{
+		CompleteDelay: 50 * time.Millisecond, // Batches gather most outcomes.
+	}))
+	handleFailWithPayloadText(pool)
+	refused := enqueueOne(t, s, storage.JobEnqueueParams{Kind: "fail", Payload: []byte(`"refused ✓"`)})
+	ids := make([]int64, 10)
+	for i := range ids {
+		ids[i] = enqueueOne(t, s, storage.JobEnqueueParams{Kind: "fail", Payload: []byte(`"plain"`)}).ID
+	}
+	startPool(t, pool)
+
+	done := waitState(t, s, refused.ID, storage.JobDiscarded)
+	assert.Equal(t, worker.ErrDiscard.Error()+": refused ?", done.LastError)
+	for _, id := range ids {
+		assert.Equal(t, worker.ErrDiscard.Error()+": plain", waitState(t, s, id, storage.JobDiscarded).LastError)
+	}
 }
