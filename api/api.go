@@ -49,6 +49,11 @@ type Deps struct {
 	// to wake local workers instead of waiting for their next poll. It must
 	// not block.
 	WakeFunc func()
+	// CancelFunc, when set, is called after jobs were asked to cancel (a
+	// cancelled running execution, a plan deleted with its executions), to
+	// make local workers notice now instead of at their next heartbeat. It
+	// must not block.
+	CancelFunc func()
 }
 
 // withDefaults returns a copy of d with defaults filled in.

@@ -148,7 +148,8 @@ func (s *server) registerExecutions(api huma.API) {
 		Path:        "/execution/{id}/cancel",
 		Summary:     "Cancel an execution",
 		Description: "Cancels the execution's job. A queued execution becomes cancelled at once. A running one stays running " +
-			"until its worker sees the cancellation at its next heartbeat and marks it cancelled; poll it. " +
+			"until its worker sees the cancellation and marks it cancelled; poll it. Workers in this process, and on " +
+			"Postgres those of every node, are told at once; others see it at their next heartbeat. " +
 			"An execution that is already final gives 409.",
 		Tags:          []string{tagExecutions},
 		Security:      secured,
@@ -343,8 +344,8 @@ func (s *server) cancelExecution(ctx context.Context, in *cancelExecutionInput) 
 		}
 		if e.Status == storage.ExecutionQueued {
 			// A queued execution has not started, so it is cancelled now.
-			// A running one is marked cancelled by its worker, which sees
-			// the cancellation at its next heartbeat.
+			// A running one is marked cancelled by its worker, which
+			// CancelFunc tells to look now.
 			if e, err = tx.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{
 				ID: e.ID, Status: storage.ExecutionCancelled,
 			}); err != nil {
@@ -359,6 +360,9 @@ func (s *server) cancelExecution(ctx context.Context, in *cancelExecutionInput) 
 			NotFound: fmt.Sprintf("no execution has id %s", in.ID),
 			Conflict: fmt.Sprintf("execution %s changed status while being cancelled: read it again", in.ID),
 		}))
+	}
+	if exec.Status == storage.ExecutionRunning && s.deps.CancelFunc != nil {
+		s.deps.CancelFunc()
 	}
 	return &executionAcceptedOutput{Location: "/execution/" + exec.ID.String(), Body: executionFromStorage(exec)}, nil
 }

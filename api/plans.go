@@ -465,6 +465,9 @@ func (s *server) deletePlan(ctx context.Context, in *deletePlanInput) (*struct{}
 	var err error
 	if in.Cascade {
 		err = s.deps.Store.InTx(ctx, func(tx storage.Store) error { return deletePlanCascade(ctx, tx, in.ID) })
+		if err == nil && s.deps.CancelFunc != nil {
+			s.deps.CancelFunc()
+		}
 	} else {
 		err = s.deps.Store.PlanDelete(ctx, in.ID)
 	}
@@ -479,8 +482,9 @@ func (s *server) deletePlan(ctx context.Context, in *deletePlanInput) (*struct{}
 
 // deletePlanCascade deletes a plan and its executions in tx. It first
 // cancels the jobs of the plan's queued and running executions: a job not
-// yet running never runs, and a running one is flagged and stopped at its
-// worker's next heartbeat. A worker that already holds such a job finds
+// yet running never runs, and a running one is flagged and stopped by its
+// worker, which deletePlan's CancelFunc wakes (or, at the latest, at its
+// next heartbeat). A worker that already holds such a job finds
 // its execution gone, so the execute_plan handler must treat a missing
 // execution as nothing to do.
 func deletePlanCascade(ctx context.Context, tx storage.Store, id uuid.UUID) error {

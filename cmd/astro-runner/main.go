@@ -153,6 +153,14 @@ func migrate(ctx context.Context, cfg *config.Config, args []string, out io.Writ
 	return nil
 }
 
+// listener is a store that tells of enqueues and cancels made by any node
+// (pgstore.Store.Listen).
+type listener interface {
+	Listen(ctx context.Context, wake, checkCancels func())
+}
+
+var _ listener = (*pgstore.Store)(nil)
+
 // serve runs the workers and, with withAPI, the HTTP server, until ctx
 // ends; then it stops accepting requests, drains them, and stops the
 // workers.
@@ -183,10 +191,8 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	if l, ok := store.(interface {
-		Listen(context.Context, func())
-	}); ok {
-		wg.Go(func() { l.Listen(workCtx, pool.Wake) })
+	if l, ok := store.(listener); ok {
+		wg.Go(func() { l.Listen(workCtx, pool.Wake, pool.CheckCancels) })
 	}
 	wg.Go(func() { reconcile(workCtx, handler, log) })
 	poolDone := make(chan struct{})
@@ -215,6 +221,7 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 			Handler: api.NewHandler(api.Deps{
 				Store: store, Logger: log, APIToken: cfg.APIToken,
 				PlanEnvAllow: cfg.PlanEnvAllow, Version: version, WakeFunc: pool.Wake,
+				CancelFunc: pool.CheckCancels,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/astro-runner/astro-runner/internal/storage"
@@ -9,9 +10,11 @@ import (
 
 // complete writes outcomes in batches: when CompleteBatch have gathered or
 // CompleteDelay has passed since the first, and once more when results is
-// closed. A batch that cannot be written is kept and retried, so no outcome
-// is lost while the pool runs; the job's lease keeps being extended until
-// its outcome is written.
+// closed. Outcomes the store could not take for a temporary reason are kept
+// and retried with backoff, so no outcome is lost while the pool runs; the
+// job's lease keeps being extended until its outcome is written. An outcome
+// the store refuses is dropped (see flush), so one bad outcome cannot hold
+// up the others.
 func (p *Pool) complete() {
 	var pending []outcome
 	timer := time.NewTimer(time.Hour)
@@ -37,7 +40,9 @@ func (p *Pool) complete() {
 			}
 		case <-fire:
 		}
-		if err := p.flush(context.Background(), pending); err != nil {
+		rest, err := p.flush(pending)
+		pending = append(pending[:0], rest...)
+		if err != nil {
 			p.outage.fail("record job outcomes", err)
 			backoff = min(max(2*backoff, 100*time.Millisecond), 2*time.Second)
 			timer.Reset(backoff)
@@ -45,7 +50,6 @@ func (p *Pool) complete() {
 		}
 		p.outage.ok()
 		backoff = 0
-		pending = pending[:0]
 	}
 }
 
@@ -53,7 +57,8 @@ func (p *Pool) complete() {
 func (p *Pool) flushAtShutdown(pending []outcome) {
 	deadline := time.Now().Add(time.Minute)
 	for len(pending) > 0 {
-		err := p.flush(context.Background(), pending)
+		rest, err := p.flush(pending)
+		pending = rest
 		if err == nil {
 			return
 		}
@@ -66,61 +71,128 @@ func (p *Pool) flushAtShutdown(pending []outcome) {
 	}
 }
 
-// flush writes one batch of outcomes, at most one statement per kind.
-func (p *Pool) flush(ctx context.Context, batch []outcome) error {
-	var done, release []storage.JobRef
-	var fails []*storage.JobFailParams
+// flush writes one batch of outcomes, one statement per kind, and returns
+// the outcomes still to be written with the temporary error that stopped
+// them (storage.ErrUnavailable or a timeout). A statement that the store
+// refuses for any other reason is retried outcome by outcome (see
+// writeEach), so that only the outcome at fault is held back.
+func (p *Pool) flush(batch []outcome) (rest []outcome, err error) {
+	var groups [outcomeDrop + 1][]outcome
 	for _, o := range batch {
-		ref := storage.JobRef{ID: o.job.ID, Token: o.job.LeaseToken}
-		switch o.kind {
-		case outcomeComplete:
-			done = append(done, ref)
-		case outcomeFail:
-			fails = append(fails, o.fail)
-		case outcomeRelease:
-			release = append(release, ref)
+		groups[o.kind] = append(groups[o.kind], o)
+	}
+	p.forget(groups[outcomeDrop])
+	for _, kind := range []outcomeKind{outcomeComplete, outcomeFail, outcomeRelease} {
+		g := groups[kind]
+		if len(g) == 0 {
+			continue
+		}
+		if err != nil {
+			rest = append(rest, g...)
+			continue
+		}
+		ids, werr := p.write(kind, g)
+		switch {
+		case werr == nil:
+			p.settle(g, ids)
+		case temporary(werr):
+			err = werr
+			rest = append(rest, g...)
+		default:
+			p.log.Warn("the store refused a batch of job outcomes; writing them one by one",
+				"jobs", len(g), "error", werr)
+			var left []outcome
+			left, err = p.writeEach(g)
+			rest = append(rest, left...)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	return rest, err
+}
+
+// writeEach writes outcomes of one kind one at a time. An outcome the
+// store refuses is, for a failure, written again with its error text cut
+// down to printable ASCII; if the store refuses that too, or the outcome is
+// not a failure, it is dropped and logged: the job's lease then expires and
+// the rescuer hands it to a worker again. A temporary error stops the
+// writes and returns the outcomes not yet written.
+func (p *Pool) writeEach(g []outcome) (left []outcome, err error) {
+	for i, o := range g {
+		ids, err := p.write(o.kind, g[i:i+1])
+		if err != nil && !temporary(err) && o.kind == outcomeFail {
+			p.log.Warn("the store refused a job's error text; recording a plain ASCII copy",
+				"job_id", o.job.ID, "error", err)
+			plain := *o.fail
+			plain.Error = asciiErrorText(plain.Error)
+			o.fail = &plain
+			ids, err = p.write(o.kind, []outcome{o})
+		}
+		switch {
+		case err == nil:
+			p.settle([]outcome{o}, ids)
+		case temporary(err):
+			return g[i:], err
+		default:
+			p.log.Error("the store refused a job outcome; dropping it, the job runs again once its lease expires",
+				"job_id", o.job.ID, "error", err)
+			p.forget([]outcome{o})
+		}
+	}
+	return nil, nil
+}
+
+// write writes outcomes of one kind in one statement, and returns the IDs
+// of the jobs whose outcome was recorded.
+func (p *Pool) write(kind outcomeKind, g []outcome) ([]int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), p.storeTimeout())
 	defer cancel()
-	written := map[int64]bool{}
-	if len(done) > 0 {
-		ids, err := p.store.JobCompleteMany(ctx, done)
-		if err != nil {
-			return err
+	if kind == outcomeFail {
+		fails := make([]*storage.JobFailParams, len(g))
+		for i, o := range g {
+			fails[i] = o.fail
 		}
-		mark(written, ids)
+		return p.store.JobFailMany(ctx, fails)
 	}
-	if len(fails) > 0 {
-		ids, err := p.store.JobFailMany(ctx, fails)
-		if err != nil {
-			return err
-		}
-		mark(written, ids)
+	refs := make([]storage.JobRef, len(g))
+	for i, o := range g {
+		refs[i] = storage.JobRef{ID: o.job.ID, Token: o.job.LeaseToken}
 	}
-	if len(release) > 0 {
-		ids, err := p.store.JobRelease(ctx, release)
-		if err != nil {
-			return err
-		}
-		mark(written, ids)
+	if kind == outcomeComplete {
+		return p.store.JobCompleteMany(ctx, refs)
 	}
-	p.unvacuumed.Add(int64(len(written)))
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, o := range batch {
-		if h := p.held[o.job.ID]; h != nil && h.ref.Token == o.job.LeaseToken {
-			delete(p.held, o.job.ID)
-		}
-		if o.kind != outcomeDrop && !written[o.job.ID] {
+	return p.store.JobRelease(ctx, refs)
+}
+
+// settle forgets written outcomes' jobs, and logs those whose outcome the
+// store did not record because the pool no longer held their lease.
+func (p *Pool) settle(g []outcome, ids []int64) {
+	p.unvacuumed.Add(int64(len(ids)))
+	written := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		written[id] = true
+	}
+	for _, o := range g {
+		if !written[o.job.ID] {
 			p.log.Warn("job outcome not recorded: lease lost, the job may run again", "job_id", o.job.ID)
 		}
 	}
-	return nil
+	p.forget(g)
 }
 
-func mark(set map[int64]bool, ids []int64) {
-	for _, id := range ids {
-		set[id] = true
+// forget stops renewing the leases of the outcomes' jobs.
+func (p *Pool) forget(g []outcome) {
+	if len(g) == 0 {
+		return
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, o := range g {
+		p.forgetLocked(storage.JobRef{ID: o.job.ID, Token: o.job.LeaseToken})
+	}
+}
+
+// temporary reports whether a store error may go away by itself: an outage
+// or a call that timed out. Outcomes that meet one are kept and retried.
+func temporary(err error) bool {
+	return errors.Is(err, storage.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.Canceled)
 }

@@ -68,6 +68,11 @@ type Config struct {
 	// ID names this pool as the lease owner. Defaults to host-pid-random.
 	ID string
 	// Lease is how long a claim holds between heartbeats. Defaults to 30s.
+	// A job whose lease the pool has not renewed for this long (counted
+	// from when the claim or the last successful renewal was sent) is
+	// cancelled with ErrJobLeaseLost, because another worker may now run
+	// it. Each store call of the heartbeat, rescuer, pruner and completer
+	// times out after half of it.
 	Lease time.Duration
 	// HeartbeatInterval is how often leases are extended. Defaults to a
 	// third of Lease.
@@ -171,21 +176,42 @@ type Pool struct {
 	handlers map[string]HandlerFunc
 
 	wake    chan struct{} // Something was enqueued.
+	check   chan struct{} // A job was asked to cancel.
 	freed   chan struct{} // A worker slot came free.
 	results chan outcome  // Finished handlers, for the completer.
 
-	mu   sync.Mutex
-	held map[int64]*heldJob // Jobs whose lease this pool holds.
+	// now tells the time for the local lease deadlines.
+	now func() time.Time
+
+	mu sync.Mutex
+	// held maps the ID of each job whose lease this pool holds to its
+	// newest claim; an older claim of the same ID is cancelled when a newer
+	// one starts.
+	held map[int64]*heldJob
 
 	unvacuumed atomic.Int64 // Outcomes written since the last vacuum.
 
 	outage outageLog
 }
 
-// heldJob is a claimed job from claim until its outcome is written.
+// heldJob is a claimed job from claim until its outcome is written or its
+// lease is lost.
 type heldJob struct {
 	ref    storage.JobRef
 	cancel context.CancelCauseFunc
+	// renewed is when the claim or the last successful renewal of the
+	// lease was sent: the store's lease runs out no earlier than renewed
+	// plus Config.Lease.
+	renewed time.Time
+	// expiry fires at the local lease deadline, checks it, and cancels the
+	// job if the lease was not renewed meanwhile.
+	expiry *time.Timer
+}
+
+// leaseExpired reports whether a lease last renewed (or claimed) at renewed
+// has run out at now.
+func leaseExpired(now, renewed time.Time, lease time.Duration) bool {
+	return !now.Before(renewed.Add(lease))
 }
 
 type outcomeKind int
@@ -212,8 +238,10 @@ func New(store Store, cfg Config) *Pool {
 		log:      cfg.Logger.With("component", "worker", "worker_id", cfg.ID, "queue", cfg.Queue),
 		handlers: map[string]HandlerFunc{},
 		wake:     make(chan struct{}, 1),
+		check:    make(chan struct{}, 1),
 		freed:    make(chan struct{}, 1),
 		results:  make(chan outcome, cfg.Workers*2),
+		now:      time.Now,
 		held:     map[int64]*heldJob{},
 		outage:   outageLog{log: cfg.Logger, now: time.Now},
 	}
@@ -226,6 +254,11 @@ func (p *Pool) Handle(kind string, h HandlerFunc) { p.handlers[kind] = h }
 // Wake makes the claim loop look for jobs now instead of at its next poll.
 // It never blocks.
 func (p *Pool) Wake() { signal(p.wake) }
+
+// CheckCancels makes the heartbeat renew leases now instead of at its next
+// interval, so that running jobs asked to cancel through the store are
+// cancelled promptly. It never blocks.
+func (p *Pool) CheckCancels() { signal(p.check) }
 
 func signal(ch chan struct{}) {
 	select {
@@ -269,6 +302,13 @@ func (p *Pool) Run(ctx context.Context) error {
 	<-completerDone
 	stopBG()
 	bg.Wait()
+	// Outcomes that could not be written leave their jobs held; their
+	// leases expire in the store, and nothing here needs to watch them.
+	p.mu.Lock()
+	for _, h := range p.held {
+		h.expiry.Stop()
+	}
+	p.mu.Unlock()
 	return nil
 }
 
@@ -299,6 +339,7 @@ func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
 		// The claim runs to its end even if ctx ends meanwhile, so that a
 		// claim that committed is known and its jobs handed back at once.
 		claimCtx, cancelClaim := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		claimedAt := p.now()
 		claimed, err := p.store.JobClaim(claimCtx, &storage.JobClaimParams{
 			Queue: p.cfg.Queue, Worker: p.cfg.ID, Limit: free, Lease: p.cfg.Lease,
 		})
@@ -318,7 +359,7 @@ func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
 		for _, job := range claimed {
 			slots <- struct{}{}
 			jobs.Add(1)
-			p.start(job, func() {
+			p.start(job, claimedAt, func() {
 				<-slots
 				jobs.Done()
 				signal(p.freed)
@@ -392,12 +433,19 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// start runs one job's handler in its own goroutine.
-func (p *Pool) start(job *storage.Job, done func()) {
+// start runs one job's handler in its own goroutine. claimedAt is when the
+// claim was sent, which starts the local lease deadline. An older claim of
+// the same job by this pool has lost its lease, so its handler is cancelled.
+func (p *Pool) start(job *storage.Job, claimedAt time.Time, done func()) {
 	jobCtx, cancel := context.WithCancelCause(context.Background())
-	h := &heldJob{ref: storage.JobRef{ID: job.ID, Token: job.LeaseToken}, cancel: cancel}
+	h := &heldJob{ref: storage.JobRef{ID: job.ID, Token: job.LeaseToken}, cancel: cancel, renewed: claimedAt}
 	p.mu.Lock()
+	if old := p.held[job.ID]; old != nil {
+		p.log.Info("job claimed again; cancelling the older claim's handler", "job_id", job.ID)
+		p.loseLocked(old)
+	}
 	p.held[job.ID] = h
+	h.expiry = time.AfterFunc(p.cfg.Lease-p.now().Sub(claimedAt), func() { p.checkExpiry(h) })
 	p.mu.Unlock()
 	go func() {
 		defer done()
@@ -441,7 +489,7 @@ func (p *Pool) outcomeOf(job *storage.Job, err, cause error) outcome {
 	}
 	return outcome{kind: outcomeFail, job: job, fail: &storage.JobFailParams{
 		JobRef:     storage.JobRef{ID: job.ID, Token: job.LeaseToken},
-		Error:      err.Error(),
+		Error:      cleanErrorText(err.Error()),
 		Retry:      !errors.Is(err, ErrDiscard) && !errors.Is(cause, ErrJobCancelled),
 		RetryAfter: p.cfg.Retry.Backoff(job.Attempt),
 	}}
@@ -462,7 +510,9 @@ func (p *Pool) every(ctx context.Context, interval time.Duration, what string, f
 
 func (p *Pool) rescue(ctx context.Context) error {
 	for {
-		n, err := p.store.JobRescue(ctx, 1000)
+		callCtx, cancel := context.WithTimeout(ctx, p.storeTimeout())
+		n, err := p.store.JobRescue(callCtx, 1000)
+		cancel()
 		if err != nil {
 			return fmt.Errorf("rescue expired leases: %w", err)
 		}
@@ -478,7 +528,9 @@ func (p *Pool) rescue(ctx context.Context) error {
 }
 
 func (p *Pool) prune(ctx context.Context) error {
-	n, err := p.store.JobPrune(ctx, p.cfg.Retention, 10000)
+	callCtx, cancel := context.WithTimeout(ctx, p.storeTimeout())
+	defer cancel()
+	n, err := p.store.JobPrune(callCtx, p.cfg.Retention, 10000)
 	if err != nil {
 		return fmt.Errorf("prune finished jobs: %w", err)
 	}
@@ -495,7 +547,9 @@ func (p *Pool) vacuum(ctx context.Context) error {
 	if n < int64(p.cfg.VacuumAfter) {
 		return nil
 	}
-	if err := p.store.JobVacuum(ctx); err != nil {
+	callCtx, cancel := context.WithTimeout(ctx, vacuumTimeout)
+	defer cancel()
+	if err := p.store.JobVacuum(callCtx); err != nil {
 		return fmt.Errorf("vacuum the queue: %w", err)
 	}
 	p.unvacuumed.Add(-n)
@@ -503,8 +557,56 @@ func (p *Pool) vacuum(ctx context.Context) error {
 	return nil
 }
 
-// heartbeat extends the leases of held jobs, and cancels the context of a
-// job that was cancelled or whose lease was lost.
+// storeTimeout bounds each store call of the heartbeat, rescuer, pruner and
+// completer: half the lease, so that a call that hangs (a silently dropped
+// connection) cannot outlast the leases it is meant to keep.
+func (p *Pool) storeTimeout() time.Duration { return p.cfg.Lease / 2 }
+
+// vacuumTimeout bounds a vacuum of the queue, which may take long on a big
+// table and keeps no lease.
+const vacuumTimeout = 10 * time.Minute
+
+// checkExpiry runs at a held job's local lease deadline. If the lease was
+// renewed meanwhile it waits for the new deadline; otherwise the job is
+// cancelled with ErrJobLeaseLost, as the store may already have given it
+// to another worker.
+func (p *Pool) checkExpiry(h *heldJob) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held[h.ref.ID] != h {
+		return // Its outcome was written, or its lease lost already.
+	}
+	now := p.now()
+	if !leaseExpired(now, h.renewed, p.cfg.Lease) {
+		h.expiry.Reset(h.renewed.Add(p.cfg.Lease).Sub(now))
+		return
+	}
+	p.log.Warn("lease ran out without a renewal; cancelling the job, which may run elsewhere",
+		"job_id", h.ref.ID, "last_renewed", h.renewed)
+	p.loseLocked(h)
+}
+
+// loseLocked forgets a held job whose lease is lost and cancels its
+// handler with ErrJobLeaseLost. The caller holds p.mu.
+func (p *Pool) loseLocked(h *heldJob) {
+	if p.held[h.ref.ID] == h {
+		delete(p.held, h.ref.ID)
+	}
+	h.expiry.Stop()
+	h.cancel(ErrJobLeaseLost)
+}
+
+// forgetLocked forgets a held job whose outcome was written or dropped.
+// The caller holds p.mu.
+func (p *Pool) forgetLocked(ref storage.JobRef) {
+	if h := p.held[ref.ID]; h != nil && h.ref == ref {
+		delete(p.held, ref.ID)
+		h.expiry.Stop()
+	}
+}
+
+// heartbeat extends the leases of held jobs at every HeartbeatInterval, and
+// at once after CheckCancels.
 func (p *Pool) heartbeat(ctx context.Context) {
 	t := time.NewTicker(p.cfg.HeartbeatInterval)
 	defer t.Stop()
@@ -513,38 +615,57 @@ func (p *Pool) heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-p.check:
 		}
-		p.mu.Lock()
-		refs := make([]storage.JobRef, 0, len(p.held))
-		for _, h := range p.held {
-			refs = append(refs, h.ref)
+		p.renew(ctx)
+	}
+}
+
+// renew extends the leases of held jobs, moves their local deadlines, and
+// cancels the context of a job that was cancelled or whose lease was lost.
+func (p *Pool) renew(ctx context.Context) {
+	p.mu.Lock()
+	refs := make([]storage.JobRef, 0, len(p.held))
+	for _, h := range p.held {
+		refs = append(refs, h.ref)
+	}
+	p.mu.Unlock()
+	if len(refs) == 0 {
+		return
+	}
+	sent := p.now()
+	callCtx, cancel := context.WithTimeout(ctx, p.storeTimeout())
+	leases, err := p.store.JobExtendLease(callCtx, refs, p.cfg.Lease)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			p.outage.fail("extend leases", err)
 		}
-		p.mu.Unlock()
-		if len(refs) == 0 {
-			continue
+		return
+	}
+	p.outage.ok()
+	sentRef := make(map[int64]storage.JobRef, len(refs))
+	for _, ref := range refs {
+		sentRef[ref.ID] = ref
+	}
+	kept := make(map[int64]bool, len(leases))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range leases {
+		kept[l.ID] = true
+		h := p.held[l.ID]
+		if h == nil || h.ref != sentRef[l.ID] {
+			continue // Written, lost or claimed again meanwhile.
 		}
-		leases, err := p.store.JobExtendLease(ctx, refs, p.cfg.Lease)
-		if err != nil {
-			if ctx.Err() == nil {
-				p.outage.fail("extend leases", err)
-			}
-			continue
+		h.renewed = sent
+		if l.CancelRequested {
+			h.cancel(ErrJobCancelled)
 		}
-		p.outage.ok()
-		kept := make(map[int64]bool, len(leases))
-		p.mu.Lock()
-		for _, l := range leases {
-			kept[l.ID] = true
-			if h := p.held[l.ID]; h != nil && l.CancelRequested {
-				h.cancel(ErrJobCancelled)
-			}
+	}
+	for _, ref := range refs {
+		if h := p.held[ref.ID]; h != nil && !kept[ref.ID] && h.ref == ref {
+			p.log.Info("lease lost; the job may run elsewhere", "job_id", ref.ID)
+			p.loseLocked(h)
 		}
-		for _, ref := range refs {
-			if h := p.held[ref.ID]; h != nil && !kept[ref.ID] && h.ref == ref {
-				p.log.Info("lease lost; the job may run elsewhere", "job_id", ref.ID)
-				h.cancel(ErrJobLeaseLost)
-			}
-		}
-		p.mu.Unlock()
 	}
 }

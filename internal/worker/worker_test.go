@@ -284,7 +284,7 @@ func TestPoolCompletesEachJobExactlyOncePostgres(t *testing.T) {
 	listening := make(chan struct{})
 	go func() {
 		defer close(listening)
-		s.Listen(ctx, func() { wakes.Add(1); pool.Wake() })
+		s.Listen(ctx, func() { wakes.Add(1); pool.Wake() }, pool.CheckCancels)
 	}()
 	t.Cleanup(func() { cancel(); <-listening })
 	startPool(t, pool)
@@ -620,48 +620,46 @@ func TestPoolCannotOverwriteAJobAfterLosingItsLease(t *testing.T) {
 	assert.Nil(t, after.FinishedAt)
 }
 
-// TestPoolCancelsAJobWhoseLeaseItLost lets the heartbeat fail until the
-// lease is taken over, then checks that the next heartbeat cancels the
-// handler with ErrJobLeaseLost and that its outcome is dropped.
+// TestPoolCancelsAJobWhoseLeaseItLost takes a job from under a pool whose
+// heartbeats work, and checks that the next heartbeat cancels the handler
+// with ErrJobLeaseLost and that its outcome is dropped.
 func TestPoolCancelsAJobWhoseLeaseItLost(t *testing.T) {
 	t.Parallel()
 	s := openSQLite(t)
-	blocker := &extendBlocker{Store: s}
-	blocker.blocked.Store(true)
-	pool := worker.New(blocker, config(t, worker.Config{
+	pool := worker.New(s, config(t, worker.Config{
 		Workers:           1,
-		Lease:             300 * time.Millisecond,
 		HeartbeatInterval: 50 * time.Millisecond,
 		RescueInterval:    time.Hour,
 		PollInterval:      time.Hour,
 	}))
-	started := make(chan struct{}, 1)
+	started := make(chan *storage.Job, 1)
 	causes := make(chan error, 1)
-	pool.Handle("long", func(ctx context.Context, _ *storage.Job) error {
-		started <- struct{}{}
+	pool.Handle("long", func(ctx context.Context, job *storage.Job) error {
+		started <- job
 		<-ctx.Done()
 		causes <- context.Cause(ctx)
 		return nil // Would complete the job, were the outcome not dropped.
 	})
 	job := enqueueOne(t, s, storage.JobEnqueueParams{Kind: "long"})
 	stop := startPool(t, pool)
+	var first *storage.Job
 	select {
-	case <-started:
+	case first = <-started:
 	case <-time.After(waitFor):
 		t.Fatal("the job never started")
 	}
 
+	// Another worker takes the job over: it is handed back, as a rescue
+	// would, and claimed again.
 	ctx := context.Background()
-	require.Eventually(t, func() bool {
-		n, err := s.JobRescue(ctx, 10)
-		return err == nil && n == 1
-	}, waitFor, 20*time.Millisecond, "the lease never expired")
+	released, err := s.JobRelease(ctx, []storage.JobRef{{ID: job.ID, Token: first.LeaseToken}})
+	require.NoError(t, err)
+	require.Equal(t, []int64{job.ID}, released)
 	reclaimed, err := s.JobClaim(ctx, &storage.JobClaimParams{
 		Queue: storage.DefaultQueue, Worker: "intruder", Limit: 1, Lease: time.Hour,
 	})
 	require.NoError(t, err)
 	require.Len(t, reclaimed, 1)
-	blocker.blocked.Store(false)
 
 	select {
 	case cause := <-causes:
@@ -673,6 +671,184 @@ func TestPoolCancelsAJobWhoseLeaseItLost(t *testing.T) {
 	after := getJob(t, s, job.ID)
 	assert.Equal(t, storage.JobRunning, after.State)
 	assert.Equal(t, reclaimed[0].LeaseToken, after.LeaseToken)
+}
+
+// TestPoolCancelsAJobWhoseLeaseRunsOutUnrenewed fails every heartbeat, as a
+// store outage or a silently dropped connection would, and checks that the
+// pool stops the handler itself once the lease has run out, without anyone
+// else taking the job, and writes nothing for it.
+func TestPoolCancelsAJobWhoseLeaseRunsOutUnrenewed(t *testing.T) {
+	t.Parallel()
+	s := openSQLite(t)
+	blocker := &extendBlocker{Store: s}
+	blocker.blocked.Store(true)
+	pool := worker.New(blocker, config(t, worker.Config{
+		Workers:           1,
+		Lease:             300 * time.Millisecond,
+		HeartbeatInterval: 50 * time.Millisecond,
+		RescueInterval:    time.Hour,
+		PollInterval:      time.Hour,
+	}))
+	started := make(chan *storage.Job, 1)
+	causes := make(chan error, 1)
+	pool.Handle("long", func(ctx context.Context, job *storage.Job) error {
+		started <- job
+		<-ctx.Done()
+		causes <- context.Cause(ctx)
+		return nil // Would complete the job, were the outcome not dropped.
+	})
+	job := enqueueOne(t, s, storage.JobEnqueueParams{Kind: "long"})
+	stop := startPool(t, pool)
+	var first *storage.Job
+	select {
+	case first = <-started:
+	case <-time.After(waitFor):
+		t.Fatal("the job never started")
+	}
+
+	select {
+	case cause := <-causes:
+		assert.ErrorIs(t, cause, worker.ErrJobLeaseLost)
+	case <-time.After(waitFor):
+		t.Fatal("the handler's context was never cancelled")
+	}
+	stop()
+	after := getJob(t, s, job.ID)
+	assert.Equal(t, storage.JobRunning, after.State, "the outcome of a job whose lease ran out was written")
+	assert.Equal(t, first.LeaseToken, after.LeaseToken)
+	assert.Nil(t, after.FinishedAt)
+}
+
+// TestPoolCancelsTheOlderHandlerWhenItClaimsAJobAgain hands a running job
+// back behind the pool's back, so that the same pool claims it again while
+// its first handler still runs: the first handler must be cancelled with
+// ErrJobLeaseLost, not orphaned, and the second run completes the job.
+func TestPoolCancelsTheOlderHandlerWhenItClaimsAJobAgain(t *testing.T) {
+	t.Parallel()
+	s := openSQLite(t)
+	pool := worker.New(s, config(t, worker.Config{
+		Workers:           2,
+		HeartbeatInterval: time.Hour,
+		RescueInterval:    time.Hour,
+	}))
+	var runs atomic.Int64
+	started := make(chan *storage.Job, 1)
+	causes := make(chan error, 1)
+	pool.Handle("again", func(ctx context.Context, job *storage.Job) error {
+		if runs.Add(1) > 1 {
+			return nil
+		}
+		started <- job
+		<-ctx.Done()
+		causes <- context.Cause(ctx)
+		return nil
+	})
+	job := enqueueOne(t, s, storage.JobEnqueueParams{Kind: "again"})
+	startPool(t, pool)
+	var first *storage.Job
+	select {
+	case first = <-started:
+	case <-time.After(waitFor):
+		t.Fatal("the job never started")
+	}
+
+	released, err := s.JobRelease(context.Background(), []storage.JobRef{{ID: job.ID, Token: first.LeaseToken}})
+	require.NoError(t, err)
+	require.Equal(t, []int64{job.ID}, released)
+	pool.Wake()
+
+	select {
+	case cause := <-causes:
+		assert.ErrorIs(t, cause, worker.ErrJobLeaseLost)
+	case <-time.After(waitFor):
+		t.Fatal("the first handler was never cancelled")
+	}
+	done := waitState(t, s, job.ID, storage.JobCompleted)
+	assert.NotEqual(t, first.LeaseToken, done.LeaseToken)
+	assert.EqualValues(t, 2, runs.Load())
+}
+
+// TestPoolCheckCancelsStopsACancelledJobAtOnce runs a pool whose heartbeat
+// comes once an hour: only CheckCancels can make it notice the cancel.
+func TestPoolCheckCancelsStopsACancelledJobAtOnce(t *testing.T) {
+	t.Parallel()
+	s := openSQLite(t)
+	pool := worker.New(s, config(t, worker.Config{HeartbeatInterval: time.Hour}))
+	started := make(chan struct{}, 1)
+	causes := make(chan error, 1)
+	pool.Handle("long", func(ctx context.Context, _ *storage.Job) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		causes <- context.Cause(ctx)
+		return context.Cause(ctx)
+	})
+	job := enqueueOne(t, s, storage.JobEnqueueParams{Kind: "long"})
+	startPool(t, pool)
+	select {
+	case <-started:
+	case <-time.After(waitFor):
+		t.Fatal("the job never started")
+	}
+
+	cancelled, err := s.JobCancel(context.Background(), job.ID)
+	require.NoError(t, err)
+	require.True(t, cancelled.CancelRequested)
+	pool.CheckCancels()
+
+	select {
+	case cause := <-causes:
+		assert.ErrorIs(t, cause, worker.ErrJobCancelled)
+	case <-time.After(waitFor):
+		t.Fatal("the handler's context was not cancelled before the next heartbeat")
+	}
+	waitState(t, s, job.ID, storage.JobCancelled)
+}
+
+// TestPoolCheckCancelsHearsACancelOnAnotherNodePostgres cancels a job
+// through another connection pool, as another node's API would: the
+// listener's cancel notification must reach the worker, whose heartbeat
+// comes once an hour.
+func TestPoolCheckCancelsHearsACancelOnAnotherNodePostgres(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	s := openPostgres(t, url)
+	other := openPostgres(t, url)
+	pool := worker.New(s, config(t, worker.Config{HeartbeatInterval: time.Hour}))
+	started := make(chan struct{}, 1)
+	causes := make(chan error, 1)
+	pool.Handle("long", func(ctx context.Context, _ *storage.Job) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		causes <- context.Cause(ctx)
+		return context.Cause(ctx)
+	})
+	var checks atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	listening := make(chan struct{})
+	go func() {
+		defer close(listening)
+		s.Listen(ctx, pool.Wake, func() { checks.Add(1); pool.CheckCancels() })
+	}()
+	t.Cleanup(func() { cancel(); <-listening })
+	// The listener checks once when it connects.
+	require.Eventually(t, func() bool { return checks.Load() >= 1 }, waitFor, tick, "the listener never connected")
+	job := enqueueOne(t, other, storage.JobEnqueueParams{Kind: "long"})
+	startPool(t, pool)
+	select {
+	case <-started:
+	case <-time.After(waitFor):
+		t.Fatal("the job never started")
+	}
+
+	_, err := other.JobCancel(context.Background(), job.ID)
+	require.NoError(t, err)
+	select {
+	case cause := <-causes:
+		assert.ErrorIs(t, cause, worker.ErrJobCancelled)
+	case <-time.After(waitFor):
+		t.Fatal("the handler's context was not cancelled before the next heartbeat")
+	}
+	waitState(t, s, job.ID, storage.JobCancelled)
 }
 
 func TestPoolWakeClaimsAtOnce(t *testing.T) {

@@ -9,17 +9,28 @@ import (
 )
 
 // notifyChannel is the channel the jobs_notify trigger signals on every
-// statement that inserts jobs.
+// statement that inserts jobs, with an empty payload, and the
+// jobs_cancel_notify trigger whenever a running job is asked to cancel,
+// with cancelPayload.
 const notifyChannel = "astro_jobs"
 
-// Listen calls wake each time jobs are enqueued, by any node, until ctx
-// ends. It holds one dedicated connection, reconnecting with backoff after
-// errors, and calls wake after each (re)connect so nothing enqueued while
-// it was not listening waits for the next poll.
-func (s *Store) Listen(ctx context.Context, wake func()) {
+// cancelPayload is the payload of a notification that a running job was
+// asked to cancel.
+const cancelPayload = "cancel"
+
+// Listen calls wake each time jobs are enqueued, and checkCancels each time
+// a running job is asked to cancel, by any node, until ctx ends. It holds
+// one dedicated connection, reconnecting with backoff after errors, and
+// calls both after each (re)connect so nothing that happened while it was
+// not listening waits for the next poll or heartbeat. checkCancels may be
+// nil; neither callback may block.
+func (s *Store) Listen(ctx context.Context, wake, checkCancels func()) {
+	if checkCancels == nil {
+		checkCancels = func() {}
+	}
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, wake, func() { backoff = 0 })
+		err := s.listenOnce(ctx, wake, checkCancels, func() { backoff = 0 })
 		if ctx.Err() != nil {
 			return
 		}
@@ -35,7 +46,7 @@ func (s *Store) Listen(ctx context.Context, wake func()) {
 	}
 }
 
-func (s *Store) listenOnce(ctx context.Context, wake, connected func()) error {
+func (s *Store) listenOnce(ctx context.Context, wake, checkCancels, connected func()) error {
 	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return fmt.Errorf("connect listener: %w", err)
@@ -46,10 +57,16 @@ func (s *Store) listenOnce(ctx context.Context, wake, connected func()) error {
 	}
 	connected()
 	wake()
+	checkCancels()
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return fmt.Errorf("wait for notification: %w", err)
 		}
-		wake()
+		if n.Payload == cancelPayload {
+			checkCancels()
+		} else {
+			wake()
+		}
 	}
 }
