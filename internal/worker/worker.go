@@ -475,7 +475,9 @@ func (p *Pool) run(ctx context.Context, job *storage.Job) (err error) {
 
 func (p *Pool) outcomeOf(job *storage.Job, err, cause error) outcome {
 	switch {
-	case errors.Is(cause, ErrJobLeaseLost):
+	case errors.Is(cause, ErrJobLeaseLost), errors.Is(err, storage.ErrLeaseLost):
+		// The pool, or the store on a fenced write, found that another
+		// worker holds the job now: write nothing.
 		return outcome{kind: outcomeDrop, job: job}
 	case err == nil:
 		// A handler that returns nil has done its work, even if shutdown
