@@ -31,7 +31,7 @@ type astroQueue struct {
 	store storage.Store
 	// listen wakes the pool on LISTEN/NOTIFY; nil on SQLite, where the
 	// enqueuer wakes the local pool itself, as the API does.
-	listen func(ctx context.Context, wake func())
+	listen func(ctx context.Context, wake, checkCancels func())
 	probe  liveProbe
 	count  func(ctx context.Context, state string) (int64, error)
 	close  func()
@@ -92,7 +92,7 @@ func (q *astroQueue) start(ctx context.Context, w int, log *slog.Logger, h worke
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	if q.listen != nil {
-		wg.Go(func() { q.listen(runCtx, pool.Wake) })
+		wg.Go(func() { q.listen(runCtx, pool.Wake, pool.CheckCancels) })
 	}
 	wg.Go(func() {
 		if err := pool.Run(runCtx); err != nil {
