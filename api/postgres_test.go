@@ -32,6 +32,8 @@ var postgresTests = map[string]func(*testing.T){
 	"TestAuthRequiredWhenTokenSet":                         TestAuthRequiredWhenTokenSet,
 	"TestBodyOnExecuteIsIgnored":                           TestBodyOnExecuteIsIgnored,
 	"TestCancelFinishedExecutionConflicts":                 TestCancelFinishedExecutionConflicts,
+	"TestCancelOfARunningExecutionTellsWorkersAtOnce":      TestCancelOfARunningExecutionTellsWorkersAtOnce,
+	"TestCascadeDeleteOfAPlanTellsWorkersAtOnce":           TestCascadeDeleteOfAPlanTellsWorkersAtOnce,
 	"TestCancelQueuedExecution":                            TestCancelQueuedExecution,
 	"TestCancelRunningExecutionFlagsItsJob":                TestCancelRunningExecutionFlagsItsJob,
 	"TestCreatePlan":                                       TestCreatePlan,

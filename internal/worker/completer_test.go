@@ -51,14 +51,15 @@ func (s *refusingStore) JobFailMany(ctx context.Context, ps []*storage.JobFailPa
 }
 
 // handleFailWithPayloadText registers a handler for "fail" that discards
-// its job with the text of its JSON string payload as the error.
+// its job with the text of its JSON string payload as the error, with each
+// "<NUL>" turned into a NUL byte (no store accepts a payload holding one).
 func handleFailWithPayloadText(pool *worker.Pool) {
 	pool.Handle("fail", func(_ context.Context, job *storage.Job) error {
 		var text string
 		if err := json.Unmarshal(job.Payload, &text); err != nil {
 			return err
 		}
-		return fmt.Errorf("%w: %s", worker.ErrDiscard, text)
+		return fmt.Errorf("%w: %s", worker.ErrDiscard, strings.ReplaceAll(text, "<NUL>", "\x00"))
 	})
 }
 
@@ -82,7 +83,7 @@ func TestPoolCompleterSurvivesAnOutcomeTheStoreRefuses(t *testing.T) {
 	pool.Handle("ok", func(context.Context, *storage.Job) error { return nil })
 	handleFailWithPayloadText(pool)
 	fancy := enqueueOne(t, s, storage.JobEnqueueParams{Kind: "fail", Payload: []byte(`"naïve ✓"`)})
-	nul := enqueueOne(t, s, storage.JobEnqueueParams{Kind: "fail", Payload: []byte(`"a\u0000b"`)})
+	nul := enqueueOne(t, s, storage.JobEnqueueParams{Kind: "fail", Payload: []byte(`"a<NUL>b"`)})
 	enqueue(t, s, "ok", 20)
 	startPool(t, pool)
 
