@@ -169,11 +169,14 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	if err != nil {
 		return fmt.Errorf("ASTRO_TARGET_ALLOW/ASTRO_TARGET_DENY: %w", err)
 	}
+	// The handler ends a run itself after cfg.RunTimeout; the worker's job
+	// timeout is only a backstop, five minutes later, which leaves time to
+	// store the result.
 	pool := worker.New(store, worker.Config{
 		Workers:         cfg.Workers,
 		Lease:           cfg.JobLease,
 		RescueInterval:  cfg.RescueInterval,
-		JobTimeout:      time.Hour,
+		JobTimeout:      cfg.RunTimeout + 5*time.Minute,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger:          log,
 	})
@@ -184,7 +187,8 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 			EnvAllow:      cfg.PlanEnvAllow,
 			SecretPattern: cfg.SecretPattern,
 		},
-		Logger: log,
+		Logger:     log,
+		RunTimeout: cfg.RunTimeout,
 	}
 	pool.Handle(planjob.Kind, handler.Handle)
 

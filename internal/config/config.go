@@ -66,6 +66,10 @@ type Config struct {
 	// RescueInterval is ASTRO_RESCUE_INTERVAL, how often each node takes
 	// back jobs whose lease expired. Defaults to 10s.
 	RescueInterval time.Duration
+	// RunTimeout is ASTRO_RUN_TIMEOUT, how long one run of a plan may
+	// take. A run that takes longer ends its execution in error, without
+	// a retry. Defaults to 15m.
+	RunTimeout time.Duration
 	// ShutdownTimeout is ASTRO_SHUTDOWN_TIMEOUT, how long a graceful stop
 	// waits for requests and jobs. Defaults to 30s.
 	ShutdownTimeout time.Duration
@@ -101,6 +105,7 @@ func Load(lookup LookupFunc) (*Config, error) {
 		TargetDeny:      r.str("ASTRO_TARGET_DENY", ""),
 		JobLease:        r.duration("ASTRO_JOB_LEASE", 30*time.Second, time.Second),
 		RescueInterval:  r.duration("ASTRO_RESCUE_INTERVAL", 10*time.Second, 100*time.Millisecond),
+		RunTimeout:      r.duration("ASTRO_RUN_TIMEOUT", 15*time.Minute, time.Second),
 		ShutdownTimeout: r.duration("ASTRO_SHUTDOWN_TIMEOUT", 30*time.Second, 0),
 		DebugAddr:       r.str("ASTRO_DEBUG_ADDR", ""),
 		LogLevel:        r.str("ASTRO_LOG_LEVEL", "info"),

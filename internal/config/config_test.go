@@ -25,6 +25,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, ":8080", c.Addr)
 	require.Equal(t, 8, c.Workers)
 	require.Equal(t, 30*time.Second, c.JobLease)
+	require.Equal(t, 15*time.Minute, c.RunTimeout)
 	require.Equal(t, "async", c.QueueCommit)
 	require.True(t, c.SecretPattern.MatchString("api_TOKEN"))
 	require.False(t, c.SecretPattern.MatchString("user_id"))
@@ -43,12 +44,14 @@ func TestInvalidValuesNameTheirVariable(t *testing.T) {
 		{map[string]string{"ASTRO_ADDR": "8080"}, "ASTRO_ADDR"},
 		{map[string]string{"ASTRO_SECRET_PATTERN": "("}, "ASTRO_SECRET_PATTERN"},
 		{map[string]string{"ASTRO_JOB_LEASE": "10ms"}, "ASTRO_JOB_LEASE"},
+		{map[string]string{"ASTRO_RUN_TIMEOUT": "500ms"}, "ASTRO_RUN_TIMEOUT"},
+		{map[string]string{"ASTRO_RUN_TIMEOUT": "forever"}, "ASTRO_RUN_TIMEOUT"},
 		{map[string]string{"ASTRO_LOG_LEVEL": "loud"}, "ASTRO_LOG_LEVEL"},
 		{map[string]string{"ASTRO_QUEUE_COMMIT": "off"}, "ASTRO_QUEUE_COMMIT"},
 		{map[string]string{"ASTRO_PLAN_ENV_ALLOW": "OK,not-ok"}, "ASTRO_PLAN_ENV_ALLOW"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.want, func(t *testing.T) {
+		t.Run(tc.want+"="+tc.env[tc.want], func(t *testing.T) {
 			t.Parallel()
 			_, err := config.Load(env(tc.env))
 			require.ErrorContains(t, err, tc.want)
@@ -65,4 +68,11 @@ func TestPostgresWithURL(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, config.BackendPostgres, c.Backend)
 	require.Equal(t, []string{"HOME", "CI_TOKEN"}, c.PlanEnvAllow)
+}
+
+func TestRunTimeoutIsRead(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{"ASTRO_RUN_TIMEOUT": "2h"}))
+	require.NoError(t, err)
+	require.Equal(t, 2*time.Hour, c.RunTimeout)
 }

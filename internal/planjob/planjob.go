@@ -53,6 +53,13 @@ type Result struct {
 // that slipped past those caps.
 const DefaultMaxResultBytes = 8 << 20
 
+// DefaultRunTimeout is the default of Handler.RunTimeout.
+const DefaultRunTimeout = 15 * time.Minute
+
+// ErrRunTimeout is the cause of the context of a run that took longer than
+// Handler.RunTimeout. The handler's error for such a run wraps it.
+var ErrRunTimeout = errors.New("run timed out")
+
 // Handler runs execute_plan jobs.
 type Handler struct {
 	// Store reads plans and executions and records results.
@@ -65,17 +72,23 @@ type Handler struct {
 	// is not stored: the execution ends in error saying so. Defaults to
 	// DefaultMaxResultBytes.
 	MaxResultBytes int
+	// RunTimeout bounds one run of a plan; defaults to DefaultRunTimeout.
+	// A run that takes longer is stopped, and its execution ends in error
+	// with the partial result, without another attempt: the plan, not
+	// astro-runner, is at fault.
+	RunTimeout time.Duration
 }
 
 // Handle runs one execute_plan job. It is a worker.HandlerFunc.
 //
 // An execution that is gone or already final makes the job complete with
 // nothing to do. A run that finishes sets the execution passed or failed.
-// Trouble in astro-runner itself (the store, a timeout) fails the attempt:
-// the execution goes back to queued and the whole plan runs again as the
-// next attempt, or, on the last attempt, the execution ends in error. A
-// result that the store refuses, or that is too large, ends the execution
-// in error at once, with a small result saying why.
+// Trouble in astro-runner itself (the store, the worker's job timeout)
+// fails the attempt: the execution goes back to queued and the whole plan
+// runs again as the next attempt, or, on the last attempt, the execution
+// ends in error. A run that takes longer than RunTimeout, a result that
+// the store refuses, or one that is too large, ends the execution in error
+// at once and discards the job: another attempt would end the same way.
 //
 // Every write to the execution is fenced by the job's lease token. When a
 // write finds that another worker holds the job now, the handler writes
@@ -125,7 +138,12 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 	}
 	r.log.Info("running execution", "plan_id", pl.ID, "attempt", job.Attempt)
 
-	res, runErr := h.Runner.Run(ctx, &doc)
+	runCtx, cancelRun := context.WithTimeoutCause(ctx, h.runTimeout(), ErrRunTimeout)
+	res, runErr := h.Runner.Run(runCtx, &doc)
+	// The run's cause, read before cancelRun: ErrRunTimeout only when the
+	// limit, not the worker, stopped the run.
+	runCause := context.Cause(runCtx)
+	cancelRun()
 	result := &Result{Result: res, PlanRevision: pl.Revision}
 	if runErr == nil {
 		status := storage.ExecutionPassed
@@ -142,6 +160,12 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 		// Saved under other rules (such as a narrower env allow list).
 		result.Error = verr.Error()
 		return r.finish(ctx, storage.ExecutionError, result, worker.ErrDiscard)
+	case errors.Is(runCause, ErrRunTimeout):
+		// The plan is too slow; another attempt would be as slow.
+		result.Error = fmt.Sprintf("the run took longer than the limit of %s (ASTRO_RUN_TIMEOUT)", h.runTimeout())
+		r.log.Info("run took longer than its limit", "limit", h.runTimeout())
+		return r.finish(ctx, storage.ExecutionError, result,
+			fmt.Errorf("%w: %w: %s", worker.ErrDiscard, ErrRunTimeout, result.Error))
 	case errors.Is(cause, worker.ErrJobCancelled):
 		return r.finish(ctx, storage.ExecutionCancelled, result, runErr)
 	case errors.Is(cause, worker.ErrJobLeaseLost):
@@ -241,6 +265,13 @@ func (r *run) unstorable(ctx context.Context, revision int64, why string, jobErr
 		r.log.Warn("could not store execution error", "error", err)
 	}
 	return fmt.Errorf("%w: %s", worker.ErrDiscard, msg)
+}
+
+func (h *Handler) runTimeout() time.Duration {
+	if h.RunTimeout <= 0 {
+		return DefaultRunTimeout
+	}
+	return h.RunTimeout
 }
 
 func (h *Handler) maxResultBytes() int {

@@ -329,3 +329,27 @@ func TestResultBudget(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, res.Truncated, "the default budget is 4 MiB")
 }
+
+// TestResponseHeadersAreBounded checks that a response whose headers pass
+// MaxResponseHeaderBytes errors its step, with a message naming the
+// headers, while headers below the limit are read as usual.
+func TestResponseHeadersAreBounded(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		size := 100 << 10
+		if r.URL.Path == "/huge" {
+			size = 200 << 10
+		}
+		w.Header().Set("X-Big", strings.Repeat("a", size))
+	}))
+
+	res, err := newRunner().Run(context.Background(), &plan.Document{Steps: []plan.Step{
+		get("large", srv.URL+"/large"),
+		get("huge", srv.URL+"/huge"),
+	}})
+	require.NoError(t, err)
+	require.Equal(t, planrun.StatusPassed, res.Steps[0].Status, "100 KiB of headers is within the limit")
+	sr := res.Steps[1]
+	require.Equal(t, planrun.StatusError, sr.Status)
+	require.Contains(t, sr.Error, fmt.Sprintf("response headers exceeded %d bytes", planrun.MaxResponseHeaderBytes))
+}
