@@ -114,7 +114,7 @@ func (r *Runner) Run(ctx context.Context, doc *plan.Document) (*Result, error) {
 		step := &doc.Steps[i]
 		if skipReason == "" && ctx.Err() != nil {
 			ctxErr = ctx.Err()
-			skipReason = "run cancelled"
+			skipReason = stopReason(ctx)
 		}
 		if skipReason != "" {
 			res.Steps = append(res.Steps, budget.fit(StepResult{Name: step.Name, Status: StatusSkipped, Error: skipReason}))
@@ -125,7 +125,7 @@ func (r *Runner) Run(ctx context.Context, doc *plan.Document) (*Result, error) {
 		switch {
 		case ctx.Err() != nil:
 			ctxErr = ctx.Err()
-			skipReason = "run cancelled"
+			skipReason = stopReason(ctx)
 		case (sr.Status == StatusFailed || sr.Status == StatusError) && !step.ContinueOnFailure:
 			outcome := "failed"
 			if sr.Status == StatusError {
@@ -156,6 +156,17 @@ func (r *Runner) Run(ctx context.Context, doc *plan.Document) (*Result, error) {
 		return res, fmt.Errorf("run plan: %w", ctxErr)
 	}
 	return res, nil
+}
+
+// stopReason says why the steps after a stopped run are skipped: "run
+// cancelled", or the cause given to the context, such as the run's time
+// limit.
+func stopReason(ctx context.Context) string {
+	cause := context.Cause(ctx)
+	if errors.Is(cause, context.Canceled) {
+		return "run cancelled"
+	}
+	return "run stopped: " + cause.Error()
 }
 
 // run holds the state of one Run.
@@ -483,7 +494,7 @@ func readBody(body io.ReadCloser, limit int64) ([]byte, bool, error) {
 // 10.0.0.5:41234->203.0.113.9:443" becomes "read tcp 203.0.113.9:443").
 func describeError(ctx, actx context.Context, step *plan.Step, err error) string {
 	if ctx.Err() != nil {
-		return "request aborted: " + ctx.Err().Error()
+		return "request aborted: " + context.Cause(ctx).Error()
 	}
 	if errors.Is(actx.Err(), context.DeadlineExceeded) {
 		return fmt.Sprintf("timed out after %d ms", step.Timeout())

@@ -517,6 +517,27 @@ func TestCancellationMidPlan(t *testing.T) {
 	require.False(t, res.FinishedAt.IsZero())
 }
 
+// TestStopCauseNamesTheReason checks that a run stopped with a cause, such
+// as the handler's time limit, says so in the aborted and skipped steps.
+func TestStopCauseNamesTheReason(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/one", func(_ http.ResponseWriter, r *http.Request) {
+		cancel(errors.New("run timed out"))
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("/two", func(http.ResponseWriter, *http.Request) {})
+	srv := newServer(t, mux)
+
+	res, err := newRunner().Run(ctx, &plan.Document{Steps: []plan.Step{get("one", srv.URL+"/one"), get("two", srv.URL+"/two")}})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, []string{planrun.StatusError, planrun.StatusSkipped}, statuses(res))
+	require.Equal(t, "request aborted: run timed out", res.Steps[0].Error)
+	require.Equal(t, "run stopped: run timed out", res.Steps[1].Error)
+}
+
 func TestCancellationDuringRetryDelay(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
