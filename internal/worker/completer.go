@@ -10,11 +10,12 @@ import (
 
 // complete writes outcomes in batches: when CompleteBatch have gathered or
 // CompleteDelay has passed since the first, and once more when results is
-// closed. Outcomes the store could not take for a temporary reason are kept
-// and retried with backoff, so no outcome is lost while the pool runs; the
-// job's lease keeps being extended until its outcome is written. An outcome
-// the store refuses is dropped (see flush), so one bad outcome cannot hold
-// up the others.
+// closed. Outcomes the store could not take are kept and retried with
+// backoff, whatever the error (an outage, a timeout, an interrupted
+// statement, a driver error no adapter maps), so no outcome is lost while
+// the pool runs; the job's lease keeps being extended until its outcome is
+// written. Only an outcome the store refuses (storage.ErrInvalidInput) is
+// dropped (see flush), so one bad outcome cannot hold up the others.
 func (p *Pool) complete() {
 	var pending []outcome
 	timer := time.NewTimer(time.Hour)
@@ -72,10 +73,9 @@ func (p *Pool) flushAtShutdown(pending []outcome) {
 }
 
 // flush writes one batch of outcomes, one statement per kind, and returns
-// the outcomes still to be written with the temporary error that stopped
-// them (storage.ErrUnavailable or a timeout). A statement that the store
-// refuses for any other reason is retried outcome by outcome (see
-// writeEach), so that only the outcome at fault is held back.
+// the outcomes still to be written with the error that stopped them. A
+// statement that the store refuses (see refused) is retried outcome by
+// outcome (see writeEach), so that only the outcome at fault is dropped.
 func (p *Pool) flush(batch []outcome) (rest []outcome, err error) {
 	var groups [outcomeDrop + 1][]outcome
 	for _, o := range batch {
@@ -95,7 +95,7 @@ func (p *Pool) flush(batch []outcome) (rest []outcome, err error) {
 		switch {
 		case werr == nil:
 			p.settle(g, ids)
-		case temporary(werr):
+		case !refused(werr):
 			err = werr
 			rest = append(rest, g...)
 		default:
@@ -113,12 +113,12 @@ func (p *Pool) flush(batch []outcome) (rest []outcome, err error) {
 // store refuses is, for a failure, written again with its error text cut
 // down to printable ASCII; if the store refuses that too, or the outcome is
 // not a failure, it is dropped and logged: the job's lease then expires and
-// the rescuer hands it to a worker again. A temporary error stops the
-// writes and returns the outcomes not yet written.
+// the rescuer hands it to a worker again. Any other error stops the writes
+// and returns the outcomes not yet written, to be retried.
 func (p *Pool) writeEach(g []outcome) (left []outcome, err error) {
 	for i, o := range g {
 		ids, err := p.write(o.kind, g[i:i+1])
-		if err != nil && !temporary(err) && o.kind == outcomeFail {
+		if refused(err) && o.kind == outcomeFail {
 			p.log.Warn("the store refused a job's error text; recording a plain ASCII copy",
 				"job_id", o.job.ID, "error", err)
 			plain := *o.fail
@@ -129,7 +129,7 @@ func (p *Pool) writeEach(g []outcome) (left []outcome, err error) {
 		switch {
 		case err == nil:
 			p.settle([]outcome{o}, ids)
-		case temporary(err):
+		case !refused(err):
 			return g[i:], err
 		default:
 			p.log.Error("the store refused a job outcome; dropping it, the job runs again once its lease expires",
@@ -190,9 +190,11 @@ func (p *Pool) forget(g []outcome) {
 	}
 }
 
-// temporary reports whether a store error may go away by itself: an outage
-// or a call that timed out. Outcomes that meet one are kept and retried.
-func temporary(err error) bool {
-	return errors.Is(err, storage.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, context.Canceled)
+// refused reports whether the store refused a write for what it was asked
+// to write (storage.ErrInvalidInput), so that writing it again cannot
+// succeed. Every other error (an outage, a timeout, an interrupted
+// statement, a failover, a driver error no adapter maps) may go away, and
+// the outcomes that meet one are kept and retried.
+func refused(err error) bool {
+	return errors.Is(err, storage.ErrInvalidInput)
 }

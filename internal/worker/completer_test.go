@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -20,11 +21,10 @@ import (
 )
 
 // refusingStore refuses outcome writes as a database refuses a value it
-// cannot hold: every completion batch that includes a job in refused, and
-// every failure batch with an error text that holds a NUL byte (as Postgres
-// does) or is not plain ASCII (as a database whose encoding lacks a
-// character does). The errors are neither storage.ErrUnavailable nor
-// timeouts.
+// cannot hold (storage.ErrInvalidInput): every completion batch that
+// includes a job in refused, and every failure batch with an error text
+// that holds a NUL byte (as Postgres does) or is not plain ASCII (as a
+// database whose encoding lacks a character does).
 type refusingStore struct {
 	worker.Store
 	refused sync.Map // Job ID to true.
@@ -33,7 +33,7 @@ type refusingStore struct {
 func (s *refusingStore) JobCompleteMany(ctx context.Context, refs []storage.JobRef) ([]int64, error) {
 	for _, r := range refs {
 		if refused, _ := s.refused.Load(r.ID); refused == true {
-			return nil, fmt.Errorf("completion of job %d refused by the test", r.ID)
+			return nil, fmt.Errorf("%w: completion of job %d refused by the test", storage.ErrInvalidInput, r.ID)
 		}
 	}
 	return s.Store.JobCompleteMany(ctx, refs)
@@ -124,7 +124,11 @@ func (s *flakyStore) JobCompleteMany(ctx context.Context, refs []storage.JobRef)
 }
 
 // TestPoolCompleterKeepsOutcomesThroughAnOutage checks that outcomes that
-// meet a temporary error are retried, not dropped, however often they fail.
+// meet an error other than a refusal (storage.ErrInvalidInput) are
+// retried, not dropped, however often they fail: an outage, a timeout, or
+// an error no adapter maps, such as a driver's own. A dropped outcome
+// would show as a job that runs twice: leases are short and expired ones
+// are rescued at once.
 func TestPoolCompleterKeepsOutcomesThroughAnOutage(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -133,6 +137,7 @@ func TestPoolCompleterKeepsOutcomesThroughAnOutage(t *testing.T) {
 	}{
 		{"unavailable", fmt.Errorf("%w: connection refused", storage.ErrUnavailable)},
 		{"timeout", fmt.Errorf("complete jobs: %w", context.DeadlineExceeded)},
+		{"unmapped", fmt.Errorf("complete jobs: %w", errors.New("weird driver error"))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -140,7 +145,10 @@ func TestPoolCompleterKeepsOutcomesThroughAnOutage(t *testing.T) {
 			fs := &flakyStore{Store: s, err: tc.err}
 			fs.fails.Store(5) // Over a second of backoff.
 			pool := worker.New(fs, config(t, worker.Config{
-				Logger: slog.New(slog.DiscardHandler), // The outage warning is expected.
+				Lease:             time.Second,
+				HeartbeatInterval: 50 * time.Millisecond,
+				RescueInterval:    50 * time.Millisecond,
+				Logger:            slog.New(slog.DiscardHandler), // The outage warning is expected.
 			}))
 			runs := countRuns(pool, "count")
 			ids := enqueue(t, s, "count", 20)

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/puddle/v2"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
@@ -244,6 +245,13 @@ const (
 	// codeProgramLimit is a value over a hard limit, such as a jsonb
 	// array whose elements total more than 256 MiB.
 	codeProgramLimit = "54000"
+	// codeReadOnlyTransaction is a write sent to a server that is (now) a
+	// standby, as after a failover.
+	codeReadOnlyTransaction = "25006"
+	// codeSerializationFailure and codeDeadlockDetected end a transaction
+	// that may succeed if run again.
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
 )
 
 // interpretError maps driver errors to the storage sentinels, keeping the
@@ -269,17 +277,22 @@ func interpretError(err error) error {
 			pgErr.Code == codeUntranslatable, pgErr.Code == codeNotInRepertoire,
 			pgErr.Code == codeProgramLimit:
 			return fmt.Errorf("%w: %w", storage.ErrInvalidInput, err)
-		case len(pgErr.Code) == 5 && (pgErr.Code[:2] == "08" || pgErr.Code[:2] == "57" || pgErr.Code[:2] == "53"):
-			// Connection exceptions, operator intervention (shutdown) and
-			// insufficient resources are temporary.
+		case len(pgErr.Code) == 5 && (pgErr.Code[:2] == "08" || pgErr.Code[:2] == "57" || pgErr.Code[:2] == "53"),
+			pgErr.Code == codeReadOnlyTransaction, pgErr.Code == codeSerializationFailure,
+			pgErr.Code == codeDeadlockDetected:
+			// Connection exceptions, operator intervention (shutdown),
+			// insufficient resources, a failover and a transaction the
+			// server chose to abort are temporary.
 			return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 		}
 		return err
 	}
 	var connErr *pgconn.ConnectError
 	var netErr net.Error
+	// A closed pool (puddle.ErrClosedPool) is a store shutting down.
 	if errors.As(err, &connErr) || errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, io.EOF) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		errors.Is(err, io.EOF) || errors.Is(err, puddle.ErrClosedPool) || pgconn.SafeToRetry(err) ||
+		pgconn.Timeout(err) {
 		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 	}
 	return err

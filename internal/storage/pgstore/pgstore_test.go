@@ -109,3 +109,25 @@ func TestPingFailsOnAReadOnlyDatabase(t *testing.T) {
 	defer ro.Close()
 	require.ErrorIs(t, ro.Ping(ctx), storage.ErrUnavailable)
 }
+
+// TestWritesFailAsUnavailableOnAStandbyAndAClosedStore checks that the
+// errors of a failover (a server that no longer takes writes, 25006) and
+// of a store shutting down (a closed pool) are temporary, so callers
+// retry instead of giving up.
+func TestWritesFailAsUnavailableOnAStandbyAndAClosedStore(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	s, err := pgstore.Open(ctx, pgstore.Config{URL: url})
+	require.NoError(t, err)
+	ro, err := pgstore.Open(ctx, pgstore.Config{URL: url + "&default_transaction_read_only=on", SkipMigrate: true})
+	require.NoError(t, err)
+	defer ro.Close()
+
+	_, err = ro.JobEnqueue(ctx, &storage.JobEnqueueParams{Kind: "k"})
+	require.ErrorIs(t, err, storage.ErrUnavailable, "a write on a standby")
+
+	require.NoError(t, s.Close())
+	_, err = s.JobEnqueue(ctx, &storage.JobEnqueueParams{Kind: "k"})
+	require.ErrorIs(t, err, storage.ErrUnavailable, "a write on a closed store")
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -279,6 +280,11 @@ func fromNullMicros(v sql.NullInt64) *time.Time {
 
 // interpretError maps driver errors to the storage sentinels, keeping the
 // original error in the chain for logs.
+//
+// ErrUnavailable covers, besides a locked or unwritable database, a write
+// that the writer's bound (Config.WriteTimeout) interrupted or whose
+// transaction it rolled back, and a connection lost to a driver panic:
+// each may succeed if tried again.
 func interpretError(err error) error {
 	switch {
 	case err == nil:
@@ -293,10 +299,12 @@ func interpretError(err error) error {
 		// ON DELETE RESTRICT reports the bare CONSTRAINT code.
 		errors.Is(err, sqlite3.CONSTRAINT) && strings.Contains(err.Error(), "FOREIGN KEY"):
 		return fmt.Errorf("%w: %w", storage.ErrReferenced, err)
-	case errors.Is(err, sqlite3.CONSTRAINT_CHECK):
+	case errors.Is(err, sqlite3.CONSTRAINT_CHECK), errors.Is(err, sqlite3.TOOBIG):
 		return fmt.Errorf("%w: %w", storage.ErrInvalidInput, err)
 	case errors.Is(err, sqlite3.BUSY), errors.Is(err, sqlite3.LOCKED), errors.Is(err, sqlite3.CANTOPEN),
-		errors.Is(err, sqlite3.IOERR), errors.Is(err, sqlite3.FULL):
+		errors.Is(err, sqlite3.IOERR), errors.Is(err, sqlite3.FULL), errors.Is(err, sqlite3.INTERRUPT),
+		errors.Is(err, errDriverPanic), errors.Is(err, sql.ErrConnDone), errors.Is(err, sql.ErrTxDone),
+		errors.Is(err, driver.ErrBadConn):
 		return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 	}
 	return err
