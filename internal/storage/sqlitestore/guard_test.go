@@ -187,3 +187,33 @@ func TestPanicInTxFuncRollsBackAndFreesTheWriter(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteTimeoutInterruptsAStatementThatOutlivesItsTransaction runs, in a
+// transaction, a statement that never ends. The statement's own bound is
+// set far beyond the transaction's (an hour against 300 ms), so only the
+// transaction's bound can end it: without that, the statement would hold
+// the writer until the test's hang guard.
+func TestWriteTimeoutInterruptsAStatementThatOutlivesItsTransaction(t *testing.T) {
+	t.Parallel()
+	for name, s := range openBoth(t, Config{WriteTimeout: time.Hour}) {
+		t.Run(name, func(t *testing.T) {
+			ctx := guardContext(t)
+			s.limit = 300 * time.Millisecond // The transaction's bound only.
+			err := s.InTx(ctx, func(tx storage.Store) error {
+				if err := createPlanNamed(ctx, tx, "rolled-back"); err != nil {
+					return err
+				}
+				_, err := tx.(*Store).db.ExecContext(ctx, `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c)
+					SELECT count(*) FROM c`)
+				return err
+			})
+			require.NoError(t, ctx.Err(), "the statement ran until the test's hang guard")
+			require.ErrorIs(t, interpretError(err), storage.ErrUnavailable)
+			require.NoError(t, createPlanNamed(ctx, s, "after"), "the writer is free")
+			page, err := s.PlanList(ctx, &storage.PlanListParams{})
+			require.NoError(t, err)
+			require.Len(t, page.Plans, 1)
+			require.Equal(t, "after", page.Plans[0].Name)
+		})
+	}
+}

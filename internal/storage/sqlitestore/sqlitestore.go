@@ -177,9 +177,11 @@ func (s *Store) Migrate(ctx context.Context, dir MigrateDirection) ([]string, er
 
 // InTx runs fn in one IMMEDIATE transaction. See storage.Store.
 //
-// The transaction lasts at most Config.WriteTimeout: past it database/sql
-// rolls it back and closes the connection, so the writer is free again,
-// and InTx returns an error. A panic inside the driver comes back as an
+// The transaction lasts at most Config.WriteTimeout: past it the statement
+// running is interrupted, database/sql rolls the transaction back, so the
+// writer is free again, and InTx returns an error. The bound holds
+// whatever the context that fn passes to the Store's methods, and COMMIT
+// is not started past it. A panic inside the driver comes back as an
 // error (see guardedConnector), and its connection is closed.
 func (s *Store) InTx(ctx context.Context, fn func(tx storage.Store) error) (err error) {
 	if s.inTx {
@@ -201,7 +203,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx storage.Store) error) (err 
 		}
 		s.wc.prepareMissed(ctx)
 	}()
-	txdb := txStmts{tx: tx, cache: s.wc}
+	txdb := txStmts{tx: tx, cache: s.wc, ctx: txCtx}
 	if err = fn(&Store{w: s.w, r: s.r, wc: s.wc, rc: s.rc, db: txdb, read: txdb, q: s.q, inTx: true, limit: s.limit}); err != nil {
 		return err
 	}

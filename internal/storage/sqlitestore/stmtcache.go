@@ -131,13 +131,30 @@ func (c *stmtCache) Close() error {
 // unprepared: preparing through the cache would wait for the writer's one
 // connection, which this transaction holds. Those are prepared once the
 // transaction ends (stmtCache.prepareMissed).
+//
+// Every statement runs under the transaction's bound as well as its
+// caller's context: it is interrupted once ctx, the transaction's context
+// (which ends at Config.WriteTimeout), is done, so that a statement begun
+// late in the transaction does not hold the writer past the bound.
 type txStmts struct {
 	tx    *sql.Tx
 	cache *stmtCache
+	ctx   context.Context
+}
+
+// bound returns ctx, ended too when the transaction's context ends. An
+// Exec calls the cancel function on return; rows may be read after the
+// call returns, so a query leaves its context to end with the transaction.
+func (t txStmts) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(t.ctx, func() { cancel(context.Cause(t.ctx)) })
+	return ctx, func() { stop(); cancel(nil) }
 }
 
 // ExecContext runs query in the transaction.
 func (t txStmts) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx, cancel := t.bound(ctx)
+	defer cancel()
 	if st := t.cache.cached(query); st != nil {
 		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
@@ -146,6 +163,7 @@ func (t txStmts) ExecContext(ctx context.Context, query string, args ...any) (sq
 
 // QueryContext runs query in the transaction.
 func (t txStmts) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx, _ = t.bound(ctx) // Ends with the transaction.
 	if st := t.cache.cached(query); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
@@ -154,6 +172,7 @@ func (t txStmts) QueryContext(ctx context.Context, query string, args ...any) (*
 
 // QueryRowContext runs query in the transaction.
 func (t txStmts) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx, _ = t.bound(ctx) // Ends with the transaction.
 	if st := t.cache.cached(query); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
@@ -162,5 +181,7 @@ func (t txStmts) QueryRowContext(ctx context.Context, query string, args ...any)
 
 // PrepareContext prepares query for the transaction's life.
 func (t txStmts) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	ctx, cancel := t.bound(ctx)
+	defer cancel()
 	return t.tx.PrepareContext(ctx, query)
 }
