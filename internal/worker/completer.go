@@ -54,9 +54,10 @@ func (p *Pool) complete() {
 	}
 }
 
-// flushAtShutdown writes the last outcomes, retrying for up to a minute.
+// flushAtShutdown writes the last outcomes, retrying for up to a minute
+// (shutdownFlush).
 func (p *Pool) flushAtShutdown(pending []outcome) {
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(p.shutdownFlush)
 	for len(pending) > 0 {
 		rest, err := p.flush(pending)
 		pending = rest

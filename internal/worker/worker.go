@@ -191,6 +191,9 @@ type Pool struct {
 
 	unvacuumed atomic.Int64 // Outcomes written since the last vacuum.
 
+	// shutdownFlush bounds the retries of the last outcomes at shutdown.
+	shutdownFlush time.Duration
+
 	outage outageLog
 }
 
@@ -244,6 +247,8 @@ func New(store Store, cfg Config) *Pool {
 		now:      time.Now,
 		held:     map[int64]*heldJob{},
 		outage:   outageLog{log: cfg.Logger, now: time.Now},
+
+		shutdownFlush: time.Minute,
 	}
 }
 
@@ -304,10 +309,14 @@ func (p *Pool) Run(ctx context.Context) error {
 	bg.Wait()
 	// Outcomes that could not be written leave their jobs held; their
 	// leases expire in the store, and nothing here needs to watch them.
+	// Forgetting them also disarms a lease check that fired meanwhile and
+	// waits for p.mu: it finds its job no longer held, so it neither
+	// re-arms its timer nor logs a lost lease after Run returned.
 	p.mu.Lock()
 	for _, h := range p.held {
 		h.expiry.Stop()
 	}
+	clear(p.held)
 	p.mu.Unlock()
 	return nil
 }
