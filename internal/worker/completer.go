@@ -10,12 +10,11 @@ import (
 
 // complete writes outcomes in batches: when CompleteBatch have gathered or
 // CompleteDelay has passed since the first, and once more when results is
-// closed. Outcomes the store could not take are kept and retried with
-// backoff, whatever the error (an outage, a timeout, an interrupted
-// statement, a driver error no adapter maps), so no outcome is lost while
-// the pool runs; the job's lease keeps being extended until its outcome is
-// written. Only an outcome the store refuses (storage.ErrInvalidInput) is
-// dropped (see flush), so one bad outcome cannot hold up the others.
+// closed. Outcomes that meet an outage (storage.ErrUnavailable, a timeout)
+// are kept and retried with backoff, so none is lost while the pool runs;
+// the job's lease keeps being extended until its outcome is written. Any
+// other error is tracked down to the outcome at fault (see flush), so one
+// bad outcome cannot hold up the others.
 func (p *Pool) complete() {
 	var pending []outcome
 	timer := time.NewTimer(time.Hour)
@@ -75,8 +74,8 @@ func (p *Pool) flushAtShutdown(pending []outcome) {
 
 // flush writes one batch of outcomes, one statement per kind, and returns
 // the outcomes still to be written with the error that stopped them. A
-// statement that the store refuses (see refused) is retried outcome by
-// outcome (see writeEach), so that only the outcome at fault is dropped.
+// statement that fails with anything but an outage is retried outcome by
+// outcome (see writeEach), so that only the outcome at fault is held back.
 func (p *Pool) flush(batch []outcome) (rest []outcome, err error) {
 	var groups [outcomeDrop + 1][]outcome
 	for _, o := range batch {
@@ -88,7 +87,7 @@ func (p *Pool) flush(batch []outcome) (rest []outcome, err error) {
 		if len(g) == 0 {
 			continue
 		}
-		if err != nil {
+		if err != nil && outage(err) {
 			rest = append(rest, g...)
 			continue
 		}
@@ -96,27 +95,36 @@ func (p *Pool) flush(batch []outcome) (rest []outcome, err error) {
 		switch {
 		case werr == nil:
 			p.settle(g, ids)
-		case !refused(werr):
+		case outage(werr):
 			err = werr
 			rest = append(rest, g...)
 		default:
-			p.log.Warn("the store refused a batch of job outcomes; writing them one by one",
+			p.log.Warn("the store did not take a batch of job outcomes; writing them one by one",
 				"jobs", len(g), "error", werr)
-			var left []outcome
-			left, err = p.writeEach(g)
+			left, werr := p.writeEach(g)
 			rest = append(rest, left...)
+			if werr != nil {
+				err = werr
+			}
 		}
 	}
 	return rest, err
 }
 
+// maxOutcomeStrikes is how many times an outcome's own write may fail with
+// an error that is neither a refusal nor an outage before it is dropped.
+const maxOutcomeStrikes = 10
+
 // writeEach writes outcomes of one kind one at a time. An outcome the
 // store refuses is, for a failure, written again with its error text cut
 // down to printable ASCII; if the store refuses that too, or the outcome is
 // not a failure, it is dropped and logged: the job's lease then expires and
-// the rescuer hands it to a worker again. Any other error stops the writes
-// and returns the outcomes not yet written, to be retried.
-func (p *Pool) writeEach(g []outcome) (left []outcome, err error) {
+// the rescuer hands it to a worker again. An outage stops the writes and
+// returns the outcomes not yet written, to be retried. Any other error (a
+// driver error no adapter maps) counts a strike against that outcome, which
+// is kept for the next flush, or dropped like a refused one at its
+// maxOutcomeStrikes-th strike.
+func (p *Pool) writeEach(g []outcome) (left []outcome, last error) {
 	for i, o := range g {
 		ids, err := p.write(o.kind, g[i:i+1])
 		if refused(err) && o.kind == outcomeFail {
@@ -130,15 +138,19 @@ func (p *Pool) writeEach(g []outcome) (left []outcome, err error) {
 		switch {
 		case err == nil:
 			p.settle([]outcome{o}, ids)
-		case !refused(err):
-			return g[i:], err
+		case outage(err):
+			return append(left, g[i:]...), err
+		case !refused(err) && o.strikes+1 < maxOutcomeStrikes:
+			o.strikes++
+			left = append(left, o)
+			last = err
 		default:
-			p.log.Error("the store refused a job outcome; dropping it, the job runs again once its lease expires",
+			p.log.Error("the store did not take a job outcome; dropping it, the job runs again once its lease expires",
 				"job_id", o.job.ID, "error", err)
 			p.forget([]outcome{o})
 		}
 	}
-	return nil, nil
+	return left, last
 }
 
 // write writes outcomes of one kind in one statement, and returns the IDs
@@ -193,9 +205,15 @@ func (p *Pool) forget(g []outcome) {
 
 // refused reports whether the store refused a write for what it was asked
 // to write (storage.ErrInvalidInput), so that writing it again cannot
-// succeed. Every other error (an outage, a timeout, an interrupted
-// statement, a failover, a driver error no adapter maps) may go away, and
-// the outcomes that meet one are kept and retried.
+// succeed.
 func refused(err error) bool {
 	return errors.Is(err, storage.ErrInvalidInput)
+}
+
+// outage reports whether a write failed because the store could not be
+// reached or did not answer in time (an outage, an interrupted statement, a
+// failover), which writing it again later can cure.
+func outage(err error) bool {
+	return errors.Is(err, storage.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.Canceled)
 }

@@ -108,6 +108,57 @@ func TestPoolCompleterSurvivesAnOutcomeTheStoreRefuses(t *testing.T) {
 	assert.Equal(t, storage.JobCompleted, getJob(t, s, refused.ID).State)
 }
 
+// stuckStore fails every completion batch that includes the stuck job
+// with an error no adapter maps, as a driver might for a value it cannot
+// take without saying so.
+type stuckStore struct {
+	worker.Store
+	stuck atomic.Int64 // Job ID.
+}
+
+func (s *stuckStore) JobCompleteMany(ctx context.Context, refs []storage.JobRef) ([]int64, error) {
+	for _, r := range refs {
+		if r.ID == s.stuck.Load() {
+			return nil, fmt.Errorf("complete jobs: %w", errors.New("weird driver error"))
+		}
+	}
+	return s.Store.JobCompleteMany(ctx, refs)
+}
+
+// TestPoolCompleterDropsAnOutcomeThatKeepsFailingAlone checks that an
+// outcome whose own write keeps failing with an unmapped error holds up no
+// other, and is dropped after a bounded number of tries, so that its lease
+// runs out and the job can be rescued instead of staying running for ever.
+func TestPoolCompleterDropsAnOutcomeThatKeepsFailingAlone(t *testing.T) {
+	t.Parallel()
+	s := openSQLite(t)
+	ss := &stuckStore{Store: s}
+	stuck := enqueueOne(t, s, storage.JobEnqueueParams{Kind: "ok"})
+	ss.stuck.Store(stuck.ID)
+	pool := worker.New(ss, config(t, worker.Config{
+		Lease:             2 * time.Second,
+		HeartbeatInterval: 50 * time.Millisecond,
+		RescueInterval:    time.Hour,
+		CompleteDelay:     50 * time.Millisecond,
+		Logger:            slog.New(slog.DiscardHandler), // The errors are expected.
+	}))
+	pool.Handle("ok", func(context.Context, *storage.Job) error { return nil })
+	enqueue(t, s, "ok", 20)
+	startPool(t, pool)
+
+	waitCompleted(t, s, 20, waitFor)
+	ctx := context.Background()
+	require.Eventually(t, func() bool {
+		n, err := s.JobRescue(ctx, 10)
+		return err == nil && n == 1
+	}, waitFor, 20*time.Millisecond, "the stuck job's lease never ran out")
+	ss.stuck.Store(0)
+
+	enqueue(t, s, "ok", 5)
+	waitCompleted(t, s, 26, waitFor)
+	assert.Equal(t, storage.JobCompleted, getJob(t, s, stuck.ID).State)
+}
+
 // flakyStore fails the first completion batches with err, as an outage
 // would.
 type flakyStore struct {

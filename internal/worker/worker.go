@@ -230,6 +230,9 @@ type outcome struct {
 	kind outcomeKind
 	job  *storage.Job
 	fail *storage.JobFailParams
+	// strikes counts the writes of this outcome alone that failed with an
+	// error that is neither a refusal nor an outage.
+	strikes int
 }
 
 // New returns a pool over store. Register handlers with Handle before Run.
