@@ -304,36 +304,36 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// redact replaces secret captured values in the step result's messages,
-// capture values and body excerpt, and sets the excerpt from body.
+// redact replaces secret values in the step result's error, messages,
+// Actual values and body excerpt, cutting each text to MaxEchoBytes (the
+// excerpt to ExcerptBytes) only after scrubbing it, and sets the excerpt
+// from body.
 func (rn *run) redact(sr *StepResult, body []byte) {
-	scrub := func(s string) string {
-		for _, secret := range rn.secrets {
-			s = strings.ReplaceAll(s, secret, Redacted)
-			if escaped := jsonEscaped(secret); escaped != secret {
-				s = strings.ReplaceAll(s, escaped, Redacted)
-			}
-		}
-		return s
-	}
-	sr.Error = scrub(sr.Error)
+	sc := newScrubber(rn.secrets)
+	sr.Error = sc.cut(sr.Error, MaxEchoBytes)
 	for i := range sr.Assertions {
 		a := &sr.Assertions[i]
-		a.Message = scrub(a.Message)
+		a.Message = sc.cut(a.Message, MaxEchoBytes)
 		if a.Kind == KindCapture && rn.secretPattern.MatchString(a.Target) && a.Actual != nil {
 			a.Actual = Redacted
 		}
-		if s, ok := a.Actual.(string); ok {
-			a.Actual = scrub(s)
-		}
+		a.Actual = sc.echo(a.Actual)
 	}
 	if len(body) > 0 {
 		// Scrub before cutting, so that a secret that straddles the cut
-		// leaves no prefix behind. No secret is longer than MaxCaptureBytes
-		// or plan.MaxExpandedHeaderBytes, so only the start of the body
-		// matters.
-		window := body[:min(len(body), ExcerptBytes+max(MaxCaptureBytes, plan.MaxExpandedHeaderBytes))]
-		sr.BodyExcerpt = excerpt(scrub(string(window)), ExcerptBytes)
+		// leaves no prefix behind. The window is wide enough for cut to
+		// keep ExcerptBytes after dropping its slack.
+		n := min(len(body), ExcerptBytes)
+		if sc != nil {
+			n = min(len(body), ExcerptBytes+2*sc.slack)
+		}
+		text := string(body[:n])
+		if n < len(body) {
+			text = strings.TrimSuffix(sc.cut(text, ExcerptBytes+len(ellipsis)), ellipsis)
+		} else {
+			text = sc.scrub(text)
+		}
+		sr.BodyExcerpt = excerpt(text, ExcerptBytes)
 	}
 }
 
