@@ -324,25 +324,43 @@ func newResultBudget(limit int) *resultBudget {
 
 // fit returns sr as it goes into the result: unchanged while the result is
 // within its budget, and otherwise reduced to its outcome and marked
-// Truncated.
+// Truncated. A reduced step keeps its name, status, HTTP status, attempts,
+// duration, error (for a failed step, "N of M checks failed") and its first
+// TruncatedAssertions failed assertions, with each text cut to
+// TruncatedEchoBytes, so it takes at most about 3.5 KiB of JSON.
 func (b *resultBudget) fit(sr StepResult) StepResult {
 	size := jsonSize(sr)
 	if b.used+size > b.limit {
-		sr.BodyExcerpt = ""
-		sr.Captured = nil
-		for i := range sr.Assertions {
-			a := &sr.Assertions[i]
-			if a.Kind == KindCapture {
-				a.Actual = nil
-			}
-			a.Expected = sanitizeValue(a.Expected, TruncatedEchoBytes)
-		}
-		sanitize(&sr, TruncatedEchoBytes)
-		sr.Truncated = true
+		sr = truncateStep(sr)
 		b.truncated = true
 		size = jsonSize(sr)
 	}
 	b.used += size
+	return sr
+}
+
+// truncateStep reduces a step result to its outcome, as fit describes.
+func truncateStep(sr StepResult) StepResult {
+	sr.BodyExcerpt = ""
+	sr.Captured = nil
+	var failed []AssertionResult
+	for _, a := range sr.Assertions {
+		if a.Passed {
+			continue
+		}
+		if len(failed) == TruncatedAssertions {
+			break
+		}
+		if a.Kind == KindCapture {
+			a.Actual = nil
+		}
+		a.Target = clip(a.Target, TruncatedEchoBytes)
+		a.Expected = sanitizeValue(a.Expected, TruncatedEchoBytes)
+		failed = append(failed, a)
+	}
+	sr.Assertions = failed
+	sanitize(&sr, TruncatedEchoBytes)
+	sr.Truncated = true
 	return sr
 }
 

@@ -50,9 +50,13 @@ const (
 	MaxEchoBytes = 1 << 10
 	// DefaultMaxResultBytes is the default of Runner.MaxResultBytes: 4 MiB.
 	DefaultMaxResultBytes = 4 << 20
-	// TruncatedEchoBytes is how much of each Actual, Expected, Message and
-	// Error a step keeps once the result is past Runner.MaxResultBytes.
+	// TruncatedEchoBytes is how much of each Target, Actual, Expected,
+	// Message and Error a step keeps once the result is past
+	// Runner.MaxResultBytes.
 	TruncatedEchoBytes = 100
+	// TruncatedAssertions is how many assertions, the first that failed, a
+	// step keeps once the result is past Runner.MaxResultBytes.
+	TruncatedAssertions = 5
 )
 
 // DefaultSecretPattern matches capture names whose values are redacted.
@@ -84,9 +88,13 @@ type Runner struct {
 	MaxBodyBytes int64
 	// MaxResultBytes is the size of a result, as JSON, past which steps
 	// keep only their outcome: a step that would take the result past it
-	// keeps its status, HTTP status, error and assertions (with each text
-	// cut to TruncatedEchoBytes) but drops its body excerpt and captured
-	// values, and is marked Truncated, as is the Result. Defaults to
+	// keeps its name, status, HTTP status, attempts, duration, error and
+	// first TruncatedAssertions failed assertions (with each text cut to
+	// TruncatedEchoBytes), drops its passed assertions, body excerpt and
+	// captured values, and is marked Truncated, as is the Result. Such a
+	// step takes at most about 3.5 KiB, so a result is at most
+	// MaxResultBytes plus 3.5 KiB for each of at most plan.MaxSteps (100)
+	// steps: under 4.4 MiB with the default. Defaults to
 	// DefaultMaxResultBytes.
 	MaxResultBytes int
 }
