@@ -327,13 +327,19 @@ func newResultBudget(limit int) *resultBudget {
 // Truncated. A reduced step keeps its name, status, HTTP status, attempts,
 // duration, error (for a failed step, "N of M checks failed") and its first
 // TruncatedAssertions failed assertions, with each text cut to
-// TruncatedEchoBytes, so it takes at most about 3.5 KiB of JSON.
+// TruncatedEchoBytes, as many of them as fit in MaxTruncatedStepBytes.
 func (b *resultBudget) fit(sr StepResult) StepResult {
 	size := jsonSize(sr)
 	if b.used+size > b.limit {
 		sr = truncateStep(sr)
 		b.truncated = true
 		size = jsonSize(sr)
+		// Texts full of control characters are up to six times longer
+		// as JSON; drop assertions until the step fits.
+		for size > MaxTruncatedStepBytes && len(sr.Assertions) > 0 {
+			sr.Assertions = sr.Assertions[:len(sr.Assertions)-1]
+			size = jsonSize(sr)
+		}
 	}
 	b.used += size
 	return sr

@@ -370,6 +370,31 @@ func TestResultBudgetIsNearlyHard(t *testing.T) {
 	require.LessOrEqual(t, size, r.MaxResultBytes+len(steps)*2<<10, "result of %d bytes", size)
 }
 
+// TestTruncatedStepIsBoundedWithControlCharacters checks that a step past
+// MaxResultBytes takes at most MaxTruncatedStepBytes even where its texts,
+// full of control characters, grow sixfold as JSON.
+func TestTruncatedStepIsBoundedWithControlCharacters(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"a":"`+strings.Repeat(`\u0001`, 500)+`"}`)
+	}))
+	controls := json.RawMessage(`"` + strings.Repeat(`\u0002`, 500) + `"`)
+	s := get(strings.Repeat("\x01", plan.MaxStepNameLength), srv.URL)
+	s.Assert = &plan.Assert{}
+	for range plan.MaxAssertions {
+		s.Assert.JSONPath = append(s.Assert.JSONPath, plan.JSONPathAssert{Path: "$.a", Equals: controls})
+	}
+	r := newRunner()
+	r.MaxResultBytes = 1
+	res := run(t, r, s)
+	sr := res.Steps[0]
+	require.True(t, sr.Truncated)
+	require.NotEmpty(t, sr.Assertions)
+	data, err := json.Marshal(sr)
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(data), planrun.MaxTruncatedStepBytes)
+}
+
 // TestResponseHeadersAreBounded checks that a response whose headers pass
 // MaxResponseHeaderBytes errors its step, with a message naming the
 // headers, while headers below the limit are read as usual.

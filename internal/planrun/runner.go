@@ -57,6 +57,11 @@ const (
 	// TruncatedAssertions is how many assertions, the first that failed, a
 	// step keeps once the result is past Runner.MaxResultBytes.
 	TruncatedAssertions = 5
+	// MaxTruncatedStepBytes is the largest size, as JSON, of a step once
+	// the result is past Runner.MaxResultBytes: 4 KiB. Its name (at most
+	// 200 characters) and error take at most 2 KiB; it keeps fewer
+	// assertions where they would not fit.
+	MaxTruncatedStepBytes = 4 << 10
 )
 
 // DefaultSecretPattern matches capture names whose values are redacted.
@@ -92,9 +97,9 @@ type Runner struct {
 	// first TruncatedAssertions failed assertions (with each text cut to
 	// TruncatedEchoBytes), drops its passed assertions, body excerpt and
 	// captured values, and is marked Truncated, as is the Result. Such a
-	// step takes at most about 3.5 KiB, so a result is at most
-	// MaxResultBytes plus 3.5 KiB for each of at most plan.MaxSteps (100)
-	// steps: under 4.4 MiB with the default. Defaults to
+	// step takes at most MaxTruncatedStepBytes (4 KiB), so a result is at
+	// most MaxResultBytes plus 4 KiB for each of at most plan.MaxSteps
+	// (100) steps: 4.4 MiB with the default. Defaults to
 	// DefaultMaxResultBytes.
 	MaxResultBytes int
 }
