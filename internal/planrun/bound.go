@@ -8,8 +8,9 @@ import (
 )
 
 // echoWindow is how much of a response text is kept while a step result is
-// built: enough to scrub any secret (at most MaxCaptureBytes long) that
-// starts within the MaxEchoBytes finally kept.
+// built, to be scrubbed and then cut to MaxEchoBytes: enough to hold any
+// secret (at most MaxCaptureBytes long) that starts within the MaxEchoBytes
+// finally kept. scrubber.cut drops what may be part of a secret at its end.
 const echoWindow = MaxEchoBytes + MaxCaptureBytes
 
 // ellipsis marks text that was cut.

@@ -200,6 +200,9 @@ type run struct {
 	// secrets holds the values scrubbed from results: captured values whose
 	// names match secretPattern and credentials sent in request headers.
 	secrets []string
+	// scrub scrubs the first scrubbed of secrets; see scrubber.
+	scrub    *scrubber
+	scrubbed int
 }
 
 func (r *Runner) newRun(doc *plan.Document) *run {
@@ -322,7 +325,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // excerpt to ExcerptBytes) only after scrubbing it, and sets the excerpt
 // from body.
 func (rn *run) redact(sr *StepResult, body []byte) {
-	sc := newScrubber(rn.secrets)
+	if rn.scrubbed != len(rn.secrets) {
+		rn.scrub, rn.scrubbed = newScrubber(rn.secrets), len(rn.secrets)
+	}
+	sc := rn.scrub
 	sr.Error = sc.cut(sr.Error, MaxEchoBytes)
 	for i := range sr.Assertions {
 		a := &sr.Assertions[i]
