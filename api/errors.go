@@ -158,36 +158,60 @@ const (
 	// maxProblemText is the longest detail or error message, in
 	// characters, in case one quotes what the client sent.
 	maxProblemText = 1000
+	// maxProblemBytes is how large, as JSON, the details of a problem
+	// may grow: details past it are counted in the last one instead. A
+	// problem is at most about this size plus one detail of up to 5
+	// KiB.
+	maxProblemBytes = 16 << 10
 )
 
 // truncatedMark ends a string that was cut short.
 const truncatedMark = "…"
 
 // boundProblem is a Huma transformer that bounds what an error response
-// echoes: at most maxErrorDetails details, each echoed string cut to
-// maxEchoedRunes characters, each echoed object or array larger than
-// maxEchoedJSON bytes replaced by a summary such as "(array of 5000 items,
-// not shown)", and the detail and messages cut to maxProblemText
-// characters. Other responses pass unchanged. It works on the finished
-// problem, so it leaves Huma's error constructors alone.
+// echoes: at most maxErrorDetails details, each echoed string and each
+// location (which holds the client's keys, such as a label key or an
+// unknown property's name) cut to maxEchoedRunes characters, each echoed
+// object or array larger than maxEchoedJSON bytes replaced by a summary
+// such as "(array of 5000 items, not shown)", the detail and messages cut
+// to maxProblemText characters, and as many details as fit in
+// maxProblemBytes. Other responses pass unchanged. It works on the
+// finished problem, so it leaves Huma's error constructors alone.
 func boundProblem(_ huma.Context, _ string, v any) (any, error) {
 	em, ok := v.(*huma.ErrorModel)
 	if !ok {
 		return v, nil
 	}
 	em.Detail = truncateRunes(em.Detail, maxProblemText)
-	if n := len(em.Errors) - maxErrorDetails; n > 0 {
-		em.Errors = append(em.Errors[:maxErrorDetails:maxErrorDetails], &huma.ErrorDetail{
-			Message: fmt.Sprintf("%d more errors not shown", n),
-		})
+	total := len(em.Errors)
+	if total > maxErrorDetails {
+		em.Errors = em.Errors[:maxErrorDetails:maxErrorDetails]
 	}
 	for _, d := range em.Errors {
 		if d != nil {
 			d.Message = truncateRunes(d.Message, maxProblemText)
+			d.Location = truncateRunes(d.Location, maxEchoedRunes)
 			d.Value = boundValue(d.Value)
 		}
 	}
+	for n := len(em.Errors); n > 1 && problemSize(em) > maxProblemBytes; n-- {
+		em.Errors = em.Errors[: n-1 : n-1]
+	}
+	if n := total - len(em.Errors); n > 0 {
+		em.Errors = append(em.Errors, &huma.ErrorDetail{
+			Message: fmt.Sprintf("%d more errors not shown", n),
+		})
+	}
 	return em, nil
+}
+
+// problemSize returns the size of a bounded problem as JSON.
+func problemSize(em *huma.ErrorModel) int {
+	b, err := json.Marshal(em)
+	if err != nil {
+		return 0
+	}
+	return len(b)
 }
 
 // boundValue returns an echoed value as boundProblem shows it.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/stretchr/testify/assert"
@@ -180,6 +181,71 @@ func TestValidationErrorsEchoBoundedValues(t *testing.T) {
 	assert.Equal(t, "(array of 100001 items, not shown)", p.Errors[0].Value)
 	assert.Regexp(t, `^\d+ more errors not shown$`, p.Errors[maxErrorDetails].Message)
 	assert.Equal(t, 0, e.planCount())
+}
+
+// TestValidationErrorsBoundLocations checks that a 422 does not echo a
+// huge key the client sent in an error's location: label keys and unknown
+// property names are cut to 200 characters there, as values are.
+func TestValidationErrorsBoundLocations(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var labels []string
+	for i := range 5 {
+		labels = append(labels, fmt.Sprintf(`"%d%s":"v"`, i, strings.Repeat("k", 150_000)))
+	}
+	huge := strings.Repeat("u", 800_000)
+	cases := []struct {
+		name, body, location string
+	}{
+		{
+			name:     "LabelKeys",
+			body:     `{"name":"a","labels":{` + strings.Join(labels, ",") + `},"document":` + validDocument + `}`,
+			location: "body.labels.",
+		},
+		{
+			name:     "UnknownProperty",
+			body:     `{"name":"a","` + huge + `":1,"document":` + validDocument + `}`,
+			location: "body.u",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res := e.request(http.MethodPost, "/plan", tc.body)
+			require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%.300s", res.Body)
+			assert.Less(t, len(res.Body), 8<<10, "%.300s", res.Body)
+			p := res.problem(t)
+			require.NotEmpty(t, p.Errors)
+			for _, d := range p.Errors {
+				assert.True(t, strings.HasPrefix(d.Location, tc.location), "%.80s", d.Location)
+				assert.LessOrEqual(t, utf8.RuneCountInString(d.Location), maxEchoedRunes+1, "%.80s", d.Location)
+			}
+			assert.Equal(t, 0, e.planCount())
+		})
+	}
+}
+
+// TestBoundProblemKeepsTheBodySmall checks that details past
+// maxProblemBytes are counted rather than listed, whatever their messages
+// hold.
+func TestBoundProblemKeepsTheBodySmall(t *testing.T) {
+	t.Parallel()
+	em := &huma.ErrorModel{Status: http.StatusUnprocessableEntity, Detail: strings.Repeat("d", 5000)}
+	for i := range 30 {
+		em.Errors = append(em.Errors, &huma.ErrorDetail{
+			Message:  fmt.Sprintf("%d %s", i, strings.Repeat("\x01", 5000)),
+			Location: "body." + strings.Repeat("l", 5000),
+			Value:    strings.Repeat("v", 5000),
+		})
+	}
+	out, err := boundProblem(nil, "", em)
+	require.NoError(t, err)
+	bounded := out.(*huma.ErrorModel)
+	size := problemSize(bounded)
+	assert.Less(t, size, maxProblemBytes+8<<10)
+	last := bounded.Errors[len(bounded.Errors)-1]
+	assert.Equal(t, fmt.Sprintf("%d more errors not shown", 30-len(bounded.Errors)+1), last.Message)
+	assert.Greater(t, len(bounded.Errors), 1)
 }
 
 func TestJSONDepthOver(t *testing.T) {

@@ -92,6 +92,7 @@ var postgresTests = map[string]func(*testing.T){
 	"TestUnknownQueryParametersAreRejectedEverywhere":      TestUnknownQueryParametersAreRejectedEverywhere,
 	"TestUnknownRoutesAreProblems":                         TestUnknownRoutesAreProblems,
 	"TestValidationErrorsEchoBoundedValues":                TestValidationErrorsEchoBoundedValues,
+	"TestValidationErrorsBoundLocations":                   TestValidationErrorsBoundLocations,
 	"TestUpdatePlan":                                       TestUpdatePlan,
 	"TestUpdatePlanFailuresWriteNothing":                   TestUpdatePlanFailuresWriteNothing,
 }
@@ -105,6 +106,7 @@ var notOnPostgres = map[string]string{
 	"TestRunPlanEndToEndMemory":         "has its own Postgres twin",
 	"TestRunPlanEndToEndPostgres":       "opens Postgres itself",
 	"TestBoundValue":                    "pure, no store",
+	"TestBoundProblemKeepsTheBodySmall": "pure, no store",
 	"TestCleanJobError":                 "pure, no store",
 	"TestJSONDepthOver":                 "pure, no store",
 	"TestToHTTPError":                   "pure mapping, no store",

@@ -115,7 +115,7 @@ func (c *checker) header(h plan.HeaderAssert) []AssertionResult {
 	value := strings.Join(values, ", ")
 	var actual any
 	if present {
-		actual = echoValue(value)
+		actual = clip(value, echoWindow)
 	}
 	var results []AssertionResult
 	if h.Equals != nil {
@@ -205,14 +205,14 @@ func (c *checker) jsonPath(j plan.JSONPathAssert) []AssertionResult {
 		case !found:
 			res.Message = "path selected nothing"
 		case !jsonEqual(value, expectedEquals):
-			res.Actual = echoValue(value)
+			res.Actual = value
 			got, ok := boundedJSON(value, echoWindow)
 			if !ok {
 				got += ellipsis
 			}
 			res.Message = fmt.Sprintf("expected %s, got %s", jsonText(expectedEquals), got)
 		default:
-			res.Actual = echoValue(value)
+			res.Actual = value
 			res.Passed = true
 		}
 	}
@@ -242,7 +242,7 @@ func (c *checker) jsonPath(j plan.JSONPathAssert) []AssertionResult {
 				res.Message = fmt.Sprintf("selected value is larger than %d bytes as text and was not matched", c.limit)
 				break
 			}
-			res.Actual = echoValue(text)
+			res.Actual = clip(text, echoWindow)
 			res.Passed = re.MatchString(text)
 			if !res.Passed {
 				res.Message = fmt.Sprintf("expected value to match %q, got %s", *j.Matches, quoted(text))

@@ -2,14 +2,15 @@ package planrun
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
 // echoWindow is how much of a response text is kept while a step result is
-// built: enough to scrub any secret (at most MaxCaptureBytes long) that
-// starts within the MaxEchoBytes finally kept.
+// built, to be scrubbed and then cut to MaxEchoBytes: enough to hold any
+// secret (at most MaxCaptureBytes long) that starts within the MaxEchoBytes
+// finally kept. scrubber.cut drops what may be part of a secret at its end.
 const echoWindow = MaxEchoBytes + MaxCaptureBytes
 
 // ellipsis marks text that was cut.
@@ -128,30 +129,134 @@ func boundedText(v any, limit int) (string, bool) {
 }
 
 // quoted returns s quoted for a message, cut to echoWindow bytes first.
+// The message is scrubbed later, including secrets in their quoted form.
 func quoted(s string) string {
-	return fmt.Sprintf("%q", clip(s, echoWindow))
+	return strconv.Quote(clip(s, echoWindow))
 }
 
-// echoValue returns the form of a value taken from a response that goes into
-// AssertionResult.Actual: the value itself if its JSON text fits in
-// MaxEchoBytes, or else that text cut, as a string. Strings are cut to
-// echoWindow here and to MaxEchoBytes by sanitize, after scrubbing.
-func echoValue(v any) any {
+// scrubber replaces secret values in texts taken from responses. Each
+// secret is matched raw, JSON-escaped (as in JSON text) and Go-quoted (as
+// in messages, where a NUL is written \x00), in one pass over the text.
+type scrubber struct {
+	replacer *strings.Replacer
+	// slack is how much of the end of a scrubbed text may differ from the
+	// same part of the scrubbed whole text the first is a prefix of: the
+	// part of a secret cut off by the prefix, and what the replacements
+	// after its start made of the rest.
+	slack int
+}
+
+// newScrubber returns a scrubber for secrets, or nil if there are none.
+func newScrubber(secrets []string) *scrubber {
+	var forms []string
+	for _, secret := range secrets {
+		quoted := strconv.Quote(secret)
+		for _, form := range []string{secret, jsonEscaped(secret), quoted[1 : len(quoted)-1]} {
+			if !slices.Contains(forms, form) {
+				forms = append(forms, form)
+			}
+		}
+	}
+	if len(forms) == 0 {
+		return nil
+	}
+	// At a position where several forms match, the replacer takes the
+	// first listed, so longer forms go first and leave no tail behind.
+	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	pairs := make([]string, 0, 2*len(forms))
+	for _, form := range forms {
+		pairs = append(pairs, form, Redacted)
+	}
+	// Past its start, a form cut off by the end of a prefix covers less
+	// than len(forms[0]) bytes, which the replacements (of forms at least
+	// minSecretLength bytes long by the 10 bytes of Redacted) make at most
+	// 2.5 times as long; a few more cover a closing quote and ellipsis.
+	return &scrubber{replacer: strings.NewReplacer(pairs...), slack: 3*len(forms[0]) + 16}
+}
+
+// scrub returns s with every secret replaced.
+func (sc *scrubber) scrub(s string) string {
+	if sc == nil {
+		return s
+	}
+	return sc.replacer.Replace(s)
+}
+
+// cut returns s scrubbed and cut to at most n bytes. A text longer than n
+// may have been cut from a longer one, within a secret, before it came
+// here: its end, where the rest of such a secret would be, is dropped
+// after scrubbing. That way no part of a secret is kept, even where
+// replacing earlier secrets pulled the cut part forward.
+func (sc *scrubber) cut(s string, n int) string {
+	if sc == nil || len(s) <= n {
+		return clip(sc.scrub(s), n)
+	}
+	t := sc.replacer.Replace(s)
+	keep := len(t) - sc.slack
+	if keep <= 0 {
+		return ellipsis
+	}
+	return clip(t[:runeBoundary(t, keep)]+ellipsis, n)
+}
+
+// echo returns the form of a value taken from a response that goes into
+// AssertionResult.Actual, scrubbed: a string cut to MaxEchoBytes; an object
+// or array as is, with every string and key scrubbed, if its JSON text
+// fits in MaxEchoBytes, and otherwise that text, scrubbed and cut.
+func (sc *scrubber) echo(v any) any {
 	switch v := v.(type) {
 	case string:
-		return clip(v, echoWindow)
-	case nil, bool, json.Number, int, int64, float64:
+		return sc.cut(v, MaxEchoBytes)
+	case []any, map[string]any:
+	default:
 		return v
 	}
 	text, ok := boundedJSON(v, MaxEchoBytes)
+	if ok && sc == nil {
+		return v
+	}
+	if ok {
+		v = sc.scrubValue(v)
+		text = jsonText(v)
+		// A secret may span strings, such as a key and its value.
+		if len(text) <= MaxEchoBytes && sc.scrub(text) == text {
+			return v
+		}
+	} else if sc != nil {
+		// A wider window, so that any secret starting in the first
+		// MaxEchoBytes is whole, and the cut comes after scrubbing.
+		text, ok = boundedJSON(v, MaxEchoBytes+2*sc.slack)
+	}
 	if !ok {
-		return clip(text+ellipsis, MaxEchoBytes)
+		text += ellipsis
+	}
+	return sc.cut(text, MaxEchoBytes)
+}
+
+// scrubValue returns a copy of a decoded JSON value with every string in
+// it, including object keys, scrubbed. v must be small: echo checks it.
+func (sc *scrubber) scrubValue(v any) any {
+	switch v := v.(type) {
+	case string:
+		return sc.scrub(v)
+	case []any:
+		out := make([]any, len(v))
+		for i := range v {
+			out[i] = sc.scrubValue(v[i])
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, item := range v {
+			out[sc.scrub(k)] = sc.scrubValue(item)
+		}
+		return out
 	}
 	return v
 }
 
 // cleanValue returns v with cleanText applied to every string in it,
-// including object keys. v must be small: echoValue bounds it.
+// including object keys. v must be small: scrubber.echo bounds it.
 func cleanValue(v any) any {
 	switch v := v.(type) {
 	case string:
@@ -220,25 +325,49 @@ func newResultBudget(limit int) *resultBudget {
 
 // fit returns sr as it goes into the result: unchanged while the result is
 // within its budget, and otherwise reduced to its outcome and marked
-// Truncated.
+// Truncated. A reduced step keeps its name, status, HTTP status, attempts,
+// duration, error (for a failed step, "N of M checks failed") and its first
+// TruncatedAssertions failed assertions, with each text cut to
+// TruncatedEchoBytes, as many of them as fit in MaxTruncatedStepBytes.
 func (b *resultBudget) fit(sr StepResult) StepResult {
 	size := jsonSize(sr)
 	if b.used+size > b.limit {
-		sr.BodyExcerpt = ""
-		sr.Captured = nil
-		for i := range sr.Assertions {
-			a := &sr.Assertions[i]
-			if a.Kind == KindCapture {
-				a.Actual = nil
-			}
-			a.Expected = sanitizeValue(a.Expected, TruncatedEchoBytes)
-		}
-		sanitize(&sr, TruncatedEchoBytes)
-		sr.Truncated = true
+		sr = truncateStep(sr)
 		b.truncated = true
 		size = jsonSize(sr)
+		// Texts full of control characters are up to six times longer
+		// as JSON; drop assertions until the step fits.
+		for size > MaxTruncatedStepBytes && len(sr.Assertions) > 0 {
+			sr.Assertions = sr.Assertions[:len(sr.Assertions)-1]
+			size = jsonSize(sr)
+		}
 	}
 	b.used += size
+	return sr
+}
+
+// truncateStep reduces a step result to its outcome, as fit describes.
+func truncateStep(sr StepResult) StepResult {
+	sr.BodyExcerpt = ""
+	sr.Captured = nil
+	var failed []AssertionResult
+	for _, a := range sr.Assertions {
+		if a.Passed {
+			continue
+		}
+		if len(failed) == TruncatedAssertions {
+			break
+		}
+		if a.Kind == KindCapture {
+			a.Actual = nil
+		}
+		a.Target = clip(a.Target, TruncatedEchoBytes)
+		a.Expected = sanitizeValue(a.Expected, TruncatedEchoBytes)
+		failed = append(failed, a)
+	}
+	sr.Assertions = failed
+	sanitize(&sr, TruncatedEchoBytes)
+	sr.Truncated = true
 	return sr
 }
 

@@ -281,7 +281,9 @@ func TestRunCaptureBudget(t *testing.T) {
 		s.ContinueOnFailure = true
 		steps = append(steps, s)
 	}
-	res := run(t, newRunner(), steps...)
+	r := newRunner()
+	r.MaxResultBytes = 64 << 20 // keep every assertion of both steps
+	res := run(t, r, steps...)
 	require.Equal(t, planrun.StatusPassed, res.Steps[0].Status)
 	require.Equal(t, planrun.StatusFailed, res.Steps[1].Status)
 	fits := planrun.MaxRunCaptureBytes/60_000 - plan.MaxCaptures
@@ -290,7 +292,8 @@ func TestRunCaptureBudget(t *testing.T) {
 }
 
 // TestResultBudget checks that steps past MaxResultBytes keep their outcome
-// but drop their excerpts and captured values, and are marked.
+// and failed assertions but drop their passed assertions, excerpts and
+// captured values, and are marked.
 func TestResultBudget(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -311,23 +314,85 @@ func TestResultBudget(t *testing.T) {
 	for i, sr := range res.Steps {
 		require.Equal(t, planrun.StatusFailed, sr.Status, i)
 		require.Equal(t, http.StatusOK, sr.HTTPStatus, i)
-		require.Len(t, sr.Assertions, 2, i)
+		require.Equal(t, "1 of 2 checks failed", sr.Error, i)
 		require.Equal(t, "expected status 201, got 200", sr.Assertions[0].Message)
 		if i < 2 {
 			require.False(t, sr.Truncated, i)
+			require.Len(t, sr.Assertions, 2, i)
 			require.NotEmpty(t, sr.BodyExcerpt, i)
 			require.Len(t, sr.Captured, 1, i)
 			continue
 		}
 		require.True(t, sr.Truncated, i)
+		require.Len(t, sr.Assertions, 1, "the passed capture is dropped")
 		require.Empty(t, sr.BodyExcerpt, i)
 		require.Empty(t, sr.Captured, i)
-		require.Nil(t, sr.Assertions[1].Actual, i)
 	}
 
 	res, err := newRunner().Run(context.Background(), &plan.Document{Steps: steps[:1]})
 	require.NoError(t, err)
 	require.False(t, res.Truncated, "the default budget is 4 MiB")
+}
+
+// TestResultBudgetIsNearlyHard checks that steps past MaxResultBytes add
+// little to the result however many assertions they have: 100 steps with
+// 50 failing JSONPath assertions on 1,000-byte paths would take 5 MB if
+// each kept its assertions.
+func TestResultBudgetIsNearlyHard(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"a":1}`)
+	}))
+	var steps []plan.Step
+	for i := range plan.MaxSteps {
+		s := get(fmt.Sprintf("s%d", i), srv.URL)
+		s.Assert = &plan.Assert{}
+		for j := range plan.MaxAssertions {
+			path := fmt.Sprintf("$['%d%s']", j, strings.Repeat("k", 1000))
+			s.Assert.JSONPath = append(s.Assert.JSONPath, plan.JSONPathAssert{Path: path, Equals: json.RawMessage(`1`)})
+		}
+		s.ContinueOnFailure = true
+		steps = append(steps, s)
+	}
+	r := newRunner()
+	r.MaxResultBytes = 64 << 10
+	res := run(t, r, steps...)
+	require.True(t, res.Truncated)
+	last := res.Steps[len(res.Steps)-1]
+	require.True(t, last.Truncated)
+	require.Equal(t, planrun.StatusFailed, last.Status)
+	require.Equal(t, "50 of 50 checks failed", last.Error)
+	require.Len(t, last.Assertions, planrun.TruncatedAssertions)
+	for _, a := range last.Assertions {
+		require.LessOrEqual(t, len(a.Target), planrun.TruncatedEchoBytes)
+	}
+	size := len(storable(t, res))
+	require.LessOrEqual(t, size, r.MaxResultBytes+len(steps)*2<<10, "result of %d bytes", size)
+}
+
+// TestTruncatedStepIsBoundedWithControlCharacters checks that a step past
+// MaxResultBytes takes at most MaxTruncatedStepBytes even where its texts,
+// full of control characters, grow sixfold as JSON.
+func TestTruncatedStepIsBoundedWithControlCharacters(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, `{"a":"`+strings.Repeat(`\u0001`, 500)+`"}`)
+	}))
+	controls := json.RawMessage(`"` + strings.Repeat(`\u0002`, 500) + `"`)
+	s := get(strings.Repeat("\x01", plan.MaxStepNameLength), srv.URL)
+	s.Assert = &plan.Assert{}
+	for range plan.MaxAssertions {
+		s.Assert.JSONPath = append(s.Assert.JSONPath, plan.JSONPathAssert{Path: "$.a", Equals: controls})
+	}
+	r := newRunner()
+	r.MaxResultBytes = 1
+	res := run(t, r, s)
+	sr := res.Steps[0]
+	require.True(t, sr.Truncated)
+	require.NotEmpty(t, sr.Assertions)
+	data, err := json.Marshal(sr)
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(data), planrun.MaxTruncatedStepBytes)
 }
 
 // TestResponseHeadersAreBounded checks that a response whose headers pass

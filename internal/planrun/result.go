@@ -65,7 +65,7 @@ type StepResult struct {
 	Assertions  []AssertionResult `json:"assertions,omitempty" doc:"Results of the assertions and captures of the last attempt." example:"[{\"kind\":\"status\",\"expected\":201,\"actual\":201,\"passed\":true}]"`
 	Captured    map[string]string `json:"captured,omitempty" doc:"Values captured for later steps, at most 64 KiB each. Values of captures whose names look secret are replaced by [REDACTED]. Invalid UTF-8 and NUL characters are replaced by U+FFFD here; later steps use the value as received." example:"{\"user_id\":\"42\",\"api_token\":\"[REDACTED]\"}"`
 	BodyExcerpt string            `json:"body_excerpt,omitempty" doc:"The first 4 KiB of the last response body, as valid UTF-8, with secret captured values replaced by [REDACTED]. Invalid UTF-8 and NUL characters are replaced by U+FFFD." example:"{\"id\":42}"`
-	Truncated   bool              `json:"truncated,omitempty" doc:"Whether the step came after the result reached its size budget: it keeps its status, HTTP status, error and assertions, with each text cut to 100 bytes, but not its body excerpt or captured values." example:"false"`
+	Truncated   bool              `json:"truncated,omitempty" doc:"Whether the step came after the result reached its size budget: it keeps its status, HTTP status, attempts, duration, error and first 5 failed assertions, with each text cut to 100 bytes, but not its passed assertions, body excerpt or captured values." example:"false"`
 }
 
 // AssertionResult is the outcome of one assertion or capture.

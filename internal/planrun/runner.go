@@ -50,9 +50,18 @@ const (
 	MaxEchoBytes = 1 << 10
 	// DefaultMaxResultBytes is the default of Runner.MaxResultBytes: 4 MiB.
 	DefaultMaxResultBytes = 4 << 20
-	// TruncatedEchoBytes is how much of each Actual, Expected, Message and
-	// Error a step keeps once the result is past Runner.MaxResultBytes.
+	// TruncatedEchoBytes is how much of each Target, Actual, Expected,
+	// Message and Error a step keeps once the result is past
+	// Runner.MaxResultBytes.
 	TruncatedEchoBytes = 100
+	// TruncatedAssertions is how many assertions, the first that failed, a
+	// step keeps once the result is past Runner.MaxResultBytes.
+	TruncatedAssertions = 5
+	// MaxTruncatedStepBytes is the largest size, as JSON, of a step once
+	// the result is past Runner.MaxResultBytes: 4 KiB. Its name (at most
+	// 200 characters) and error take at most 2 KiB; it keeps fewer
+	// assertions where they would not fit.
+	MaxTruncatedStepBytes = 4 << 10
 )
 
 // DefaultSecretPattern matches capture names whose values are redacted.
@@ -84,9 +93,13 @@ type Runner struct {
 	MaxBodyBytes int64
 	// MaxResultBytes is the size of a result, as JSON, past which steps
 	// keep only their outcome: a step that would take the result past it
-	// keeps its status, HTTP status, error and assertions (with each text
-	// cut to TruncatedEchoBytes) but drops its body excerpt and captured
-	// values, and is marked Truncated, as is the Result. Defaults to
+	// keeps its name, status, HTTP status, attempts, duration, error and
+	// first TruncatedAssertions failed assertions (with each text cut to
+	// TruncatedEchoBytes), drops its passed assertions, body excerpt and
+	// captured values, and is marked Truncated, as is the Result. Such a
+	// step takes at most MaxTruncatedStepBytes (4 KiB), so a result is at
+	// most MaxResultBytes plus 4 KiB for each of at most plan.MaxSteps
+	// (100) steps: 4.4 MiB with the default. Defaults to
 	// DefaultMaxResultBytes.
 	MaxResultBytes int
 }
@@ -187,6 +200,9 @@ type run struct {
 	// secrets holds the values scrubbed from results: captured values whose
 	// names match secretPattern and credentials sent in request headers.
 	secrets []string
+	// scrub scrubs the first scrubbed of secrets; see scrubber.
+	scrub    *scrubber
+	scrubbed int
 }
 
 func (r *Runner) newRun(doc *plan.Document) *run {
@@ -304,36 +320,39 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// redact replaces secret captured values in the step result's messages,
-// capture values and body excerpt, and sets the excerpt from body.
+// redact replaces secret values in the step result's error, messages,
+// Actual values and body excerpt, cutting each text to MaxEchoBytes (the
+// excerpt to ExcerptBytes) only after scrubbing it, and sets the excerpt
+// from body.
 func (rn *run) redact(sr *StepResult, body []byte) {
-	scrub := func(s string) string {
-		for _, secret := range rn.secrets {
-			s = strings.ReplaceAll(s, secret, Redacted)
-			if escaped := jsonEscaped(secret); escaped != secret {
-				s = strings.ReplaceAll(s, escaped, Redacted)
-			}
-		}
-		return s
+	if rn.scrubbed != len(rn.secrets) {
+		rn.scrub, rn.scrubbed = newScrubber(rn.secrets), len(rn.secrets)
 	}
-	sr.Error = scrub(sr.Error)
+	sc := rn.scrub
+	sr.Error = sc.cut(sr.Error, MaxEchoBytes)
 	for i := range sr.Assertions {
 		a := &sr.Assertions[i]
-		a.Message = scrub(a.Message)
+		a.Message = sc.cut(a.Message, MaxEchoBytes)
 		if a.Kind == KindCapture && rn.secretPattern.MatchString(a.Target) && a.Actual != nil {
 			a.Actual = Redacted
 		}
-		if s, ok := a.Actual.(string); ok {
-			a.Actual = scrub(s)
-		}
+		a.Actual = sc.echo(a.Actual)
 	}
 	if len(body) > 0 {
 		// Scrub before cutting, so that a secret that straddles the cut
-		// leaves no prefix behind. No secret is longer than MaxCaptureBytes
-		// or plan.MaxExpandedHeaderBytes, so only the start of the body
-		// matters.
-		window := body[:min(len(body), ExcerptBytes+max(MaxCaptureBytes, plan.MaxExpandedHeaderBytes))]
-		sr.BodyExcerpt = excerpt(scrub(string(window)), ExcerptBytes)
+		// leaves no prefix behind. The window is wide enough for cut to
+		// keep ExcerptBytes after dropping its slack.
+		n := min(len(body), ExcerptBytes)
+		if sc != nil {
+			n = min(len(body), ExcerptBytes+2*sc.slack)
+		}
+		text := string(body[:n])
+		if n < len(body) {
+			text = strings.TrimSuffix(sc.cut(text, ExcerptBytes+len(ellipsis)), ellipsis)
+		} else {
+			text = sc.scrub(text)
+		}
+		sr.BodyExcerpt = excerpt(text, ExcerptBytes)
 	}
 }
 

@@ -611,7 +611,9 @@ func TestSecretRedaction(t *testing.T) {
 			require.Equal(t, planrun.Redacted, a.Actual, a.Target)
 		}
 	}
-	require.Equal(t, "auth=Bearer "+planrun.Redacted+" key="+planrun.Redacted, res.Steps[1].BodyExcerpt)
+	// The longest secret matching at a position wins: the whole header
+	// value rather than the token after "Bearer".
+	require.Equal(t, "auth="+planrun.Redacted+" key="+planrun.Redacted, res.Steps[1].BodyExcerpt)
 	require.Equal(t, "auth="+planrun.Redacted+" key=", res.Steps[2].BodyExcerpt)
 
 	out, err := json.Marshal(res)
