@@ -1,0 +1,187 @@
+package astro
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNextPollDelay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want time.Duration }{
+		{firstPollDelay, 200 * time.Millisecond},
+		{800 * time.Millisecond, 1600 * time.Millisecond},
+		{1600 * time.Millisecond, maxPollDelay},
+		{maxPollDelay, maxPollDelay},
+	} {
+		if got := nextPollDelay(tc.in); got != tc.want {
+			t.Errorf("nextPollDelay(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestProblemFrom(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("x", maxProblemText+10)
+	for _, tc := range []struct {
+		name, contentType, body string
+		status                  int
+		want                    Problem
+	}{
+		{
+			name: "ProblemDocument", status: 422, contentType: "application/problem+json",
+			body: `{"status":422,"title":"Unprocessable Entity","detail":"validation failed","errors":[{"location":"body.name","message":"expected length >= 1","value":""}]}`,
+			want: Problem{Status: 422, Title: "Unprocessable Entity", Detail: "validation failed",
+				Errors: []ProblemDetail{{Location: "body.name", Message: "expected length >= 1", Value: ""}}},
+		},
+		{
+			name: "StatusOfTheAnswerWins", status: 404, contentType: "application/problem+json; charset=utf-8",
+			body: `{"status":400,"title":"Not Found"}`,
+			want: Problem{Status: 404, Title: "Not Found"},
+		},
+		{
+			name: "NotAProblem", status: 502, contentType: "text/html",
+			body: "<h1>Bad Gateway</h1>\n",
+			want: Problem{Status: 502, Title: "Bad Gateway", Detail: "<h1>Bad Gateway</h1>"},
+		},
+		{
+			name: "BrokenJSON", status: 500, contentType: "application/json",
+			body: `{"status":`,
+			want: Problem{Status: 500, Title: "Internal Server Error", Detail: `{"status":`},
+		},
+		{
+			name: "LongBodyIsCut", status: 503, contentType: "text/plain",
+			body: long,
+			want: Problem{Status: 503, Title: "Service Unavailable", Detail: long[:maxProblemText] + "…"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			hr := &http.Response{StatusCode: tc.status, Header: http.Header{"Content-Type": {tc.contentType}}}
+			got := problemFrom(hr, []byte(tc.body))
+			if got.Error() != tc.want.Error() || len(got.Errors) != len(tc.want.Errors) {
+				t.Fatalf("problemFrom = %+v, want %+v", got, tc.want)
+			}
+			for i := range got.Errors {
+				if got.Errors[i] != tc.want.Errors[i] {
+					t.Errorf("Errors[%d] = %+v, want %+v", i, got.Errors[i], tc.want.Errors[i])
+				}
+			}
+		})
+	}
+}
+
+// recorder is a test server that answers every request with status and body, and
+// keeps the last request's headers.
+type recorder struct {
+	status int
+	body   string
+	last   http.Header
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.last = req.Header.Clone()
+	ct := "application/json"
+	if r.status >= 300 {
+		ct = "application/problem+json"
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("X-Request-ID", "req-1")
+	w.WriteHeader(r.status)
+	_, _ = io.WriteString(w, r.body)
+}
+
+func newRecorded(t *testing.T, rec *recorder, opts ...Option) *Client {
+	t.Helper()
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+const planID = "0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"
+
+func TestHeadersAndProblems(t *testing.T) {
+	t.Parallel()
+	id, err := ParseUUID(planID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{status: 412, body: `{"status":412,"title":"Precondition Failed","detail":"plan changed"}`}
+	c := newRecorded(t, rec, WithToken("s3cret"))
+
+	_, err = c.UpdatePlan(context.Background(), id, 3, PlanBody{Name: "x"})
+	var p *Problem
+	if !errors.As(err, &p) || p.Status != 412 || p.Detail != "plan changed" || p.RequestID != "req-1" {
+		t.Fatalf("UpdatePlan error = %#v, want the 412 problem", err)
+	}
+	if got := rec.last.Get("If-Match"); got != `"3"` {
+		t.Errorf("If-Match = %q, want %q", got, `"3"`)
+	}
+	if got := rec.last.Get("Authorization"); got != "Bearer s3cret" {
+		t.Errorf("Authorization = %q, want the bearer token", got)
+	}
+
+	_, _ = c.ExecutePlan(context.Background(), id, "key-1")
+	if got := rec.last.Get("Idempotency-Key"); got != "key-1" {
+		t.Errorf("Idempotency-Key = %q, want key-1", got)
+	}
+	_, _ = c.ExecutePlan(context.Background(), id, "")
+	if _, ok := rec.last["Idempotency-Key"]; ok {
+		t.Errorf("an empty key sent Idempotency-Key %q", rec.last.Get("Idempotency-Key"))
+	}
+}
+
+func TestNoTokenSendsNoAuthorization(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{status: 404, body: `{"status":404,"title":"Not Found"}`}
+	c := newRecorded(t, rec, WithToken(""))
+	id, _ := ParseUUID(planID)
+	if _, err := c.GetPlan(context.Background(), id); err == nil {
+		t.Fatal("GetPlan of a 404 gave no error")
+	}
+	if _, ok := rec.last["Authorization"]; ok {
+		t.Errorf("Authorization sent without a token: %q", rec.last.Get("Authorization"))
+	}
+}
+
+func TestWaitExecutionEndsWithContext(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	polls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		polls++
+		if polls == 2 {
+			cancel() // the client is now waiting before its third poll, or sending its second
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"`+planID+`","plan_id":"`+planID+`","plan_revision":1,"status":"running","attempt":1,
+			"created_at":"2025-01-02T15:04:05Z","started_at":null,"finished_at":null,"result":null}`)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := ParseUUID(planID)
+	_, err = c.WaitExecution(ctx, id)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("WaitExecution error = %v, want context.Canceled", err)
+	}
+}
+
+func TestParseUUIDRejectsNames(t *testing.T) {
+	t.Parallel()
+	if _, err := ParseUUID("Checkout smoke test"); err == nil {
+		t.Error("ParseUUID accepted a plan name")
+	}
+}
