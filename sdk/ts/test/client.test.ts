@@ -12,6 +12,7 @@ import {
   type AstroClient,
   type PlanBody,
 } from "../src/index.js";
+import { runExample } from "./readme-example.js";
 import { startServer, startTarget, type RunningServer, type Target } from "./server.js";
 
 /** planBody is a one-step plan against the target's /health, labelled with suite. */
@@ -172,6 +173,10 @@ describe("astro-runner client", { timeout: 600_000 }, () => {
       invalid.errors.some((e) => e.location === "body.name"),
       `want an error at body.name, got ${JSON.stringify(invalid.errors)}`,
     );
+  });
+
+  it("runs the README example", async () => {
+    assert.equal(await runExample(server.baseUrl, planBody(`readme-${suite}`, target, `${suite}-e`)), true);
   });
 
   it("stops waiting when the signal aborts", async () => {
