@@ -40,4 +40,3 @@ func migrate(ctx context.Context, cfg *config.Config, direction string, out io.W
 	}
 	return nil
 }
-

@@ -94,7 +94,7 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 		Logger:          log,
 	})
 	handler := &planjob.Handler{
-		Store: store,
+		Store:      store,
 		Runner:     runner,
 		Logger:     log,
 		RunTimeout: cfg.RunTimeout,
