@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -265,12 +266,28 @@ func validationLines[E error](details []E) []string {
 		if ed.Location != "" {
 			line = ed.Location + ": " + line
 		}
-		if v := fmt.Sprint(ed.Value); ed.Value != nil && len(v) <= 60 {
-			line += fmt.Sprintf(" (value: %s)", v)
+		if v := shortValue(ed.Value); v != "" {
+			line += " (value: " + v + ")"
 		}
 		lines = append(lines, line)
 	}
 	return lines
+}
+
+// shortValue formats a scalar value of an error detail, or returns "" for
+// a value that is long, or an object or array (which the location names).
+func shortValue(v any) string {
+	var s string
+	switch v := v.(type) {
+	case string:
+		s = strconv.Quote(v)
+	case float64, bool, int, int64, json.Number:
+		s = fmt.Sprint(v)
+	}
+	if len(s) > 80 {
+		return ""
+	}
+	return s
 }
 
 // readVars reads the --var-file files in order, then the --var flags,

@@ -159,8 +159,12 @@ func (p *Printer) Summary(s Summary) {
 	fmt.Fprintf(p.W, "%s in %s\n", line, Duration(s.Elapsed.Milliseconds()))
 }
 
-// Duration formats milliseconds for people: "87ms", "1.234s", "2m5s".
+// Duration formats milliseconds for people: "<1ms", "87ms", "1.234s",
+// "2m5s".
 func Duration(ms int64) string {
+	if ms < 1 {
+		return "<1ms"
+	}
 	d := time.Duration(ms) * time.Millisecond
 	if d < time.Second {
 		return d.String()
@@ -174,5 +178,14 @@ func Duration(ms int64) string {
 // oneLine keeps text on one line, so that a message cannot break the
 // layout or forge lines.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\x1b", "?")), " ")
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t' || r == '\r':
+			return ' '
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return '?'
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
 }
