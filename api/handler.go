@@ -356,8 +356,11 @@ func logAndRecover(next http.Handler, logger *slog.Logger, mux *http.ServeMux) h
 				status = http.StatusOK
 			}
 			level := slog.LevelInfo
-			if status >= http.StatusInternalServerError {
+			switch {
+			case status >= http.StatusInternalServerError:
 				level = slog.LevelError
+			case isHealthProbe(r.URL.Path):
+				level = slog.LevelDebug
 			}
 			logger.LogAttrs(ctx, level, "http request",
 				slog.String("method", r.Method),
@@ -371,6 +374,13 @@ func logAndRecover(next http.Handler, logger *slog.Logger, mux *http.ServeMux) h
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// isHealthProbe reports whether a request path is a health check, which
+// orchestrators poll every few seconds: their successful requests are
+// logged at debug, so they do not drown the request log.
+func isHealthProbe(p string) bool {
+	return p == "/healthz" || p == "/readyz"
 }
 
 // publicPaths are the exact paths served without a token.

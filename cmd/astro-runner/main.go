@@ -1,5 +1,6 @@
 // Command astro-runner stores API test plans, runs them through a durable
-// job queue, and keeps every result.
+// job queue, and keeps every result. It also runs plan files locally, for
+// CI, without a server.
 //
 // Usage:
 //
@@ -7,78 +8,121 @@
 //	astro-runner worker               workers only
 //	astro-runner migrate up|down|status
 //	astro-runner openapi              print the OpenAPI document (YAML)
+//	astro-runner run FILE...          run plan files locally, no server
 //
-// Configuration comes from the environment; see README.md.
+// Configuration comes from the environment; see README.md. Run
+// `astro-runner help COMMAND` for each command's flags.
 package main
 
 import (
 	"context"
-	"errors"
-	"expvar"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
-	"runtime"
-	"sync"
 	"syscall"
-	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/astro-runner/astro-runner/api"
 	"github.com/astro-runner/astro-runner/internal/config"
-	"github.com/astro-runner/astro-runner/internal/netguard"
-	"github.com/astro-runner/astro-runner/internal/planjob"
-	"github.com/astro-runner/astro-runner/internal/planrun"
-	"github.com/astro-runner/astro-runner/internal/storage"
-	"github.com/astro-runner/astro-runner/internal/storage/pgstore"
-	"github.com/astro-runner/astro-runner/internal/storage/sqlitestore"
-	"github.com/astro-runner/astro-runner/internal/worker"
+	"github.com/astro-runner/astro-runner/internal/runprint"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=...". It is
+// the version the OpenAPI document states; --version prefers it and falls
+// back to the build info.
 var version = "dev"
 
 func main() {
-	if err := run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "astro-runner:", err)
-		os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := execute(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// execute runs the command line args and returns the exit status: 0 for
+// success, 1 for a failure (a failed plan, a server that could not start),
+// 2 for bad usage or an invalid plan. Errors are written to stderr.
+func execute(ctx context.Context, args []string, lookup config.LookupFunc, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdout, stderr, lookup)
+	root.SetArgs(args)
+	return exitCode(root.ExecuteContext(ctx), stderr)
+}
+
+// cli is what every command reads: the output streams and the
+// environment.
+type cli struct {
+	stdout, stderr io.Writer
+	lookup         config.LookupFunc
+}
+
+// newRootCmd builds the astro-runner command tree. Its output goes to
+// stdout and stderr, and its configuration comes from lookup, so tests can
+// drive it in-process.
+func newRootCmd(stdout, stderr io.Writer, lookup config.LookupFunc) *cobra.Command {
+	c := &cli{stdout: stdout, stderr: stderr, lookup: lookup}
+	serveCmd := c.newServeCmd()
+	root := &cobra.Command{
+		Use:   "astro-runner",
+		Short: "Store API test plans, run them through a durable job queue, keep every result",
+		Long: `astro-runner stores API test plans, runs them through a durable job queue,
+and keeps every result. With no command it serves the API and runs the
+workers (astro-runner serve). "astro-runner run" runs plan files locally,
+without a server, for CI.
+
+Configuration comes from environment variables (STORAGE_BACKEND,
+ASTRO_ADDR, ASTRO_LOG_FORMAT...); see README.md for the full table.`,
+		Version:       buildVersion(),
+		Args:          usageArgs(cobra.NoArgs),
+		RunE:          serveCmd.RunE,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetVersionTemplate("astro-runner {{.Version}}\n")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.AddCommand(serveCmd, c.newWorkerCmd(), c.newMigrateCmd(), c.newOpenAPICmd(), c.newRunCmd())
+	return root
+}
+
+func (c *cli) newServeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the API and run the workers in one process (the default command)",
+		Long: `Serve the HTTP API on ASTRO_ADDR and run ASTRO_WORKERS workers in the
+same process, until SIGINT or SIGTERM; then stop accepting requests, drain
+them, and stop the workers. Plain "astro-runner" does the same.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return c.serve(cmd.Context(), true) },
 	}
 }
 
-func run(args []string, lookup config.LookupFunc, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
+func (c *cli) newWorkerCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "worker",
+		Short: "Run the workers only, without the API",
+		Long: `Run ASTRO_WORKERS workers that take jobs from the queue in the database,
+without serving the API. It needs a shared database: STORAGE_BACKEND sqlite
+(the same file as a server) or postgres. On the memory backend it refuses to
+start, as its queue could never receive a job.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return c.serve(cmd.Context(), false) },
 	}
-	switch cmd {
-	case "openapi":
-		spec, err := api.Spec(version)
-		if err != nil {
-			return err
-		}
-		_, err = stdout.Write(spec)
-		return err
-	case "serve", "worker", "migrate":
-	case "-h", "--help", "help":
-		fmt.Fprintln(stdout, "usage: astro-runner [serve | worker | migrate up|down|status | openapi]")
-		return nil
-	default:
-		return fmt.Errorf("unknown command %q: want serve, worker, migrate or openapi", cmd)
-	}
+}
 
-	cfg, err := config.Load(lookup)
+// serve loads the configuration, opens the store and serves: the API and
+// the workers with withAPI, the workers alone without.
+func (c *cli) serve(ctx context.Context, withAPI bool) error {
+	cfg, log, err := c.load()
 	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
-	if cmd == "migrate" {
-		return migrate(ctx, cfg, args, stdout)
+	if !withAPI && cfg.Backend == config.BackendMemory {
+		return fmt.Errorf("STORAGE_BACKEND=memory: a worker alone can never receive a job, because the in-memory queue " +
+			"lives only in its own process; run `astro-runner serve`, or set STORAGE_BACKEND to sqlite or postgres")
 	}
 	store, err := openStore(ctx, cfg, false)
 	if err != nil {
@@ -86,213 +130,75 @@ func run(args []string, lookup config.LookupFunc, stdout, stderr io.Writer) erro
 	}
 	defer store.Close()
 	log.Info("store open", "backend", cfg.Backend)
-	return serve(ctx, cfg, store, log, cmd == "serve")
+	return serve(ctx, cfg, store, log, withAPI)
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
-}
-
-// openStore opens the configured backend. Its errors name the variable to
-// fix.
-func openStore(ctx context.Context, cfg *config.Config, skipMigrate bool) (storage.Store, error) {
-	switch cfg.Backend {
-	case config.BackendPostgres:
-		s, err := pgstore.Open(ctx, pgstore.Config{
-			URL: cfg.PostgresURL, SkipMigrate: skipMigrate, AsyncQueueCommit: cfg.QueueCommit == "async",
-		})
-		if err != nil {
-			return nil, fmt.Errorf("POSTGRESQL_URL: %w", err)
-		}
-		return s, nil
-	case config.BackendSQLite:
-		s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: cfg.SQLitePath, SkipMigrate: skipMigrate})
-		if err != nil {
-			return nil, fmt.Errorf("SQLITE_PATH: %w", err)
-		}
-		return s, nil
-	default:
-		s, err := sqlitestore.Open(ctx, sqlitestore.Config{SkipMigrate: skipMigrate})
-		if err != nil {
-			return nil, fmt.Errorf("STORAGE_BACKEND=memory: %w", err)
-		}
-		return s, nil
-	}
-}
-
-func migrate(ctx context.Context, cfg *config.Config, args []string, out io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("usage: astro-runner migrate up|down|status")
-	}
-	if cfg.Backend == config.BackendMemory {
-		return errors.New("STORAGE_BACKEND=memory keeps nothing to migrate; set STORAGE_BACKEND to sqlite or postgres")
-	}
-	store, err := openStore(ctx, cfg, true)
+// load reads the configuration and builds the logger it describes.
+func (c *cli) load() (*config.Config, *slog.Logger, error) {
+	cfg, err := config.Load(c.lookup)
 	if err != nil {
-		return err
+		return nil, nil, fmt.Errorf("configuration: %w", err)
 	}
-	defer store.Close()
-	var lines []string
-	switch s := store.(type) {
-	case *pgstore.Store:
-		lines, err = s.Migrate(ctx, pgstore.MigrateDirection(args[0]))
-	case *sqlitestore.Store:
-		lines, err = s.Migrate(ctx, sqlitestore.MigrateDirection(args[0]))
-	}
-	if err != nil {
-		return err
-	}
-	for _, l := range lines {
-		fmt.Fprintln(out, l)
-	}
-	if len(lines) == 0 {
-		fmt.Fprintln(out, "nothing to do")
-	}
-	return nil
+	return cfg, newLogger(c.stderr, cfg.LogLevel, cfg.LogFormat, isTerminal(c.stderr)), nil
 }
 
-// listener is a store that tells of enqueues and cancels made by any node
-// (pgstore.Store.Listen).
-type listener interface {
-	Listen(ctx context.Context, wake, checkCancels func())
-}
-
-var _ listener = (*pgstore.Store)(nil)
-
-// serve runs the workers and, with withAPI, the HTTP server, until ctx
-// ends; then it stops accepting requests, drains them, and stops the
-// workers.
-func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *slog.Logger, withAPI bool) error {
-	policy, err := netguard.ParsePolicy(cfg.TargetAllow, cfg.TargetDeny)
-	if err != nil {
-		return fmt.Errorf("ASTRO_TARGET_ALLOW/ASTRO_TARGET_DENY: %w", err)
-	}
-	// The handler ends a run itself after cfg.RunTimeout; the worker's job
-	// timeout is only a backstop, five minutes later, which leaves time to
-	// store the result.
-	pool := worker.New(store, worker.Config{
-		Workers:         cfg.Workers,
-		Lease:           cfg.JobLease,
-		RescueInterval:  cfg.RescueInterval,
-		JobTimeout:      cfg.RunTimeout + 5*time.Minute,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Logger:          log,
-	})
-	handler := &planjob.Handler{
-		Store: store,
-		Runner: &planrun.Runner{
-			Client:        planrun.NewHTTPClient(policy),
-			EnvAllow:      cfg.PlanEnvAllow,
-			SecretPattern: cfg.SecretPattern,
-		},
-		Logger:     log,
-		RunTimeout: cfg.RunTimeout,
-	}
-	pool.Handle(planjob.Kind, handler.Handle)
-
-	var wg sync.WaitGroup
-	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
-	if l, ok := store.(listener); ok {
-		wg.Go(func() { l.Listen(workCtx, pool.Wake, pool.CheckCancels) })
-	}
-	wg.Go(func() { reconcile(workCtx, handler, log) })
-	poolDone := make(chan struct{})
-	go func() { defer close(poolDone); _ = pool.Run(workCtx) }()
-	log.Info("workers started", "workers", cfg.Workers)
-
-	if cfg.DebugAddr != "" {
-		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := dbg.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("debug listener", "addr", cfg.DebugAddr, "error", err)
+func (c *cli) newMigrateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate up|down|status",
+		Short: "Apply, roll back or list the database schema migrations",
+		Long: `Apply every pending migration (up), roll back the latest one (down), or
+list them with their state (status), on the database that STORAGE_BACKEND
+names (sqlite or postgres; memory keeps nothing to migrate). serve and
+worker apply pending migrations themselves at start-up.`,
+		Args: usageArgs(func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unknown migrate direction %q: want up, down or status", args[0])
 			}
-		}()
-		defer dbg.Close()
-		log.Info("debug listener", "addr", cfg.DebugAddr)
+			return nil
+		}),
+		RunE: func(*cobra.Command, []string) error {
+			return usageError(fmt.Errorf("usage: astro-runner migrate up|down|status"))
+		},
 	}
-
-	var srv *http.Server
-	srvErr := make(chan error, 1)
-	if withAPI {
-		if cfg.APIToken == "" {
-			log.Warn("ASTRO_API_TOKEN is not set: the API is open to anyone who can reach it")
-		}
-		srv = &http.Server{
-			Addr: cfg.Addr,
-			Handler: api.NewHandler(api.Deps{
-				Store: store, Logger: log, APIToken: cfg.APIToken,
-				PlanEnvAllow: cfg.PlanEnvAllow, Version: version, WakeFunc: pool.Wake,
-				CancelFunc: pool.CheckCancels,
-			}),
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-		}
-		go func() { srvErr <- srv.ListenAndServe() }()
-		log.Info("listening", "addr", cfg.Addr, "docs", "/docs")
+	for _, d := range []struct{ name, short string }{
+		{"up", "Apply every pending migration"},
+		{"down", "Roll back the latest migration"},
+		{"status", "List the migrations and whether each is applied"},
+	} {
+		cmd.AddCommand(&cobra.Command{
+			Use:   d.name,
+			Short: d.short,
+			Args:  usageArgs(cobra.NoArgs),
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				cfg, _, err := c.load()
+				if err != nil {
+					return err
+				}
+				return migrate(cmd.Context(), cfg, d.name, c.stdout)
+			},
+		})
 	}
-
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case err := <-srvErr:
-		if !errors.Is(err, http.ErrServerClosed) {
-			stopWork()
-			<-poolDone
-			return fmt.Errorf("ASTRO_ADDR %s: %w", cfg.Addr, err)
-		}
-	}
-	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		if err := srv.Shutdown(sctx); err != nil {
-			log.Warn("http shutdown", "error", err)
-		}
-		cancel()
-	}
-	stopWork()
-	<-poolDone
-	wg.Wait()
-	log.Info("stopped")
-	return nil
+	return cmd
 }
 
-// reconcile periodically finishes executions whose job ended without
-// finishing them.
-func reconcile(ctx context.Context, h *planjob.Handler, log *slog.Logger) {
-	t := time.NewTicker(15 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if n, err := h.Reconcile(ctx); err != nil && ctx.Err() == nil {
-			log.Debug("reconcile executions", "error", err)
-		} else if n > 0 {
-			log.Info("finished executions whose job had ended", "executions", n)
-		}
+func (c *cli) newOpenAPICmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "openapi",
+		Short: "Print the OpenAPI 3.1 document of the API (YAML)",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(*cobra.Command, []string) error {
+			spec, err := api.Spec(version)
+			if err != nil {
+				return err
+			}
+			_, err = c.stdout.Write(spec)
+			return err
+		},
 	}
 }
 
-// debugHandler serves Go's runtime profiles and variables, plus the
-// goroutine count as the expvar "goroutines".
-func debugHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.Handle("/debug/vars", expvar.Handler())
-	return mux
-}
-
-func init() {
-	expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
-	publishProcessVars()
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && runprint.IsTerminal(f)
 }

@@ -79,11 +79,25 @@ type Config struct {
 	DebugAddr string
 	// LogLevel is ASTRO_LOG_LEVEL: debug, info (default), warn or error.
 	LogLevel string
+	// LogFormat is ASTRO_LOG_FORMAT: auto (default), text or json. Auto
+	// writes human-readable text when stderr is a terminal and JSON
+	// otherwise.
+	LogFormat LogFormat
 	// QueueCommit is ASTRO_QUEUE_COMMIT, how the worker's own queue writes
 	// (claims, outcomes, heartbeats) commit on Postgres: async (default,
 	// synchronous_commit=off) or sync. See pgstore.Config.AsyncQueueCommit.
 	QueueCommit string
 }
+
+// LogFormat names a log format.
+type LogFormat string
+
+// The log formats.
+const (
+	LogFormatAuto LogFormat = "auto"
+	LogFormatText LogFormat = "text"
+	LogFormatJSON LogFormat = "json"
+)
 
 // LookupFunc reads one environment variable, like os.LookupEnv.
 type LookupFunc func(name string) (string, bool)
@@ -109,6 +123,7 @@ func Load(lookup LookupFunc) (*Config, error) {
 		ShutdownTimeout: r.duration("ASTRO_SHUTDOWN_TIMEOUT", 30*time.Second, 0),
 		DebugAddr:       r.str("ASTRO_DEBUG_ADDR", ""),
 		LogLevel:        r.str("ASTRO_LOG_LEVEL", "info"),
+		LogFormat:       LogFormat(r.str("ASTRO_LOG_FORMAT", string(LogFormatAuto))),
 		QueueCommit:     r.str("ASTRO_QUEUE_COMMIT", "async"),
 	}
 	switch c.Backend {
@@ -135,6 +150,11 @@ func Load(lookup LookupFunc) (*Config, error) {
 	case "debug", "info", "warn", "error":
 	default:
 		r.fail("ASTRO_LOG_LEVEL", fmt.Sprintf("unknown level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case LogFormatAuto, LogFormatText, LogFormatJSON:
+	default:
+		r.fail("ASTRO_LOG_FORMAT", fmt.Sprintf("unknown format %q: want auto, text or json", c.LogFormat))
 	}
 	if c.QueueCommit != "async" && c.QueueCommit != "sync" {
 		r.fail("ASTRO_QUEUE_COMMIT", fmt.Sprintf("unknown mode %q: want async or sync", c.QueueCommit))

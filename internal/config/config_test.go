@@ -27,6 +27,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, 30*time.Second, c.JobLease)
 	require.Equal(t, 15*time.Minute, c.RunTimeout)
 	require.Equal(t, "async", c.QueueCommit)
+	require.Equal(t, config.LogFormatAuto, c.LogFormat)
 	require.True(t, c.SecretPattern.MatchString("api_TOKEN"))
 	require.False(t, c.SecretPattern.MatchString("user_id"))
 }
@@ -47,6 +48,7 @@ func TestInvalidValuesNameTheirVariable(t *testing.T) {
 		{map[string]string{"ASTRO_RUN_TIMEOUT": "500ms"}, "ASTRO_RUN_TIMEOUT"},
 		{map[string]string{"ASTRO_RUN_TIMEOUT": "forever"}, "ASTRO_RUN_TIMEOUT"},
 		{map[string]string{"ASTRO_LOG_LEVEL": "loud"}, "ASTRO_LOG_LEVEL"},
+		{map[string]string{"ASTRO_LOG_FORMAT": "xml"}, "ASTRO_LOG_FORMAT"},
 		{map[string]string{"ASTRO_QUEUE_COMMIT": "off"}, "ASTRO_QUEUE_COMMIT"},
 		{map[string]string{"ASTRO_PLAN_ENV_ALLOW": "OK,not-ok"}, "ASTRO_PLAN_ENV_ALLOW"},
 	}
@@ -75,4 +77,13 @@ func TestRunTimeoutIsRead(t *testing.T) {
 	c, err := config.Load(env(map[string]string{"ASTRO_RUN_TIMEOUT": "2h"}))
 	require.NoError(t, err)
 	require.Equal(t, 2*time.Hour, c.RunTimeout)
+}
+
+func TestLogFormatIsRead(t *testing.T) {
+	t.Parallel()
+	for _, f := range []config.LogFormat{config.LogFormatAuto, config.LogFormatText, config.LogFormatJSON} {
+		c, err := config.Load(env(map[string]string{"ASTRO_LOG_FORMAT": string(f)}))
+		require.NoError(t, err)
+		require.Equal(t, f, c.LogFormat)
+	}
 }

@@ -104,7 +104,7 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 		return fmt.Errorf("%w: bad execute_plan payload", worker.ErrDiscard)
 	}
 	r := &run{h: h, log: h.logger().With("execution_id", p.ExecutionID), id: p.ExecutionID,
-		job: storage.JobRef{ID: job.ID, Token: job.LeaseToken}}
+		job: storage.JobRef{ID: job.ID, Token: job.LeaseToken}, start: time.Now()}
 	exec, err := h.Store.ExecutionGetByID(ctx, p.ExecutionID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil // Deleted with its plan; nothing to run.
@@ -115,6 +115,7 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 	if exec.Status.Final() {
 		return nil
 	}
+	r.planID = exec.PlanID
 	pl, err := h.Store.PlanGetByID(ctx, exec.PlanID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return r.finish(ctx, storage.ExecutionError, &Result{Error: "plan no longer exists"}, worker.ErrDiscard)
@@ -200,10 +201,20 @@ func (h *Handler) logger() *slog.Logger {
 // run is one attempt at an execution: the job's claim that fences its
 // writes, and its log.
 type run struct {
-	h   *Handler
-	log *slog.Logger
-	id  uuid.UUID
-	job storage.JobRef
+	h      *Handler
+	log    *slog.Logger
+	id     uuid.UUID
+	planID uuid.UUID
+	job    storage.JobRef
+	// start is when the attempt began, for the duration logged when the
+	// execution finishes.
+	start time.Time
+}
+
+// finished logs the one line that says an execution ended: its status and
+// how long its last attempt took.
+func (r *run) finished(status storage.ExecutionStatus) {
+	r.log.Info("execution finished", "plan_id", r.planID, "status", status, "duration", time.Since(r.start))
 }
 
 // set writes the execution's status, fenced by the job's claim.
@@ -243,6 +254,7 @@ func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *R
 	case err != nil:
 		return r.storeFailed("store execution result", err)
 	}
+	r.finished(status)
 	return jobErr
 }
 
@@ -263,6 +275,8 @@ func (r *run) unstorable(ctx context.Context, revision int64, why string, jobErr
 		return jobErr // Cancelled or deleted meanwhile; keep what is there.
 	case err != nil:
 		r.log.Warn("could not store execution error", "error", err)
+	default:
+		r.finished(storage.ExecutionError)
 	}
 	return fmt.Errorf("%w: %s", worker.ErrDiscard, msg)
 }

@@ -64,8 +64,65 @@ func JUnit(name string, res *Result) ([]byte, error) {
 	if res == nil {
 		return nil, errors.New("junit: nil result")
 	}
+	return JUnitSuites(name, []JUnitSuite{{Name: name, Result: res}})
+}
+
+// JUnitSuite is one test suite of a JUnit report: the result of one plan
+// run, or the error that kept a plan from running.
+type JUnitSuite struct {
+	// Name names the suite and is the class name of its test cases.
+	Name string
+	// Result is the run's result; each step becomes a test case as in
+	// JUnit. Nil when Error is set.
+	Result *Result
+	// Error, when set, says why the plan did not run. The suite then
+	// holds one errored test case named "load plan".
+	Error string
+}
+
+// JUnitSuites renders several suites as one JUnit XML report named name,
+// whose totals are the sums of the suites'. Each suite is rendered as
+// JUnit renders its only one.
+func JUnitSuites(name string, suites []JUnitSuite) ([]byte, error) {
+	doc := junitSuites{Name: name}
+	var ms int64
+	for i := range suites {
+		suite, suiteMS, err := junitSuiteOf(&suites[i])
+		if err != nil {
+			return nil, err
+		}
+		doc.Tests += suite.Tests
+		doc.Failures += suite.Failures
+		doc.Errors += suite.Errors
+		doc.Skipped += suite.Skipped
+		ms += suiteMS
+		doc.Suites = append(doc.Suites, suite)
+	}
+	doc.Time = seconds(ms)
+	out, err := xml.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("junit: marshal: %w", err)
+	}
+	return append([]byte(xml.Header), append(out, '\n')...), nil
+}
+
+// junitSuiteOf renders one suite and returns its duration in milliseconds.
+func junitSuiteOf(s *JUnitSuite) (junitSuite, int64, error) {
+	if s.Result == nil {
+		if s.Error == "" {
+			return junitSuite{}, 0, fmt.Errorf("junit: suite %q has neither a result nor an error", s.Name)
+		}
+		return junitSuite{
+			Name: s.Name, Tests: 1, Errors: 1, Time: seconds(0),
+			Cases: []junitCase{{
+				Name: "load plan", Classname: s.Name, Time: seconds(0),
+				Error: &junitProblem{Message: s.Error, Type: "invalid", Text: s.Error},
+			}},
+		}, 0, nil
+	}
+	res := s.Result
 	suite := junitSuite{
-		Name:     name,
+		Name:     s.Name,
 		Tests:    len(res.Steps),
 		Failures: res.Totals.Failed,
 		Errors:   res.Totals.Errors,
@@ -79,7 +136,7 @@ func JUnit(name string, res *Result) ([]byte, error) {
 		sr := &res.Steps[i]
 		tc := junitCase{
 			Name:      fmt.Sprintf("%d. %s", i+1, sr.Name),
-			Classname: name,
+			Classname: s.Name,
 			Time:      seconds(sr.DurationMS),
 			SystemOut: sr.BodyExcerpt,
 		}
@@ -93,20 +150,7 @@ func JUnit(name string, res *Result) ([]byte, error) {
 		}
 		suite.Cases = append(suite.Cases, tc)
 	}
-	doc := junitSuites{
-		Name:     name,
-		Tests:    suite.Tests,
-		Failures: suite.Failures,
-		Errors:   suite.Errors,
-		Skipped:  suite.Skipped,
-		Time:     suite.Time,
-		Suites:   []junitSuite{suite},
-	}
-	out, err := xml.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("junit: marshal: %w", err)
-	}
-	return append([]byte(xml.Header), append(out, '\n')...), nil
+	return suite, res.Totals.DurationMS, nil
 }
 
 // failedChecks lists a step's failed checks, one a line.

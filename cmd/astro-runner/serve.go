@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"expvar"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/astro-runner/astro-runner/api"
+	"github.com/astro-runner/astro-runner/internal/config"
+	"github.com/astro-runner/astro-runner/internal/netguard"
+	"github.com/astro-runner/astro-runner/internal/planjob"
+	"github.com/astro-runner/astro-runner/internal/planrun"
+	"github.com/astro-runner/astro-runner/internal/storage"
+	"github.com/astro-runner/astro-runner/internal/storage/pgstore"
+	"github.com/astro-runner/astro-runner/internal/storage/sqlitestore"
+	"github.com/astro-runner/astro-runner/internal/worker"
+)
+
+// openStore opens the configured backend. Its errors name the variable to
+// fix.
+func openStore(ctx context.Context, cfg *config.Config, skipMigrate bool) (storage.Store, error) {
+	switch cfg.Backend {
+	case config.BackendPostgres:
+		s, err := pgstore.Open(ctx, pgstore.Config{
+			URL: cfg.PostgresURL, SkipMigrate: skipMigrate, AsyncQueueCommit: cfg.QueueCommit == "async",
+		})
+		if err != nil {
+			return nil, fmt.Errorf("POSTGRESQL_URL: %w", err)
+		}
+		return s, nil
+	case config.BackendSQLite:
+		s, err := sqlitestore.Open(ctx, sqlitestore.Config{Path: cfg.SQLitePath, SkipMigrate: skipMigrate})
+		if err != nil {
+			return nil, fmt.Errorf("SQLITE_PATH: %w", err)
+		}
+		return s, nil
+	default:
+		s, err := sqlitestore.Open(ctx, sqlitestore.Config{SkipMigrate: skipMigrate})
+		if err != nil {
+			return nil, fmt.Errorf("STORAGE_BACKEND=memory: %w", err)
+		}
+		return s, nil
+	}
+}
+
+// newRunner returns the plan runner that cfg describes: its network policy
+// (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY), the environment variables plans
+// may read and the pattern of secret names. Served executions and local
+// runs (astro-runner run) use the same one.
+func newRunner(cfg *config.Config) (*planrun.Runner, error) {
+	policy, err := netguard.ParsePolicy(cfg.TargetAllow, cfg.TargetDeny)
+	if err != nil {
+		return nil, fmt.Errorf("ASTRO_TARGET_ALLOW/ASTRO_TARGET_DENY: %w", err)
+	}
+	return &planrun.Runner{
+		Client:        planrun.NewHTTPClient(policy),
+		EnvAllow:      cfg.PlanEnvAllow,
+		SecretPattern: cfg.SecretPattern,
+	}, nil
+}
+
+// listener is a store that tells of enqueues and cancels made by any node
+// (pgstore.Store.Listen).
+type listener interface {
+	Listen(ctx context.Context, wake, checkCancels func())
+}
+
+var _ listener = (*pgstore.Store)(nil)
+
+// serve runs the workers and, with withAPI, the HTTP server, until ctx
+// ends; then it stops accepting requests, drains them, and stops the
+// workers.
+func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *slog.Logger, withAPI bool) error {
+	runner, err := newRunner(cfg)
+	if err != nil {
+		return err
+	}
+	// The handler ends a run itself after cfg.RunTimeout; the worker's job
+	// timeout is only a backstop, five minutes later, which leaves time to
+	// store the result.
+	pool := worker.New(store, worker.Config{
+		Workers:         cfg.Workers,
+		Lease:           cfg.JobLease,
+		RescueInterval:  cfg.RescueInterval,
+		JobTimeout:      cfg.RunTimeout + 5*time.Minute,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Logger:          log,
+	})
+	handler := &planjob.Handler{
+		Store:      store,
+		Runner:     runner,
+		Logger:     log,
+		RunTimeout: cfg.RunTimeout,
+	}
+	pool.Handle(planjob.Kind, handler.Handle)
+
+	var wg sync.WaitGroup
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	if l, ok := store.(listener); ok {
+		wg.Go(func() { l.Listen(workCtx, pool.Wake, pool.CheckCancels) })
+	}
+	wg.Go(func() { reconcile(workCtx, handler, log) })
+	poolDone := make(chan struct{})
+	go func() { defer close(poolDone); _ = pool.Run(workCtx) }()
+	log.Info("workers started", "workers", cfg.Workers)
+
+	if cfg.DebugAddr != "" {
+		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := dbg.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("debug listener", "addr", cfg.DebugAddr, "error", err)
+			}
+		}()
+		defer dbg.Close()
+		log.Info("debug listener", "addr", cfg.DebugAddr)
+	}
+
+	var srv *http.Server
+	srvErr := make(chan error, 1)
+	if withAPI {
+		if cfg.APIToken == "" {
+			log.Warn("ASTRO_API_TOKEN is not set: the API is open to anyone who can reach it")
+		}
+		srv = &http.Server{
+			Addr: cfg.Addr,
+			Handler: api.NewHandler(api.Deps{
+				Store: store, Logger: log, APIToken: cfg.APIToken,
+				PlanEnvAllow: cfg.PlanEnvAllow, Version: version, WakeFunc: pool.Wake,
+				CancelFunc: pool.CheckCancels,
+			}),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+		}
+		go func() { srvErr <- srv.ListenAndServe() }()
+		log.Info("listening", "addr", cfg.Addr, "docs", "/docs")
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-srvErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			stopWork()
+			<-poolDone
+			return fmt.Errorf("ASTRO_ADDR %s: %w", cfg.Addr, err)
+		}
+	}
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Warn("http shutdown", "error", err)
+		}
+		cancel()
+	}
+	stopWork()
+	<-poolDone
+	wg.Wait()
+	log.Info("stopped")
+	return nil
+}
+
+// reconcile periodically finishes executions whose job ended without
+// finishing them.
+func reconcile(ctx context.Context, h *planjob.Handler, log *slog.Logger) {
+	t := time.NewTicker(15 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := h.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			log.Debug("reconcile executions", "error", err)
+		} else if n > 0 {
+			log.Info("finished executions whose job had ended", "executions", n)
+		}
+	}
+}
+
+// debugHandler serves Go's runtime profiles and variables, plus the
+// goroutine count as the expvar "goroutines".
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/vars", expvar.Handler())
+	return mux
+}
+
+func init() {
+	expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
+	publishProcessVars()
+}

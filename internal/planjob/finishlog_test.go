@@ -1,0 +1,87 @@
+package planjob_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/astro-runner/astro-runner/internal/planjob"
+	"github.com/astro-runner/astro-runner/internal/planrun"
+	"github.com/astro-runner/astro-runner/internal/storage"
+	"github.com/astro-runner/astro-runner/internal/worker"
+)
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestFinishedExecutionIsLoggedOnce checks the one info line per finished
+// execution: its id, plan, status and duration.
+func TestFinishedExecutionIsLoggedOnce(t *testing.T) {
+	t.Parallel()
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bad" {
+			w.WriteHeader(http.StatusTeapot)
+		}
+	}))
+	defer target.Close()
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	st := openStore(t)
+	pool := worker.New(st, worker.Config{Logger: slog.New(slog.DiscardHandler), PollInterval: 20 * time.Millisecond})
+	pool.Handle(planjob.Kind, (&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log}).Handle)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = pool.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	h := &harness{t: t, store: st, pool: pool}
+
+	var passed, failed *storage.Execution
+	// Subtests, because each plan is named after its test.
+	t.Run("passing", func(t *testing.T) { h.t = t; passed = h.waitFinal(h.execute(step("one", target.URL))) })
+	t.Run("failing", func(t *testing.T) { h.t = t; failed = h.waitFinal(h.execute(step("bad", target.URL+"/bad"))) })
+	require.Equal(t, storage.ExecutionFailed, failed.Status)
+
+	byExec := map[string]map[string]any{}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
+		if rec["msg"] != "execution finished" {
+			continue
+		}
+		id, _ := rec["execution_id"].(string)
+		require.NotContains(t, byExec, id, "one line per execution")
+		byExec[id] = rec
+	}
+	for _, e := range []*storage.Execution{passed, failed} {
+		rec, ok := byExec[e.ID.String()]
+		require.True(t, ok, "no finish line for %s in %s", e.ID, logs.String())
+		require.Equal(t, "INFO", rec["level"])
+		require.Equal(t, e.PlanID.String(), rec["plan_id"])
+		require.Equal(t, string(e.Status), rec["status"])
+		require.Contains(t, rec, "duration")
+	}
+}
