@@ -969,7 +969,7 @@ type RunStepResult struct {
 	// Examples: passed
 	Status RunStepResultStatus `json:"status"`
 
-	// Truncated Whether the step came after the result reached its size budget: it keeps its status, HTTP status, error and assertions, with each text cut to 100 bytes, but not its body excerpt or captured values.
+	// Truncated Whether the step came after the result reached its size budget: it keeps its status, HTTP status, attempts, duration, error and first 5 failed assertions, with each text cut to 100 bytes, but not its passed assertions, body excerpt or captured values.
 	//
 	// Examples: false
 	Truncated *bool `json:"truncated,omitempty"`

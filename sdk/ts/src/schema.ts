@@ -1094,7 +1094,7 @@ export interface components {
              */
             status: "passed" | "failed" | "error" | "skipped";
             /**
-             * @description Whether the step came after the result reached its size budget: it keeps its status, HTTP status, error and assertions, with each text cut to 100 bytes, but not its body excerpt or captured values.
+             * @description Whether the step came after the result reached its size budget: it keeps its status, HTTP status, attempts, duration, error and first 5 failed assertions, with each text cut to 100 bytes, but not its passed assertions, body excerpt or captured values.
              * @example false
              */
             truncated?: boolean;
