@@ -94,6 +94,13 @@ var postgresTests = map[string]func(*testing.T){
 	"TestValidationErrorsEchoBoundedValues":                TestValidationErrorsEchoBoundedValues,
 	"TestUpdatePlan":                                       TestUpdatePlan,
 	"TestUpdatePlanFailuresWriteNothing":                   TestUpdatePlanFailuresWriteNothing,
+	"TestSchemaLinkNamesTheRequestsHost":                   TestSchemaLinkNamesTheRequestsHost,
+	"TestErrorsCarryASchemaLinkToo":                        TestErrorsCarryASchemaLinkToo,
+	"TestQueuedExecutionSendsNullResultAndItsJobID":        TestQueuedExecutionSendsNullResultAndItsJobID,
+	"TestReportPaths":                                      TestReportPaths,
+	"TestStatusShorthandIsAcceptedAndAnsweredAsAnArray":    TestStatusShorthandIsAcceptedAndAnsweredAsAnArray,
+	"TestUpdateWithoutIfMatchIs428WhileTheSpecRequiresIt":  TestUpdateWithoutIfMatchIs428WhileTheSpecRequiresIt,
+	"TestOpenAPI30WritesNullableReferencesThe30Way":        TestOpenAPI30WritesNullableReferencesThe30Way,
 }
 
 // notOnPostgres are the tests that TestPostgres leaves out, with the
@@ -120,6 +127,7 @@ var notOnPostgres = map[string]string{
 	"TestSchemaFieldsHaveDocAndExample": "spec only, no store",
 	"TestConfig":                        "configuration only, no store",
 	"TestWantsJUnit":                    "pure, no store",
+	"TestSpecSaysWhatTheServerSends":    "spec only, no store",
 }
 
 // TestPostgres reruns the API tests over Postgres, each test with a schema

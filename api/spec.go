@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -167,7 +168,22 @@ func validHost(h string) bool {
 // how requests are validated or answered.
 func finishSpec(oapi *huma.OpenAPI) {
 	for _, name := range sortedKeys(oapi.Components.Schemas.Map()) {
-		moveDefaultsToDescriptions(oapi.Components.Schemas.Map()[name])
+		s := oapi.Components.Schemas.Map()[name]
+		moveDefaultsToDescriptions(s)
+		for _, prop := range sortedKeys(s.Properties) {
+			nameEnumValues(name+camel(prop), s.Properties[prop])
+		}
+	}
+	for _, path := range slices.Sorted(maps.Keys(oapi.Paths)) {
+		item := oapi.Paths[path]
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
+			if op == nil {
+				continue
+			}
+			for _, p := range op.Parameters {
+				nameEnumValues(camel(op.OperationID)+"Params"+camel(p.Name), p.Schema)
+			}
+		}
 	}
 	nullableRef(oapi, "Execution", "result")
 	runFieldsOptional(oapi.Components.Schemas.Map()["ExecutionResult"])
@@ -218,6 +234,39 @@ func moveDefaultsToDescriptions(s *huma.Schema) {
 			moveDefaultsToDescriptions(sub)
 		}
 	}
+}
+
+// nameEnumValues gives a string enum schema s an x-enum-varnames list:
+// typeName followed by each value in camel case (PlanRequestMethodGET,
+// RunAssertionResultKindStatus). typeName is the name oapi-codegen gives the
+// enum's type: the schema's name and the property's, or for a parameter the
+// operation's, "Params" and the parameter's. Without the list oapi-codegen
+// names the constants of an enum whose values no other enum shares after
+// the bare values (GET, Status, Error, Ok), which collide easily in a client
+// package; other generators ignore it.
+func nameEnumValues(typeName string, s *huma.Schema) {
+	if s == nil || s.Type != huma.TypeString || len(s.Enum) == 0 {
+		return
+	}
+	names := make([]string, 0, len(s.Enum))
+	for _, v := range s.Enum {
+		names = append(names, typeName+camel(fmt.Sprint(v)))
+	}
+	if s.Extensions == nil {
+		s.Extensions = map[string]any{}
+	}
+	s.Extensions["x-enum-varnames"] = names
+}
+
+// camel joins the words of s, split at '_', '-', '.' and spaces, each with
+// its first letter upper-cased and the rest kept: "body_contains" gives
+// BodyContains, "GET" gives GET.
+func camel(s string) string {
+	var b strings.Builder
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return r == '_' || r == '-' || r == '.' || r == ' ' }) {
+		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+	}
+	return b.String()
 }
 
 // nullableRef makes the property prop of the component schema name, a
