@@ -98,6 +98,10 @@ func Config(version string) huma.Config {
 	// A new map: DefaultConfig shares huma.DefaultFormats.
 	cfg.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	cfg.Components.Schemas = huma.NewMapRegistry("#/components/schemas/", schemaNamer)
+	registerJSONValue(cfg.Components.Schemas)
+	// DefaultConfig's only create hook installs Huma's schema link
+	// transformer; schemaLinks installs it with correct links.
+	cfg.CreateHooks = []func(huma.Config) huma.Config{schemaLinks}
 	cfg.Info.Description = apiDescription
 	cfg.Servers = []*huma.Server{{URL: "/", Description: "The server that serves this document."}}
 	cfg.Tags = []*huma.Tag{
@@ -156,8 +160,27 @@ var jsonFormat = huma.Format{
 		if jsonDepthOver(data, maxBodyDepth) {
 			return errTooDeep
 		}
-		return json.Unmarshal(data, v)
+		if err := json.Unmarshal(data, v); err != nil {
+			return err
+		}
+		if p, ok := v.(*any); ok {
+			// Huma decodes a request body into an any to validate it: let
+			// a plan's assert.status shorthand pass as the array the
+			// schema describes.
+			normalizeShorthands(*p)
+		}
+		return nil
 	},
+}
+
+// normalizeShorthands rewrites, in a request body decoded into an any, the
+// compatibility shorthands that the schema does not describe into the form
+// it does: a plan's document.steps[].assert.status written as a bare
+// integer becomes an array of it. Bodies of other shapes are left alone.
+func normalizeShorthands(body any) {
+	if m, ok := body.(map[string]any); ok {
+		plan.NormalizeStatusShorthand(m["document"])
+	}
 }
 
 // jsonDepthOver reports whether the JSON text data nests arrays and objects
@@ -233,6 +256,7 @@ func Register(api huma.API, deps Deps) {
 	s.registerExecutions(api)
 	s.registerJobs(api)
 	s.registerHealth(api)
+	finishSpec(api.OpenAPI())
 }
 
 // Spec returns the OpenAPI 3.1 description of the API as YAML, built without

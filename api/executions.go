@@ -25,16 +25,17 @@ type Execution struct {
 	PlanID       uuid.UUID       `json:"plan_id" format:"uuid" doc:"Identity of the plan being run." example:"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"`
 	PlanRevision int64           `json:"plan_revision" doc:"Revision of the plan when the execution was created. A run uses the plan as it is when the run starts; result.plan_revision says which revision ran." example:"3"`
 	Status       string          `json:"status" enum:"queued,running,passed,failed,error,cancelled" doc:"Lifecycle state. passed, failed, error and cancelled are final." example:"queued"`
+	JobID        *int64          `json:"job_id" doc:"Identity of the job that runs the execution, for GET /job/{id}; the newest one if it was enqueued again. null once the job is gone: final jobs are deleted 24 hours after they finish." example:"42"`
 	Attempt      int             `json:"attempt" doc:"Number of the current or last attempt; 0 before the first." example:"0"`
 	CreatedAt    time.Time       `json:"created_at" doc:"When the execution was requested." example:"2025-01-02T15:04:05Z"`
 	StartedAt    *time.Time      `json:"started_at" doc:"When the first attempt started, or null." example:"2025-01-02T15:04:06Z"`
 	FinishedAt   *time.Time      `json:"finished_at" doc:"When the execution reached a final status, or null." example:"2025-01-02T15:04:09Z"`
-	Result       *planjob.Result `json:"result" doc:"The run's result, per step, or null until a run finishes. GET /execution/{id}/report renders it as JUnit XML." example:"{\"status\":\"passed\",\"plan_revision\":3,\"steps\":[],\"totals\":{\"passed\":1,\"failed\":0,\"errors\":0,\"skipped\":0,\"duration_ms\":12},\"started_at\":\"2025-01-02T15:04:06Z\",\"finished_at\":\"2025-01-02T15:04:09Z\"}"`
+	Result       *planjob.Result `json:"result" doc:"The run's result, per step, or null until a run finishes (while queued or running, and for an execution cancelled before it ran). GET /execution/{id}/report/junit renders it as JUnit XML." example:"{\"status\":\"passed\",\"plan_revision\":3,\"steps\":[],\"totals\":{\"passed\":1,\"failed\":0,\"errors\":0,\"skipped\":0,\"duration_ms\":12},\"started_at\":\"2025-01-02T15:04:06Z\",\"finished_at\":\"2025-01-02T15:04:09Z\"}"`
 }
 
 // ExecutionList is one page of executions.
 type ExecutionList struct {
-	Executions []Execution `json:"executions" doc:"The executions of this page, newest first." example:"[]"`
+	Executions []Execution `json:"executions" nullable:"false" doc:"The executions of this page, newest first." example:"[]"`
 	NextCursor string      `json:"next_cursor" doc:"Cursor of the next page, to pass as ?cursor=. Empty on the last page." example:"eyJpIjoiMDE5MGMxZDAtMWIyYy03ZDNlLTlmNDAtNWE2YjdjOGQ5ZTBmIn0"`
 }
 
@@ -68,14 +69,23 @@ type listExecutionsOutput struct {
 	Body ExecutionList
 }
 
+// executionReportInput is the input of get-execution-report. Format and
+// Accept are hidden from the document: they keep the JUnit negotiation that
+// this path had before get-execution-report-junit existed, for old clients,
+// while the document describes the JSON report only.
 type executionReportInput struct {
 	ID     uuid.UUID `path:"id" format:"uuid" doc:"Identity of the execution." example:"0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f"`
-	Format string    `query:"format" enum:"json,junit" doc:"Report format. Overrides the Accept header. Defaults to json." example:"junit"`
-	Accept string    `header:"Accept" doc:"application/junit+xml (or application/xml) selects JUnit XML; anything else gives JSON." example:"application/junit+xml"`
+	Format string    `query:"format" enum:"json,junit" hidden:"true" doc:"Deprecated: junit gives JUnit XML; use get-execution-report-junit." example:"junit"`
+	Accept string    `header:"Accept" hidden:"true" doc:"Deprecated: application/junit+xml, application/xml or text/xml gives JUnit XML; use get-execution-report-junit." example:"application/junit+xml"`
 }
 
 type executionReportOutput struct {
-	ContentType string `header:"Content-Type" doc:"application/json or application/junit+xml." example:"application/junit+xml"`
+	ContentType string `header:"Content-Type" hidden:"true" doc:"application/json, or application/junit+xml for the deprecated negotiation." example:"application/json"`
+	Body        []byte
+}
+
+type executionReportJUnitOutput struct {
+	ContentType string `header:"Content-Type" hidden:"true" doc:"application/junit+xml." example:"application/junit+xml"`
 	Body        []byte
 }
 
@@ -126,21 +136,43 @@ func (s *server) registerExecutions(api huma.API) {
 		Method:      http.MethodGet,
 		Path:        "/execution/{id}/report",
 		Summary:     "Get an execution's report",
-		Description: "Returns the result of a finished run: JSON by default, or JUnit XML with Accept: application/junit+xml " +
-			"or ?format=junit, so a CI system can show it. An execution without a result yet gives 409.",
+		Description: "Returns the result of a finished run as JSON: the execution's result. An execution without a result yet gives 409. " +
+			"For JUnit XML use GET /execution/{id}/report/junit. " +
+			"Deprecated: for older clients this path still answers JUnit XML (application/junit+xml) to ?format=junit, " +
+			"or to an Accept header naming application/junit+xml, application/xml or text/xml without ?format=json; " +
+			"that negotiation is kept for compatibility and will be removed.",
 		Tags:     []string{tagExecutions},
 		Security: secured,
 		Responses: map[string]*huma.Response{
 			"200": {
 				Description: "The report.",
 				Content: map[string]*huma.MediaType{
-					"application/json":      {Schema: &huma.Schema{Ref: "#/components/schemas/ExecutionResult"}},
-					"application/junit+xml": {Schema: &huma.Schema{Type: "string", Description: "A JUnit XML <testsuites> document: one test case per step."}},
+					"application/json": {Schema: &huma.Schema{Ref: "#/components/schemas/ExecutionResult"}},
 				},
 			},
 		},
 		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
 	}, s.executionReport)
+
+	huma.Register(api, huma.Operation{
+		OperationID: "get-execution-report-junit",
+		Method:      http.MethodGet,
+		Path:        "/execution/{id}/report/junit",
+		Summary:     "Get an execution's report as JUnit XML",
+		Description: "Returns the result of a finished run as a JUnit XML <testsuites> document, one test case per step, " +
+			"so a CI system can show it. An execution without a result yet gives 409.",
+		Tags:     []string{tagExecutions},
+		Security: secured,
+		Responses: map[string]*huma.Response{
+			"200": {
+				Description: "The JUnit XML report.",
+				Content: map[string]*huma.MediaType{
+					"application/junit+xml": {Schema: &huma.Schema{Type: "string", Description: "A JUnit XML <testsuites> document: one test case per step."}},
+				},
+			},
+		},
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
+	}, s.executionReportJUnit)
 
 	huma.Register(api, huma.Operation{
 		OperationID: "cancel-execution",
@@ -158,10 +190,12 @@ func (s *server) registerExecutions(api huma.API) {
 	}, s.cancelExecution)
 }
 
-// executionFromStorage returns the API form of a stored execution.
-func executionFromStorage(e *storage.Execution) Execution {
+// executionFromStorage returns the API form of a stored execution, run by
+// the job jobID (nil if it has none left).
+func executionFromStorage(e *storage.Execution, jobID *int64) Execution {
 	return Execution{
 		ID:           e.ID,
+		JobID:        jobID,
 		PlanID:       e.PlanID,
 		PlanRevision: e.PlanRevision,
 		Status:       string(e.Status),
@@ -171,6 +205,44 @@ func executionFromStorage(e *storage.Execution) Execution {
 		FinishedAt:   e.FinishedAt,
 		Result:       resultOf(e),
 	}
+}
+
+// jobIDsOf returns the ID of the newest job of each execution, by
+// execution ID, in one store call. Executions whose job is gone are absent.
+func (s *server) jobIDsOf(ctx context.Context, execs ...*storage.Execution) (map[uuid.UUID]int64, error) {
+	keys := make([]string, 0, len(execs))
+	for _, e := range execs {
+		keys = append(keys, storage.ExecutionJobKey(e.ID))
+	}
+	byKey, err := s.deps.Store.JobIDsByUniqueKeys(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("find jobs of %d executions: %w", len(execs), err)
+	}
+	ids := make(map[uuid.UUID]int64, len(byKey))
+	for _, e := range execs {
+		if id, ok := byKey[storage.ExecutionJobKey(e.ID)]; ok {
+			ids[e.ID] = id
+		}
+	}
+	return ids, nil
+}
+
+// executionOut returns the API form of a stored execution, with the ID of
+// its job looked up.
+func (s *server) executionOut(ctx context.Context, e *storage.Execution) (Execution, error) {
+	ids, err := s.jobIDsOf(ctx, e)
+	if err != nil {
+		return Execution{}, s.httpError(ctx, err)
+	}
+	return executionFromStorage(e, jobIDOf(ids, e.ID)), nil
+}
+
+// jobIDOf returns a pointer to ids[id], or nil if id has no entry.
+func jobIDOf(ids map[uuid.UUID]int64, id uuid.UUID) *int64 {
+	if jobID, ok := ids[id]; ok {
+		return &jobID
+	}
+	return nil
 }
 
 // resultOf decodes an execution's stored result document, or returns nil
@@ -190,6 +262,7 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 	var (
 		exec    *storage.Execution
 		created bool
+		jobID   int64
 	)
 	err := s.deps.Store.InTx(ctx, func(tx storage.Store) error {
 		p, err := tx.PlanGetByID(ctx, in.ID)
@@ -214,10 +287,11 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 		if err != nil {
 			return fmt.Errorf("execute plan: %w", err)
 		}
-		if _, err := tx.JobEnqueue(ctx, planjob.EnqueueParams(e.ID)); err != nil {
+		job, err := tx.JobEnqueue(ctx, planjob.EnqueueParams(e.ID))
+		if err != nil {
 			return fmt.Errorf("enqueue job of execution %s: %w", e.ID, err)
 		}
-		exec, created = e, true
+		exec, created, jobID = e, true, job.ID
 		return nil
 	})
 	if err != nil && in.IdempotencyKey != "" && errors.Is(err, storage.ErrConflict) {
@@ -231,10 +305,17 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 	if err != nil {
 		return nil, s.httpError(ctx, explain(err, details{NotFound: fmt.Sprintf("no plan has id %s", in.ID)}))
 	}
-	if created && s.deps.WakeFunc != nil {
+	if !created {
+		out, err := s.executionOut(ctx, exec)
+		if err != nil {
+			return nil, err
+		}
+		return &executionAcceptedOutput{Location: "/execution/" + exec.ID.String(), Body: out}, nil
+	}
+	if s.deps.WakeFunc != nil {
 		s.deps.WakeFunc()
 	}
-	return &executionAcceptedOutput{Location: "/execution/" + exec.ID.String(), Body: executionFromStorage(exec)}, nil
+	return &executionAcceptedOutput{Location: "/execution/" + exec.ID.String(), Body: executionFromStorage(exec, &jobID)}, nil
 }
 
 func (s *server) getExecution(ctx context.Context, in *getExecutionInput) (*executionOutput, error) {
@@ -242,7 +323,11 @@ func (s *server) getExecution(ctx context.Context, in *getExecutionInput) (*exec
 	if err != nil {
 		return nil, s.httpError(ctx, explain(err, details{NotFound: fmt.Sprintf("no execution has id %s", in.ID)}))
 	}
-	return &executionOutput{Body: executionFromStorage(e)}, nil
+	out, err := s.executionOut(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	return &executionOutput{Body: out}, nil
 }
 
 func (s *server) listExecutions(ctx context.Context, in *listExecutionsInput) (*listExecutionsOutput, error) {
@@ -259,12 +344,16 @@ func (s *server) listExecutions(ctx context.Context, in *listExecutionsInput) (*
 			InvalidValue:    in.Cursor,
 		}))
 	}
+	jobIDs, err := s.jobIDsOf(ctx, page.Executions...)
+	if err != nil {
+		return nil, s.httpError(ctx, err)
+	}
 	out := &listExecutionsOutput{Body: ExecutionList{
 		Executions: make([]Execution, 0, len(page.Executions)),
 		NextCursor: page.NextCursor,
 	}}
 	for _, e := range page.Executions {
-		out.Body.Executions = append(out.Body.Executions, executionFromStorage(e))
+		out.Body.Executions = append(out.Body.Executions, executionFromStorage(e, jobIDOf(jobIDs, e.ID)))
 	}
 	if page.NextCursor != "" {
 		q := url.Values{}
@@ -282,21 +371,53 @@ func (s *server) listExecutions(ctx context.Context, in *listExecutionsInput) (*
 }
 
 func (s *server) executionReport(ctx context.Context, in *executionReportInput) (*executionReportOutput, error) {
-	e, err := s.deps.Store.ExecutionGetByID(ctx, in.ID)
+	e, res, err := s.reportOf(ctx, in.ID)
 	if err != nil {
-		return nil, s.httpError(ctx, explain(err, details{NotFound: fmt.Sprintf("no execution has id %s", in.ID)}))
+		return nil, err
+	}
+	if wantsJUnit(in.Format, in.Accept) {
+		body, err := s.junitReport(ctx, e, res)
+		if err != nil {
+			return nil, err
+		}
+		return &executionReportOutput{ContentType: "application/junit+xml", Body: body}, nil
+	}
+	body, err := json.Marshal(res)
+	if err != nil {
+		return nil, s.httpError(ctx, fmt.Errorf("encode report of execution %s: %w", e.ID, err))
+	}
+	return &executionReportOutput{ContentType: "application/json", Body: body}, nil
+}
+
+func (s *server) executionReportJUnit(ctx context.Context, in *getExecutionInput) (*executionReportJUnitOutput, error) {
+	e, res, err := s.reportOf(ctx, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	body, err := s.junitReport(ctx, e, res)
+	if err != nil {
+		return nil, err
+	}
+	return &executionReportJUnitOutput{ContentType: "application/junit+xml", Body: body}, nil
+}
+
+// reportOf returns an execution and its result, or the HTTP error to answer:
+// 404 for an unknown execution, 409 for one without a result yet.
+func (s *server) reportOf(ctx context.Context, id uuid.UUID) (*storage.Execution, *planjob.Result, error) {
+	e, err := s.deps.Store.ExecutionGetByID(ctx, id)
+	if err != nil {
+		return nil, nil, s.httpError(ctx, explain(err, details{NotFound: fmt.Sprintf("no execution has id %s", id)}))
 	}
 	res := resultOf(e)
 	if res == nil {
-		return nil, huma.Error409Conflict(fmt.Sprintf("execution %s is %s and has no result yet", e.ID, e.Status))
+		return nil, nil, huma.Error409Conflict(fmt.Sprintf("execution %s is %s and has no result yet", e.ID, e.Status))
 	}
-	if !wantsJUnit(in.Format, in.Accept) {
-		body, err := json.Marshal(res)
-		if err != nil {
-			return nil, s.httpError(ctx, fmt.Errorf("encode report of execution %s: %w", e.ID, err))
-		}
-		return &executionReportOutput{ContentType: "application/json", Body: body}, nil
-	}
+	return e, res, nil
+}
+
+// junitReport renders an execution's result as JUnit XML, named after its
+// plan (or the plan's id if the plan is gone).
+func (s *server) junitReport(ctx context.Context, e *storage.Execution, res *planjob.Result) ([]byte, error) {
 	name := "astro-runner plan " + e.PlanID.String()
 	if p, err := s.deps.Store.PlanGetByID(ctx, e.PlanID); err == nil {
 		name = p.Name
@@ -310,7 +431,7 @@ func (s *server) executionReport(ctx context.Context, in *executionReportInput) 
 	if err != nil {
 		return nil, s.httpError(ctx, fmt.Errorf("render JUnit report of execution %s: %w", e.ID, err))
 	}
-	return &executionReportOutput{ContentType: "application/junit+xml", Body: body}, nil
+	return body, nil
 }
 
 // wantsJUnit reports whether a report request asks for JUnit XML: by
@@ -364,7 +485,11 @@ func (s *server) cancelExecution(ctx context.Context, in *cancelExecutionInput) 
 	if exec.Status == storage.ExecutionRunning && s.deps.CancelFunc != nil {
 		s.deps.CancelFunc()
 	}
-	return &executionAcceptedOutput{Location: "/execution/" + exec.ID.String(), Body: executionFromStorage(exec)}, nil
+	out, err := s.executionOut(ctx, exec)
+	if err != nil {
+		return nil, err
+	}
+	return &executionAcceptedOutput{Location: "/execution/" + exec.ID.String(), Body: out}, nil
 }
 
 // cancelExecutionJob cancels the job that runs an execution, if it is not

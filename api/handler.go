@@ -47,17 +47,19 @@ const maxRequestIDLength = 128
 //   - a 15 s deadline on the request's context;
 //   - a 400 instead of Huma's 500 when the request body cannot be read
 //     (malformed chunked encoding, a body cut short);
+//   - the OpenAPI 3.0 downgrade served by withSpec30 rather than Huma;
 //   - problem documents instead of the mux's plain-text 404 (no route) and
 //     405 (no route for the method; Allow lists the methods that have one).
 func NewHandler(deps Deps) http.Handler {
 	deps = deps.withDefaults()
 	mux := http.NewServeMux()
-	Register(humago.New(mux, Config(deps.Version)), deps)
+	api := humago.New(mux, Config(deps.Version))
+	Register(api, deps)
 	docs := docsui.Handler(docsui.Options{})
 	mux.Handle("/docs", docs)
 	mux.Handle("/docs/", docs)
 
-	var h http.Handler = recordPattern(withRouteProblems(mux))
+	var h http.Handler = recordPattern(withSpec30(withRouteProblems(mux), api.OpenAPI()))
 	h = withBodyErrors(h)
 	h = withTimeout(h, requestTimeout)
 	h = requireToken(h, deps.APIToken)

@@ -502,6 +502,7 @@ func TestHostileIDsInPaths(t *testing.T) {
 		{http.MethodPost, "/plan/%s/execute", nil},
 		{http.MethodGet, "/execution/%s", nil},
 		{http.MethodGet, "/execution/%s/report", nil},
+		{http.MethodGet, "/execution/%s/report/junit", nil},
 		{http.MethodPost, "/execution/%s/cancel", nil},
 	}
 	targetID := target.ID.String()
@@ -793,6 +794,7 @@ func TestUnknownQueryParametersAreRejectedEverywhere(t *testing.T) {
 		{http.MethodGet, "/execution", nil},
 		{http.MethodGet, "/execution/" + x.ID.String(), nil},
 		{http.MethodGet, "/execution/" + x.ID.String() + "/report", nil},
+		{http.MethodGet, "/execution/" + x.ID.String() + "/report/junit", nil},
 		{http.MethodPost, "/execution/" + x.ID.String() + "/cancel", nil},
 		{http.MethodGet, fmt.Sprintf("/job/%d", jobID), nil},
 		{http.MethodGet, "/queue/stats", nil},

@@ -16,7 +16,7 @@ import (
 
 // QueueStats counts the jobs of every queue by state.
 type QueueStats struct {
-	Queues []QueueStat `json:"queues" doc:"One entry per queue that holds jobs, by queue name." example:"[{\"queue\":\"default\",\"counts\":{\"available\":3,\"running\":1,\"retryable\":0,\"completed\":120,\"discarded\":2,\"cancelled\":1},\"oldest_available_age_seconds\":1.5}]"`
+	Queues []QueueStat `json:"queues" nullable:"false" doc:"One entry per queue that holds jobs, by queue name." example:"[{\"queue\":\"default\",\"counts\":{\"available\":3,\"running\":1,\"retryable\":0,\"completed\":120,\"discarded\":2,\"cancelled\":1},\"oldest_available_age_seconds\":1.5}]"`
 }
 
 // QueueStat counts the jobs of one queue by state.
@@ -39,7 +39,7 @@ type Job struct {
 	Attempt         int             `json:"attempt" doc:"Number of the current or last attempt; 0 before the first." example:"1"`
 	MaxAttempts     int             `json:"max_attempts" doc:"Attempts allowed before the job is discarded." example:"5"`
 	LastError       string          `json:"last_error" doc:"The handler's message for the last failed attempt, or empty. Cut to 500 characters; control characters are removed." example:""`
-	Errors          []JobError      `json:"errors" doc:"Failed attempts, oldest first." example:"[]"`
+	Errors          []JobError      `json:"errors" nullable:"false" doc:"Failed attempts, oldest first." example:"[]"`
 	LeaseOwner      string          `json:"lease_owner" doc:"Worker that holds the job while it runs, or empty." example:"worker-1"`
 	LeaseExpiresAt  *time.Time      `json:"lease_expires_at" doc:"When the worker's lease runs out, or null." example:"2025-01-02T15:05:05Z"`
 	CancelRequested bool            `json:"cancel_requested" doc:"Whether cancellation was requested while the job ran; its worker stops at its next heartbeat." example:"false"`

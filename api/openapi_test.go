@@ -120,7 +120,7 @@ func TestOperationsFollowConventions(t *testing.T) {
 	}
 	slices.Sort(ids)
 	assert.Equal(t, []string{
-		"cancel-execution", "create-plan", "delete-plan", "execute-plan", "get-execution", "get-execution-report", "get-job",
+		"cancel-execution", "create-plan", "delete-plan", "execute-plan", "get-execution", "get-execution-report", "get-execution-report-junit", "get-job",
 		"get-plan", "get-queue-stats", "healthz", "list-executions", "list-plans", "readyz", "update-plan",
 	}, ids)
 

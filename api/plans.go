@@ -101,7 +101,7 @@ type PlanBody struct {
 	Name        string        `json:"name" minLength:"1" maxLength:"200" doc:"Name of the plan, unique among plans. No NUL characters." example:"Checkout smoke test"`
 	Description string        `json:"description,omitempty" maxLength:"2000" doc:"What the plan checks. No NUL characters." example:"Creates a cart, adds an item and checks out."`
 	Labels      Labels        `json:"labels,omitempty" doc:"Labels to filter plans by: at most 50; keys are 1 to 63 characters without ':', values at most 255 characters; no NUL characters." example:"{\"team\":\"payments\",\"env\":\"staging\"}"`
-	Document    plan.Document `json:"document" doc:"The plan document: variables and the steps to run." example:"{\"variables\":{\"base_url\":\"https://api.example.com\"},\"steps\":[{\"name\":\"Health check\",\"request\":{\"method\":\"GET\",\"url\":\"{{base_url}}/health\"},\"assert\":{\"status\":200}}]}"`
+	Document    plan.Document `json:"document" doc:"The plan document: variables and the steps to run." example:"{\"variables\":{\"base_url\":\"https://api.example.com\"},\"steps\":[{\"name\":\"Health check\",\"request\":{\"method\":\"GET\",\"url\":\"{{base_url}}/health\"},\"assert\":{\"status\":[200]}}]}"`
 }
 
 // Resolve checks what the schema cannot: the label keys, and that no name,
@@ -123,7 +123,7 @@ type Plan struct {
 	Name        string        `json:"name" doc:"Name of the plan, unique among plans." example:"Checkout smoke test"`
 	Description string        `json:"description" doc:"What the plan checks." example:"Creates a cart, adds an item and checks out."`
 	Labels      Labels        `json:"labels" doc:"Labels to filter plans by: at most 50; keys are 1 to 63 characters without ':', values at most 255 characters." example:"{\"team\":\"payments\",\"env\":\"staging\"}"`
-	Document    plan.Document `json:"document" doc:"The plan document: variables and the steps to run." example:"{\"variables\":{\"base_url\":\"https://api.example.com\"},\"steps\":[{\"name\":\"Health check\",\"request\":{\"method\":\"GET\",\"url\":\"{{base_url}}/health\"},\"assert\":{\"status\":200}}]}"`
+	Document    plan.Document `json:"document" doc:"The plan document: variables and the steps to run." example:"{\"variables\":{\"base_url\":\"https://api.example.com\"},\"steps\":[{\"name\":\"Health check\",\"request\":{\"method\":\"GET\",\"url\":\"{{base_url}}/health\"},\"assert\":{\"status\":[200]}}]}"`
 	Revision    int64         `json:"revision" doc:"Revision of the plan: 1 when created, bumped by every update. The ETag header carries it." example:"3"`
 	CreatedAt   time.Time     `json:"created_at" doc:"When the plan was created." example:"2025-01-02T15:04:05Z"`
 	UpdatedAt   time.Time     `json:"updated_at" doc:"When the plan was last changed." example:"2025-01-03T09:30:00Z"`
@@ -131,7 +131,7 @@ type Plan struct {
 
 // PlanList is one page of plans.
 type PlanList struct {
-	Plans      []Plan `json:"plans" doc:"The plans of this page, oldest first." example:"[]"`
+	Plans      []Plan `json:"plans" nullable:"false" doc:"The plans of this page, oldest first." example:"[]"`
 	NextCursor string `json:"next_cursor" doc:"Cursor of the next page, to pass as ?cursor=. Empty on the last page." example:"eyJpIjoiMDE5MGMxYzItN2ExYi03Y2MwLThmMDAtM2Q1ZTJiMWE5YzRkIn0"`
 }
 

@@ -95,6 +95,13 @@ var postgresTests = map[string]func(*testing.T){
 	"TestValidationErrorsBoundLocations":                   TestValidationErrorsBoundLocations,
 	"TestUpdatePlan":                                       TestUpdatePlan,
 	"TestUpdatePlanFailuresWriteNothing":                   TestUpdatePlanFailuresWriteNothing,
+	"TestSchemaLinkNamesTheRequestsHost":                   TestSchemaLinkNamesTheRequestsHost,
+	"TestErrorsCarryASchemaLinkToo":                        TestErrorsCarryASchemaLinkToo,
+	"TestQueuedExecutionSendsNullResultAndItsJobID":        TestQueuedExecutionSendsNullResultAndItsJobID,
+	"TestReportPaths":                                      TestReportPaths,
+	"TestStatusShorthandIsAcceptedAndAnsweredAsAnArray":    TestStatusShorthandIsAcceptedAndAnsweredAsAnArray,
+	"TestUpdateWithoutIfMatchIs428WhileTheSpecRequiresIt":  TestUpdateWithoutIfMatchIs428WhileTheSpecRequiresIt,
+	"TestOpenAPI30WritesNullableReferencesThe30Way":        TestOpenAPI30WritesNullableReferencesThe30Way,
 }
 
 // notOnPostgres are the tests that TestPostgres leaves out, with the
@@ -125,6 +132,7 @@ var notOnPostgres = map[string]string{
 	// Added with the CLI (issue 12); neither reads the store.
 	"TestParsePlanBodyAgreesWithCreatePlan": "validation only; the plan is never read back",
 	"TestHealthProbesAreLoggedAtDebug":      "request log only",
+	"TestSpecSaysWhatTheServerSends":        "spec only, no store",
 }
 
 // TestPostgres reruns the API tests over Postgres, each test with a schema

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -105,6 +106,11 @@ func testRunPlanEndToEnd(t *testing.T, st storage.Store) {
 	}, 30*time.Second, 20*time.Millisecond)
 
 	assert.Equal(t, "failed", exec.Status, "the third step fails")
+	require.NotNil(t, exec.JobID, "the execution names its job")
+	var job Job
+	get(t, srv.URL+fmt.Sprintf("/job/%d", *exec.JobID), "", http.StatusOK, &job)
+	assert.Equal(t, *exec.JobID, job.ID)
+	assert.Equal(t, planjob.Kind, job.Kind, "(its state may still be running: the job completes after the execution)")
 	assert.Equal(t, 1, exec.Attempt)
 	require.NotNil(t, exec.Result)
 	res := exec.Result
@@ -117,11 +123,12 @@ func testRunPlanEndToEnd(t *testing.T, st storage.Store) {
 	assert.Equal(t, 404, res.Steps[2].HTTPStatus)
 	assert.Equal(t, planrun.Totals{Passed: 2, Failed: 1, DurationMS: res.Totals.DurationMS}, res.Totals)
 
-	// The report: JSON by default, JUnit by Accept or by ?format.
+	// The report: JSON; JUnit at /report/junit, and (deprecated) by Accept
+	// or by ?format on /report.
 	var report planjob.Result
 	get(t, srv.URL+"/execution/"+exec.ID.String()+"/report", "", http.StatusOK, &report)
 	assert.Equal(t, planrun.StatusFailed, report.Status)
-	for _, url := range []string{"/report?format=junit", "/report"} {
+	for _, url := range []string{"/report/junit", "/report?format=junit", "/report"} {
 		accept := ""
 		if url == "/report" {
 			accept = "application/junit+xml"

@@ -500,6 +500,38 @@ func (q *Queries) JobGetLiveByUniqueKey(ctx context.Context, db DBTX, uniqueKey 
 	return &i, err
 }
 
+const jobIDsByUniqueKeys = `-- name: JobIDsByUniqueKeys :many
+SELECT unique_key, CAST(MAX(id) AS BIGINT) AS id FROM jobs
+WHERE unique_key = ANY($1::text[])
+GROUP BY unique_key
+`
+
+type JobIDsByUniqueKeysRow struct {
+	UniqueKey *string
+	ID        int64
+}
+
+// The newest job of each key, on the (unique_key, id) index.
+func (q *Queries) JobIDsByUniqueKeys(ctx context.Context, db DBTX, uniqueKeys []string) ([]*JobIDsByUniqueKeysRow, error) {
+	rows, err := db.Query(ctx, jobIDsByUniqueKeys, uniqueKeys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*JobIDsByUniqueKeysRow
+	for rows.Next() {
+		var i JobIDsByUniqueKeysRow
+		if err := rows.Scan(&i.UniqueKey, &i.ID); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const jobList = `-- name: JobList :many
 SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at FROM jobs
 WHERE id > $1

@@ -8,6 +8,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strings"
 )
 
 const jobCancel = `-- name: JobCancel :one
@@ -487,6 +488,51 @@ func (q *Queries) JobGetLiveByUniqueKey(ctx context.Context, db DBTX, uniqueKey 
 		&i.FinishedAt,
 	)
 	return &i, err
+}
+
+const jobIDsByUniqueKeys = `-- name: JobIDsByUniqueKeys :many
+SELECT unique_key, CAST(MAX(id) AS INTEGER) AS id FROM jobs
+WHERE unique_key IN (/*SLICE:unique_keys*/?)
+GROUP BY unique_key
+`
+
+type JobIDsByUniqueKeysRow struct {
+	UniqueKey sql.NullString
+	ID        int64
+}
+
+// The newest job of each key, on the (unique_key, id) index.
+func (q *Queries) JobIDsByUniqueKeys(ctx context.Context, db DBTX, uniqueKeys []sql.NullString) ([]*JobIDsByUniqueKeysRow, error) {
+	query := jobIDsByUniqueKeys
+	var queryParams []interface{}
+	if len(uniqueKeys) > 0 {
+		for _, v := range uniqueKeys {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:unique_keys*/?", strings.Repeat(",?", len(uniqueKeys))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:unique_keys*/?", "NULL", 1)
+	}
+	rows, err := db.QueryContext(ctx, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*JobIDsByUniqueKeysRow
+	for rows.Next() {
+		var i JobIDsByUniqueKeysRow
+		if err := rows.Scan(&i.UniqueKey, &i.ID); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const jobList = `-- name: JobList :many

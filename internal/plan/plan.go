@@ -76,7 +76,7 @@ var namePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // Document is a version 1 test plan: variables and the steps that use them.
 type Document struct {
 	Variables map[string]string `json:"variables,omitempty" maxProperties:"100" doc:"Variables available to every step as {{name}}. Names must match ^[A-Za-z_][A-Za-z0-9_]*$. Values are used as written and are not expanded again." example:"{\"base_url\":\"https://api.example.com\"}"`
-	Steps     []Step            `json:"steps" minItems:"1" maxItems:"100" nullable:"false" doc:"Steps to run, in order." example:"[{\"name\":\"Health check\",\"request\":{\"method\":\"GET\",\"url\":\"{{base_url}}/health\"},\"assert\":{\"status\":200}}]"`
+	Steps     []Step            `json:"steps" minItems:"1" maxItems:"100" nullable:"false" doc:"Steps to run, in order." example:"[{\"name\":\"Health check\",\"request\":{\"method\":\"GET\",\"url\":\"{{base_url}}/health\"},\"assert\":{\"status\":[200]}}]"`
 }
 
 // Step is one request of a plan, with the checks made on its response and the
@@ -113,7 +113,7 @@ type Request struct {
 // Assert holds the checks made on a step's response. Every check that is set
 // must pass for the step to pass.
 type Assert struct {
-	Status       StatusSpec       `json:"status,omitempty" doc:"Expected status code, or a list of accepted codes." example:"200"`
+	Status       StatusSpec       `json:"status,omitempty" doc:"Accepted status codes. A bare integer is also accepted, as a deprecated shorthand for a list of one code." example:"[200]"`
 	Headers      []HeaderAssert   `json:"headers,omitempty" maxItems:"50" doc:"Checks on response headers." example:"[{\"name\":\"Content-Type\",\"matches\":\"^application/json\"}]"`
 	BodyContains []string         `json:"body_contains,omitempty" maxItems:"50" doc:"Strings the response body must contain." example:"[\"healthy\"]"`
 	JSONPath     []JSONPathAssert `json:"jsonpath,omitempty" maxItems:"50" doc:"Checks on values selected from a JSON response body." example:"[{\"path\":\"$.id\",\"exists\":true}]"`
@@ -158,11 +158,13 @@ func (c *Capture) RegexGroup() int {
 	return c.Group
 }
 
-// StatusSpec is the expected status of a response: one code, or a list of
-// accepted codes. In JSON it is an integer or an array of integers.
+// StatusSpec is the expected status of a response: a list of accepted
+// codes. In JSON it is an array of integers; a bare integer is read as a
+// one-element array, a shorthand kept for compatibility.
 type StatusSpec []int
 
-// UnmarshalJSON accepts an integer, an array of integers or null.
+// UnmarshalJSON accepts an array of integers, an integer (the shorthand for
+// a one-element array) or null.
 func (s *StatusSpec) UnmarshalJSON(data []byte) error {
 	trimmed := strings.TrimSpace(string(data))
 	switch {
@@ -172,46 +174,61 @@ func (s *StatusSpec) UnmarshalJSON(data []byte) error {
 	case strings.HasPrefix(trimmed, "["):
 		var codes []int
 		if err := json.Unmarshal(data, &codes); err != nil {
-			return fmt.Errorf("status: expected an integer or an array of integers: %w", err)
+			return fmt.Errorf("status: expected an array of integers or an integer: %w", err)
 		}
 		*s = codes
 		return nil
 	default:
 		code, err := strconv.Atoi(trimmed)
 		if err != nil {
-			return fmt.Errorf("status: expected an integer or an array of integers, got %s", truncate(trimmed, 40))
+			return fmt.Errorf("status: expected an array of integers or an integer, got %s", truncate(trimmed, 40))
 		}
 		*s = StatusSpec{code}
 		return nil
 	}
 }
 
-// MarshalJSON writes a single code as an integer and anything else as an
-// array.
+// MarshalJSON writes the codes as an array, even a single one, so that
+// readers see one shape; nil is null.
 func (s StatusSpec) MarshalJSON() ([]byte, error) {
-	if len(s) == 1 {
-		return []byte(strconv.Itoa(s[0])), nil
-	}
 	if s == nil {
 		return []byte("null"), nil
 	}
 	return json.Marshal([]int(s))
 }
 
-// Schema returns the OpenAPI schema of a status: an integer from 100 to 599,
-// or a non-empty array of them.
+// Schema returns the OpenAPI schema of a status: a non-empty array of at
+// most 20 codes from 100 to 599. It has one shape so that generated clients
+// get a plain list type. The bare integer that UnmarshalJSON also accepts
+// is a compatibility shorthand the schema does not describe: the HTTP API
+// rewrites it to an array before validating a request (see
+// NormalizeStatusShorthand).
 func (StatusSpec) Schema(huma.Registry) *huma.Schema {
 	lo, hi := 100.0, 599.0
 	one, most := 1, 20
-	code := func() *huma.Schema {
-		return &huma.Schema{Type: huma.TypeInteger, Format: "int32", Minimum: &lo, Maximum: &hi}
-	}
 	return &huma.Schema{
-		Description: "A status code, or a list of accepted status codes.",
-		OneOf: []*huma.Schema{
-			code(),
-			{Type: huma.TypeArray, Items: code(), MinItems: &one, MaxItems: &most},
-		},
+		Type:        huma.TypeArray,
+		Description: "Accepted status codes: 1 to 20 codes from 100 to 599. A bare integer is also accepted, as a deprecated shorthand for a list of one code; responses always carry an array.",
+		Items:       &huma.Schema{Type: huma.TypeInteger, Format: "int32", Minimum: &lo, Maximum: &hi},
+		MinItems:    &one,
+		MaxItems:    &most,
+	}
+}
+
+// NormalizeStatusShorthand rewrites, in place, every assert.status written
+// as a bare number in a decoded document (as produced by decoding JSON into
+// an any) into an array of that number, the form the schema describes. It
+// lets a schema validator accept the shorthand that UnmarshalJSON accepts.
+// Anything that is not shaped like a document is left alone.
+func NormalizeStatusShorthand(document any) {
+	doc, _ := document.(map[string]any)
+	steps, _ := doc["steps"].([]any)
+	for _, step := range steps {
+		st, _ := step.(map[string]any)
+		as, _ := st["assert"].(map[string]any)
+		if code, ok := as["status"].(float64); ok {
+			as["status"] = []any{code}
+		}
 	}
 }
 

@@ -75,7 +75,6 @@ func TestHumaAcceptsDocuments(t *testing.T) {
 		{name: "ArrayBody", request: `{"method":"POST","url":"https://a.example/","body":[1,"x"]}`, wantBody: `[1,"x"]`},
 		{name: "NumberBody", request: `{"method":"POST","url":"https://a.example/","body":12.5}`, wantBody: `12.5`},
 		{name: "BoolBody", request: `{"method":"POST","url":"https://a.example/","body":true}`, wantBody: `true`},
-		{name: "StatusInteger", request: `{"method":"GET","url":"https://a.example/"}`, assert: `{"status":204}`},
 		{name: "StatusList", request: `{"method":"GET","url":"https://a.example/"}`, assert: `{"status":[200,201]}`},
 		{name: "JSONPathEqualsAnything", request: `{"method":"GET","url":"https://a.example/"}`, assert: `{"jsonpath":[{"path":"$.a","equals":{"x":[1]}},{"path":"$.b","equals":null}]}`},
 	}
@@ -125,7 +124,10 @@ func TestHumaRejectsDocuments(t *testing.T) {
 		location string
 	}{
 		{name: "StatusString", body: docJSON(`{"method":"GET","url":"https://a.example/"}`, `{"status":"200"}`), location: "body.document.steps[0].assert.status"},
-		{name: "StatusTooHigh", body: docJSON(`{"method":"GET","url":"https://a.example/"}`, `{"status":600}`), location: "body.document.steps[0].assert.status"},
+		{name: "StatusTooHigh", body: docJSON(`{"method":"GET","url":"https://a.example/"}`, `{"status":[600]}`), location: "body.document.steps[0].assert.status[0]"},
+		// The bare integer is a shorthand the schema does not describe:
+		// the API rewrites it (NormalizeStatusShorthand) before validating.
+		{name: "StatusIntegerWithoutNormalizing", body: docJSON(`{"method":"GET","url":"https://a.example/"}`, `{"status":204}`), location: "body.document.steps[0].assert.status"},
 		{name: "StatusEmptyList", body: docJSON(`{"method":"GET","url":"https://a.example/"}`, `{"status":[]}`), location: "body.document.steps[0].assert.status"},
 		{name: "MissingMethod", body: docJSON(`{"url":"https://a.example/"}`, ""), location: "body.document.steps[0].request"},
 		{name: "BadMethod", body: docJSON(`{"method":"TRACE","url":"https://a.example/"}`, ""), location: "body.document.steps[0].request.method"},
@@ -162,7 +164,46 @@ func TestSchemaDocumentsEveryField(t *testing.T) {
 		}
 	}
 	status := schemas["Assert"].Properties["status"]
-	require.Len(t, status.OneOf, 2)
+	require.Equal(t, huma.TypeArray, status.Type, "status has one shape, a list of codes")
+	require.Empty(t, status.OneOf)
+	require.Equal(t, huma.TypeInteger, status.Items.Type)
 	body := schemas["Request"].Properties["body"]
 	require.Empty(t, body.Type, "body must accept any JSON type")
+}
+
+func TestStatusSpecJSON(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, in string
+		want     plan.StatusSpec
+		out      string
+	}{
+		{name: "BareIntegerIsOneCode", in: `204`, want: plan.StatusSpec{204}, out: `[204]`},
+		{name: "ListOfOne", in: `[200]`, want: plan.StatusSpec{200}, out: `[200]`},
+		{name: "List", in: `[200, 201]`, want: plan.StatusSpec{200, 201}, out: `[200,201]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got plan.StatusSpec
+			require.NoError(t, json.Unmarshal([]byte(tt.in), &got))
+			require.Equal(t, tt.want, got)
+			b, err := json.Marshal(got)
+			require.NoError(t, err)
+			require.Equal(t, tt.out, string(b), "a status is always written as an array")
+		})
+	}
+}
+
+func TestNormalizeStatusShorthand(t *testing.T) {
+	t.Parallel()
+	var doc any
+	require.NoError(t, json.Unmarshal([]byte(`{"steps":[{"assert":{"status":200}},{"assert":{"status":[201]}},{"name":"no assert"},"not a step"]}`), &doc))
+	plan.NormalizeStatusShorthand(doc)
+	b, err := json.Marshal(doc)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"steps":[{"assert":{"status":[200]}},{"assert":{"status":[201]}},{"name":"no assert"},"not a step"]}`, string(b))
+	for _, v := range []any{nil, "text", []any{1}, map[string]any{"steps": "x"}} {
+		plan.NormalizeStatusShorthand(v) // must not panic
+	}
 }

@@ -38,7 +38,7 @@ const Redacted = "[REDACTED]"
 // Result is the outcome of running a plan.
 type Result struct {
 	Status     string       `json:"status" enum:"passed,failed" doc:"failed if any step failed or errored, otherwise passed." example:"passed"`
-	Steps      []StepResult `json:"steps" doc:"One result per step of the plan, in order." example:"[{\"name\":\"Health check\",\"status\":\"passed\",\"attempts\":1,\"http_status\":200,\"duration_ms\":12}]"`
+	Steps      []StepResult `json:"steps" nullable:"false" doc:"One result per step of the plan, in order." example:"[{\"name\":\"Health check\",\"status\":\"passed\",\"attempts\":1,\"http_status\":200,\"duration_ms\":12}]"`
 	Totals     Totals       `json:"totals" doc:"Counts of step results." example:"{\"passed\":1,\"failed\":0,\"errors\":0,\"skipped\":0,\"duration_ms\":12}"`
 	StartedAt  time.Time    `json:"started_at" doc:"When the run started." example:"2026-01-02T15:04:05Z"`
 	FinishedAt time.Time    `json:"finished_at" doc:"When the run finished." example:"2026-01-02T15:04:06Z"`
@@ -62,7 +62,7 @@ type StepResult struct {
 	HTTPStatus  int               `json:"http_status,omitempty" doc:"Status code of the last response, if one arrived." example:"201"`
 	DurationMS  int64             `json:"duration_ms" doc:"Duration of the step in milliseconds, including retries and the delays between them." example:"87"`
 	Error       string            `json:"error,omitempty" doc:"Why the step errored, failed or was skipped." example:"timed out after 10000 ms"`
-	Assertions  []AssertionResult `json:"assertions,omitempty" doc:"Results of the assertions and captures of the last attempt." example:"[{\"kind\":\"status\",\"expected\":201,\"actual\":201,\"passed\":true}]"`
+	Assertions  []AssertionResult `json:"assertions,omitempty" nullable:"false" doc:"Results of the assertions and captures of the last attempt." example:"[{\"kind\":\"status\",\"expected\":201,\"actual\":201,\"passed\":true}]"`
 	Captured    map[string]string `json:"captured,omitempty" doc:"Values captured for later steps, at most 64 KiB each. Values of captures whose names look secret are replaced by [REDACTED]. Invalid UTF-8 and NUL characters are replaced by U+FFFD here; later steps use the value as received." example:"{\"user_id\":\"42\",\"api_token\":\"[REDACTED]\"}"`
 	BodyExcerpt string            `json:"body_excerpt,omitempty" doc:"The first 4 KiB of the last response body, as valid UTF-8, with secret captured values replaced by [REDACTED]. Invalid UTF-8 and NUL characters are replaced by U+FFFD." example:"{\"id\":42}"`
 	Truncated   bool              `json:"truncated,omitempty" doc:"Whether the step came after the result reached its size budget: it keeps its status, HTTP status, attempts, duration, error and first 5 failed assertions, with each text cut to 100 bytes, but not its passed assertions, body excerpt or captured values." example:"false"`

@@ -110,7 +110,7 @@ func planBody(t *testing.T, name, target, path string) astro.PlanBody {
 	t.Helper()
 	checks := ``
 	if path == "/health" {
-		checks = `,"assert":{"status":200,"jsonpath":[{"path":"$.version","equals":3}]}`
+		checks = `,"assert":{"status":[200],"jsonpath":[{"path":"$.version","equals":3}]}`
 	}
 	doc := fmt.Sprintf(`{"name":%q,"document":{"variables":{"base_url":%q},`+
 		`"steps":[{"name":"GET %s","request":{"method":"GET","url":"{{base_url}}%s"}%s}]}}`,
@@ -216,7 +216,9 @@ func testGoSDK(t *testing.T, st storage.Store) {
 	// The reports, as JSON and as JUnit XML.
 	report, err := c.Report(ctx, e1.Id)
 	require.NoError(t, err)
-	assert.Equal(t, "passed", string(report.Status))
+	require.NotNil(t, report.Status)
+	require.NotNil(t, report.Totals)
+	assert.Equal(t, "passed", string(*report.Status))
 	assert.EqualValues(t, 1, report.Totals.Passed)
 	steps := viaJSON[struct{ Steps []astro.RunStepResult }](t, report).Steps
 	require.Len(t, steps, 1)
@@ -236,10 +238,12 @@ func testGoSDK(t *testing.T, st storage.Store) {
 	require.Len(t, suites.Suites[0].Cases, 1)
 	assert.Contains(t, suites.Suites[0].Cases[0].Name, "GET /health")
 
-	// The execution's job. TODO(spec): use the execution's job_id once the spec has it.
+	// The execution's job, reached through its job_id.
 	job, err := st.JobGetByUniqueKey(ctx, storage.ExecutionJobKey(uuid.UUID(e1.Id)))
 	require.NoError(t, err)
-	gotJob, err := c.GetJob(ctx, job.ID)
+	require.NotNil(t, e1.JobId, "an execution names its job")
+	require.Equal(t, job.ID, *e1.JobId)
+	gotJob, err := c.GetJob(ctx, *e1.JobId)
 	require.NoError(t, err)
 	assert.Equal(t, job.ID, gotJob.Id)
 	assert.Equal(t, planjob.Kind, gotJob.Kind)

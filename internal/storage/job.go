@@ -227,6 +227,10 @@ type JobStore interface {
 	// JobGetByUniqueKey returns the newest job enqueued with that unique
 	// key, live or final. Returns ErrNotFound if there is none.
 	JobGetByUniqueKey(ctx context.Context, key string) (*Job, error)
+	// JobIDsByUniqueKeys returns the ID of the newest job enqueued with
+	// each of the unique keys, live or final, in one query. Keys without a
+	// job (never enqueued, or pruned) are absent from the map.
+	JobIDsByUniqueKeys(ctx context.Context, keys []string) (map[string]int64, error)
 	// JobList returns one page of jobs. Returns ErrInvalidInput for a
 	// malformed cursor or an unknown state.
 	JobList(ctx context.Context, p *JobListParams) (*JobPage, error)

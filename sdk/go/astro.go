@@ -166,8 +166,8 @@ func (c *Client) ListPlans(ctx context.Context, opts ListPlansOptions) (*PlanLis
 // the revision being replaced, and returns the plan with its new revision. If the plan
 // changed since, the answer is a *Problem with status 412; read it again and retry.
 func (c *Client) UpdatePlan(ctx context.Context, id UUID, revision int64, body PlanBody) (*Plan, error) {
-	ifMatch := setHeader("If-Match", strconv.Quote(strconv.FormatInt(revision, 10)))
-	r, err := c.api.UpdatePlanWithResponse(ctx, id, &UpdatePlanParams{}, body, ifMatch)
+	p := &UpdatePlanParams{IfMatch: strconv.Quote(strconv.FormatInt(revision, 10))}
+	r, err := c.api.UpdatePlanWithResponse(ctx, id, p, body)
 	if err != nil {
 		return nil, fmt.Errorf("astro: update plan %s: %w", id, err)
 	}
@@ -231,7 +231,7 @@ func (c *Client) CancelExecution(ctx context.Context, id UUID) (*Execution, erro
 // Report returns the result of a finished execution. An execution without a result
 // yet gives a *Problem with status 409.
 func (c *Client) Report(ctx context.Context, id UUID) (*ExecutionResult, error) {
-	r, err := c.api.GetExecutionReportWithResponse(ctx, id, &GetExecutionReportParams{}, setHeader("Accept", "application/json"))
+	r, err := c.api.GetExecutionReportWithResponse(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("astro: get report of %s: %w", id, err)
 	}
@@ -242,7 +242,7 @@ func (c *Client) Report(ctx context.Context, id UUID) (*ExecutionResult, error) 
 // test case per step, for a CI system to show. An execution without a result yet gives
 // a *Problem with status 409.
 func (c *Client) ReportJUnit(ctx context.Context, id UUID) ([]byte, error) {
-	r, err := c.api.GetExecutionReport(ctx, id, &GetExecutionReportParams{}, setHeader("Accept", "application/junit+xml"))
+	r, err := c.api.GetExecutionReportJunit(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("astro: get JUnit report of %s: %w", id, err)
 	}

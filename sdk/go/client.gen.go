@@ -67,13 +67,13 @@ func (e ExecutionResultStatus) Valid() bool {
 
 // Defines values for HealthStatus.
 const (
-	Ok HealthStatus = "ok"
+	HealthStatusOk HealthStatus = "ok"
 )
 
 // Valid indicates whether the value is a known member of the HealthStatus enum.
 func (e HealthStatus) Valid() bool {
 	switch e {
-	case Ok:
+	case HealthStatusOk:
 		return true
 	default:
 		return false
@@ -112,31 +112,31 @@ func (e JobState) Valid() bool {
 
 // Defines values for PlanRequestMethod.
 const (
-	DELETE  PlanRequestMethod = "DELETE"
-	GET     PlanRequestMethod = "GET"
-	HEAD    PlanRequestMethod = "HEAD"
-	OPTIONS PlanRequestMethod = "OPTIONS"
-	PATCH   PlanRequestMethod = "PATCH"
-	POST    PlanRequestMethod = "POST"
-	PUT     PlanRequestMethod = "PUT"
+	PlanRequestMethodDELETE  PlanRequestMethod = "DELETE"
+	PlanRequestMethodGET     PlanRequestMethod = "GET"
+	PlanRequestMethodHEAD    PlanRequestMethod = "HEAD"
+	PlanRequestMethodOPTIONS PlanRequestMethod = "OPTIONS"
+	PlanRequestMethodPATCH   PlanRequestMethod = "PATCH"
+	PlanRequestMethodPOST    PlanRequestMethod = "POST"
+	PlanRequestMethodPUT     PlanRequestMethod = "PUT"
 )
 
 // Valid indicates whether the value is a known member of the PlanRequestMethod enum.
 func (e PlanRequestMethod) Valid() bool {
 	switch e {
-	case DELETE:
+	case PlanRequestMethodDELETE:
 		return true
-	case GET:
+	case PlanRequestMethodGET:
 		return true
-	case HEAD:
+	case PlanRequestMethodHEAD:
 		return true
-	case OPTIONS:
+	case PlanRequestMethodOPTIONS:
 		return true
-	case PATCH:
+	case PlanRequestMethodPATCH:
 		return true
-	case POST:
+	case PlanRequestMethodPOST:
 		return true
-	case PUT:
+	case PlanRequestMethodPUT:
 		return true
 	default:
 		return false
@@ -145,37 +145,37 @@ func (e PlanRequestMethod) Valid() bool {
 
 // Defines values for RunAssertionResultKind.
 const (
-	BodyContains    RunAssertionResultKind = "body_contains"
-	Capture         RunAssertionResultKind = "capture"
-	HeaderEquals    RunAssertionResultKind = "header_equals"
-	HeaderMatches   RunAssertionResultKind = "header_matches"
-	JsonpathEquals  RunAssertionResultKind = "jsonpath_equals"
-	JsonpathExists  RunAssertionResultKind = "jsonpath_exists"
-	JsonpathMatches RunAssertionResultKind = "jsonpath_matches"
-	MaxLatencyMs    RunAssertionResultKind = "max_latency_ms"
-	Status          RunAssertionResultKind = "status"
+	RunAssertionResultKindBodyContains    RunAssertionResultKind = "body_contains"
+	RunAssertionResultKindCapture         RunAssertionResultKind = "capture"
+	RunAssertionResultKindHeaderEquals    RunAssertionResultKind = "header_equals"
+	RunAssertionResultKindHeaderMatches   RunAssertionResultKind = "header_matches"
+	RunAssertionResultKindJsonpathEquals  RunAssertionResultKind = "jsonpath_equals"
+	RunAssertionResultKindJsonpathExists  RunAssertionResultKind = "jsonpath_exists"
+	RunAssertionResultKindJsonpathMatches RunAssertionResultKind = "jsonpath_matches"
+	RunAssertionResultKindMaxLatencyMs    RunAssertionResultKind = "max_latency_ms"
+	RunAssertionResultKindStatus          RunAssertionResultKind = "status"
 )
 
 // Valid indicates whether the value is a known member of the RunAssertionResultKind enum.
 func (e RunAssertionResultKind) Valid() bool {
 	switch e {
-	case BodyContains:
+	case RunAssertionResultKindBodyContains:
 		return true
-	case Capture:
+	case RunAssertionResultKindCapture:
 		return true
-	case HeaderEquals:
+	case RunAssertionResultKindHeaderEquals:
 		return true
-	case HeaderMatches:
+	case RunAssertionResultKindHeaderMatches:
 		return true
-	case JsonpathEquals:
+	case RunAssertionResultKindJsonpathEquals:
 		return true
-	case JsonpathExists:
+	case RunAssertionResultKindJsonpathExists:
 		return true
-	case JsonpathMatches:
+	case RunAssertionResultKindJsonpathMatches:
 		return true
-	case MaxLatencyMs:
+	case RunAssertionResultKindMaxLatencyMs:
 		return true
-	case Status:
+	case RunAssertionResultKindStatus:
 		return true
 	default:
 		return false
@@ -236,24 +236,6 @@ func (e ListExecutionsParamsStatus) Valid() bool {
 	}
 }
 
-// Defines values for GetExecutionReportParamsFormat.
-const (
-	Json  GetExecutionReportParamsFormat = "json"
-	Junit GetExecutionReportParamsFormat = "junit"
-)
-
-// Valid indicates whether the value is a known member of the GetExecutionReportParamsFormat enum.
-func (e GetExecutionReportParamsFormat) Valid() bool {
-	switch e {
-	case Json:
-		return true
-	case Junit:
-		return true
-	default:
-		return false
-	}
-}
-
 // ErrorDetail defines model for ErrorDetail.
 type ErrorDetail struct {
 	// Location Where the error occurred, e.g. 'body.items[3].tags' or 'path.thing-id'
@@ -263,7 +245,9 @@ type ErrorDetail struct {
 	Message *string `json:"message,omitempty"`
 
 	// Value The value at the given location
-	Value interface{} `json:"value,omitempty"`
+	//
+	// Examples: {"id":42}
+	Value *JSONValue `json:"value,omitempty"`
 }
 
 // ErrorModel defines model for ErrorModel.
@@ -296,7 +280,7 @@ type ErrorModel struct {
 	// Examples: Bad Request
 	Title *string `json:"title,omitempty"`
 
-	// Type A URI reference to human-readable documentation for the error.
+	// Type A URI reference to human-readable documentation for the error. Defaults to "about:blank".
 	//
 	// Examples: https://example.com/errors/example
 	Type *string `json:"type,omitempty"`
@@ -329,6 +313,11 @@ type Execution struct {
 	// Examples: 0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f
 	Id openapi_types.UUID `json:"id"`
 
+	// JobId Identity of the job that runs the execution, for GET /job/{id}; the newest one if it was enqueued again. null once the job is gone: final jobs are deleted 24 hours after they finish.
+	//
+	// Examples: 42
+	JobId *int64 `json:"job_id"`
+
 	// PlanId Identity of the plan being run.
 	//
 	// Examples: 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
@@ -339,10 +328,10 @@ type Execution struct {
 	// Examples: 3
 	PlanRevision int64 `json:"plan_revision"`
 
-	// Result The run's result, per step, or null until a run finishes. GET /execution/{id}/report renders it as JUnit XML.
+	// Result The run's result, per step, or null until a run finishes (while queued or running, and for an execution cancelled before it ran). GET /execution/{id}/report/junit renders it as JUnit XML.
 	//
 	// Examples: {"finished_at":"2025-01-02T15:04:09Z","plan_revision":3,"started_at":"2025-01-02T15:04:06Z","status":"passed","steps":[],"totals":{"duration_ms":12,"errors":0,"failed":0,"passed":1,"skipped":0}}
-	Result ExecutionResult `json:"result"`
+	Result *ExecutionResult `json:"result"`
 
 	// StartedAt When the first attempt started, or null.
 	//
@@ -370,7 +359,7 @@ type ExecutionList struct {
 	// Executions The executions of this page, newest first.
 	//
 	// Examples: []
-	Executions *[]Execution `json:"executions"`
+	Executions []Execution `json:"executions"`
 
 	// NextCursor Cursor of the next page, to pass as ?cursor=. Empty on the last page.
 	//
@@ -390,35 +379,35 @@ type ExecutionResult struct {
 	// Examples: plan no longer exists
 	Error *string `json:"error,omitempty"`
 
-	// FinishedAt When the run finished.
+	// FinishedAt When the run finished. Absent when the run could not finish; error then says why.
 	//
 	// Examples: 2026-01-02T15:04:06Z
-	FinishedAt time.Time `json:"finished_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
 
 	// PlanRevision Revision of the plan that ran.
 	//
 	// Examples: 3
 	PlanRevision int64 `json:"plan_revision"`
 
-	// StartedAt When the run started.
+	// StartedAt When the run started. Absent when the run could not finish; error then says why.
 	//
 	// Examples: 2026-01-02T15:04:05Z
-	StartedAt time.Time `json:"started_at"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
 
-	// Status failed if any step failed or errored, otherwise passed.
+	// Status failed if any step failed or errored, otherwise passed. Absent when the run could not finish; error then says why.
 	//
 	// Examples: passed
-	Status ExecutionResultStatus `json:"status"`
+	Status *ExecutionResultStatus `json:"status,omitempty"`
 
-	// Steps One result per step of the plan, in order.
+	// Steps One result per step of the plan, in order. Absent when the run could not finish; error then says why.
 	//
 	// Examples: [{"attempts":1,"duration_ms":12,"http_status":200,"name":"Health check","status":"passed"}]
-	Steps *[]RunStepResult `json:"steps"`
+	Steps *[]RunStepResult `json:"steps,omitempty"`
 
-	// Totals Counts of step results.
+	// Totals Counts of step results. Absent when the run could not finish; error then says why.
 	//
 	// Examples: {"duration_ms":12,"errors":0,"failed":0,"passed":1,"skipped":0}
-	Totals RunTotals `json:"totals"`
+	Totals *RunTotals `json:"totals,omitempty"`
 
 	// Truncated Whether the result reached its size budget (4 MiB of JSON by default), so that some steps kept only their outcome; those steps are marked truncated.
 	//
@@ -426,7 +415,7 @@ type ExecutionResult struct {
 	Truncated *bool `json:"truncated,omitempty"`
 }
 
-// ExecutionResultStatus failed if any step failed or errored, otherwise passed.
+// ExecutionResultStatus failed if any step failed or errored, otherwise passed. Absent when the run could not finish; error then says why.
 //
 // Examples: passed
 type ExecutionResultStatus string
@@ -448,6 +437,11 @@ type Health struct {
 //
 // Examples: ok
 type HealthStatus string
+
+// JSONValue Any JSON value: an object, an array, a string, a number, a boolean or null.
+//
+// Examples: {"id":42}
+type JSONValue = interface{}
 
 // Job defines model for Job.
 type Job struct {
@@ -474,7 +468,7 @@ type Job struct {
 	// Errors Failed attempts, oldest first.
 	//
 	// Examples: []
-	Errors *[]JobError `json:"errors"`
+	Errors []JobError `json:"errors"`
 
 	// FinishedAt When the job reached a final state, or null.
 	//
@@ -514,7 +508,7 @@ type Job struct {
 	// Payload The job's arguments, as JSON.
 	//
 	// Examples: {"execution_id":"0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f"}
-	Payload interface{} `json:"payload"`
+	Payload JSONValue `json:"payload"`
 
 	// Priority Due jobs of higher priority run first.
 	//
@@ -584,7 +578,7 @@ type Plan struct {
 
 	// Document The plan document: variables and the steps to run.
 	//
-	// Examples: {"steps":[{"assert":{"status":200},"name":"Health check","request":{"method":"GET","url":"{{base_url}}/health"}}],"variables":{"base_url":"https://api.example.com"}}
+	// Examples: {"steps":[{"assert":{"status":[200]},"name":"Health check","request":{"method":"GET","url":"{{base_url}}/health"}}],"variables":{"base_url":"https://api.example.com"}}
 	Document PlanDocument `json:"document"`
 
 	// Id Identity of the plan.
@@ -635,23 +629,10 @@ type PlanAssert struct {
 	// Examples: 500
 	MaxLatencyMs *int64 `json:"max_latency_ms,omitempty"`
 
-	// Status Expected status code, or a list of accepted codes.
+	// Status Accepted status codes. A bare integer is also accepted, as a deprecated shorthand for a list of one code.
 	//
-	// Examples: 200
-	Status *PlanAssert_Status `json:"status,omitempty"`
-}
-
-// PlanAssertStatus0 defines model for PlanAssert.Status.0.
-type PlanAssertStatus0 = int32
-
-// PlanAssertStatus1 defines model for PlanAssert.Status.1.
-type PlanAssertStatus1 = []int32
-
-// PlanAssert_Status Expected status code, or a list of accepted codes.
-//
-// Examples: 200
-type PlanAssert_Status struct {
-	union json.RawMessage
+	// Examples: [200]
+	Status *[]int32 `json:"status,omitempty"`
 }
 
 // PlanBody defines model for PlanBody.
@@ -668,7 +649,7 @@ type PlanBody struct {
 
 	// Document The plan document: variables and the steps to run.
 	//
-	// Examples: {"steps":[{"assert":{"status":200},"name":"Health check","request":{"method":"GET","url":"{{base_url}}/health"}}],"variables":{"base_url":"https://api.example.com"}}
+	// Examples: {"steps":[{"assert":{"status":[200]},"name":"Health check","request":{"method":"GET","url":"{{base_url}}/health"}}],"variables":{"base_url":"https://api.example.com"}}
 	Document PlanDocument `json:"document"`
 
 	// Labels Labels to filter plans by: at most 50; keys are 1 to 63 characters without ':', values at most 255 characters; no NUL characters.
@@ -714,7 +695,7 @@ type PlanCapture struct {
 type PlanDocument struct {
 	// Steps Steps to run, in order.
 	//
-	// Examples: [{"assert":{"status":200},"name":"Health check","request":{"method":"GET","url":"{{base_url}}/health"}}]
+	// Examples: [{"assert":{"status":[200]},"name":"Health check","request":{"method":"GET","url":"{{base_url}}/health"}}]
 	Steps []PlanStep `json:"steps"`
 
 	// Variables Variables available to every step as {{name}}. Names must match ^[A-Za-z_][A-Za-z0-9_]*$. Values are used as written and are not expanded again.
@@ -746,7 +727,7 @@ type PlanJSONPathAssert struct {
 	// Equals JSON value the selected value must equal. Numbers compare by value, so 1 equals 1.0.
 	//
 	// Examples: 42
-	Equals interface{} `json:"equals,omitempty"`
+	Equals *JSONValue `json:"equals,omitempty"`
 
 	// Exists Whether the path must select at least one node (true) or none (false).
 	//
@@ -779,7 +760,7 @@ type PlanList struct {
 	// Plans The plans of this page, oldest first.
 	//
 	// Examples: []
-	Plans *[]Plan `json:"plans"`
+	Plans []Plan `json:"plans"`
 }
 
 // PlanRequest defines model for PlanRequest.
@@ -787,7 +768,7 @@ type PlanRequest struct {
 	// Body Request body. A JSON string is sent as raw text; any other JSON value is sent as JSON with Content-Type application/json unless a header sets it. Templates are expanded inside strings.
 	//
 	// Examples: {"name":"Ada"}
-	Body interface{} `json:"body,omitempty"`
+	Body *JSONValue `json:"body,omitempty"`
 
 	// Headers Request headers. Values may contain {{name}} templates.
 	//
@@ -881,7 +862,7 @@ type QueueStats struct {
 	// Queues One entry per queue that holds jobs, by queue name.
 	//
 	// Examples: [{"counts":{"available":3,"cancelled":1,"completed":120,"discarded":2,"retryable":0,"running":1},"oldest_available_age_seconds":1.5,"queue":"default"}]
-	Queues *[]QueueStat `json:"queues"`
+	Queues []QueueStat `json:"queues"`
 }
 
 // RunAssertionResult defines model for RunAssertionResult.
@@ -889,12 +870,12 @@ type RunAssertionResult struct {
 	// Actual The value found. Text longer than 1 KiB is cut and ends with …; a longer JSON value becomes its cut JSON text. NUL characters and invalid UTF-8 are replaced by U+FFFD.
 	//
 	// Examples: 41
-	Actual interface{} `json:"actual,omitempty"`
+	Actual *JSONValue `json:"actual,omitempty"`
 
 	// Expected The expected value.
 	//
 	// Examples: 42
-	Expected interface{} `json:"expected,omitempty"`
+	Expected *JSONValue `json:"expected,omitempty"`
 
 	// Kind What was checked.
 	//
@@ -1026,18 +1007,6 @@ type ListExecutionsParams struct {
 // ListExecutionsParamsStatus defines parameters for ListExecutions.
 type ListExecutionsParamsStatus string
 
-// GetExecutionReportParams defines parameters for GetExecutionReport.
-type GetExecutionReportParams struct {
-	// Format Report format. Overrides the Accept header. Defaults to json.
-	Format *GetExecutionReportParamsFormat `form:"format,omitempty" json:"format,omitempty"`
-
-	// Accept application/junit+xml (or application/xml) selects JUnit XML; anything else gives JSON.
-	Accept *string `json:"Accept,omitempty"`
-}
-
-// GetExecutionReportParamsFormat defines parameters for GetExecutionReport.
-type GetExecutionReportParamsFormat string
-
 // ListPlansParams defines parameters for ListPlans.
 type ListPlansParams struct {
 	// Name Keep plans whose name starts with this text (case-sensitive).
@@ -1062,7 +1031,7 @@ type DeletePlanParams struct {
 // UpdatePlanParams defines parameters for UpdatePlan.
 type UpdatePlanParams struct {
 	// IfMatch The plan's current ETag, from a previous read. Required: the update fails with 412 if the plan changed since.
-	IfMatch *string `json:"If-Match,omitempty"`
+	IfMatch string `json:"If-Match"`
 }
 
 // ExecutePlanParams defines parameters for ExecutePlan.
@@ -1076,68 +1045,6 @@ type CreatePlanJSONRequestBody = PlanBody
 
 // UpdatePlanJSONRequestBody defines body for UpdatePlan for application/json ContentType.
 type UpdatePlanJSONRequestBody = PlanBody
-
-// AsPlanAssertStatus0 returns the union data inside the PlanAssert_Status as a PlanAssertStatus0
-func (t PlanAssert_Status) AsPlanAssertStatus0() (PlanAssertStatus0, error) {
-	var body PlanAssertStatus0
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromPlanAssertStatus0 overwrites any union data inside the PlanAssert_Status as the provided PlanAssertStatus0
-func (t *PlanAssert_Status) FromPlanAssertStatus0(v PlanAssertStatus0) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergePlanAssertStatus0 performs a merge with any union data inside the PlanAssert_Status, using the provided PlanAssertStatus0
-func (t *PlanAssert_Status) MergePlanAssertStatus0(v PlanAssertStatus0) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-// AsPlanAssertStatus1 returns the union data inside the PlanAssert_Status as a PlanAssertStatus1
-func (t PlanAssert_Status) AsPlanAssertStatus1() (PlanAssertStatus1, error) {
-	var body PlanAssertStatus1
-	err := json.Unmarshal(t.union, &body)
-	return body, err
-}
-
-// FromPlanAssertStatus1 overwrites any union data inside the PlanAssert_Status as the provided PlanAssertStatus1
-func (t *PlanAssert_Status) FromPlanAssertStatus1(v PlanAssertStatus1) error {
-	b, err := json.Marshal(v)
-	t.union = b
-	return err
-}
-
-// MergePlanAssertStatus1 performs a merge with any union data inside the PlanAssert_Status, using the provided PlanAssertStatus1
-func (t *PlanAssert_Status) MergePlanAssertStatus1(v PlanAssertStatus1) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-
-	merged, err := runtime.JSONMerge(t.union, b)
-	t.union = merged
-	return err
-}
-
-func (t PlanAssert_Status) MarshalJSON() ([]byte, error) {
-	b, err := t.union.MarshalJSON()
-	return b, err
-}
-
-func (t *PlanAssert_Status) UnmarshalJSON(b []byte) error {
-	err := t.union.UnmarshalJSON(b)
-	return err
-}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -1236,10 +1143,17 @@ type ClientInterface interface {
 
 	// GetExecutionReport Get an execution's report
 	//
-	// Returns the result of a finished run: JSON by default, or JUnit XML with Accept: application/junit+xml or ?format=junit, so a CI system can show it. An execution without a result yet gives 409.
+	// Returns the result of a finished run as JSON: the execution's result. An execution without a result yet gives 409. For JUnit XML use GET /execution/{id}/report/junit. Deprecated: for older clients this path still answers JUnit XML (application/junit+xml) to ?format=junit, or to an Accept header naming application/junit+xml, application/xml or text/xml without ?format=json; that negotiation is kept for compatibility and will be removed.
 	//
 	// Corresponds with GET /execution/{id}/report (the `GetExecutionReport` operationId).
-	GetExecutionReport(ctx context.Context, id openapi_types.UUID, params *GetExecutionReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetExecutionReport(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetExecutionReportJunit Get an execution's report as JUnit XML
+	//
+	// Returns the result of a finished run as a JUnit XML <testsuites> document, one test case per step, so a CI system can show it. An execution without a result yet gives 409.
+	//
+	// Corresponds with GET /execution/{id}/report/junit (the `GetExecutionReportJunit` operationId).
+	GetExecutionReportJunit(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Healthz Check liveness
 	//
@@ -1387,11 +1301,28 @@ func (c *APIClient) CancelExecution(ctx context.Context, id openapi_types.UUID, 
 
 // GetExecutionReport Get an execution's report
 //
-// Returns the result of a finished run: JSON by default, or JUnit XML with Accept: application/junit+xml or ?format=junit, so a CI system can show it. An execution without a result yet gives 409.
+// Returns the result of a finished run as JSON: the execution's result. An execution without a result yet gives 409. For JUnit XML use GET /execution/{id}/report/junit. Deprecated: for older clients this path still answers JUnit XML (application/junit+xml) to ?format=junit, or to an Accept header naming application/junit+xml, application/xml or text/xml without ?format=json; that negotiation is kept for compatibility and will be removed.
 //
 // Corresponds with GET /execution/{id}/report (the `GetExecutionReport` operationId).
-func (c *APIClient) GetExecutionReport(ctx context.Context, id openapi_types.UUID, params *GetExecutionReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetExecutionReportRequest(c.Server, id, params)
+func (c *APIClient) GetExecutionReport(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetExecutionReportRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetExecutionReportJunit Get an execution's report as JUnit XML
+//
+// Returns the result of a finished run as a JUnit XML <testsuites> document, one test case per step, so a CI system can show it. An execution without a result yet gives 409.
+//
+// Corresponds with GET /execution/{id}/report/junit (the `GetExecutionReportJunit` operationId).
+func (c *APIClient) GetExecutionReportJunit(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetExecutionReportJunitRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -1773,7 +1704,7 @@ func NewCancelExecutionRequest(server string, id openapi_types.UUID) (*http.Requ
 }
 
 // NewGetExecutionReportRequest constructs an http.Request for the GetExecutionReport method
-func NewGetExecutionReportRequest(server string, id openapi_types.UUID, params *GetExecutionReportParams) (*http.Request, error) {
+func NewGetExecutionReportRequest(server string, id openapi_types.UUID) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1798,51 +1729,43 @@ func NewGetExecutionReportRequest(server string, id openapi_types.UUID, params *
 		return nil, err
 	}
 
-	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
-
-		if params.Format != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
-		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
-	}
-
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
 
-	if params != nil {
+	return req, nil
+}
 
-		if params.Accept != nil {
-			var headerParam0 string
+// NewGetExecutionReportJunitRequest constructs an http.Request for the GetExecutionReportJunit method
+func NewGetExecutionReportJunitRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
 
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Accept", *params.Accept, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
+	var pathParam0 string
 
-			req.Header.Set("Accept", headerParam0)
-		}
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
 
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/execution/%s/report/junit", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -2180,16 +2103,14 @@ func NewUpdatePlanRequestWithBody(server string, id openapi_types.UUID, params *
 
 	if params != nil {
 
-		if params.IfMatch != nil {
-			var headerParam0 string
+		var headerParam0 string
 
-			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
-			if err != nil {
-				return nil, err
-			}
-
-			req.Header.Set("If-Match", headerParam0)
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
 		}
+
+		req.Header.Set("If-Match", headerParam0)
 
 	}
 
@@ -2372,12 +2293,21 @@ type ClientWithResponsesInterface interface {
 
 	// GetExecutionReportWithResponse Get an execution's report
 	//
-	// Returns the result of a finished run: JSON by default, or JUnit XML with Accept: application/junit+xml or ?format=junit, so a CI system can show it. An execution without a result yet gives 409.
+	// Returns the result of a finished run as JSON: the execution's result. An execution without a result yet gives 409. For JUnit XML use GET /execution/{id}/report/junit. Deprecated: for older clients this path still answers JUnit XML (application/junit+xml) to ?format=junit, or to an Accept header naming application/junit+xml, application/xml or text/xml without ?format=json; that negotiation is kept for compatibility and will be removed.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /execution/{id}/report (the `GetExecutionReport` operationId).
-	GetExecutionReportWithResponse(ctx context.Context, id openapi_types.UUID, params *GetExecutionReportParams, reqEditors ...RequestEditorFn) (*GetExecutionReportResponse, error)
+	GetExecutionReportWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetExecutionReportResponse, error)
+
+	// GetExecutionReportJunitWithResponse Get an execution's report as JUnit XML
+	//
+	// Returns the result of a finished run as a JUnit XML <testsuites> document, one test case per step, so a CI system can show it. An execution without a result yet gives 409.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /execution/{id}/report/junit (the `GetExecutionReportJunit` operationId).
+	GetExecutionReportJunitWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetExecutionReportJunitResponse, error)
 
 	// HealthzWithResponse Check liveness
 	//
@@ -2737,11 +2667,6 @@ func (r CancelExecutionResponse) ContentType() string {
 	return ""
 }
 
-// GetExecutionReportResponse200Headers the declared response headers of an HTTP 200 response for GetExecutionReport
-type GetExecutionReportResponse200Headers struct {
-	ContentType *string
-}
-
 type GetExecutionReportResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -2759,8 +2684,6 @@ type GetExecutionReportResponse struct {
 	ApplicationproblemJSON500 *ErrorModel
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ErrorModel
-	// Headers200 the parsed response headers for an HTTP 200 response
-	Headers200 *GetExecutionReportResponse200Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -2821,6 +2744,82 @@ func (r GetExecutionReportResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetExecutionReportResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetExecutionReportJunitResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetExecutionReportJunitResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetExecutionReportJunitResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r GetExecutionReportJunitResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetExecutionReportJunitResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetExecutionReportJunitResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetExecutionReportJunitResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetExecutionReportJunitResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetExecutionReportJunitResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetExecutionReportJunitResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetExecutionReportJunitResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3670,17 +3669,32 @@ func (c *ClientWithResponses) CancelExecutionWithResponse(ctx context.Context, i
 
 // GetExecutionReportWithResponse Get an execution's report
 //
-// Returns the result of a finished run: JSON by default, or JUnit XML with Accept: application/junit+xml or ?format=junit, so a CI system can show it. An execution without a result yet gives 409.
+// Returns the result of a finished run as JSON: the execution's result. An execution without a result yet gives 409. For JUnit XML use GET /execution/{id}/report/junit. Deprecated: for older clients this path still answers JUnit XML (application/junit+xml) to ?format=junit, or to an Accept header naming application/junit+xml, application/xml or text/xml without ?format=json; that negotiation is kept for compatibility and will be removed.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /execution/{id}/report (the `GetExecutionReport` operationId).
-func (c *ClientWithResponses) GetExecutionReportWithResponse(ctx context.Context, id openapi_types.UUID, params *GetExecutionReportParams, reqEditors ...RequestEditorFn) (*GetExecutionReportResponse, error) {
-	rsp, err := c.GetExecutionReport(ctx, id, params, reqEditors...)
+func (c *ClientWithResponses) GetExecutionReportWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetExecutionReportResponse, error) {
+	rsp, err := c.GetExecutionReport(ctx, id, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
 	return ParseGetExecutionReportResponse(rsp)
+}
+
+// GetExecutionReportJunitWithResponse Get an execution's report as JUnit XML
+//
+// Returns the result of a finished run as a JUnit XML <testsuites> document, one test case per step, so a CI system can show it. An execution without a result yet gives 409.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /execution/{id}/report/junit (the `GetExecutionReportJunit` operationId).
+func (c *ClientWithResponses) GetExecutionReportJunitWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetExecutionReportJunitResponse, error) {
+	rsp, err := c.GetExecutionReportJunit(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetExecutionReportJunitResponse(rsp)
 }
 
 // HealthzWithResponse Check liveness
@@ -4142,22 +4156,67 @@ func ParseGetExecutionReportResponse(rsp *http.Response) (*GetExecutionReportRes
 		}
 		response.ApplicationproblemJSON503 = &dest
 
-	case rsp.StatusCode == 200:
-		// Content-type (application/junit+xml) unsupported
+	}
 
+	return response, nil
+}
+
+// ParseGetExecutionReportJunitResponse parses an HTTP response from a GetExecutionReportJunitWithResponse call
+func ParseGetExecutionReportJunitResponse(rsp *http.Response) (*GetExecutionReportJunitResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetExecutionReportJunitResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
 	}
 
 	switch {
-	case rsp.StatusCode == 200:
-		var headers GetExecutionReportResponse200Headers
-		if values := rsp.Header.Values("Content-Type"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Type", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.ContentType = &value
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
 		}
-		response.Headers200 = &headers
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	}
 
 	return response, nil

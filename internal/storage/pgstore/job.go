@@ -360,6 +360,25 @@ func (s *Store) JobGetByUniqueKey(ctx context.Context, key string) (*storage.Job
 	return jobFromRow(row), nil
 }
 
+// JobIDsByUniqueKeys returns the newest job ID of each key. See
+// storage.JobStore.
+func (s *Store) JobIDsByUniqueKeys(ctx context.Context, keys []string) (map[string]int64, error) {
+	ids := make(map[string]int64, len(keys))
+	if len(keys) == 0 {
+		return ids, nil
+	}
+	rows, err := s.q.JobIDsByUniqueKeys(ctx, s.db, keys)
+	if err != nil {
+		return nil, fmt.Errorf("get job ids of %d unique keys: %w", len(keys), interpretError(err))
+	}
+	for _, r := range rows {
+		if r.UniqueKey != nil {
+			ids[*r.UniqueKey] = r.ID
+		}
+	}
+	return ids, nil
+}
+
 // JobVacuum vacuums the jobs table, skipping it if another session holds
 // a conflicting lock. Inside InTx it does nothing, since Postgres cannot
 // vacuum in a transaction. See storage.JobStore.

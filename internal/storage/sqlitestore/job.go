@@ -449,6 +449,32 @@ func (s *Store) JobGetByUniqueKey(ctx context.Context, key string) (*storage.Job
 	return jobFromRow(row), nil
 }
 
+// JobIDsByUniqueKeys returns the newest job ID of each key. See
+// storage.JobStore.
+func (s *Store) JobIDsByUniqueKeys(ctx context.Context, keys []string) (map[string]int64, error) {
+	ids := make(map[string]int64, len(keys))
+	if len(keys) == 0 {
+		return ids, nil
+	}
+	args := make([]sql.NullString, 0, len(keys))
+	for _, k := range keys {
+		if err := checkNoNUL("unique key", k); err != nil {
+			return nil, fmt.Errorf("get job ids by unique keys: %w", err)
+		}
+		args = append(args, nullString(k))
+	}
+	rows, err := s.q.JobIDsByUniqueKeys(ctx, s.read, args)
+	if err != nil {
+		return nil, fmt.Errorf("get job ids of %d unique keys: %w", len(keys), interpretError(err))
+	}
+	for _, r := range rows {
+		if r.UniqueKey.Valid {
+			ids[r.UniqueKey.String] = r.ID
+		}
+	}
+	return ids, nil
+}
+
 // JobVacuum does nothing: SQLite reuses the pages of updated rows at once,
 // so the queue has no dead rows to reclaim. See storage.JobStore.
 func (s *Store) JobVacuum(context.Context) error { return nil }

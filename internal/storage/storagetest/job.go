@@ -23,6 +23,7 @@ func jobCases() []testCase {
 		{"EnqueueKeepsGivenFields", testJobEnqueueFields},
 		{"GetReturnsErrNotFoundForUnknownID", testJobGetUnknown},
 		{"GetByUniqueKeyReturnsTheNewestJobOfTheKey", testJobGetByUniqueKey},
+		{"IDsByUniqueKeysReturnsTheNewestJobOfEachKnownKey", testJobIDsByUniqueKeys},
 		{"EnqueueWithALiveUniqueKeyReturnsTheSameJob", testJobUniqueKey},
 		{"UniqueKeyIsFreeAgainOnceTheJobIsFinal", testJobUniqueKeyFreed},
 		{"ConcurrentEnqueuesOfOneUniqueKeyShareOneJob", testJobUniqueKeyConcurrent},
@@ -1316,6 +1317,29 @@ func testJobGetByUniqueKey(t *testing.T, s storage.Store) {
 	got, err = s.JobGetByUniqueKey(ctx, "key-1")
 	require.NoError(t, err)
 	assert.Equal(t, second.ID, got.ID, "the newest job of the key wins")
+}
+
+// testJobIDsByUniqueKeys covers JobIDsByUniqueKeys: an empty map for no
+// keys or unknown keys, the newest job of a reused key, and several keys in
+// one call.
+func testJobIDsByUniqueKeys(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	got, err := s.JobIDsByUniqueKeys(ctx, nil)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	got, err = s.JobIDsByUniqueKeys(ctx, []string{"nobody"})
+	require.NoError(t, err)
+	assert.Empty(t, got)
+
+	first := enqueueAndClaim(t, ctx, s, storage.JobEnqueueParams{Queue: "ids", Kind: "k", UniqueKey: "ids-1"}, longLease)
+	require.NoError(t, s.JobComplete(ctx, ref(first)))
+	second := enqueue(t, ctx, s, storage.JobEnqueueParams{Queue: "ids", Kind: "k", UniqueKey: "ids-1"})
+	other := enqueue(t, ctx, s, storage.JobEnqueueParams{Queue: "ids", Kind: "k", UniqueKey: "ids-2"})
+	enqueue(t, ctx, s, storage.JobEnqueueParams{Queue: "ids", Kind: "k"})
+
+	got, err = s.JobIDsByUniqueKeys(ctx, []string{"ids-1", "ids-2", "nobody"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int64{"ids-1": second.ID, "ids-2": other.ID}, got)
 }
 
 // testJobBatchesDoNotDeadlock runs heartbeats over the same held jobs in

@@ -173,23 +173,17 @@ export function createAstroClient(opts: ClientOptions): AstroClient {
 }
 
 /**
- * junitReporter returns the JUnit report call. It is the one place that
- * knows how the spec exposes JUnit XML: today GET /execution/{id}/report
- * with Accept: application/junit+xml.
- *
- * TODO(issue 12, spec fix): once the spec has GET /execution/{id}/report/junit,
- * call `client.GET("/execution/{id}/report/junit", { params: { path: { id: executionId } }, parseAs: "text" })`.
+ * junitReporter returns the JUnit report call: GET
+ * /execution/{id}/report/junit, read as text.
  */
 function junitReporter(client: Client<paths>): AstroHelpers["junitReport"] {
-  return async (executionId) => {
-    const xml = await unwrap(
-      client.GET("/execution/{id}/report", {
-        params: { path: { id: executionId }, header: { Accept: "application/junit+xml" } },
+  return async (executionId) =>
+    unwrap(
+      client.GET("/execution/{id}/report/junit", {
+        params: { path: { id: executionId } },
         parseAs: "text",
       }),
     );
-    return xml;
-  };
 }
 
 /** bearerToken is a middleware that sends token as a bearer token. */

@@ -73,9 +73,29 @@ export interface paths {
         };
         /**
          * Get an execution's report
-         * @description Returns the result of a finished run: JSON by default, or JUnit XML with Accept: application/junit+xml or ?format=junit, so a CI system can show it. An execution without a result yet gives 409.
+         * @description Returns the result of a finished run as JSON: the execution's result. An execution without a result yet gives 409. For JUnit XML use GET /execution/{id}/report/junit. Deprecated: for older clients this path still answers JUnit XML (application/junit+xml) to ?format=junit, or to an Accept header naming application/junit+xml, application/xml or text/xml without ?format=json; that negotiation is kept for compatibility and will be removed.
          */
         get: operations["get-execution-report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/execution/{id}/report/junit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an execution's report as JUnit XML
+         * @description Returns the result of a finished run as a JUnit XML <testsuites> document, one test case per step, so a CI system can show it. An execution without a result yet gives 409.
+         */
+        get: operations["get-execution-report-junit"];
         put?: never;
         post?: never;
         delete?: never;
@@ -246,7 +266,7 @@ export interface components {
             /** @description Error message text */
             message?: string;
             /** @description The value at the given location */
-            value?: unknown;
+            value?: components["schemas"]["JSONValue"];
         };
         ErrorModel: {
             /**
@@ -261,7 +281,7 @@ export interface components {
              */
             detail?: string;
             /** @description Optional list of individual error details */
-            errors?: components["schemas"]["ErrorDetail"][] | null;
+            errors?: components["schemas"]["ErrorDetail"][];
             /**
              * Format: uri
              * @description A URI reference that identifies the specific occurrence of the problem.
@@ -281,11 +301,10 @@ export interface components {
             title?: string;
             /**
              * Format: uri
-             * @description A URI reference to human-readable documentation for the error.
-             * @default about:blank
+             * @description A URI reference to human-readable documentation for the error. Defaults to "about:blank".
              * @example https://example.com/errors/example
              */
-            type: string;
+            type?: string;
         };
         Execution: {
             /**
@@ -319,6 +338,12 @@ export interface components {
              */
             id: string;
             /**
+             * Format: int64
+             * @description Identity of the job that runs the execution, for GET /job/{id}; the newest one if it was enqueued again. null once the job is gone: final jobs are deleted 24 hours after they finish.
+             * @example 42
+             */
+            job_id: number | null;
+            /**
              * Format: uuid
              * @description Identity of the plan being run.
              * @example 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
@@ -331,7 +356,7 @@ export interface components {
              */
             plan_revision: number;
             /**
-             * @description The run's result, per step, or null until a run finishes. GET /execution/{id}/report renders it as JUnit XML.
+             * @description The run's result, per step, or null until a run finishes (while queued or running, and for an execution cancelled before it ran). GET /execution/{id}/report/junit renders it as JUnit XML.
              * @example {
              *       "finished_at": "2025-01-02T15:04:09Z",
              *       "plan_revision": 3,
@@ -347,7 +372,7 @@ export interface components {
              *       }
              *     }
              */
-            result: components["schemas"]["ExecutionResult"];
+            result: components["schemas"]["ExecutionResult"] | null;
             /**
              * Format: date-time
              * @description When the first attempt started, or null.
@@ -372,7 +397,7 @@ export interface components {
              * @description The executions of this page, newest first.
              * @example []
              */
-            executions: components["schemas"]["Execution"][] | null;
+            executions: components["schemas"]["Execution"][];
             /**
              * @description Cursor of the next page, to pass as ?cursor=. Empty on the last page.
              * @example eyJpIjoiMDE5MGMxZDAtMWIyYy03ZDNlLTlmNDAtNWE2YjdjOGQ5ZTBmIn0
@@ -393,10 +418,10 @@ export interface components {
             error?: string;
             /**
              * Format: date-time
-             * @description When the run finished.
+             * @description When the run finished. Absent when the run could not finish; error then says why.
              * @example 2026-01-02T15:04:06Z
              */
-            finished_at: string;
+            finished_at?: string;
             /**
              * Format: int64
              * @description Revision of the plan that ran.
@@ -405,18 +430,18 @@ export interface components {
             plan_revision: number;
             /**
              * Format: date-time
-             * @description When the run started.
+             * @description When the run started. Absent when the run could not finish; error then says why.
              * @example 2026-01-02T15:04:05Z
              */
-            started_at: string;
+            started_at?: string;
             /**
-             * @description failed if any step failed or errored, otherwise passed.
+             * @description failed if any step failed or errored, otherwise passed. Absent when the run could not finish; error then says why.
              * @example passed
              * @enum {string}
              */
-            status: "passed" | "failed";
+            status?: "passed" | "failed";
             /**
-             * @description One result per step of the plan, in order.
+             * @description One result per step of the plan, in order. Absent when the run could not finish; error then says why.
              * @example [
              *       {
              *         "attempts": 1,
@@ -427,9 +452,9 @@ export interface components {
              *       }
              *     ]
              */
-            steps: components["schemas"]["RunStepResult"][] | null;
+            steps?: components["schemas"]["RunStepResult"][];
             /**
-             * @description Counts of step results.
+             * @description Counts of step results. Absent when the run could not finish; error then says why.
              * @example {
              *       "duration_ms": 12,
              *       "errors": 0,
@@ -438,7 +463,7 @@ export interface components {
              *       "skipped": 0
              *     }
              */
-            totals: components["schemas"]["RunTotals"];
+            totals?: components["schemas"]["RunTotals"];
             /**
              * @description Whether the result reached its size budget (4 MiB of JSON by default), so that some steps kept only their outcome; those steps are marked truncated.
              * @example false
@@ -459,6 +484,13 @@ export interface components {
              */
             status: "ok";
         };
+        /**
+         * @description Any JSON value: an object, an array, a string, a number, a boolean or null.
+         * @example {
+         *       "id": 42
+         *     }
+         */
+        JSONValue: unknown;
         Job: {
             /**
              * Format: uri
@@ -487,7 +519,7 @@ export interface components {
              * @description Failed attempts, oldest first.
              * @example []
              */
-            errors: components["schemas"]["JobError"][] | null;
+            errors: components["schemas"]["JobError"][];
             /**
              * Format: date-time
              * @description When the job reached a final state, or null.
@@ -533,7 +565,7 @@ export interface components {
              *       "execution_id": "0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f"
              *     }
              */
-            payload: unknown;
+            payload: components["schemas"]["JSONValue"];
             /**
              * Format: int64
              * @description Due jobs of higher priority run first.
@@ -606,7 +638,9 @@ export interface components {
              *       "steps": [
              *         {
              *           "assert": {
-             *             "status": 200
+             *             "status": [
+             *               200
+             *             ]
              *           },
              *           "name": "Health check",
              *           "request": {
@@ -690,10 +724,12 @@ export interface components {
              */
             max_latency_ms?: number;
             /**
-             * @description Expected status code, or a list of accepted codes.
-             * @example 200
+             * @description Accepted status codes. A bare integer is also accepted, as a deprecated shorthand for a list of one code.
+             * @example [
+             *       200
+             *     ]
              */
-            status?: number | number[];
+            status?: number[];
         };
         PlanBody: {
             /**
@@ -713,7 +749,9 @@ export interface components {
              *       "steps": [
              *         {
              *           "assert": {
-             *             "status": 200
+             *             "status": [
+             *               200
+             *             ]
              *           },
              *           "name": "Health check",
              *           "request": {
@@ -748,10 +786,9 @@ export interface components {
             /**
              * Format: int64
              * @description Capture group of Regex to store. 0 means the default, group 1; wrap the whole expression in parentheses to capture the whole match.
-             * @default 1
              * @example 1
              */
-            group: number;
+            group?: number;
             /**
              * @description Response header whose first value is captured.
              * @example Location
@@ -779,7 +816,9 @@ export interface components {
              * @example [
              *       {
              *         "assert": {
-             *           "status": 200
+             *           "status": [
+             *             200
+             *           ]
              *         },
              *         "name": "Health check",
              *         "request": {
@@ -822,7 +861,7 @@ export interface components {
              * @description JSON value the selected value must equal. Numbers compare by value, so 1 equals 1.0.
              * @example 42
              */
-            equals?: unknown;
+            equals?: components["schemas"]["JSONValue"];
             /**
              * @description Whether the path must select at least one node (true) or none (false).
              * @example true
@@ -855,7 +894,7 @@ export interface components {
              * @description The plans of this page, oldest first.
              * @example []
              */
-            plans: components["schemas"]["Plan"][] | null;
+            plans: components["schemas"]["Plan"][];
         };
         PlanRequest: {
             /**
@@ -864,7 +903,7 @@ export interface components {
              *       "name": "Ada"
              *     }
              */
-            body?: unknown;
+            body?: components["schemas"]["JSONValue"];
             /**
              * @description Request headers. Values may contain {{name}} templates.
              * @example {
@@ -940,10 +979,9 @@ export interface components {
             /**
              * Format: int64
              * @description Timeout of each attempt in milliseconds, covering the request and reading the response. 0 means the default of 10000.
-             * @default 10000
              * @example 5000
              */
-            timeout_ms: number;
+            timeout_ms?: number;
         };
         QueueStat: {
             /**
@@ -996,19 +1034,19 @@ export interface components {
              *       }
              *     ]
              */
-            queues: components["schemas"]["QueueStat"][] | null;
+            queues: components["schemas"]["QueueStat"][];
         };
         RunAssertionResult: {
             /**
              * @description The value found. Text longer than 1 KiB is cut and ends with …; a longer JSON value becomes its cut JSON text. NUL characters and invalid UTF-8 are replaced by U+FFFD.
              * @example 41
              */
-            actual?: unknown;
+            actual?: components["schemas"]["JSONValue"];
             /**
              * @description The expected value.
              * @example 42
              */
-            expected?: unknown;
+            expected?: components["schemas"]["JSONValue"];
             /**
              * @description What was checked.
              * @example jsonpath_equals
@@ -1043,7 +1081,7 @@ export interface components {
              *       }
              *     ]
              */
-            assertions?: components["schemas"]["RunAssertionResult"][] | null;
+            assertions?: components["schemas"]["RunAssertionResult"][];
             /**
              * Format: int64
              * @description Attempts made, including retries. 0 for a skipped step.
@@ -1363,14 +1401,8 @@ export interface operations {
     };
     "get-execution-report": {
         parameters: {
-            query?: {
-                /** @description Report format. Overrides the Accept header. Defaults to json. */
-                format?: "json" | "junit";
-            };
-            header?: {
-                /** @description application/junit+xml (or application/xml) selects JUnit XML; anything else gives JSON. */
-                Accept?: string;
-            };
+            query?: never;
+            header?: never;
             path: {
                 /** @description Identity of the execution. */
                 id: string;
@@ -1382,11 +1414,86 @@ export interface operations {
             /** @description The report. */
             200: {
                 headers: {
-                    "Content-Type"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ExecutionResult"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-execution-report-junit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Identity of the execution. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The JUnit XML report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
                     "application/junit+xml": string;
                 };
             };
@@ -1788,9 +1895,9 @@ export interface operations {
     "update-plan": {
         parameters: {
             query?: never;
-            header?: {
+            header: {
                 /** @description The plan's current ETag, from a previous read. Required: the update fails with 412 if the plan changed since. */
-                "If-Match"?: string;
+                "If-Match": string;
             };
             path: {
                 /** @description Identity of the plan. */

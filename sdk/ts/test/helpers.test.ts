@@ -21,9 +21,7 @@ function execution(status: Execution["status"]): Execution {
     created_at: "2025-01-02T15:04:05Z",
     started_at: null,
     finished_at: null,
-    // TODO(issue 12, spec fix): result is null until the run finishes; the
-    // cast goes once Execution.result is nullable in the spec.
-    result: null as unknown as Execution["result"],
+    result: null,
   } as Execution;
 }
 

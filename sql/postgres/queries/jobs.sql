@@ -31,6 +31,12 @@ FROM (
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
 RETURNING id;
 
+-- name: JobIDsByUniqueKeys :many
+-- The newest job of each key, on the (unique_key, id) index.
+SELECT unique_key, CAST(MAX(id) AS BIGINT) AS id FROM jobs
+WHERE unique_key = ANY(@unique_keys::text[])
+GROUP BY unique_key;
+
 -- name: JobClaim :many
 WITH picked AS (
     SELECT j.id FROM jobs AS j

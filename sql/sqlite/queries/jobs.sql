@@ -14,6 +14,12 @@ WHERE unique_key = @unique_key
 ORDER BY id DESC
 LIMIT 1;
 
+-- name: JobIDsByUniqueKeys :many
+-- The newest job of each key, on the (unique_key, id) index.
+SELECT unique_key, CAST(MAX(id) AS INTEGER) AS id FROM jobs
+WHERE unique_key IN (sqlc.slice('unique_keys'))
+GROUP BY unique_key;
+
 -- name: JobClaim :many
 UPDATE jobs
 SET state = 'running',
