@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -90,11 +91,19 @@ func (r *remote) findPlan(ctx context.Context, name string) (*astro.Plan, error)
 		if err != nil {
 			return nil, err
 		}
-		if page.Plans != nil {
-			for _, p := range *page.Plans {
-				if p.Name == name {
-					return &p, nil
-				}
+		// Read the page through its JSON form, which does not depend on
+		// whether the generator made the list []Plan or *[]Plan.
+		var plans struct {
+			Plans []astro.Plan `json:"plans"`
+		}
+		if b, err := json.Marshal(page); err != nil {
+			return nil, fmt.Errorf("read plan list: %w", err)
+		} else if err := json.Unmarshal(b, &plans); err != nil {
+			return nil, fmt.Errorf("read plan list: %w", err)
+		}
+		for _, p := range plans.Plans {
+			if p.Name == name {
+				return &p, nil
 			}
 		}
 		if page.NextCursor == "" {
