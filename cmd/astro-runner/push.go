@@ -25,8 +25,8 @@ type pushFlags struct {
 
 func (c *cli) newPlanCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "plan push",
-		Short: "Manage the plans stored on a server",
+		Use:   "plan",
+		Short: "Manage the plans stored on a server (plan push)",
 		Args: usageArgs(func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return fmt.Errorf("unknown plan command %q: want push", args[0])
