@@ -15,11 +15,14 @@ import (
 const (
 	// exitOK: the command succeeded; every plan passed.
 	exitOK = 0
-	// exitFailed: a plan failed or errored, or the command could not do its
-	// work (a server that would not start, an unreachable server).
+	// exitFailed: a plan failed or errored (or an execution was cancelled
+	// or did not finish in time), or the command could not do its work (a
+	// server that would not start).
 	exitFailed = 1
 	// exitUsage: bad usage (an unknown command or flag, a missing or
-	// unknown argument or variable) or an invalid plan.
+	// unknown argument, variable or plan) or an invalid plan; for exec and
+	// plan push also a server that cannot be reached, refuses the token or
+	// answers with an error, as no verdict on the plans could be had.
 	exitUsage = 2
 )
 

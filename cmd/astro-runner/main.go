@@ -9,6 +9,8 @@
 //	astro-runner migrate up|down|status
 //	astro-runner openapi              print the OpenAPI document (YAML)
 //	astro-runner run FILE...          run plan files locally, no server
+//	astro-runner exec PLAN            run a stored plan on a server and wait
+//	astro-runner plan push FILE...    create or update stored plans by name
 //
 // Configuration comes from the environment; see README.md. Run
 // `astro-runner help COMMAND` for each command's flags.
@@ -44,7 +46,8 @@ func main() {
 
 // execute runs the command line args and returns the exit status: 0 for
 // success, 1 for a failure (a failed plan, a server that could not start),
-// 2 for bad usage or an invalid plan. Errors are written to stderr.
+// 2 for bad usage, an invalid plan, or a server that exec or plan push
+// cannot use. Errors are written to stderr.
 func execute(ctx context.Context, args []string, lookup config.LookupFunc, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr, lookup)
 	root.SetArgs(args)
@@ -70,7 +73,9 @@ func newRootCmd(stdout, stderr io.Writer, lookup config.LookupFunc) *cobra.Comma
 		Long: `astro-runner stores API test plans, runs them through a durable job queue,
 and keeps every result. With no command it serves the API and runs the
 workers (astro-runner serve). "astro-runner run" runs plan files locally,
-without a server, for CI.
+without a server, for CI; "astro-runner exec" runs a plan stored on a
+server and waits for it; "astro-runner plan push" syncs plan files to a
+server.
 
 Configuration comes from environment variables (STORAGE_BACKEND,
 ASTRO_ADDR, ASTRO_LOG_FORMAT...); see README.md for the full table.`,
@@ -84,7 +89,8 @@ ASTRO_ADDR, ASTRO_LOG_FORMAT...); see README.md for the full table.`,
 	root.SetErr(stderr)
 	root.SetVersionTemplate("astro-runner {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(serveCmd, c.newWorkerCmd(), c.newMigrateCmd(), c.newOpenAPICmd(), c.newRunCmd())
+	root.AddCommand(serveCmd, c.newWorkerCmd(), c.newMigrateCmd(), c.newOpenAPICmd(), c.newRunCmd(),
+		c.newExecCmd(), c.newPlanCmd())
 	return root
 }
 

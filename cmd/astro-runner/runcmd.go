@@ -68,20 +68,28 @@ even when an earlier one failed; the status is the worst of them.`,
 // loadedPlan is a plan file, read and checked, or the reason it cannot run.
 type loadedPlan struct {
 	file string
+	// data is the file's content, as read.
+	data []byte
 	body *api.PlanBody
 	// problem and details say why the file cannot run.
 	problem string
 	details []string
 }
 
-// planReport is one plan in the JSON report of astro-runner run.
+// planReport is one plan in the JSON report of astro-runner run, or the
+// execution in that of astro-runner exec.
 type planReport struct {
-	File   string          `json:"file"`
-	Name   string          `json:"name,omitempty"`
-	Status string          `json:"status"`
-	Error  string          `json:"error,omitempty"`
-	Errors []string        `json:"errors,omitempty"`
-	Result *planrun.Result `json:"result,omitempty"`
+	// File is the plan file (run).
+	File string `json:"file,omitempty"`
+	Name string `json:"name,omitempty"`
+	// PlanID and ExecutionID identify the plan and execution on the server
+	// (exec).
+	PlanID      string          `json:"plan_id,omitempty"`
+	ExecutionID string          `json:"execution_id,omitempty"`
+	Status      string          `json:"status"`
+	Error       string          `json:"error,omitempty"`
+	Errors      []string        `json:"errors,omitempty"`
+	Result      *planrun.Result `json:"result,omitempty"`
 }
 
 // runReport is the JSON report of astro-runner run.
@@ -147,7 +155,7 @@ func (c *cli) runFiles(ctx context.Context, f *runFlags, files []string) error {
 		fmt.Fprintln(c.stdout)
 		out.Summary(sum)
 	}
-	if err := writeReports(f, report, suites); err != nil {
+	if err := writeReports(f.junit, f.json, report, suites); err != nil {
 		fmt.Fprintln(c.stderr, "astro-runner:", err)
 		code = worst(code, exitFailed)
 	}
@@ -237,7 +245,7 @@ func loadPlan(file string, envAllow []string) *loadedPlan {
 	case err != nil:
 		p.problem = "invalid plan: " + err.Error()
 	default:
-		p.body = body
+		p.body, p.data = body, data
 	}
 	return p
 }
@@ -385,22 +393,23 @@ func checkVars(vars map[string]string, plans []*loadedPlan) error {
 	return fmt.Errorf("unknown variable %s: no plan declares it (declared: %s)", strings.Join(unknown, ", "), known)
 }
 
-// writeReports writes the --junit and --json reports that f asks for.
-func writeReports(f *runFlags, report *runReport, suites []planrun.JUnitSuite) error {
+// writeReports writes the --junit report to junitFile and the --json report
+// to jsonFile, each unless its name is empty.
+func writeReports(junitFile, jsonFile string, report *runReport, suites []planrun.JUnitSuite) error {
 	var errs []error
-	if f.junit != "" {
+	if junitFile != "" {
 		b, err := planrun.JUnitSuites("astro-runner", suites)
 		if err == nil {
-			err = os.WriteFile(f.junit, b, 0o644)
+			err = os.WriteFile(junitFile, b, 0o644)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--junit: %w", err))
 		}
 	}
-	if f.json != "" {
+	if jsonFile != "" {
 		b, err := json.MarshalIndent(report, "", "  ")
 		if err == nil {
-			err = os.WriteFile(f.json, append(b, '\n'), 0o644)
+			err = os.WriteFile(jsonFile, append(b, '\n'), 0o644)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--json: %w", err))
