@@ -230,15 +230,31 @@ func (r *remote) push(ctx context.Context, p *loadedPlan, dryRun bool) (string, 
 }
 
 // sdkBody decodes a plan file into the SDK's plan body. Numbers in free
-// JSON values (a request body, an expected value) keep their text.
+// JSON values (a request body, an expected value) keep their text, and an
+// assert.status written as a bare number (the shorthand the API still
+// accepts) becomes the array the spec describes.
 func sdkBody(data []byte) (astro.PlanBody, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
+	var raw map[string]any
+	if err := decodeNumbers(data, &raw); err != nil {
+		return astro.PlanBody{}, fmt.Errorf("decode plan file: %w", err)
+	}
+	plan.NormalizeStatusShorthand(raw["document"])
+	normalized, err := json.Marshal(raw)
+	if err != nil {
+		return astro.PlanBody{}, fmt.Errorf("encode plan file: %w", err)
+	}
 	var body astro.PlanBody
-	if err := dec.Decode(&body); err != nil {
+	if err := decodeNumbers(normalized, &body); err != nil {
 		return astro.PlanBody{}, fmt.Errorf("decode plan file: %w", err)
 	}
 	return body, nil
+}
+
+// decodeNumbers decodes JSON into v, keeping numbers as json.Number.
+func decodeNumbers(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return dec.Decode(v)
 }
 
 // storedPlan is a plan as the server sends it, with its document as sent,

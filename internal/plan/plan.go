@@ -219,14 +219,16 @@ func (StatusSpec) Schema(huma.Registry) *huma.Schema {
 // as a bare number in a decoded document (as produced by decoding JSON into
 // an any) into an array of that number, the form the schema describes. It
 // lets a schema validator accept the shorthand that UnmarshalJSON accepts.
-// Anything that is not shaped like a document is left alone.
+// Numbers may be float64 or json.Number (a decoder with UseNumber). Anything
+// that is not shaped like a document is left alone.
 func NormalizeStatusShorthand(document any) {
 	doc, _ := document.(map[string]any)
 	steps, _ := doc["steps"].([]any)
 	for _, step := range steps {
 		st, _ := step.(map[string]any)
 		as, _ := st["assert"].(map[string]any)
-		if code, ok := as["status"].(float64); ok {
+		switch code := as["status"].(type) {
+		case float64, json.Number:
 			as["status"] = []any{code}
 		}
 	}

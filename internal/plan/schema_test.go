@@ -206,4 +206,13 @@ func TestNormalizeStatusShorthand(t *testing.T) {
 	for _, v := range []any{nil, "text", []any{1}, map[string]any{"steps": "x"}} {
 		plan.NormalizeStatusShorthand(v) // must not panic
 	}
+
+	// A decoder with UseNumber gives json.Number, which is rewritten too.
+	dec := json.NewDecoder(strings.NewReader(`{"steps":[{"assert":{"status":204}}]}`))
+	dec.UseNumber()
+	require.NoError(t, dec.Decode(&doc))
+	plan.NormalizeStatusShorthand(doc)
+	b, err = json.Marshal(doc)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"steps":[{"assert":{"status":[204]}}]}`, string(b))
 }
