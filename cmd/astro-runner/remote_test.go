@@ -4,53 +4,32 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/astro-runner/astro-runner/api"
-	"github.com/astro-runner/astro-runner/internal/planjob"
-	"github.com/astro-runner/astro-runner/internal/planrun"
+	"github.com/astro-runner/astro-runner/internal/apitest"
 	"github.com/astro-runner/astro-runner/internal/storage/sqlitestore"
-	"github.com/astro-runner/astro-runner/internal/worker"
 	astro "github.com/astro-runner/astro-runner/sdk/go"
 )
 
 // startServer serves the API over a fresh in-memory store on 127.0.0.1,
-// with workers that run executions, as `astro-runner serve` does (the
-// wiring of internal/sdkcheck). A non-empty token is required of clients.
-// wrap, when not nil, wraps the API handler, to meddle with requests.
+// with workers that run executions. A non-empty token is required of
+// clients. wrap, when not nil, wraps the API handler, to meddle with
+// requests.
 func startServer(t *testing.T, token string, wrap func(http.Handler) http.Handler) string {
 	t.Helper()
 	st, err := sqlitestore.Open(context.Background(), sqlitestore.Config{})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
-
-	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.DiscardHandler)
-	pool := worker.New(st, worker.Config{Workers: 2, PollInterval: 50 * time.Millisecond, Logger: log})
-	pool.Handle(planjob.Kind, (&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log}).Handle)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = pool.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	h := api.NewHandler(api.Deps{Store: st, Logger: log, APIToken: token, WakeFunc: pool.Wake, CancelFunc: pool.CheckCancels})
-	if wrap != nil {
-		h = wrap(h)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return apitest.Serve(t, st, apitest.Options{Token: token, WrapFunc: wrap})
 }
 
 // createPlan stores the plan of a plan file on the server and returns its

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -17,14 +16,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/astro-runner/astro-runner/api"
+	"github.com/astro-runner/astro-runner/internal/apitest"
 	"github.com/astro-runner/astro-runner/internal/pgtest"
 	"github.com/astro-runner/astro-runner/internal/planjob"
-	"github.com/astro-runner/astro-runner/internal/planrun"
 	"github.com/astro-runner/astro-runner/internal/storage"
 	"github.com/astro-runner/astro-runner/internal/storage/pgstore"
 	"github.com/astro-runner/astro-runner/internal/storage/sqlitestore"
-	"github.com/astro-runner/astro-runner/internal/worker"
 	astro "github.com/astro-runner/astro-runner/sdk/go"
 )
 
@@ -86,19 +83,7 @@ func startServer(t *testing.T, st storage.Store, token string) *server {
 	t.Cleanup(func() { close(release) }) // runs before target.Close
 	s.target = target.URL
 
-	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.DiscardHandler)
-	pool := worker.New(st, worker.Config{Workers: 2, PollInterval: 50 * time.Millisecond, Logger: log})
-	pool.Handle(planjob.Kind, (&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log}).Handle)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = pool.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	srv := httptest.NewServer(api.NewHandler(api.Deps{
-		Store: st, Logger: log, APIToken: token, WakeFunc: pool.Wake, CancelFunc: pool.CheckCancels,
-	}))
-	t.Cleanup(srv.Close)
-	s.url = srv.URL
+	s.url = apitest.Serve(t, st, apitest.Options{Token: token})
 	return s
 }
 
