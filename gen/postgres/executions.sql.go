@@ -13,9 +13,10 @@ import (
 )
 
 const executionCreate = `-- name: ExecutionCreate :one
-INSERT INTO executions (id, plan_id, plan_revision, idempotency_key)
-VALUES ($1, $2, $3, $4)
-RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result
+INSERT INTO executions (id, plan_id, plan_revision, idempotency_key, variables, environment, trigger, schedule_id, queue)
+VALUES ($1, $2, $3, $4, $5, $6,
+    $7, $8, $9)
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id
 `
 
 type ExecutionCreateParams struct {
@@ -23,6 +24,11 @@ type ExecutionCreateParams struct {
 	PlanID         uuid.UUID
 	PlanRevision   int64
 	IdempotencyKey *string
+	Variables      []byte
+	Environment    *string
+	Trigger        string
+	ScheduleID     *uuid.UUID
+	Queue          string
 }
 
 func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCreateParams) (*Execution, error) {
@@ -31,6 +37,11 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		arg.PlanID,
 		arg.PlanRevision,
 		arg.IdempotencyKey,
+		arg.Variables,
+		arg.Environment,
+		arg.Trigger,
+		arg.ScheduleID,
+		arg.Queue,
 	)
 	var i Execution
 	err := row.Scan(
@@ -44,6 +55,12 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Result,
+		&i.Variables,
+		&i.Environment,
+		&i.Trigger,
+		&i.ScheduleID,
+		&i.Queue,
+		&i.WorkerID,
 	)
 	return &i, err
 }
@@ -61,7 +78,7 @@ func (q *Queries) ExecutionDeleteByPlanID(ctx context.Context, db DBTX, planID u
 }
 
 const executionGetByID = `-- name: ExecutionGetByID :one
-SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result FROM executions WHERE id = $1
+SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id FROM executions WHERE id = $1
 `
 
 func (q *Queries) ExecutionGetByID(ctx context.Context, db DBTX, id uuid.UUID) (*Execution, error) {
@@ -78,12 +95,18 @@ func (q *Queries) ExecutionGetByID(ctx context.Context, db DBTX, id uuid.UUID) (
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Result,
+		&i.Variables,
+		&i.Environment,
+		&i.Trigger,
+		&i.ScheduleID,
+		&i.Queue,
+		&i.WorkerID,
 	)
 	return &i, err
 }
 
 const executionGetByIdempotencyKey = `-- name: ExecutionGetByIdempotencyKey :one
-SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result FROM executions WHERE plan_id = $1 AND idempotency_key = $2
+SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id FROM executions WHERE plan_id = $1 AND idempotency_key = $2
 `
 
 type ExecutionGetByIdempotencyKeyParams struct {
@@ -105,6 +128,12 @@ func (q *Queries) ExecutionGetByIdempotencyKey(ctx context.Context, db DBTX, arg
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Result,
+		&i.Variables,
+		&i.Environment,
+		&i.Trigger,
+		&i.ScheduleID,
+		&i.Queue,
+		&i.WorkerID,
 	)
 	return &i, err
 }
@@ -130,19 +159,23 @@ func (q *Queries) ExecutionJobHoldsLease(ctx context.Context, db DBTX, arg *Exec
 }
 
 const executionList = `-- name: ExecutionList :many
-SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result FROM executions
+SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id FROM executions
 WHERE ($1::uuid IS NULL OR id < $1::uuid)
   AND ($2::uuid IS NULL OR plan_id = $2::uuid)
   AND ($3::execution_status IS NULL OR status = $3::execution_status)
+  AND ($4::text IS NULL OR trigger = $4::text)
+  AND ($5::uuid IS NULL OR schedule_id = $5::uuid)
 ORDER BY id DESC
-LIMIT $4
+LIMIT $6
 `
 
 type ExecutionListParams struct {
-	BeforeID *uuid.UUID
-	PlanID   *uuid.UUID
-	Status   NullExecutionStatus
-	MaxRows  int32
+	BeforeID   *uuid.UUID
+	PlanID     *uuid.UUID
+	Status     NullExecutionStatus
+	Trigger    *string
+	ScheduleID *uuid.UUID
+	MaxRows    int32
 }
 
 func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionListParams) ([]*Execution, error) {
@@ -150,6 +183,8 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 		arg.BeforeID,
 		arg.PlanID,
 		arg.Status,
+		arg.Trigger,
+		arg.ScheduleID,
 		arg.MaxRows,
 	)
 	if err != nil {
@@ -170,6 +205,12 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 			&i.StartedAt,
 			&i.FinishedAt,
 			&i.Result,
+			&i.Variables,
+			&i.Environment,
+			&i.Trigger,
+			&i.ScheduleID,
+			&i.Queue,
+			&i.WorkerID,
 		); err != nil {
 			return nil, err
 		}
@@ -224,19 +265,21 @@ SET status = $1::execution_status,
     attempt = CASE WHEN $2::integer > 0 THEN $2::integer ELSE attempt END,
     result = COALESCE($3::jsonb, result),
     started_at = CASE WHEN $1::execution_status = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
-    finished_at = CASE WHEN CAST($4 AS BOOLEAN) THEN now() ELSE finished_at END
-WHERE executions.id = $5 AND executions.status::text = ANY($6::text[])
-  AND ($7::bigint IS NULL OR EXISTS (
+    worker_id = COALESCE($4::text, worker_id),
+    finished_at = CASE WHEN CAST($5 AS BOOLEAN) THEN now() ELSE finished_at END
+WHERE executions.id = $6 AND executions.status::text = ANY($7::text[])
+  AND ($8::bigint IS NULL OR EXISTS (
       SELECT 1 FROM jobs AS j
-      WHERE j.id = $7::bigint AND j.lease_token = $8::bigint AND j.state = 'running'
+      WHERE j.id = $8::bigint AND j.lease_token = $9::bigint AND j.state = 'running'
       FOR SHARE))
-RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id
 `
 
 type ExecutionSetStatusParams struct {
 	Status       ExecutionStatus
 	Attempt      int32
 	Result       []byte
+	WorkerID     *string
 	Final        bool
 	ID           uuid.UUID
 	FromStatuses []string
@@ -253,6 +296,7 @@ func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *Executio
 		arg.Status,
 		arg.Attempt,
 		arg.Result,
+		arg.WorkerID,
 		arg.Final,
 		arg.ID,
 		arg.FromStatuses,
@@ -271,6 +315,12 @@ func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *Executio
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Result,
+		&i.Variables,
+		&i.Environment,
+		&i.Trigger,
+		&i.ScheduleID,
+		&i.Queue,
+		&i.WorkerID,
 	)
 	return &i, err
 }

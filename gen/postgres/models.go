@@ -58,6 +58,15 @@ func (ns NullExecutionStatus) Value() (driver.Value, error) {
 	return string(ns.ExecutionStatus), nil
 }
 
+type Environment struct {
+	Name        string
+	Description string
+	Variables   []byte
+	Revision    int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
 type Execution struct {
 	ID             uuid.UUID
 	PlanID         uuid.UUID
@@ -69,6 +78,12 @@ type Execution struct {
 	StartedAt      *time.Time
 	FinishedAt     *time.Time
 	Result         []byte
+	Variables      []byte
+	Environment    *string
+	Trigger        string
+	ScheduleID     *uuid.UUID
+	Queue          string
+	WorkerID       *string
 }
 
 type Job struct {

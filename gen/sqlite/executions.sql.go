@@ -12,9 +12,10 @@ import (
 )
 
 const executionCreate = `-- name: ExecutionCreate :one
-INSERT INTO executions (id, plan_id, plan_revision, idempotency_key, created_at)
-VALUES (?1, ?2, ?3, CAST(?4 AS TEXT), ?5)
-RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result
+INSERT INTO executions (id, plan_id, plan_revision, idempotency_key, variables, environment, trigger, schedule_id, queue, created_at)
+VALUES (?1, ?2, ?3, CAST(?4 AS TEXT), ?5,
+    CAST(?6 AS TEXT), ?7, CAST(?8 AS TEXT), ?9, ?10)
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id
 `
 
 type ExecutionCreateParams struct {
@@ -22,6 +23,11 @@ type ExecutionCreateParams struct {
 	PlanID         string
 	PlanRevision   int64
 	IdempotencyKey sql.NullString
+	Variables      string
+	Environment    sql.NullString
+	Trigger        string
+	ScheduleID     sql.NullString
+	Queue          string
 	Now            int64
 }
 
@@ -31,6 +37,11 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		arg.PlanID,
 		arg.PlanRevision,
 		arg.IdempotencyKey,
+		arg.Variables,
+		arg.Environment,
+		arg.Trigger,
+		arg.ScheduleID,
+		arg.Queue,
 		arg.Now,
 	)
 	var i Execution
@@ -45,6 +56,12 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Result,
+		&i.Variables,
+		&i.Environment,
+		&i.Trigger,
+		&i.ScheduleID,
+		&i.Queue,
+		&i.WorkerID,
 	)
 	return &i, err
 }
@@ -62,7 +79,7 @@ func (q *Queries) ExecutionDeleteByPlanID(ctx context.Context, db DBTX, planID s
 }
 
 const executionGetByID = `-- name: ExecutionGetByID :one
-SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result FROM executions WHERE id = ?1
+SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id FROM executions WHERE id = ?1
 `
 
 func (q *Queries) ExecutionGetByID(ctx context.Context, db DBTX, id string) (*Execution, error) {
@@ -79,12 +96,18 @@ func (q *Queries) ExecutionGetByID(ctx context.Context, db DBTX, id string) (*Ex
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Result,
+		&i.Variables,
+		&i.Environment,
+		&i.Trigger,
+		&i.ScheduleID,
+		&i.Queue,
+		&i.WorkerID,
 	)
 	return &i, err
 }
 
 const executionGetByIdempotencyKey = `-- name: ExecutionGetByIdempotencyKey :one
-SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result FROM executions WHERE plan_id = ?1 AND idempotency_key = ?2
+SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id FROM executions WHERE plan_id = ?1 AND idempotency_key = ?2
 `
 
 type ExecutionGetByIdempotencyKeyParams struct {
@@ -106,6 +129,12 @@ func (q *Queries) ExecutionGetByIdempotencyKey(ctx context.Context, db DBTX, arg
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Result,
+		&i.Variables,
+		&i.Environment,
+		&i.Trigger,
+		&i.ScheduleID,
+		&i.Queue,
+		&i.WorkerID,
 	)
 	return &i, err
 }
@@ -131,19 +160,23 @@ func (q *Queries) ExecutionJobHoldsLease(ctx context.Context, db DBTX, arg *Exec
 }
 
 const executionList = `-- name: ExecutionList :many
-SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result FROM executions
+SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id FROM executions
 WHERE (CAST(?1 AS TEXT) IS NULL OR id < CAST(?1 AS TEXT))
   AND (CAST(?2 AS TEXT) IS NULL OR plan_id = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) IS NULL OR status = CAST(?3 AS TEXT))
+  AND (CAST(?4 AS TEXT) IS NULL OR trigger = CAST(?4 AS TEXT))
+  AND (CAST(?5 AS TEXT) IS NULL OR schedule_id = CAST(?5 AS TEXT))
 ORDER BY id DESC
-LIMIT ?4
+LIMIT ?6
 `
 
 type ExecutionListParams struct {
-	BeforeID sql.NullString
-	PlanID   sql.NullString
-	Status   sql.NullString
-	MaxRows  int64
+	BeforeID   sql.NullString
+	PlanID     sql.NullString
+	Status     sql.NullString
+	Trigger    sql.NullString
+	ScheduleID sql.NullString
+	MaxRows    int64
 }
 
 func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionListParams) ([]*Execution, error) {
@@ -151,6 +184,8 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 		arg.BeforeID,
 		arg.PlanID,
 		arg.Status,
+		arg.Trigger,
+		arg.ScheduleID,
 		arg.MaxRows,
 	)
 	if err != nil {
@@ -171,6 +206,12 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 			&i.StartedAt,
 			&i.FinishedAt,
 			&i.Result,
+			&i.Variables,
+			&i.Environment,
+			&i.Trigger,
+			&i.ScheduleID,
+			&i.Queue,
+			&i.WorkerID,
 		); err != nil {
 			return nil, err
 		}
@@ -228,15 +269,16 @@ SET status = CAST(?1 AS TEXT),
     attempt = CASE WHEN CAST(?2 AS INTEGER) > 0 THEN CAST(?2 AS INTEGER) ELSE attempt END,
     result = COALESCE(CAST(?3 AS TEXT), result),
     started_at = CASE WHEN CAST(?1 AS TEXT) = 'running' AND started_at IS NULL THEN ?4 ELSE started_at END,
-    finished_at = CASE WHEN CAST(?5 AS BOOLEAN) THEN ?4 ELSE finished_at END
-WHERE (CAST(?6 AS INTEGER) IS NULL OR EXISTS (
+    worker_id = COALESCE(CAST(?5 AS TEXT), worker_id),
+    finished_at = CASE WHEN CAST(?6 AS BOOLEAN) THEN ?4 ELSE finished_at END
+WHERE (CAST(?7 AS INTEGER) IS NULL OR EXISTS (
       SELECT 1 FROM jobs AS j
-      WHERE j.id = CAST(?6 AS INTEGER) AND j.lease_token = CAST(?7 AS INTEGER) AND j.state = 'running'))
-  AND executions.id = ?8
+      WHERE j.id = CAST(?7 AS INTEGER) AND j.lease_token = CAST(?8 AS INTEGER) AND j.state = 'running'))
+  AND executions.id = ?9
   -- The slice comes last: sqlc expands it into bare '?', which would
   -- shift any numbered parameter after it.
   AND executions.status IN (/*SLICE:from_statuses*/?)
-RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id
 `
 
 type ExecutionSetStatusParams struct {
@@ -244,6 +286,7 @@ type ExecutionSetStatusParams struct {
 	Attempt      int64
 	Result       sql.NullString
 	Now          sql.NullInt64
+	WorkerID     sql.NullString
 	Final        bool
 	JobID        sql.NullInt64
 	JobToken     int64
@@ -261,6 +304,7 @@ func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *Executio
 	queryParams = append(queryParams, arg.Attempt)
 	queryParams = append(queryParams, arg.Result)
 	queryParams = append(queryParams, arg.Now)
+	queryParams = append(queryParams, arg.WorkerID)
 	queryParams = append(queryParams, arg.Final)
 	queryParams = append(queryParams, arg.JobID)
 	queryParams = append(queryParams, arg.JobToken)
@@ -286,6 +330,12 @@ func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *Executio
 		&i.StartedAt,
 		&i.FinishedAt,
 		&i.Result,
+		&i.Variables,
+		&i.Environment,
+		&i.Trigger,
+		&i.ScheduleID,
+		&i.Queue,
+		&i.WorkerID,
 	)
 	return &i, err
 }

@@ -8,6 +8,15 @@ import (
 	"database/sql"
 )
 
+type Environment struct {
+	Name        string
+	Description string
+	Variables   string
+	Revision    int64
+	CreatedAt   int64
+	UpdatedAt   int64
+}
+
 type Execution struct {
 	ID             string
 	PlanID         string
@@ -19,6 +28,12 @@ type Execution struct {
 	StartedAt      sql.NullInt64
 	FinishedAt     sql.NullInt64
 	Result         sql.NullString
+	Variables      string
+	Environment    sql.NullString
+	Trigger        string
+	ScheduleID     sql.NullString
+	Queue          string
+	WorkerID       sql.NullString
 }
 
 type Job struct {

@@ -61,6 +61,26 @@ func ExecutionSourcesOf(next ExecutionStatus) []ExecutionStatus {
 	return from
 }
 
+// ExecutionTrigger says what created an execution.
+type ExecutionTrigger string
+
+// The execution triggers.
+const (
+	// TriggerAPI is POST /plan/{id}/execute.
+	TriggerAPI ExecutionTrigger = "api"
+	// TriggerSchedule is a schedule's tick; the execution names the
+	// schedule.
+	TriggerSchedule ExecutionTrigger = "schedule"
+	// TriggerCLI is the command line.
+	TriggerCLI ExecutionTrigger = "cli"
+)
+
+// ExecutionTriggers lists every trigger.
+var ExecutionTriggers = []ExecutionTrigger{TriggerAPI, TriggerSchedule, TriggerCLI}
+
+// Valid reports whether t is a known trigger.
+func (t ExecutionTrigger) Valid() bool { return slices.Contains(ExecutionTriggers, t) }
+
 // Execution is one request to run a plan, and its outcome.
 type Execution struct {
 	ID             uuid.UUID
@@ -74,6 +94,20 @@ type Execution struct {
 	FinishedAt     *time.Time
 	// Result is the run's result document, or nil before a run finishes.
 	Result json.RawMessage
+	// Variables are the run-time overrides as given when the execution
+	// was created, not merged with the plan's or the environment's. Never
+	// nil.
+	Variables map[string]string
+	// Environment names the environment the execution runs with, or is "".
+	Environment string
+	Trigger     ExecutionTrigger
+	// ScheduleID is the schedule that created the execution, or uuid.Nil.
+	ScheduleID uuid.UUID
+	// Queue is the queue of the execution's job.
+	Queue string
+	// WorkerID is the lease owner of the job when the execution last went
+	// running, or "" before it ran.
+	WorkerID string
 }
 
 // ExecutionCreateParams are the fields of a new, queued execution.
@@ -84,6 +118,36 @@ type ExecutionCreateParams struct {
 	PlanRevision int64
 	// IdempotencyKey, when set, is unique per plan.
 	IdempotencyKey string
+	// Variables are the run-time overrides, stored as given. Defaults to
+	// none.
+	Variables map[string]string
+	// Environment names the environment to run with. Defaults to none.
+	Environment string
+	// Trigger defaults to TriggerAPI.
+	Trigger ExecutionTrigger
+	// ScheduleID names the schedule that created the execution. Defaults
+	// to none (uuid.Nil).
+	ScheduleID uuid.UUID
+	// Queue is the queue of the execution's job. Defaults to DefaultQueue.
+	Queue string
+}
+
+// WithDefaults returns a copy of p with defaults filled in. Returns
+// ErrInvalidInput for an unknown trigger.
+func (p ExecutionCreateParams) WithDefaults() (ExecutionCreateParams, error) {
+	if p.ID == uuid.Nil {
+		p.ID = uuid.Must(uuid.NewV7())
+	}
+	if p.Trigger == "" {
+		p.Trigger = TriggerAPI
+	}
+	if !p.Trigger.Valid() {
+		return p, fmt.Errorf("%w: unknown trigger %q", ErrInvalidInput, p.Trigger)
+	}
+	if p.Queue == "" {
+		p.Queue = DefaultQueue
+	}
+	return p, nil
 }
 
 // ExecutionSetStatusParams move an execution to a new status.
@@ -94,6 +158,9 @@ type ExecutionSetStatusParams struct {
 	Attempt int
 	// Result, when set, replaces the result document.
 	Result json.RawMessage
+	// WorkerID, when set, replaces the execution's worker ID: the lease
+	// owner of the job that runs it.
+	WorkerID string
 	// Job, when set, fences the write: it happens only while that job is
 	// running under that token, checked in the same statement. Every write
 	// that a job's handler makes sets it, so that a worker that lost its
@@ -107,6 +174,12 @@ type ExecutionListParams struct {
 	PlanID uuid.UUID
 	// Status keeps executions in one status when it is not empty.
 	Status ExecutionStatus
+	// Trigger keeps executions created by one trigger when it is not
+	// empty.
+	Trigger ExecutionTrigger
+	// ScheduleID keeps the executions of one schedule when it is not
+	// uuid.Nil.
+	ScheduleID uuid.UUID
 	// Limit is the page size. Defaults to 50; at most 200.
 	Limit int
 	// Cursor continues after the last execution of a previous page.
@@ -123,8 +196,9 @@ type ExecutionPage struct {
 // ExecutionStore persists executions.
 type ExecutionStore interface {
 	// ExecutionCreate stores a new execution in status queued, attempt 0.
-	// Returns ErrNotFound if the plan does not exist and ErrConflict if the
-	// plan already has an execution with that idempotency key.
+	// Returns ErrNotFound if the plan does not exist, ErrConflict if the
+	// plan already has an execution with that idempotency key, and
+	// ErrInvalidInput for an unknown trigger.
 	ExecutionCreate(ctx context.Context, p *ExecutionCreateParams) (*Execution, error)
 	// ExecutionGetByID returns one execution. Returns ErrNotFound if no
 	// execution has that ID.
@@ -133,7 +207,8 @@ type ExecutionStore interface {
 	// with that key. Returns ErrNotFound if there is none.
 	ExecutionGetByIdempotencyKey(ctx context.Context, planID uuid.UUID, key string) (*Execution, error)
 	// ExecutionList returns one page of executions, newest first. Returns
-	// ErrInvalidInput for a malformed cursor or an unknown status.
+	// ErrInvalidInput for a malformed cursor, an unknown status or an
+	// unknown trigger.
 	ExecutionList(ctx context.Context, p *ExecutionListParams) (*ExecutionPage, error)
 	// ExecutionSetStatus moves an execution to p.Status, stamping
 	// started_at on the first move to running and finished_at on a final
@@ -170,13 +245,16 @@ func ExecutionJobKey(id uuid.UUID) string { return "execution:" + id.String() }
 
 // Decode checks p and returns the ID to list before (uuid.Nil for the
 // first page) and the page size. Returns ErrInvalidInput for a malformed
-// cursor or an unknown status.
+// cursor, an unknown status or an unknown trigger.
 func (p *ExecutionListParams) Decode() (beforeID uuid.UUID, limit int, err error) {
 	if beforeID, err = DecodeUUIDCursor(p.Cursor, ListExecutions); err != nil {
 		return uuid.Nil, 0, err
 	}
 	if p.Status != "" && !p.Status.Valid() {
 		return uuid.Nil, 0, fmt.Errorf("%w: unknown status %q", ErrInvalidInput, p.Status)
+	}
+	if p.Trigger != "" && !p.Trigger.Valid() {
+		return uuid.Nil, 0, fmt.Errorf("%w: unknown trigger %q", ErrInvalidInput, p.Trigger)
 	}
 	return beforeID, PageLimit(p.Limit), nil
 }

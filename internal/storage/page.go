@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 )
@@ -35,6 +36,8 @@ const (
 	ListPlans      = "plans"
 	ListExecutions = "executions"
 	ListJobs       = "jobs"
+	// ListEnvironments is keyed by name, in Cursor.ID.
+	ListEnvironments = "environments"
 )
 
 // Cursor is the decoded position of a keyset page: the listing and the sort
@@ -43,7 +46,7 @@ const (
 type Cursor struct {
 	// List names the listing that issued the cursor.
 	List string `json:"l,omitempty"`
-	// ID is a UUID key, as text.
+	// ID is a text key: a UUID, or a name.
 	ID string `json:"i,omitempty"`
 	// Seq is an integer key.
 	Seq int64 `json:"s,omitempty"`
@@ -97,6 +100,20 @@ func DecodeUUIDCursor(s, list string) (uuid.UUID, error) {
 		return uuid.Nil, fmt.Errorf("%w: malformed cursor", ErrInvalidInput)
 	}
 	return id, nil
+}
+
+// DecodeKeyCursor parses an opaque cursor of the named listing whose key is
+// text, such as a name. The empty string gives "", meaning the first page.
+// Returns ErrInvalidInput for a malformed cursor or one of another listing.
+func DecodeKeyCursor(s, list string) (string, error) {
+	c, err := DecodeCursor(s)
+	if err != nil || s == "" {
+		return "", err
+	}
+	if c.ID == "" || c.Seq != 0 || c.List != list || strings.IndexByte(c.ID, 0) >= 0 {
+		return "", fmt.Errorf("%w: malformed cursor", ErrInvalidInput)
+	}
+	return c.ID, nil
 }
 
 // DecodeSeqCursor parses an opaque cursor of the named listing whose key is

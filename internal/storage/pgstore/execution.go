@@ -14,20 +14,25 @@ import (
 )
 
 // ExecutionCreate stores a queued execution. See storage.ExecutionStore.
-func (s *Store) ExecutionCreate(ctx context.Context, p *storage.ExecutionCreateParams) (*storage.Execution, error) {
-	id := p.ID
-	if id == uuid.Nil {
-		id = uuid.Must(uuid.NewV7())
+func (s *Store) ExecutionCreate(ctx context.Context, in *storage.ExecutionCreateParams) (*storage.Execution, error) {
+	p, err := in.WithDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("create execution: %w", err)
 	}
-	var key *string
-	if p.IdempotencyKey != "" {
-		key = &p.IdempotencyKey
+	vars, err := storage.MarshalLabels(p.Variables)
+	if err != nil {
+		return nil, fmt.Errorf("create execution: %w", err)
 	}
 	row, err := s.q.ExecutionCreate(ctx, s.db, &postgres.ExecutionCreateParams{
-		ID:             id,
+		ID:             p.ID,
 		PlanID:         p.PlanID,
 		PlanRevision:   p.PlanRevision,
-		IdempotencyKey: key,
+		IdempotencyKey: optional(p.IdempotencyKey),
+		Variables:      vars,
+		Environment:    optional(p.Environment),
+		Trigger:        string(p.Trigger),
+		ScheduleID:     optionalID(p.ScheduleID),
+		Queue:          p.Queue,
 	})
 	if err != nil {
 		err = interpretError(err)
@@ -78,6 +83,8 @@ func (s *Store) ExecutionList(ctx context.Context, p *storage.ExecutionListParam
 	if p.Status != "" {
 		arg.Status = postgres.NullExecutionStatus{ExecutionStatus: postgres.ExecutionStatus(p.Status), Valid: true}
 	}
+	arg.Trigger = optional(string(p.Trigger))
+	arg.ScheduleID = optionalID(p.ScheduleID)
 	rows, err := s.q.ExecutionList(ctx, s.db, arg)
 	if err != nil {
 		return nil, fmt.Errorf("list executions: %w", interpretError(err))
@@ -107,6 +114,7 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 		Result:       p.Result,
 		FromStatuses: from,
 		Final:        p.Status.Final(),
+		WorkerID:     optional(p.WorkerID),
 	}
 	if p.Job != nil {
 		arg.JobID = pgtype.Int8{Int64: p.Job.ID, Valid: true}
@@ -164,9 +172,15 @@ func executionFromRow(r *postgres.Execution) *storage.Execution {
 		CreatedAt:    r.CreatedAt,
 		StartedAt:    r.StartedAt,
 		FinishedAt:   r.FinishedAt,
+		Variables:    storage.UnmarshalLabels(r.Variables),
+		Environment:  deref(r.Environment),
+		Trigger:      storage.ExecutionTrigger(r.Trigger),
+		Queue:        r.Queue,
+		WorkerID:     deref(r.WorkerID),
 	}
-	if r.IdempotencyKey != nil {
-		e.IdempotencyKey = *r.IdempotencyKey
+	e.IdempotencyKey = deref(r.IdempotencyKey)
+	if r.ScheduleID != nil {
+		e.ScheduleID = *r.ScheduleID
 	}
 	if r.Result != nil {
 		e.Result = json.RawMessage(r.Result)
@@ -182,4 +196,21 @@ func (s *Store) ExecutionReconcile(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("reconcile executions: %w", interpretError(err))
 	}
 	return n, nil
+}
+
+// optionalID returns nil for uuid.Nil and a pointer to id otherwise, for a
+// nullable uuid column.
+func optionalID(id uuid.UUID) *uuid.UUID {
+	if id == uuid.Nil {
+		return nil
+	}
+	return &id
+}
+
+// deref returns *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

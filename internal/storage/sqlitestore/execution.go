@@ -14,21 +14,34 @@ import (
 )
 
 // ExecutionCreate stores a queued execution. See storage.ExecutionStore.
-func (s *Store) ExecutionCreate(ctx context.Context, p *storage.ExecutionCreateParams) (*storage.Execution, error) {
-	id := p.ID
-	if id == uuid.Nil {
-		id = uuid.Must(uuid.NewV7())
+func (s *Store) ExecutionCreate(ctx context.Context, in *storage.ExecutionCreateParams) (*storage.Execution, error) {
+	p, err := in.WithDefaults()
+	var vars []byte
+	if err == nil {
+		vars, err = storage.MarshalLabels(p.Variables)
 	}
-	if err := checkNoNUL("idempotency key", p.IdempotencyKey); err != nil {
+	if err == nil {
+		err = errors.Join(checkNoNUL("idempotency key", p.IdempotencyKey), checkJSONNoNUL("variables", vars),
+			checkNoNUL("environment", p.Environment), checkNoNUL("queue", p.Queue))
+	}
+	if err != nil {
 		return nil, fmt.Errorf("create execution: %w", err)
 	}
-	row, err := s.q.ExecutionCreate(ctx, s.db, &sqlite.ExecutionCreateParams{
-		ID:             id.String(),
+	arg := &sqlite.ExecutionCreateParams{
+		ID:             p.ID.String(),
 		PlanID:         p.PlanID.String(),
 		PlanRevision:   p.PlanRevision,
 		IdempotencyKey: nullString(p.IdempotencyKey),
+		Variables:      string(vars),
+		Environment:    nullString(p.Environment),
+		Trigger:        string(p.Trigger),
+		Queue:          p.Queue,
 		Now:            now(),
-	})
+	}
+	if p.ScheduleID != uuid.Nil {
+		arg.ScheduleID = nullString(p.ScheduleID.String())
+	}
+	row, err := s.q.ExecutionCreate(ctx, s.db, arg)
 	if err != nil {
 		err = interpretError(err)
 		if errors.Is(err, storage.ErrReferenced) {
@@ -77,6 +90,10 @@ func (s *Store) ExecutionList(ctx context.Context, p *storage.ExecutionListParam
 	if p.PlanID != uuid.Nil {
 		arg.PlanID = nullString(p.PlanID.String())
 	}
+	arg.Trigger = nullString(string(p.Trigger))
+	if p.ScheduleID != uuid.Nil {
+		arg.ScheduleID = nullString(p.ScheduleID.String())
+	}
 	rows, err := s.q.ExecutionList(ctx, s.read, arg)
 	if err != nil {
 		return nil, fmt.Errorf("list executions: %w", interpretError(err))
@@ -95,7 +112,7 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 	if !p.Status.Valid() {
 		return nil, fmt.Errorf("set execution status: %w: unknown status %q", storage.ErrInvalidInput, p.Status)
 	}
-	if err := checkJSONNoNUL("result", p.Result); err != nil {
+	if err := errors.Join(checkJSONNoNUL("result", p.Result), checkNoNUL("worker ID", p.WorkerID)); err != nil {
 		return nil, fmt.Errorf("set execution %s status: %w", p.ID, err)
 	}
 	var from []string
@@ -110,6 +127,7 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 		Now:          sql.NullInt64{Int64: now(), Valid: true},
 		FromStatuses: from,
 		Final:        p.Status.Final(),
+		WorkerID:     nullString(p.WorkerID),
 	}
 	if p.Job != nil {
 		arg.JobID = sql.NullInt64{Int64: p.Job.ID, Valid: true}
@@ -177,6 +195,14 @@ func executionFromRow(r *sqlite.Execution) *storage.Execution {
 		CreatedAt:      fromMicros(r.CreatedAt),
 		StartedAt:      fromNullMicros(r.StartedAt),
 		FinishedAt:     fromNullMicros(r.FinishedAt),
+		Variables:      storage.UnmarshalLabels([]byte(r.Variables)),
+		Environment:    r.Environment.String,
+		Trigger:        storage.ExecutionTrigger(r.Trigger),
+		Queue:          r.Queue,
+		WorkerID:       r.WorkerID.String,
+	}
+	if r.ScheduleID.Valid {
+		e.ScheduleID = uuid.MustParse(r.ScheduleID.String)
 	}
 	if r.Result.Valid {
 		e.Result = json.RawMessage(r.Result.String)

@@ -36,6 +36,12 @@ func executionCases() []testCase {
 		{"SetStatusFollowsTheTransitionTable", testExecutionTransitions},
 		{"DeleteByPlanIDDeletesOnlyThatPlansExecutions", testExecutionDeleteByPlan},
 		{"ReconcileFinishesExecutionsWhoseJobEnded", testExecutionReconcile},
+		{"CreateStoresItsInputsAndOrigin", testExecutionCreateInputs},
+		{"CreateDefaultsToTriggerAPIQueueDefaultAndNoInputs", testExecutionCreateInputDefaults},
+		{"CreateRejectsUnknownTrigger", testExecutionCreateUnknownTrigger},
+		{"ListFiltersByTriggerAndSchedule", testExecutionListTriggerSchedule},
+		{"ListRejectsUnknownTrigger", testExecutionListUnknownTrigger},
+		{"SetStatusRecordsTheWorkerID", testExecutionSetWorkerID},
 	}, fenceCases()...)
 }
 
@@ -100,6 +106,12 @@ func assertExecutionEqual(t *testing.T, want, got *storage.Execution) {
 	assertSameTime(t, want.CreatedAt, got.CreatedAt, "CreatedAt")
 	assertSameOptionalTime(t, want.StartedAt, got.StartedAt, "StartedAt")
 	assertSameOptionalTime(t, want.FinishedAt, got.FinishedAt, "FinishedAt")
+	assert.Equal(t, want.Variables, got.Variables, "Variables")
+	assert.Equal(t, want.Environment, got.Environment, "Environment")
+	assert.Equal(t, want.Trigger, got.Trigger, "Trigger")
+	assert.Equal(t, want.ScheduleID, got.ScheduleID, "ScheduleID")
+	assert.Equal(t, want.Queue, got.Queue, "Queue")
+	assert.Equal(t, want.WorkerID, got.WorkerID, "WorkerID")
 	if len(want.Result) == 0 {
 		assert.Empty(t, got.Result, "Result")
 	} else {
@@ -555,4 +567,120 @@ func testExecutionReconcile(t *testing.T, s storage.Store) {
 	n, err = s.ExecutionReconcile(ctx)
 	require.NoError(t, err)
 	assert.Zero(t, n, "a second pass finds nothing to do")
+}
+
+func testExecutionCreateInputs(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	plan := createPlan(t, ctx, s, "plan")
+	schedule := uuid.Must(uuid.NewV7())
+	vars := map[string]string{"base_url": "https://eu.example.com", "user": `o"brien`}
+	e, err := s.ExecutionCreate(ctx, &storage.ExecutionCreateParams{
+		PlanID: plan.ID, PlanRevision: plan.Revision, Variables: vars, Environment: "staging",
+		Trigger: storage.TriggerSchedule, ScheduleID: schedule, Queue: "eu",
+	})
+	require.NoError(t, err)
+	assert.Equal(t, vars, e.Variables)
+	assert.Equal(t, "staging", e.Environment)
+	assert.Equal(t, storage.TriggerSchedule, e.Trigger)
+	assert.Equal(t, schedule, e.ScheduleID)
+	assert.Equal(t, "eu", e.Queue)
+	assert.Empty(t, e.WorkerID, "no worker before it runs")
+
+	got, err := s.ExecutionGetByID(ctx, e.ID)
+	require.NoError(t, err)
+	assertExecutionEqual(t, e, got)
+	page, err := s.ExecutionList(ctx, &storage.ExecutionListParams{})
+	require.NoError(t, err)
+	require.Len(t, page.Executions, 1)
+	assertExecutionEqual(t, e, page.Executions[0])
+}
+
+func testExecutionCreateInputDefaults(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	plan := createPlan(t, ctx, s, "plan")
+	e := createExecution(t, ctx, s, plan, "")
+	assert.NotNil(t, e.Variables)
+	assert.Empty(t, e.Variables)
+	assert.Empty(t, e.Environment)
+	assert.Equal(t, storage.TriggerAPI, e.Trigger)
+	assert.Equal(t, uuid.Nil, e.ScheduleID)
+	assert.Equal(t, storage.DefaultQueue, e.Queue)
+	got, err := s.ExecutionGetByID(ctx, e.ID)
+	require.NoError(t, err)
+	assertExecutionEqual(t, e, got)
+}
+
+func testExecutionCreateUnknownTrigger(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	plan := createPlan(t, ctx, s, "plan")
+	for _, trigger := range []storage.ExecutionTrigger{"bogus", "API", "api'--"} {
+		_, err := s.ExecutionCreate(ctx, &storage.ExecutionCreateParams{PlanID: plan.ID, PlanRevision: 1, Trigger: trigger})
+		require.ErrorIs(t, err, storage.ErrInvalidInput, "trigger %q", trigger)
+	}
+	assert.Empty(t, listExecutionIDs(t, ctx, s, storage.ExecutionListParams{}))
+}
+
+func testExecutionListTriggerSchedule(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	plan := createPlan(t, ctx, s, "plan")
+	s1, s2 := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	create := func(trigger storage.ExecutionTrigger, schedule uuid.UUID) uuid.UUID {
+		e, err := s.ExecutionCreate(ctx, &storage.ExecutionCreateParams{
+			PlanID: plan.ID, PlanRevision: plan.Revision, Trigger: trigger, ScheduleID: schedule,
+		})
+		require.NoError(t, err)
+		return e.ID
+	}
+	api := create(storage.TriggerAPI, uuid.Nil)
+	s1a := create(storage.TriggerSchedule, s1)
+	cli := create(storage.TriggerCLI, uuid.Nil)
+	s2a := create(storage.TriggerSchedule, s2)
+	s1b := create(storage.TriggerSchedule, s1)
+	setStatus(t, ctx, s, s1b, storage.ExecutionRunning)
+
+	tests := []struct {
+		name string
+		p    storage.ExecutionListParams
+		want []uuid.UUID
+	}{
+		{"ByTriggerAPI", storage.ExecutionListParams{Trigger: storage.TriggerAPI}, []uuid.UUID{api}},
+		{"ByTriggerCLI", storage.ExecutionListParams{Trigger: storage.TriggerCLI}, []uuid.UUID{cli}},
+		{"ByTriggerSchedule", storage.ExecutionListParams{Trigger: storage.TriggerSchedule}, []uuid.UUID{s1b, s2a, s1a}},
+		{"BySchedule", storage.ExecutionListParams{ScheduleID: s1}, []uuid.UUID{s1b, s1a}},
+		{"ByScheduleAndStatus", storage.ExecutionListParams{ScheduleID: s1, Status: storage.ExecutionQueued}, []uuid.UUID{s1a}},
+		{"ByScheduleAndPlan", storage.ExecutionListParams{ScheduleID: s2, PlanID: plan.ID}, []uuid.UUID{s2a}},
+		{"ByScheduleAndOtherTrigger", storage.ExecutionListParams{ScheduleID: s2, Trigger: storage.TriggerAPI}, []uuid.UUID{}},
+		{"UnknownSchedule", storage.ExecutionListParams{ScheduleID: uuid.Must(uuid.NewV7())}, []uuid.UUID{}},
+		{"BySchedulePaged", storage.ExecutionListParams{Trigger: storage.TriggerSchedule, Limit: 1}, []uuid.UUID{s1b, s2a, s1a}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, listExecutionIDs(t, ctx, s, tt.p))
+		})
+	}
+}
+
+func testExecutionListUnknownTrigger(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	for _, trigger := range []storage.ExecutionTrigger{"bogus", "API", "api'--"} {
+		_, err := s.ExecutionList(ctx, &storage.ExecutionListParams{Trigger: trigger})
+		require.ErrorIs(t, err, storage.ErrInvalidInput, "trigger %q", trigger)
+	}
+}
+
+func testExecutionSetWorkerID(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	plan := createPlan(t, ctx, s, "plan")
+	e := createExecution(t, ctx, s, plan, "")
+	running, err := s.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{
+		ID: e.ID, Status: storage.ExecutionRunning, WorkerID: "host-1-42",
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "host-1-42", running.WorkerID)
+	// A write without a worker ID keeps it.
+	passed := setStatus(t, ctx, s, e.ID, storage.ExecutionPassed)
+	assert.Equal(t, "host-1-42", passed.WorkerID)
+	got, err := s.ExecutionGetByID(ctx, e.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "host-1-42", got.WorkerID)
 }

@@ -77,6 +77,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Plan", planCases()},
 		{"Execution", executionCases()},
 		{"Job", jobCases()},
+		{"Environment", environmentCases()},
 		{"Tx", txCases()},
 		{"Store", storeCases()},
 		{"Limits", limitCases()},
@@ -173,7 +174,7 @@ func malformedCursors(list string) map[string]string {
 		"TooLong":           b64(`{"i":"` + strings.Repeat("a", 300) + `"}`),
 		"WithoutListing":    b64(`{"i":"0192f3a4-5b6c-7d8e-9f01-23456789abcd"}`),
 	}
-	for _, other := range []string{storage.ListPlans, storage.ListExecutions, storage.ListJobs} {
+	for _, other := range []string{storage.ListPlans, storage.ListExecutions, storage.ListJobs, storage.ListEnvironments} {
 		if other != list {
 			m["CursorOf_"+other] = cursorOf(other)
 		}

@@ -1,6 +1,7 @@
 -- name: ExecutionCreate :one
-INSERT INTO executions (id, plan_id, plan_revision, idempotency_key)
-VALUES (@id, @plan_id, @plan_revision, sqlc.narg('idempotency_key'))
+INSERT INTO executions (id, plan_id, plan_revision, idempotency_key, variables, environment, trigger, schedule_id, queue)
+VALUES (@id, @plan_id, @plan_revision, sqlc.narg('idempotency_key'), @variables, sqlc.narg('environment'),
+    @trigger, sqlc.narg('schedule_id'), @queue)
 RETURNING *;
 
 -- name: ExecutionGetByID :one
@@ -14,6 +15,8 @@ SELECT * FROM executions
 WHERE (sqlc.narg('before_id')::uuid IS NULL OR id < sqlc.narg('before_id')::uuid)
   AND (sqlc.narg('plan_id')::uuid IS NULL OR plan_id = sqlc.narg('plan_id')::uuid)
   AND (sqlc.narg('status')::execution_status IS NULL OR status = sqlc.narg('status')::execution_status)
+  AND (sqlc.narg('trigger')::text IS NULL OR trigger = sqlc.narg('trigger')::text)
+  AND (sqlc.narg('schedule_id')::uuid IS NULL OR schedule_id = sqlc.narg('schedule_id')::uuid)
 ORDER BY id DESC
 LIMIT @max_rows;
 
@@ -27,6 +30,7 @@ SET status = @status::execution_status,
     attempt = CASE WHEN @attempt::integer > 0 THEN @attempt::integer ELSE attempt END,
     result = COALESCE(sqlc.narg('result')::jsonb, result),
     started_at = CASE WHEN @status::execution_status = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
+    worker_id = COALESCE(sqlc.narg('worker_id')::text, worker_id),
     finished_at = CASE WHEN CAST(@final AS BOOLEAN) THEN now() ELSE finished_at END
 WHERE executions.id = @id AND executions.status::text = ANY(@from_statuses::text[])
   AND (sqlc.narg('job_id')::bigint IS NULL OR EXISTS (

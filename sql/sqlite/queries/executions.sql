@@ -1,6 +1,7 @@
 -- name: ExecutionCreate :one
-INSERT INTO executions (id, plan_id, plan_revision, idempotency_key, created_at)
-VALUES (@id, @plan_id, @plan_revision, CAST(sqlc.narg('idempotency_key') AS TEXT), @now)
+INSERT INTO executions (id, plan_id, plan_revision, idempotency_key, variables, environment, trigger, schedule_id, queue, created_at)
+VALUES (@id, @plan_id, @plan_revision, CAST(sqlc.narg('idempotency_key') AS TEXT), @variables,
+    CAST(sqlc.narg('environment') AS TEXT), @trigger, CAST(sqlc.narg('schedule_id') AS TEXT), @queue, @now)
 RETURNING *;
 
 -- name: ExecutionGetByID :one
@@ -14,6 +15,8 @@ SELECT * FROM executions
 WHERE (CAST(sqlc.narg('before_id') AS TEXT) IS NULL OR id < CAST(sqlc.narg('before_id') AS TEXT))
   AND (CAST(sqlc.narg('plan_id') AS TEXT) IS NULL OR plan_id = CAST(sqlc.narg('plan_id') AS TEXT))
   AND (CAST(sqlc.narg('status') AS TEXT) IS NULL OR status = CAST(sqlc.narg('status') AS TEXT))
+  AND (CAST(sqlc.narg('trigger') AS TEXT) IS NULL OR trigger = CAST(sqlc.narg('trigger') AS TEXT))
+  AND (CAST(sqlc.narg('schedule_id') AS TEXT) IS NULL OR schedule_id = CAST(sqlc.narg('schedule_id') AS TEXT))
 ORDER BY id DESC
 LIMIT @max_rows;
 
@@ -26,6 +29,7 @@ SET status = CAST(@status AS TEXT),
     attempt = CASE WHEN CAST(@attempt AS INTEGER) > 0 THEN CAST(@attempt AS INTEGER) ELSE attempt END,
     result = COALESCE(CAST(sqlc.narg('result') AS TEXT), result),
     started_at = CASE WHEN CAST(@status AS TEXT) = 'running' AND started_at IS NULL THEN @now ELSE started_at END,
+    worker_id = COALESCE(CAST(sqlc.narg('worker_id') AS TEXT), worker_id),
     finished_at = CASE WHEN CAST(@final AS BOOLEAN) THEN @now ELSE finished_at END
 WHERE (CAST(sqlc.narg('job_id') AS INTEGER) IS NULL OR EXISTS (
       SELECT 1 FROM jobs AS j
