@@ -287,7 +287,7 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 		if err != nil {
 			return fmt.Errorf("execute plan: %w", err)
 		}
-		job, err := tx.JobEnqueue(ctx, planjob.EnqueueParams(e.ID))
+		job, err := tx.JobEnqueue(ctx, planjob.EnqueueParams(e))
 		if err != nil {
 			return fmt.Errorf("enqueue job of execution %s: %w", e.ID, err)
 		}

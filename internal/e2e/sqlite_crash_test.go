@@ -83,7 +83,7 @@ func runCrashChild(path string) int {
 			if e, err = tx.ExecutionCreate(ctx, &storage.ExecutionCreateParams{PlanID: p.ID, PlanRevision: p.Revision}); err != nil {
 				return err
 			}
-			j, err = tx.JobEnqueue(ctx, planjob.EnqueueParams(e.ID))
+			j, err = tx.JobEnqueue(ctx, planjob.EnqueueParams(e))
 			return err
 		})
 		if err != nil {

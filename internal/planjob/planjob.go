@@ -27,14 +27,16 @@ type Payload struct {
 	ExecutionID uuid.UUID `json:"execution_id"`
 }
 
-// EnqueueParams returns the job that runs an execution. Its unique key
-// makes a second enqueue for the same execution return the first job.
-func EnqueueParams(executionID uuid.UUID) *storage.JobEnqueueParams {
-	payload, _ := json.Marshal(Payload{ExecutionID: executionID})
+// EnqueueParams returns the job that runs an execution, on the execution's
+// queue (storage.DefaultQueue if it names none). Its unique key makes a
+// second enqueue for the same execution return the first job.
+func EnqueueParams(e *storage.Execution) *storage.JobEnqueueParams {
+	payload, _ := json.Marshal(Payload{ExecutionID: e.ID})
 	return &storage.JobEnqueueParams{
+		Queue:     e.Queue,
 		Kind:      Kind,
 		Payload:   payload,
-		UniqueKey: storage.ExecutionJobKey(executionID),
+		UniqueKey: storage.ExecutionJobKey(e.ID),
 	}
 }
 
@@ -123,12 +125,30 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 	if err != nil {
 		return r.storeFailed("load plan", err)
 	}
-	var doc plan.Document
-	if err := json.Unmarshal(pl.Document, &doc); err != nil {
+	var stored plan.Document
+	if err := json.Unmarshal(pl.Document, &stored); err != nil {
 		return r.finish(ctx, storage.ExecutionError,
 			&Result{PlanRevision: pl.Revision, Error: "stored plan document is unreadable"}, worker.ErrDiscard)
 	}
-	_, err = r.set(ctx, storage.ExecutionRunning, job.Attempt, nil)
+	var envVars map[string]string
+	if exec.Environment != "" {
+		env, err := h.Store.EnvironmentGetByName(ctx, exec.Environment)
+		if errors.Is(err, storage.ErrNotFound) {
+			msg := fmt.Sprintf("environment %q no longer exists", exec.Environment)
+			return r.finish(ctx, storage.ExecutionError, &Result{PlanRevision: pl.Revision, Error: msg},
+				fmt.Errorf("%w: %s", worker.ErrDiscard, msg))
+		}
+		if err != nil {
+			return r.storeFailed("load environment", err)
+		}
+		envVars = env.Variables
+	}
+	// Lowest precedence first: the plan's, the environment's as it is
+	// now, the execution's.
+	doc := stored.WithVariables(envVars, exec.Variables)
+	_, err = r.h.Store.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{
+		ID: r.id, Status: storage.ExecutionRunning, Attempt: job.Attempt, WorkerID: job.LeaseOwner, Job: &r.job,
+	})
 	switch {
 	case errors.Is(err, storage.ErrLeaseLost):
 		return r.storeFailed("mark execution running", err)
@@ -140,7 +160,7 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 	r.log.Info("running execution", "plan_id", pl.ID, "attempt", job.Attempt)
 
 	runCtx, cancelRun := context.WithTimeoutCause(ctx, h.runTimeout(), ErrRunTimeout)
-	res, runErr := h.Runner.Run(runCtx, &doc)
+	res, runErr := h.Runner.Run(runCtx, doc)
 	// The run's cause, read before cancelRun: ErrRunTimeout only when the
 	// limit, not the worker, stopped the run.
 	runCause := context.Cause(runCtx)

@@ -79,7 +79,7 @@ func createExecution(t *testing.T, st storage.Store, steps ...map[string]any) *s
 		if exec, err = tx.ExecutionCreate(ctx, &storage.ExecutionCreateParams{PlanID: p.ID, PlanRevision: p.Revision}); err != nil {
 			return err
 		}
-		_, err = tx.JobEnqueue(ctx, planjob.EnqueueParams(exec.ID))
+		_, err = tx.JobEnqueue(ctx, planjob.EnqueueParams(exec))
 		return err
 	}))
 	return exec
