@@ -70,10 +70,11 @@ const securityScheme = "bearerAuth"
 
 // The operation tags.
 const (
-	tagPlans      = "Plans"
-	tagExecutions = "Executions"
-	tagQueue      = "Queue"
-	tagHealth     = "Health"
+	tagPlans        = "Plans"
+	tagExecutions   = "Executions"
+	tagEnvironments = "Environments"
+	tagQueue        = "Queue"
+	tagHealth       = "Health"
 )
 
 // apiDescription is the description at the top of the OpenAPI document.
@@ -107,6 +108,7 @@ func Config(version string) huma.Config {
 	cfg.Tags = []*huma.Tag{
 		{Name: tagPlans, Description: "Test plans: named, versioned documents of HTTP steps and the checks made on their responses."},
 		{Name: tagExecutions, Description: "Runs of a plan. An execution is queued, runs on a worker, and ends passed, failed, error or cancelled."},
+		{Name: tagEnvironments, Description: "Named sets of variables, global to the server, that an execution may run with."},
 		{Name: tagQueue, Description: "The durable job queue that runs executions."},
 		{Name: tagHealth, Description: "Liveness and readiness checks. They never require a token."},
 	}
@@ -254,6 +256,7 @@ func Register(api huma.API, deps Deps) {
 	s := &server{deps: deps.withDefaults()}
 	s.registerPlans(api)
 	s.registerExecutions(api)
+	s.registerEnvironments(api)
 	s.registerJobs(api)
 	s.registerHealth(api)
 	finishSpec(api.OpenAPI())

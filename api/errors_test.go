@@ -92,7 +92,7 @@ func TestParseIfMatch(t *testing.T) {
 		{`"`, 0, http.StatusPreconditionFailed},
 	}
 	for _, tc := range cases {
-		rev, err := parseIfMatch(tc.header)
+		rev, err := parseIfMatch(tc.header, "plan")
 		if tc.status == 0 {
 			require.NoError(t, err, tc.header)
 			assert.Equal(t, tc.rev, rev, tc.header)

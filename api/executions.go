@@ -31,6 +31,12 @@ type Execution struct {
 	StartedAt    *time.Time      `json:"started_at" doc:"When the first attempt started, or null." example:"2025-01-02T15:04:06Z"`
 	FinishedAt   *time.Time      `json:"finished_at" doc:"When the execution reached a final status, or null." example:"2025-01-02T15:04:09Z"`
 	Result       *planjob.Result `json:"result" doc:"The run's result, per step, or null until a run finishes (while queued or running, and for an execution cancelled before it ran). GET /execution/{id}/report/junit renders it as JUnit XML." example:"{\"status\":\"passed\",\"plan_revision\":3,\"steps\":[],\"totals\":{\"passed\":1,\"failed\":0,\"errors\":0,\"skipped\":0,\"duration_ms\":12},\"started_at\":\"2025-01-02T15:04:06Z\",\"finished_at\":\"2025-01-02T15:04:09Z\"}"`
+	Variables    map[string]string `json:"variables" doc:"The run-time variables given when the execution was created, as given: not merged with the plan's or the environment's. {} when none were given." example:"{\"base_url\":\"https://eu.example.com\"}"`
+	Environment  *string           `json:"environment" doc:"Name of the environment the execution runs with, or null. Its variables are read when the run starts." example:"staging"`
+	Trigger      string            `json:"trigger" enum:"api,schedule,cli" doc:"What created the execution: api (POST /plan/{id}/execute), schedule (see schedule_id) or cli." example:"api"`
+	ScheduleID   *uuid.UUID        `json:"schedule_id" format:"uuid" nullable:"true" doc:"Identity of the schedule that created the execution, or null." example:"0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a"`
+	Queue        string            `json:"queue" doc:"The queue of the execution's job: only workers serving it (ASTRO_QUEUES) run it." example:"default"`
+	WorkerID     *string           `json:"worker_id" doc:"The worker that last ran the execution (its lease owner), or null before it ran." example:"runner-1-4711-123456"`
 }
 
 // ExecutionList is one page of executions.
@@ -39,9 +45,18 @@ type ExecutionList struct {
 	NextCursor string      `json:"next_cursor" doc:"Cursor of the next page, to pass as ?cursor=. Empty on the last page." example:"eyJpIjoiMDE5MGMxZDAtMWIyYy03ZDNlLTlmNDAtNWE2YjdjOGQ5ZTBmIn0"`
 }
 
+// ExecuteBody is the optional body of execute-plan: what to run the plan
+// with, and where.
+type ExecuteBody struct {
+	Variables   map[string]string `json:"variables,omitempty" maxProperties:"100" doc:"Values for variables that the plan declares, over the plan's and the environment's. A name the plan does not declare is refused (422)." example:"{\"base_url\":\"https://eu.example.com\"}"`
+	Environment string            `json:"environment,omitempty" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" patternDescription:"a lowercase slug" maxLength:"63" doc:"Name of an environment to run with. Its variables, as they are when the run starts, override the plan's for the names the plan declares." example:"staging"`
+	Queue       string            `json:"queue,omitempty" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" patternDescription:"a lowercase slug" maxLength:"63" doc:"Queue to run on: only workers serving it (ASTRO_QUEUES) run the execution. Defaults to default." example:"eu"`
+}
+
 type executePlanInput struct {
-	ID             uuid.UUID `path:"id" format:"uuid" doc:"Identity of the plan." example:"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"`
-	IdempotencyKey string    `header:"Idempotency-Key" minLength:"1" maxLength:"200" doc:"Makes retries safe: if the plan already has an execution created with this key, that execution is returned and nothing new is queued." example:"deploy-2025-01-02-1"`
+	ID             uuid.UUID    `path:"id" format:"uuid" doc:"Identity of the plan." example:"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"`
+	IdempotencyKey string       `header:"Idempotency-Key" minLength:"1" maxLength:"200" doc:"Makes retries safe: if the plan already has an execution created with this key, that execution is returned and nothing new is queued, whatever the body says." example:"deploy-2025-01-02-1"`
+	Body           *ExecuteBody `required:"false"`
 }
 
 type executionAcceptedOutput struct {
@@ -58,8 +73,10 @@ type executionOutput struct {
 }
 
 type listExecutionsInput struct {
-	PlanID uuid.UUID `query:"plan_id" format:"uuid" doc:"Keep the executions of this plan." example:"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"`
-	Status string    `query:"status" enum:"queued,running,passed,failed,error,cancelled" doc:"Keep the executions in this status." example:"running"`
+	PlanID     uuid.UUID `query:"plan_id" format:"uuid" doc:"Keep the executions of this plan." example:"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"`
+	Status     string    `query:"status" enum:"queued,running,passed,failed,error,cancelled" doc:"Keep the executions in this status." example:"running"`
+	Trigger    string    `query:"trigger" enum:"api,schedule,cli" doc:"Keep the executions created by this trigger." example:"schedule"`
+	ScheduleID uuid.UUID `query:"schedule_id" format:"uuid" doc:"Keep the executions created by this schedule." example:"0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a"`
 	Limit  int       `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Largest number of executions to return." example:"50"`
 	Cursor string    `query:"cursor" maxLength:"256" doc:"The next_cursor of the previous page. Empty for the first page." example:"eyJpIjoiMDE5MGMxZDAtMWIyYy03ZDNlLTlmNDAtNWE2YjdjOGQ5ZTBmIn0"`
 }
@@ -100,12 +117,17 @@ func (s *server) registerExecutions(api huma.API) {
 		Method:      http.MethodPost,
 		Path:        "/plan/{id}/execute",
 		Summary:     "Run a plan",
-		Description: "Creates a queued execution of the plan's current revision and enqueues the job that runs it, in one transaction. " +
-			"With an Idempotency-Key already used for this plan, returns that execution instead (still 202).",
+		Description: "Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, " +
+			"in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence " +
+			"first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables " +
+			"the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or " +
+			"body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution " +
+			"instead (still 202), whatever the body says. The body may be at most 1 MiB (413).",
 		Tags:          []string{tagExecutions},
 		Security:      secured,
 		DefaultStatus: http.StatusAccepted,
-		Errors:        []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
+		MaxBodyBytes:  maxExecuteBodyBytes,
+		Errors:        []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable},
 	}, s.executePlan)
 
 	huma.Register(api, huma.Operation{
@@ -124,7 +146,7 @@ func (s *server) registerExecutions(api huma.API) {
 		Method:      http.MethodGet,
 		Path:        "/execution",
 		Summary:     "List executions",
-		Description: "Returns one page of executions, newest first, filtered by plan and status. " +
+		Description: "Returns one page of executions, newest first, filtered by plan, status, trigger and schedule. " +
 			"Follow next_cursor, or the Link header with rel=\"next\", for the next page. A malformed cursor gives 400.",
 		Tags:     []string{tagExecutions},
 		Security: secured,
@@ -193,7 +215,7 @@ func (s *server) registerExecutions(api huma.API) {
 // executionFromStorage returns the API form of a stored execution, run by
 // the job jobID (nil if it has none left).
 func executionFromStorage(e *storage.Execution, jobID *int64) Execution {
-	return Execution{
+	out := Execution{
 		ID:           e.ID,
 		JobID:        jobID,
 		PlanID:       e.PlanID,
@@ -204,7 +226,23 @@ func executionFromStorage(e *storage.Execution, jobID *int64) Execution {
 		StartedAt:    e.StartedAt,
 		FinishedAt:   e.FinishedAt,
 		Result:       resultOf(e),
+		Variables:    e.Variables,
+		Trigger:      string(e.Trigger),
+		Queue:        e.Queue,
 	}
+	if out.Variables == nil {
+		out.Variables = map[string]string{}
+	}
+	if e.Environment != "" {
+		out.Environment = &e.Environment
+	}
+	if e.ScheduleID != uuid.Nil {
+		out.ScheduleID = &e.ScheduleID
+	}
+	if e.WorkerID != "" {
+		out.WorkerID = &e.WorkerID
+	}
+	return out
 }
 
 // jobIDsOf returns the ID of the newest job of each execution, by
@@ -279,10 +317,20 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 				return fmt.Errorf("execute plan: %w", err)
 			}
 		}
+		body := in.Body
+		if body == nil {
+			body = &ExecuteBody{}
+		}
+		if err := s.checkRunInputs(ctx, tx, p, body); err != nil {
+			return err
+		}
 		e, err := tx.ExecutionCreate(ctx, &storage.ExecutionCreateParams{
 			PlanID:         p.ID,
 			PlanRevision:   p.Revision,
 			IdempotencyKey: in.IdempotencyKey,
+			Variables:      body.Variables,
+			Environment:    body.Environment,
+			Queue:          body.Queue,
 		})
 		if err != nil {
 			return fmt.Errorf("execute plan: %w", err)
@@ -332,10 +380,12 @@ func (s *server) getExecution(ctx context.Context, in *getExecutionInput) (*exec
 
 func (s *server) listExecutions(ctx context.Context, in *listExecutionsInput) (*listExecutionsOutput, error) {
 	page, err := s.deps.Store.ExecutionList(ctx, &storage.ExecutionListParams{
-		PlanID: in.PlanID,
-		Status: storage.ExecutionStatus(in.Status),
-		Limit:  in.Limit,
-		Cursor: in.Cursor,
+		PlanID:     in.PlanID,
+		Status:     storage.ExecutionStatus(in.Status),
+		Trigger:    storage.ExecutionTrigger(in.Trigger),
+		ScheduleID: in.ScheduleID,
+		Limit:      in.Limit,
+		Cursor:     in.Cursor,
 	})
 	if err != nil {
 		return nil, s.httpError(ctx, explain(err, details{
@@ -362,6 +412,12 @@ func (s *server) listExecutions(ctx context.Context, in *listExecutionsInput) (*
 		}
 		if in.Status != "" {
 			q.Set("status", in.Status)
+		}
+		if in.Trigger != "" {
+			q.Set("trigger", in.Trigger)
+		}
+		if in.ScheduleID != uuid.Nil {
+			q.Set("schedule_id", in.ScheduleID.String())
 		}
 		q.Set("limit", strconv.Itoa(in.Limit))
 		q.Set("cursor", page.NextCursor)

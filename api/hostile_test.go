@@ -1040,14 +1040,36 @@ func TestNestingDepthLimit(t *testing.T) {
 	e.requireUnchanged(before)
 }
 
-// TestBodyOnExecuteIsIgnored documents that execute-plan declares no body,
-// so Huma never reads one: a garbage body is ignored and the plan runs.
-func TestBodyOnExecuteIsIgnored(t *testing.T) {
+// TestBodyOnExecuteIsParsed documents that execute-plan reads its optional
+// body: an empty body still runs the plan, and a garbage one is refused
+// without writing anything (it used to be ignored, before run-time
+// variables).
+func TestBodyOnExecuteIsParsed(t *testing.T) {
 	t.Parallel()
 	e, target := hostileEnv(t)
-	res := e.timedRequest(http.MethodPost, "/plan/"+target.ID.String()+"/execute", []byte("\xff{{{not json"), "Content-Type", "text/plain")
-	require.Equal(t, http.StatusAccepted, res.Status, "body: %s", res.Body)
-	assert.Equal(t, 2, e.executionCount())
+	path := "/plan/" + target.ID.String() + "/execute"
+	before := e.executionCount()
+	for _, tc := range []struct {
+		name        string
+		body        []byte
+		contentType string
+		status      int
+	}{
+		{"GarbageAsText", []byte("\xff{{{not json"), "text/plain", http.StatusUnsupportedMediaType},
+		{"GarbageAsJSON", []byte("{{{not json"), "application/json", http.StatusBadRequest},
+		{"NotUTF8", []byte("{\"queue\":\"\xff\"}"), "application/json", http.StatusBadRequest},
+		{"UnknownField", []byte(`{"vars":{}}`), "application/json", http.StatusUnprocessableEntity},
+		{"NotAnObject", []byte(`[]`), "application/json", http.StatusUnprocessableEntity},
+	} {
+		res := e.timedRequest(http.MethodPost, path, tc.body, "Content-Type", tc.contentType)
+		require.Equal(t, tc.status, res.Status, "%s: body: %s", tc.name, res.Body)
+	}
+	assert.Equal(t, before, e.executionCount(), "a refused body writes nothing")
+	for _, body := range [][]byte{nil, []byte("{}")} {
+		res := e.timedRequest(http.MethodPost, path, body, "Content-Type", "application/json")
+		require.Equal(t, http.StatusAccepted, res.Status, "body %q: %s", body, res.Body)
+	}
+	assert.Equal(t, before+2, e.executionCount())
 }
 
 // fuzzSeeds are the seeds of FuzzCreatePlanBody, besides the files under

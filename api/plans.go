@@ -271,18 +271,19 @@ func etag(revision int64) string {
 	return `"` + strconv.FormatInt(revision, 10) + `"`
 }
 
-// parseIfMatch returns the revision named by an If-Match header. It accepts
+// parseIfMatch returns the revision named by an If-Match header of an
+// update of a what (plan, environment). It accepts
 // "3" and the bare 3. A missing header or * gives 428 and a list 400. A tag
 // that is not a revision can never match, so it gives 412, and so does a
 // weak tag such as W/"3": If-Match compares strongly (RFC 9110, 13.1.1), so
 // a weak tag never matches.
-func parseIfMatch(h string) (int64, error) {
+func parseIfMatch(h, what string) (int64, error) {
 	h = strings.TrimSpace(h)
 	switch {
 	case h == "":
-		return 0, huma.Error428PreconditionRequired("If-Match is required: send the plan's ETag from a previous read")
+		return 0, huma.Error428PreconditionRequired("If-Match is required: send the " + what + "'s ETag from a previous read")
 	case h == "*":
-		return 0, huma.Error428PreconditionRequired("If-Match: * is not accepted: send the plan's ETag from a previous read")
+		return 0, huma.Error428PreconditionRequired("If-Match: * is not accepted: send the " + what + "'s ETag from a previous read")
 	case strings.Contains(h, ","):
 		return 0, huma.Error400BadRequest("If-Match must hold exactly one entity tag")
 	}
@@ -295,7 +296,7 @@ func parseIfMatch(h string) (int64, error) {
 	}
 	rev, err := strconv.ParseInt(tag, 10, 64)
 	if err != nil || rev < 1 {
-		return 0, huma.Error412PreconditionFailed("If-Match does not match the plan's current ETag")
+		return 0, huma.Error412PreconditionFailed("If-Match does not match the " + what + "'s current ETag")
 	}
 	return rev, nil
 }
@@ -304,7 +305,7 @@ func parseIfMatch(h string) (int64, error) {
 // encoded for storage. A document that fails gives 422 with one error
 // detail per problem, located under body.document.
 func (s *server) checkDocument(ctx context.Context, doc *plan.Document) (json.RawMessage, error) {
-	err := doc.Validate(plan.ValidateOptions{EnvAllow: s.deps.PlanEnvAllow, Location: "body.document"})
+	err := doc.Validate(s.validateOptions("body.document"))
 	var ve *plan.ValidationError
 	switch {
 	case errors.As(err, &ve):
@@ -317,6 +318,12 @@ func (s *server) checkDocument(ctx context.Context, doc *plan.Document) (json.Ra
 		return nil, s.httpError(ctx, fmt.Errorf("encode plan document: %w", err))
 	}
 	return b, nil
+}
+
+// validateOptions returns the options of plan.Validate for this server,
+// with problems located under location.
+func (s *server) validateOptions(location string) plan.ValidateOptions {
+	return plan.ValidateOptions{EnvAllow: s.deps.PlanEnvAllow, Location: location}
 }
 
 func (s *server) createPlan(ctx context.Context, in *createPlanInput) (*createPlanOutput, error) {
@@ -431,7 +438,7 @@ func nextLink(path string, q url.Values) string {
 }
 
 func (s *server) updatePlan(ctx context.Context, in *updatePlanInput) (*planOutput, error) {
-	rev, err := parseIfMatch(in.IfMatch)
+	rev, err := parseIfMatch(in.IfMatch, "plan")
 	if err != nil {
 		return nil, err
 	}

@@ -28,9 +28,17 @@ func onPostgres(t *testing.T) bool {
 // Every test of the package that serves the API over a store belongs
 // here; TestEveryTestRunsOnPostgres checks that none is forgotten.
 var postgresTests = map[string]func(*testing.T){
+	"TestEnvironmentLifecycle":                             TestEnvironmentLifecycle,
+	"TestEnvironmentValidationWritesNothing":               TestEnvironmentValidationWritesNothing,
+	"TestListEnvironmentsPaginationFollowsLinkHeader":      TestListEnvironmentsPaginationFollowsLinkHeader,
+	"TestExecutePlanWithRunInputs":                         TestExecutePlanWithRunInputs,
+	"TestExecutePlanWithoutBodySendsEveryField":            TestExecutePlanWithoutBodySendsEveryField,
+	"TestExecutePlanRejectsBadRunInputsAndWritesNothing":   TestExecutePlanRejectsBadRunInputsAndWritesNothing,
+	"TestExecutePlanReplayIgnoresANewBody":                 TestExecutePlanReplayIgnoresANewBody,
+	"TestListExecutionsByTriggerAndSchedule":               TestListExecutionsByTriggerAndSchedule,
 	"TestAuthOffWithoutToken":                              TestAuthOffWithoutToken,
 	"TestAuthRequiredWhenTokenSet":                         TestAuthRequiredWhenTokenSet,
-	"TestBodyOnExecuteIsIgnored":                           TestBodyOnExecuteIsIgnored,
+	"TestBodyOnExecuteIsParsed":                            TestBodyOnExecuteIsParsed,
 	"TestCancelFinishedExecutionConflicts":                 TestCancelFinishedExecutionConflicts,
 	"TestCancelOfARunningExecutionTellsWorkersAtOnce":      TestCancelOfARunningExecutionTellsWorkersAtOnce,
 	"TestCascadeDeleteOfAPlanTellsWorkersAtOnce":           TestCascadeDeleteOfAPlanTellsWorkersAtOnce,

@@ -190,6 +190,7 @@ func finishSpec(oapi *huma.OpenAPI) {
 	// Huma omits an empty errors list rather than sending null.
 	oapi.Components.Schemas.Map()["ErrorModel"].Properties["errors"].Nullable = false
 	requireParam(oapi.Paths["/plan/{id}"].Put, "If-Match")
+	requireParam(oapi.Paths["/environment/{name}"].Put, "If-Match")
 }
 
 // sortedKeys returns the keys of m in order, for a deterministic walk.
