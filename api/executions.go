@@ -21,16 +21,16 @@ import (
 
 // Execution is one request to run a plan, and its outcome.
 type Execution struct {
-	ID           uuid.UUID       `json:"id" format:"uuid" doc:"Identity of the execution." example:"0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f"`
-	PlanID       uuid.UUID       `json:"plan_id" format:"uuid" doc:"Identity of the plan being run." example:"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"`
-	PlanRevision int64           `json:"plan_revision" doc:"Revision of the plan when the execution was created. A run uses the plan as it is when the run starts; result.plan_revision says which revision ran." example:"3"`
-	Status       string          `json:"status" enum:"queued,running,passed,failed,error,cancelled" doc:"Lifecycle state. passed, failed, error and cancelled are final." example:"queued"`
-	JobID        *int64          `json:"job_id" doc:"Identity of the job that runs the execution, for GET /job/{id}; the newest one if it was enqueued again. null once the job is gone: final jobs are deleted 24 hours after they finish." example:"42"`
-	Attempt      int             `json:"attempt" doc:"Number of the current or last attempt; 0 before the first." example:"0"`
-	CreatedAt    time.Time       `json:"created_at" doc:"When the execution was requested." example:"2025-01-02T15:04:05Z"`
-	StartedAt    *time.Time      `json:"started_at" doc:"When the first attempt started, or null." example:"2025-01-02T15:04:06Z"`
-	FinishedAt   *time.Time      `json:"finished_at" doc:"When the execution reached a final status, or null." example:"2025-01-02T15:04:09Z"`
-	Result       *planjob.Result `json:"result" doc:"The run's result, per step, or null until a run finishes (while queued or running, and for an execution cancelled before it ran). GET /execution/{id}/report/junit renders it as JUnit XML." example:"{\"status\":\"passed\",\"plan_revision\":3,\"steps\":[],\"totals\":{\"passed\":1,\"failed\":0,\"errors\":0,\"skipped\":0,\"duration_ms\":12},\"started_at\":\"2025-01-02T15:04:06Z\",\"finished_at\":\"2025-01-02T15:04:09Z\"}"`
+	ID           uuid.UUID         `json:"id" format:"uuid" doc:"Identity of the execution." example:"0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f"`
+	PlanID       uuid.UUID         `json:"plan_id" format:"uuid" doc:"Identity of the plan being run." example:"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"`
+	PlanRevision int64             `json:"plan_revision" doc:"Revision of the plan when the execution was created. A run uses the plan as it is when the run starts; result.plan_revision says which revision ran." example:"3"`
+	Status       string            `json:"status" enum:"queued,running,passed,failed,error,cancelled" doc:"Lifecycle state. passed, failed, error and cancelled are final." example:"queued"`
+	JobID        *int64            `json:"job_id" doc:"Identity of the job that runs the execution, for GET /job/{id}; the newest one if it was enqueued again. null once the job is gone: final jobs are deleted 24 hours after they finish." example:"42"`
+	Attempt      int               `json:"attempt" doc:"Number of the current or last attempt; 0 before the first." example:"0"`
+	CreatedAt    time.Time         `json:"created_at" doc:"When the execution was requested." example:"2025-01-02T15:04:05Z"`
+	StartedAt    *time.Time        `json:"started_at" doc:"When the first attempt started, or null." example:"2025-01-02T15:04:06Z"`
+	FinishedAt   *time.Time        `json:"finished_at" doc:"When the execution reached a final status, or null." example:"2025-01-02T15:04:09Z"`
+	Result       *planjob.Result   `json:"result" doc:"The run's result, per step, or null until a run finishes (while queued or running, and for an execution cancelled before it ran). GET /execution/{id}/report/junit renders it as JUnit XML." example:"{\"status\":\"passed\",\"plan_revision\":3,\"steps\":[],\"totals\":{\"passed\":1,\"failed\":0,\"errors\":0,\"skipped\":0,\"duration_ms\":12},\"started_at\":\"2025-01-02T15:04:06Z\",\"finished_at\":\"2025-01-02T15:04:09Z\"}"`
 	Variables    map[string]string `json:"variables" doc:"The run-time variables given when the execution was created, as given: not merged with the plan's or the environment's. {} when none were given." example:"{\"base_url\":\"https://eu.example.com\"}"`
 	Environment  *string           `json:"environment" doc:"Name of the environment the execution runs with, or null. Its variables are read when the run starts." example:"staging"`
 	Trigger      string            `json:"trigger" enum:"api,schedule,cli" doc:"What created the execution: api (POST /plan/{id}/execute), schedule (see schedule_id) or cli." example:"api"`
@@ -77,8 +77,8 @@ type listExecutionsInput struct {
 	Status     string    `query:"status" enum:"queued,running,passed,failed,error,cancelled" doc:"Keep the executions in this status." example:"running"`
 	Trigger    string    `query:"trigger" enum:"api,schedule,cli" doc:"Keep the executions created by this trigger." example:"schedule"`
 	ScheduleID uuid.UUID `query:"schedule_id" format:"uuid" doc:"Keep the executions created by this schedule." example:"0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a"`
-	Limit  int       `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Largest number of executions to return." example:"50"`
-	Cursor string    `query:"cursor" maxLength:"256" doc:"The next_cursor of the previous page. Empty for the first page." example:"eyJpIjoiMDE5MGMxZDAtMWIyYy03ZDNlLTlmNDAtNWE2YjdjOGQ5ZTBmIn0"`
+	Limit      int       `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Largest number of executions to return." example:"50"`
+	Cursor     string    `query:"cursor" maxLength:"256" doc:"The next_cursor of the previous page. Empty for the first page." example:"eyJpIjoiMDE5MGMxZDAtMWIyYy03ZDNlLTlmNDAtNWE2YjdjOGQ5ZTBmIn0"`
 }
 
 type listExecutionsOutput struct {
