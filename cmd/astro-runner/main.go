@@ -98,8 +98,8 @@ func (c *cli) newServeCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the API and run the workers in one process (the default command)",
-		Long: `Serve the HTTP API on ASTRO_ADDR and run ASTRO_WORKERS workers in the
-same process, until SIGINT or SIGTERM; then stop accepting requests, drain
+		Long: `Serve the HTTP API on ASTRO_ADDR and run ASTRO_WORKERS workers for each
+queue of ASTRO_QUEUES (default: default) in the same process, until SIGINT or SIGTERM; then stop accepting requests, drain
 them, and stop the workers. Plain "astro-runner" does the same.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return c.serve(cmd.Context(), true) },
@@ -110,8 +110,9 @@ func (c *cli) newWorkerCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "worker",
 		Short: "Run the workers only, without the API",
-		Long: `Run ASTRO_WORKERS workers that take jobs from the queue in the database,
-without serving the API. It needs a shared database: STORAGE_BACKEND sqlite
+		Long: `Run ASTRO_WORKERS workers for each queue of ASTRO_QUEUES (default:
+default) that take jobs from the queue in the database, without serving the
+API; a worker serves only the plans sent to its queues. It needs a shared database: STORAGE_BACKEND sqlite
 (the same file as a server) or postgres. On the memory backend it refuses to
 start, as its queue could never receive a job.`,
 		Args: usageArgs(cobra.NoArgs),

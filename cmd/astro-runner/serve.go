@@ -82,35 +82,24 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	if err != nil {
 		return err
 	}
-	// The handler ends a run itself after cfg.RunTimeout; the worker's job
-	// timeout is only a backstop, five minutes later, which leaves time to
-	// store the result.
-	pool := worker.New(store, worker.Config{
-		Workers:         cfg.Workers,
-		Lease:           cfg.JobLease,
-		RescueInterval:  cfg.RescueInterval,
-		JobTimeout:      cfg.RunTimeout + 5*time.Minute,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Logger:          log,
-	})
 	handler := &planjob.Handler{
 		Store:      store,
 		Runner:     runner,
 		Logger:     log,
 		RunTimeout: cfg.RunTimeout,
 	}
-	pool.Handle(planjob.Kind, handler.Handle)
+	pools := newPools(store, cfg, log, handler)
 
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	if l, ok := store.(listener); ok {
-		wg.Go(func() { l.Listen(workCtx, pool.Wake, pool.CheckCancels) })
+		wg.Go(func() { l.Listen(workCtx, pools.wake, pools.checkCancels) })
 	}
 	wg.Go(func() { reconcile(workCtx, handler, log) })
 	poolDone := make(chan struct{})
-	go func() { defer close(poolDone); _ = pool.Run(workCtx) }()
-	log.Info("workers started", "workers", cfg.Workers)
+	go func() { defer close(poolDone); pools.run(workCtx) }()
+	log.Info("workers started", "workers", cfg.Workers, "queues", cfg.Queues)
 
 	if cfg.DebugAddr != "" {
 		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}
@@ -133,8 +122,8 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 			Addr: cfg.Addr,
 			Handler: api.NewHandler(api.Deps{
 				Store: store, Logger: log, APIToken: cfg.APIToken,
-				PlanEnvAllow: cfg.PlanEnvAllow, Version: version, WakeFunc: pool.Wake,
-				CancelFunc: pool.CheckCancels,
+				PlanEnvAllow: cfg.PlanEnvAllow, Version: version, WakeFunc: pools.wake,
+				CancelFunc: pools.checkCancels,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
@@ -167,6 +156,55 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	wg.Wait()
 	log.Info("stopped")
 	return nil
+}
+
+// pools are the worker pools of one process, one per queue of
+// ASTRO_QUEUES, each with ASTRO_WORKERS workers.
+type pools []*worker.Pool
+
+// newPools returns a pool for each of cfg.Queues, running handler's jobs.
+// The handler ends a run itself after cfg.RunTimeout; the worker's job
+// timeout is only a backstop, five minutes later, which leaves time to
+// store the result.
+func newPools(store storage.Store, cfg *config.Config, log *slog.Logger, handler *planjob.Handler) pools {
+	ps := make(pools, 0, len(cfg.Queues))
+	for _, queue := range cfg.Queues {
+		pool := worker.New(store, worker.Config{
+			Queue:           queue,
+			Workers:         cfg.Workers,
+			Lease:           cfg.JobLease,
+			RescueInterval:  cfg.RescueInterval,
+			JobTimeout:      cfg.RunTimeout + 5*time.Minute,
+			ShutdownTimeout: cfg.ShutdownTimeout,
+			Logger:          log.With("queue", queue),
+		})
+		pool.Handle(planjob.Kind, handler.Handle)
+		ps = append(ps, pool)
+	}
+	return ps
+}
+
+// wake makes every pool look for jobs now.
+func (ps pools) wake() {
+	for _, p := range ps {
+		p.Wake()
+	}
+}
+
+// checkCancels makes every pool look for cancelled jobs now.
+func (ps pools) checkCancels() {
+	for _, p := range ps {
+		p.CheckCancels()
+	}
+}
+
+// run runs every pool until ctx ends and they have stopped.
+func (ps pools) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		wg.Go(func() { _ = p.Run(ctx) })
+	}
+	wg.Wait()
 }
 
 // reconcile periodically finishes executions whose job ended without

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
 // Backend names a storage backend.
@@ -41,9 +44,13 @@ type Config struct {
 	// APIToken is ASTRO_API_TOKEN. When set, the API requires it as a
 	// bearer token.
 	APIToken string
-	// Workers is ASTRO_WORKERS, how many jobs run at once per process.
-	// Defaults to 8.
+	// Workers is ASTRO_WORKERS, how many jobs run at once per queue in
+	// each process. Defaults to 8.
 	Workers int
+	// Queues is ASTRO_QUEUES, the comma-separated queues whose jobs this
+	// process runs, one worker pool each. Names match storage.NamePattern.
+	// Defaults to storage.DefaultQueue.
+	Queues []string
 	// PlanEnvAllow is ASTRO_PLAN_ENV_ALLOW, a comma-separated list of the
 	// environment variables plans may read as {{env.NAME}}.
 	PlanEnvAllow []string
@@ -114,6 +121,7 @@ func Load(lookup LookupFunc) (*Config, error) {
 		APIToken:        r.str("ASTRO_API_TOKEN", ""),
 		Workers:         r.integer("ASTRO_WORKERS", 8, 1, 1000),
 		PlanEnvAllow:    r.list("ASTRO_PLAN_ENV_ALLOW"),
+		Queues:          r.list("ASTRO_QUEUES"),
 		SecretPattern:   r.regexp("ASTRO_SECRET_PATTERN", DefaultSecretPattern),
 		TargetAllow:     r.str("ASTRO_TARGET_ALLOW", ""),
 		TargetDeny:      r.str("ASTRO_TARGET_DENY", ""),
@@ -159,6 +167,7 @@ func Load(lookup LookupFunc) (*Config, error) {
 	if c.QueueCommit != "async" && c.QueueCommit != "sync" {
 		r.fail("ASTRO_QUEUE_COMMIT", fmt.Sprintf("unknown mode %q: want async or sync", c.QueueCommit))
 	}
+	c.Queues = r.queues(c.Queues)
 	for _, name := range c.PlanEnvAllow {
 		if !envName.MatchString(name) {
 			r.fail("ASTRO_PLAN_ENV_ALLOW", fmt.Sprintf("%q is not a variable name", name))
@@ -219,6 +228,24 @@ func (r *reader) list(name string) []string {
 	for _, item := range strings.Split(r.str(name, ""), ",") {
 		if item = strings.TrimSpace(item); item != "" {
 			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// queues checks the names of ASTRO_QUEUES and returns them without
+// duplicates, in order, or the default queue when there are none.
+func (r *reader) queues(names []string) []string {
+	if len(names) == 0 {
+		return []string{storage.DefaultQueue}
+	}
+	var out []string
+	for _, name := range names {
+		switch {
+		case !storage.ValidName(name):
+			r.fail("ASTRO_QUEUES", fmt.Sprintf("%q is not a queue name: want 1 to 63 lowercase letters, digits, '-' and '_', starting with a letter or digit", name))
+		case !slices.Contains(out, name):
+			out = append(out, name)
 		}
 	}
 	return out

@@ -24,6 +24,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, "./astro.db", c.SQLitePath)
 	require.Equal(t, ":8080", c.Addr)
 	require.Equal(t, 8, c.Workers)
+	require.Equal(t, []string{"default"}, c.Queues)
 	require.Equal(t, 30*time.Second, c.JobLease)
 	require.Equal(t, 15*time.Minute, c.RunTimeout)
 	require.Equal(t, "async", c.QueueCommit)
@@ -51,6 +52,8 @@ func TestInvalidValuesNameTheirVariable(t *testing.T) {
 		{map[string]string{"ASTRO_LOG_FORMAT": "xml"}, "ASTRO_LOG_FORMAT"},
 		{map[string]string{"ASTRO_QUEUE_COMMIT": "off"}, "ASTRO_QUEUE_COMMIT"},
 		{map[string]string{"ASTRO_PLAN_ENV_ALLOW": "OK,not-ok"}, "ASTRO_PLAN_ENV_ALLOW"},
+		{map[string]string{"ASTRO_QUEUES": "default,EU"}, "ASTRO_QUEUES"},
+		{map[string]string{"ASTRO_QUEUES": "eu west"}, "ASTRO_QUEUES"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want+"="+tc.env[tc.want], func(t *testing.T) {
@@ -85,5 +88,18 @@ func TestLogFormatIsRead(t *testing.T) {
 		c, err := config.Load(env(map[string]string{"ASTRO_LOG_FORMAT": string(f)}))
 		require.NoError(t, err)
 		require.Equal(t, f, c.LogFormat)
+	}
+}
+
+func TestQueues(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string][]string{
+		"eu":                       {"eu"},
+		" eu , default ,eu,, us-1": {"eu", "default", "us-1"},
+		",":                        {"default"},
+	} {
+		c, err := config.Load(env(map[string]string{"ASTRO_QUEUES": in}))
+		require.NoError(t, err, in)
+		require.Equal(t, want, c.Queues, in)
 	}
 }
