@@ -3,14 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"net"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/astro-runner/astro-runner/api"
+	sqlitemigrations "github.com/astro-runner/astro-runner/sql/sqlite/migrations"
 )
 
 func envOf(kv map[string]string) func(string) (string, bool) {
@@ -95,7 +98,7 @@ func TestMigrateOnSQLiteFile(t *testing.T) {
 	require.Contains(t, r.stdout, "applied")
 	r = runCLI(t, env, "migrate", "down")
 	require.Equal(t, exitOK, r.code, r.stderr)
-	require.Contains(t, r.stdout, "00003_jobs_drop_state_index.sql", "down rolls back the latest migration")
+	require.Contains(t, r.stdout, "down "+latestSQLiteMigration(t), "down rolls back the latest migration")
 	r = runCLI(t, env, "migrate", "sideways")
 	require.Equal(t, exitUsage, r.code)
 	require.Contains(t, r.stderr, "sideways")
@@ -188,4 +191,14 @@ func TestDescribeBuild(t *testing.T) {
 			require.Equal(t, c.want, describeBuild(c.ldflags, c.info))
 		})
 	}
+}
+
+// latestSQLiteMigration returns the file name of the newest SQLite
+// migration.
+func latestSQLiteMigration(t *testing.T) string {
+	t.Helper()
+	names, err := fs.Glob(sqlitemigrations.FS, "*.sql")
+	require.NoError(t, err)
+	require.NotEmpty(t, names)
+	return slices.Max(names)
 }

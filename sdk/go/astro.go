@@ -195,13 +195,46 @@ func (c *Client) DeletePlan(ctx context.Context, id UUID, cascade bool) error {
 
 // ExecutePlan queues a run of the plan's current revision and returns the queued
 // execution. A non-empty idempotencyKey makes retries safe: if the plan already has an
-// execution created with that key, the server returns it and queues nothing.
+// execution created with that key, the server returns it and queues nothing. It is
+// ExecutePlanWith with only an idempotency key.
 func (c *Client) ExecutePlan(ctx context.Context, planID UUID, idempotencyKey string) (*Execution, error) {
+	return c.ExecutePlanWith(ctx, planID, ExecuteOptions{IdempotencyKey: idempotencyKey})
+}
+
+// ExecuteOptions configures ExecutePlanWith. The zero value is ready to use.
+type ExecuteOptions struct {
+	// IdempotencyKey, when set, makes retries safe: if the plan already has an
+	// execution created with that key, the server returns it, whatever the other
+	// options say, and queues nothing.
+	IdempotencyKey string
+	// Variables set variables that the plan declares, over the plan's own and the
+	// environment's. A name the plan does not declare gives a *Problem with status 422.
+	Variables map[string]string
+	// Environment names an environment to run with. Its variables, as they are when
+	// the run starts, override the plan's.
+	Environment string
+	// Queue names the queue to run on; empty means the server's default queue.
+	Queue string
+}
+
+// ExecutePlanWith queues a run of the plan's current revision with opts and returns
+// the queued execution.
+func (c *Client) ExecutePlanWith(ctx context.Context, planID UUID, opts ExecuteOptions) (*Execution, error) {
 	var editors []RequestEditorFn
-	if idempotencyKey != "" {
-		editors = append(editors, setHeader("Idempotency-Key", idempotencyKey))
+	if opts.IdempotencyKey != "" {
+		editors = append(editors, setHeader("Idempotency-Key", opts.IdempotencyKey))
 	}
-	r, err := c.api.ExecutePlanWithResponse(ctx, planID, &ExecutePlanParams{}, editors...)
+	var body ExecuteBody
+	if len(opts.Variables) > 0 {
+		body.Variables = &opts.Variables
+	}
+	if opts.Environment != "" {
+		body.Environment = &opts.Environment
+	}
+	if opts.Queue != "" {
+		body.Queue = &opts.Queue
+	}
+	r, err := c.api.ExecutePlanWithResponse(ctx, planID, &ExecutePlanParams{}, body, editors...)
 	if err != nil {
 		return nil, fmt.Errorf("astro: execute plan %s: %w", planID, err)
 	}

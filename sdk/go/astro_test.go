@@ -82,10 +82,13 @@ type recorder struct {
 	status int
 	body   string
 	last   http.Header
+	// lastBody is the body of the last request.
+	lastBody []byte
 }
 
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.last = req.Header.Clone()
+	r.lastBody, _ = io.ReadAll(req.Body)
 	ct := "application/json"
 	if r.status >= 300 {
 		ct = "application/problem+json"
@@ -137,6 +140,16 @@ func TestHeadersAndProblems(t *testing.T) {
 	_, _ = c.ExecutePlan(context.Background(), id, "")
 	if _, ok := rec.last["Idempotency-Key"]; ok {
 		t.Errorf("an empty key sent Idempotency-Key %q", rec.last.Get("Idempotency-Key"))
+	}
+	if got := string(rec.lastBody); got != "{}" {
+		t.Errorf("ExecutePlan sent body %q, want {}", got)
+	}
+	_, _ = c.ExecutePlanWith(context.Background(), id, ExecuteOptions{
+		Variables: map[string]string{"base_url": "https://eu.example.com"}, Environment: "staging", Queue: "eu",
+	})
+	want := `{"environment":"staging","queue":"eu","variables":{"base_url":"https://eu.example.com"}}`
+	if got := string(rec.lastBody); got != want {
+		t.Errorf("ExecutePlanWith sent body %s, want %s", got, want)
 	}
 }
 

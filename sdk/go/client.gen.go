@@ -47,6 +47,27 @@ func (e ExecutionStatus) Valid() bool {
 	}
 }
 
+// Defines values for ExecutionTrigger.
+const (
+	ExecutionTriggerApi      ExecutionTrigger = "api"
+	ExecutionTriggerCli      ExecutionTrigger = "cli"
+	ExecutionTriggerSchedule ExecutionTrigger = "schedule"
+)
+
+// Valid indicates whether the value is a known member of the ExecutionTrigger enum.
+func (e ExecutionTrigger) Valid() bool {
+	switch e {
+	case ExecutionTriggerApi:
+		return true
+	case ExecutionTriggerCli:
+		return true
+	case ExecutionTriggerSchedule:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExecutionResultStatus.
 const (
 	ExecutionResultStatusFailed ExecutionResultStatus = "failed"
@@ -236,6 +257,124 @@ func (e ListExecutionsParamsStatus) Valid() bool {
 	}
 }
 
+// Defines values for ListExecutionsParamsTrigger.
+const (
+	ListExecutionsParamsTriggerApi      ListExecutionsParamsTrigger = "api"
+	ListExecutionsParamsTriggerCli      ListExecutionsParamsTrigger = "cli"
+	ListExecutionsParamsTriggerSchedule ListExecutionsParamsTrigger = "schedule"
+)
+
+// Valid indicates whether the value is a known member of the ListExecutionsParamsTrigger enum.
+func (e ListExecutionsParamsTrigger) Valid() bool {
+	switch e {
+	case ListExecutionsParamsTriggerApi:
+		return true
+	case ListExecutionsParamsTriggerCli:
+		return true
+	case ListExecutionsParamsTriggerSchedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Environment defines model for Environment.
+type Environment struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/Environment.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// CreatedAt When the environment was created.
+	//
+	// Examples: 2025-01-02T15:04:05Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// Description What the environment is for.
+	//
+	// Examples: The staging stack in eu-west-1.
+	Description string `json:"description"`
+
+	// Name Name of the environment.
+	//
+	// Examples: staging
+	Name string `json:"name"`
+
+	// Revision Revision of the environment: 1 when created, bumped by every update. The ETag header carries it.
+	//
+	// Examples: 2
+	Revision int64 `json:"revision"`
+
+	// UpdatedAt When the environment was last changed.
+	//
+	// Examples: 2025-01-03T09:30:00Z
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// Variables The environment's variables; {} when it has none.
+	//
+	// Examples: {"base_url":"https://staging.example.com"}
+	Variables map[string]string `json:"variables"`
+}
+
+// EnvironmentBody defines model for EnvironmentBody.
+type EnvironmentBody struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/EnvironmentBody.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// Description What the environment is for. No NUL characters.
+	//
+	// Examples: The staging stack in eu-west-1.
+	Description *string `json:"description,omitempty"`
+
+	// Variables The environment's variables. An execution that names the environment runs with them over the plan's own, for the names the plan declares.
+	//
+	// Examples: {"base_url":"https://staging.example.com"}
+	Variables *map[string]string `json:"variables,omitempty"`
+}
+
+// EnvironmentCreateBody defines model for EnvironmentCreateBody.
+type EnvironmentCreateBody struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/EnvironmentCreateBody.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// Description What the environment is for. No NUL characters.
+	//
+	// Examples: The staging stack in eu-west-1.
+	Description *string `json:"description,omitempty"`
+
+	// Name Name of the environment, unique: 1 to 63 lowercase letters, digits, '-' and '_', starting with a letter or digit.
+	//
+	// Examples: staging
+	Name string `json:"name"`
+
+	// Variables The environment's variables. An execution that names the environment runs with them over the plan's own, for the names the plan declares.
+	//
+	// Examples: {"base_url":"https://staging.example.com"}
+	Variables *map[string]string `json:"variables,omitempty"`
+}
+
+// EnvironmentList defines model for EnvironmentList.
+type EnvironmentList struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/EnvironmentList.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// Environments The environments of this page, by name.
+	//
+	// Examples: []
+	Environments []Environment `json:"environments"`
+
+	// NextCursor Cursor of the next page, to pass as ?cursor=. Empty on the last page.
+	//
+	// Examples: eyJsIjoiZW52aXJvbm1lbnRzIiwiaSI6InN0YWdpbmcifQ
+	NextCursor string `json:"next_cursor"`
+}
+
 // ErrorDetail defines model for ErrorDetail.
 type ErrorDetail struct {
 	// Location Where the error occurred, e.g. 'body.items[3].tags' or 'path.thing-id'
@@ -286,6 +425,29 @@ type ErrorModel struct {
 	Type *string `json:"type,omitempty"`
 }
 
+// ExecuteBody defines model for ExecuteBody.
+type ExecuteBody struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/ExecuteBody.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// Environment Name of an environment to run with. Its variables, as they are when the run starts, override the plan's for the names the plan declares.
+	//
+	// Examples: staging
+	Environment *string `json:"environment,omitempty"`
+
+	// Queue Queue to run on: only workers serving it (ASTRO_QUEUES) run the execution. Defaults to default.
+	//
+	// Examples: eu
+	Queue *string `json:"queue,omitempty"`
+
+	// Variables Values for variables that the plan declares, over the plan's and the environment's. A name the plan does not declare is refused (422).
+	//
+	// Examples: {"base_url":"https://eu.example.com"}
+	Variables *map[string]string `json:"variables,omitempty"`
+}
+
 // Execution defines model for Execution.
 type Execution struct {
 	// Schema A URL to the JSON Schema for this object.
@@ -302,6 +464,11 @@ type Execution struct {
 	//
 	// Examples: 2025-01-02T15:04:05Z
 	CreatedAt time.Time `json:"created_at"`
+
+	// Environment Name of the environment the execution runs with, or null. Its variables are read when the run starts.
+	//
+	// Examples: staging
+	Environment *string `json:"environment"`
 
 	// FinishedAt When the execution reached a final status, or null.
 	//
@@ -328,10 +495,20 @@ type Execution struct {
 	// Examples: 3
 	PlanRevision int64 `json:"plan_revision"`
 
+	// Queue The queue of the execution's job: only workers serving it (ASTRO_QUEUES) run it.
+	//
+	// Examples: default
+	Queue string `json:"queue"`
+
 	// Result The run's result, per step, or null until a run finishes (while queued or running, and for an execution cancelled before it ran). GET /execution/{id}/report/junit renders it as JUnit XML.
 	//
 	// Examples: {"finished_at":"2025-01-02T15:04:09Z","plan_revision":3,"started_at":"2025-01-02T15:04:06Z","status":"passed","steps":[],"totals":{"duration_ms":12,"errors":0,"failed":0,"passed":1,"skipped":0}}
 	Result *ExecutionResult `json:"result"`
+
+	// ScheduleId Identity of the schedule that created the execution, or null.
+	//
+	// Examples: 0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+	ScheduleId *openapi_types.UUID `json:"schedule_id"`
 
 	// StartedAt When the first attempt started, or null.
 	//
@@ -342,12 +519,32 @@ type Execution struct {
 	//
 	// Examples: queued
 	Status ExecutionStatus `json:"status"`
+
+	// Trigger What created the execution: api (POST /plan/{id}/execute), schedule (see schedule_id) or cli.
+	//
+	// Examples: api
+	Trigger ExecutionTrigger `json:"trigger"`
+
+	// Variables The run-time variables given when the execution was created, as given: not merged with the plan's or the environment's. {} when none were given.
+	//
+	// Examples: {"base_url":"https://eu.example.com"}
+	Variables map[string]string `json:"variables"`
+
+	// WorkerId The worker that last ran the execution (its lease owner), or null before it ran.
+	//
+	// Examples: runner-1-4711-123456
+	WorkerId *string `json:"worker_id"`
 }
 
 // ExecutionStatus Lifecycle state. passed, failed, error and cancelled are final.
 //
 // Examples: queued
 type ExecutionStatus string
+
+// ExecutionTrigger What created the execution: api (POST /plan/{id}/execute), schedule (see schedule_id) or cli.
+//
+// Examples: api
+type ExecutionTrigger string
 
 // ExecutionList defines model for ExecutionList.
 type ExecutionList struct {
@@ -989,6 +1186,21 @@ type RunTotals struct {
 	Skipped int64 `json:"skipped"`
 }
 
+// ListEnvironmentsParams defines parameters for ListEnvironments.
+type ListEnvironmentsParams struct {
+	// Limit Largest number of environments to return.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The next_cursor of the previous page. Empty for the first page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// UpdateEnvironmentParams defines parameters for UpdateEnvironment.
+type UpdateEnvironmentParams struct {
+	// IfMatch The environment's current ETag, from a previous read. Required: the update fails with 412 if the environment changed since.
+	IfMatch string `json:"If-Match"`
+}
+
 // ListExecutionsParams defines parameters for ListExecutions.
 type ListExecutionsParams struct {
 	// PlanId Keep the executions of this plan.
@@ -996,6 +1208,12 @@ type ListExecutionsParams struct {
 
 	// Status Keep the executions in this status.
 	Status *ListExecutionsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Trigger Keep the executions created by this trigger.
+	Trigger *ListExecutionsParamsTrigger `form:"trigger,omitempty" json:"trigger,omitempty"`
+
+	// ScheduleId Keep the executions created by this schedule.
+	ScheduleId *openapi_types.UUID `form:"schedule_id,omitempty" json:"schedule_id,omitempty"`
 
 	// Limit Largest number of executions to return.
 	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
@@ -1006,6 +1224,9 @@ type ListExecutionsParams struct {
 
 // ListExecutionsParamsStatus defines parameters for ListExecutions.
 type ListExecutionsParamsStatus string
+
+// ListExecutionsParamsTrigger defines parameters for ListExecutions.
+type ListExecutionsParamsTrigger string
 
 // ListPlansParams defines parameters for ListPlans.
 type ListPlansParams struct {
@@ -1036,15 +1257,24 @@ type UpdatePlanParams struct {
 
 // ExecutePlanParams defines parameters for ExecutePlan.
 type ExecutePlanParams struct {
-	// IdempotencyKey Makes retries safe: if the plan already has an execution created with this key, that execution is returned and nothing new is queued.
+	// IdempotencyKey Makes retries safe: if the plan already has an execution created with this key, that execution is returned and nothing new is queued, whatever the body says.
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
+
+// CreateEnvironmentJSONRequestBody defines body for CreateEnvironment for application/json ContentType.
+type CreateEnvironmentJSONRequestBody = EnvironmentCreateBody
+
+// UpdateEnvironmentJSONRequestBody defines body for UpdateEnvironment for application/json ContentType.
+type UpdateEnvironmentJSONRequestBody = EnvironmentBody
 
 // CreatePlanJSONRequestBody defines body for CreatePlan for application/json ContentType.
 type CreatePlanJSONRequestBody = PlanBody
 
 // UpdatePlanJSONRequestBody defines body for UpdatePlan for application/json ContentType.
 type UpdatePlanJSONRequestBody = PlanBody
+
+// ExecutePlanJSONRequestBody defines body for ExecutePlan for application/json ContentType.
+type ExecutePlanJSONRequestBody = ExecuteBody
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -1120,9 +1350,66 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// ListEnvironments List environments
+	//
+	// Returns one page of environments, ordered by name. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	//
+	// Corresponds with GET /environment (the `ListEnvironments` operationId).
+	ListEnvironments(ctx context.Context, params *ListEnvironmentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEnvironmentWithBody Create an environment
+	//
+	// Stores a new environment at revision 1: a named set of variables that an execution may run with (POST /plan/{id}/execute with {"environment": name}). The body may be at most 1 MiB (413).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /environment (the `CreateEnvironment` operationId).
+	CreateEnvironmentWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEnvironment Create an environment
+	//
+	// Stores a new environment at revision 1: a named set of variables that an execution may run with (POST /plan/{id}/execute with {"environment": name}). The body may be at most 1 MiB (413).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /environment (the `CreateEnvironment` operationId).
+	CreateEnvironment(ctx context.Context, body CreateEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEnvironment Delete an environment
+	//
+	// Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists.
+	//
+	// Corresponds with DELETE /environment/{name} (the `DeleteEnvironment` operationId).
+	DeleteEnvironment(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEnvironment Get an environment
+	//
+	// Returns one environment, with its revision in the ETag header.
+	//
+	// Corresponds with GET /environment/{name} (the `GetEnvironment` operationId).
+	GetEnvironment(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEnvironmentWithBody Replace an environment
+	//
+	// Replaces an environment's description and variables and bumps its revision. Executions that name it and have not started yet run with the new variables. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the environment changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 1 MiB (413).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /environment/{name} (the `UpdateEnvironment` operationId).
+	UpdateEnvironmentWithBody(ctx context.Context, name string, params *UpdateEnvironmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEnvironment Replace an environment
+	//
+	// Replaces an environment's description and variables and bumps its revision. Executions that name it and have not started yet run with the new variables. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the environment changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 1 MiB (413).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /environment/{name} (the `UpdateEnvironment` operationId).
+	UpdateEnvironment(ctx context.Context, name string, params *UpdateEnvironmentParams, body UpdateEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListExecutions List executions
 	//
-	// Returns one page of executions, newest first, filtered by plan and status. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	// Returns one page of executions, newest first, filtered by plan, status, trigger and schedule. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
 	//
 	// Corresponds with GET /execution (the `ListExecutions` operationId).
 	ListExecutions(ctx context.Context, params *ListExecutionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1226,12 +1513,23 @@ type ClientInterface interface {
 	// Corresponds with PUT /plan/{id} (the `UpdatePlan` operationId).
 	UpdatePlan(ctx context.Context, id openapi_types.UUID, params *UpdatePlanParams, body UpdatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ExecutePlan Run a plan
+	// ExecutePlanWithBody Run a plan
 	//
-	// Creates a queued execution of the plan's current revision and enqueues the job that runs it, in one transaction. With an Idempotency-Key already used for this plan, returns that execution instead (still 202).
+	// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+	//
+	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /plan/{id}/execute (the `ExecutePlan` operationId).
-	ExecutePlan(ctx context.Context, id openapi_types.UUID, params *ExecutePlanParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ExecutePlanWithBody(ctx context.Context, id openapi_types.UUID, params *ExecutePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExecutePlan Run a plan
+	//
+	// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /plan/{id}/execute (the `ExecutePlan` operationId).
+	ExecutePlan(ctx context.Context, id openapi_types.UUID, params *ExecutePlanParams, body ExecutePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetQueueStats Get queue statistics
 	//
@@ -1248,9 +1546,136 @@ type ClientInterface interface {
 	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
+// ListEnvironments List environments
+//
+// Returns one page of environments, ordered by name. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+//
+// Corresponds with GET /environment (the `ListEnvironments` operationId).
+func (c *APIClient) ListEnvironments(ctx context.Context, params *ListEnvironmentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEnvironmentsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEnvironmentWithBody Create an environment
+//
+// Stores a new environment at revision 1: a named set of variables that an execution may run with (POST /plan/{id}/execute with {"environment": name}). The body may be at most 1 MiB (413).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /environment (the `CreateEnvironment` operationId).
+func (c *APIClient) CreateEnvironmentWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEnvironmentRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEnvironment Create an environment
+//
+// Stores a new environment at revision 1: a named set of variables that an execution may run with (POST /plan/{id}/execute with {"environment": name}). The body may be at most 1 MiB (413).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /environment (the `CreateEnvironment` operationId).
+func (c *APIClient) CreateEnvironment(ctx context.Context, body CreateEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEnvironmentRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEnvironment Delete an environment
+//
+// Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists.
+//
+// Corresponds with DELETE /environment/{name} (the `DeleteEnvironment` operationId).
+func (c *APIClient) DeleteEnvironment(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEnvironmentRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEnvironment Get an environment
+//
+// Returns one environment, with its revision in the ETag header.
+//
+// Corresponds with GET /environment/{name} (the `GetEnvironment` operationId).
+func (c *APIClient) GetEnvironment(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEnvironmentRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEnvironmentWithBody Replace an environment
+//
+// Replaces an environment's description and variables and bumps its revision. Executions that name it and have not started yet run with the new variables. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the environment changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 1 MiB (413).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /environment/{name} (the `UpdateEnvironment` operationId).
+func (c *APIClient) UpdateEnvironmentWithBody(ctx context.Context, name string, params *UpdateEnvironmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEnvironmentRequestWithBody(c.Server, name, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEnvironment Replace an environment
+//
+// Replaces an environment's description and variables and bumps its revision. Executions that name it and have not started yet run with the new variables. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the environment changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 1 MiB (413).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /environment/{name} (the `UpdateEnvironment` operationId).
+func (c *APIClient) UpdateEnvironment(ctx context.Context, name string, params *UpdateEnvironmentParams, body UpdateEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEnvironmentRequest(c.Server, name, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListExecutions List executions
 //
-// Returns one page of executions, newest first, filtered by plan and status. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+// Returns one page of executions, newest first, filtered by plan, status, trigger and schedule. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
 //
 // Corresponds with GET /execution (the `ListExecutions` operationId).
 func (c *APIClient) ListExecutions(ctx context.Context, params *ListExecutionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1494,13 +1919,34 @@ func (c *APIClient) UpdatePlan(ctx context.Context, id openapi_types.UUID, param
 	return c.Client.Do(req)
 }
 
-// ExecutePlan Run a plan
+// ExecutePlanWithBody Run a plan
 //
-// Creates a queued execution of the plan's current revision and enqueues the job that runs it, in one transaction. With an Idempotency-Key already used for this plan, returns that execution instead (still 202).
+// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+//
+// Takes any type of body and a specified content type.
 //
 // Corresponds with POST /plan/{id}/execute (the `ExecutePlan` operationId).
-func (c *APIClient) ExecutePlan(ctx context.Context, id openapi_types.UUID, params *ExecutePlanParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewExecutePlanRequest(c.Server, id, params)
+func (c *APIClient) ExecutePlanWithBody(ctx context.Context, id openapi_types.UUID, params *ExecutePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecutePlanRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExecutePlan Run a plan
+//
+// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /plan/{id}/execute (the `ExecutePlan` operationId).
+func (c *APIClient) ExecutePlan(ctx context.Context, id openapi_types.UUID, params *ExecutePlanParams, body ExecutePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExecutePlanRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1543,6 +1989,240 @@ func (c *APIClient) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewListEnvironmentsRequest constructs an http.Request for the ListEnvironments method
+func NewListEnvironmentsRequest(server string, params *ListEnvironmentsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/environment")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateEnvironmentRequest calls the generic CreateEnvironment builder with application/json body
+func NewCreateEnvironmentRequest(server string, body CreateEnvironmentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateEnvironmentRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateEnvironmentRequestWithBody constructs an http.Request for the CreateEnvironment method, with any body, and a specified content type
+func NewCreateEnvironmentRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/environment")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteEnvironmentRequest constructs an http.Request for the DeleteEnvironment method
+func NewDeleteEnvironmentRequest(server string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/environment/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEnvironmentRequest constructs an http.Request for the GetEnvironment method
+func NewGetEnvironmentRequest(server string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/environment/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateEnvironmentRequest calls the generic UpdateEnvironment builder with application/json body
+func NewUpdateEnvironmentRequest(server string, name string, params *UpdateEnvironmentParams, body UpdateEnvironmentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateEnvironmentRequestWithBody(server, name, params, "application/json", bodyReader)
+}
+
+// NewUpdateEnvironmentRequestWithBody constructs an http.Request for the UpdateEnvironment method, with any body, and a specified content type
+func NewUpdateEnvironmentRequestWithBody(server string, name string, params *UpdateEnvironmentParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/environment/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("If-Match", headerParam0)
+
+	}
+
+	return req, nil
 }
 
 // NewListExecutionsRequest constructs an http.Request for the ListExecutions method
@@ -1588,6 +2268,30 @@ func NewListExecutionsRequest(server string, params *ListExecutionsParams) (*htt
 		if params.Status != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Trigger != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "trigger", *params.Trigger, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ScheduleId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "schedule_id", *params.ScheduleId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -2117,8 +2821,19 @@ func NewUpdatePlanRequestWithBody(server string, id openapi_types.UUID, params *
 	return req, nil
 }
 
-// NewExecutePlanRequest constructs an http.Request for the ExecutePlan method
-func NewExecutePlanRequest(server string, id openapi_types.UUID, params *ExecutePlanParams) (*http.Request, error) {
+// NewExecutePlanRequest calls the generic ExecutePlan builder with application/json body
+func NewExecutePlanRequest(server string, id openapi_types.UUID, params *ExecutePlanParams, body ExecutePlanJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewExecutePlanRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewExecutePlanRequestWithBody constructs an http.Request for the ExecutePlan method, with any body, and a specified content type
+func NewExecutePlanRequestWithBody(server string, id openapi_types.UUID, params *ExecutePlanParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2143,10 +2858,12 @@ func NewExecutePlanRequest(server string, id openapi_types.UUID, params *Execute
 		return nil, err
 	}
 
-	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	if params != nil {
 
@@ -2264,9 +2981,72 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ListEnvironmentsWithResponse List environments
+	//
+	// Returns one page of environments, ordered by name. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /environment (the `ListEnvironments` operationId).
+	ListEnvironmentsWithResponse(ctx context.Context, params *ListEnvironmentsParams, reqEditors ...RequestEditorFn) (*ListEnvironmentsResponse, error)
+
+	// CreateEnvironmentWithBodyWithResponse Create an environment
+	//
+	// Stores a new environment at revision 1: a named set of variables that an execution may run with (POST /plan/{id}/execute with {"environment": name}). The body may be at most 1 MiB (413).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /environment (the `CreateEnvironment` operationId).
+	CreateEnvironmentWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEnvironmentResponse, error)
+
+	// CreateEnvironmentWithResponse Create an environment
+	//
+	// Stores a new environment at revision 1: a named set of variables that an execution may run with (POST /plan/{id}/execute with {"environment": name}). The body may be at most 1 MiB (413).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /environment (the `CreateEnvironment` operationId).
+	CreateEnvironmentWithResponse(ctx context.Context, body CreateEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEnvironmentResponse, error)
+
+	// DeleteEnvironmentWithResponse Delete an environment
+	//
+	// Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /environment/{name} (the `DeleteEnvironment` operationId).
+	DeleteEnvironmentWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*DeleteEnvironmentResponse, error)
+
+	// GetEnvironmentWithResponse Get an environment
+	//
+	// Returns one environment, with its revision in the ETag header.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /environment/{name} (the `GetEnvironment` operationId).
+	GetEnvironmentWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*GetEnvironmentResponse, error)
+
+	// UpdateEnvironmentWithBodyWithResponse Replace an environment
+	//
+	// Replaces an environment's description and variables and bumps its revision. Executions that name it and have not started yet run with the new variables. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the environment changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 1 MiB (413).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /environment/{name} (the `UpdateEnvironment` operationId).
+	UpdateEnvironmentWithBodyWithResponse(ctx context.Context, name string, params *UpdateEnvironmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEnvironmentResponse, error)
+
+	// UpdateEnvironmentWithResponse Replace an environment
+	//
+	// Replaces an environment's description and variables and bumps its revision. Executions that name it and have not started yet run with the new variables. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the environment changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 1 MiB (413).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /environment/{name} (the `UpdateEnvironment` operationId).
+	UpdateEnvironmentWithResponse(ctx context.Context, name string, params *UpdateEnvironmentParams, body UpdateEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEnvironmentResponse, error)
+
 	// ListExecutionsWithResponse List executions
 	//
-	// Returns one page of executions, newest first, filtered by plan and status. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	// Returns one page of executions, newest first, filtered by plan, status, trigger and schedule. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2390,14 +3170,23 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /plan/{id} (the `UpdatePlan` operationId).
 	UpdatePlanWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdatePlanParams, body UpdatePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdatePlanResponse, error)
 
-	// ExecutePlanWithResponse Run a plan
+	// ExecutePlanWithBodyWithResponse Run a plan
 	//
-	// Creates a queued execution of the plan's current revision and enqueues the job that runs it, in one transaction. With an Idempotency-Key already used for this plan, returns that execution instead (still 202).
+	// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
 	//
-	// Returns a wrapper object for the known response body format(s).
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /plan/{id}/execute (the `ExecutePlan` operationId).
-	ExecutePlanWithResponse(ctx context.Context, id openapi_types.UUID, params *ExecutePlanParams, reqEditors ...RequestEditorFn) (*ExecutePlanResponse, error)
+	ExecutePlanWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *ExecutePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecutePlanResponse, error)
+
+	// ExecutePlanWithResponse Run a plan
+	//
+	// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /plan/{id}/execute (the `ExecutePlan` operationId).
+	ExecutePlanWithResponse(ctx context.Context, id openapi_types.UUID, params *ExecutePlanParams, body ExecutePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecutePlanResponse, error)
 
 	// GetQueueStatsWithResponse Get queue statistics
 	//
@@ -2416,6 +3205,450 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error)
+}
+
+// ListEnvironmentsResponse200Headers the declared response headers of an HTTP 200 response for ListEnvironments
+type ListEnvironmentsResponse200Headers struct {
+	Link *string
+}
+
+type ListEnvironmentsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EnvironmentList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListEnvironmentsResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEnvironmentsResponse) GetJSON200() *EnvironmentList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListEnvironmentsResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListEnvironmentsResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListEnvironmentsResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListEnvironmentsResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListEnvironmentsResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEnvironmentsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEnvironmentsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEnvironmentsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEnvironmentsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateEnvironmentResponse201Headers the declared response headers of an HTTP 201 response for CreateEnvironment
+type CreateEnvironmentResponse201Headers struct {
+	ETag     *string
+	Location *string
+}
+
+type CreateEnvironmentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Environment
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateEnvironmentResponse201Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateEnvironmentResponse) GetJSON201() *Environment {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateEnvironmentResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateEnvironmentResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateEnvironmentResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateEnvironmentResponse) GetApplicationproblemJSON413() *ErrorModel {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateEnvironmentResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateEnvironmentResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateEnvironmentResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateEnvironmentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateEnvironmentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateEnvironmentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateEnvironmentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteEnvironmentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteEnvironmentResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteEnvironmentResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteEnvironmentResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteEnvironmentResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteEnvironmentResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteEnvironmentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteEnvironmentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteEnvironmentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteEnvironmentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetEnvironmentResponse200Headers the declared response headers of an HTTP 200 response for GetEnvironment
+type GetEnvironmentResponse200Headers struct {
+	ETag *string
+}
+
+type GetEnvironmentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Environment
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetEnvironmentResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEnvironmentResponse) GetJSON200() *Environment {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetEnvironmentResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetEnvironmentResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetEnvironmentResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetEnvironmentResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetEnvironmentResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEnvironmentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEnvironmentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEnvironmentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEnvironmentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateEnvironmentResponse200Headers the declared response headers of an HTTP 200 response for UpdateEnvironment
+type UpdateEnvironmentResponse200Headers struct {
+	ETag *string
+}
+
+type UpdateEnvironmentResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Environment
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *ErrorModel
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON428 the response for an HTTP 428 `application/problem+json` response
+	ApplicationproblemJSON428 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateEnvironmentResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateEnvironmentResponse) GetJSON200() *Environment {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateEnvironmentResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateEnvironmentResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateEnvironmentResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdateEnvironmentResponse) GetApplicationproblemJSON412() *ErrorModel {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateEnvironmentResponse) GetApplicationproblemJSON413() *ErrorModel {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateEnvironmentResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON428 returns the response for an HTTP 428 `application/problem+json` response
+func (r UpdateEnvironmentResponse) GetApplicationproblemJSON428() *ErrorModel {
+	return r.ApplicationproblemJSON428
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateEnvironmentResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateEnvironmentResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateEnvironmentResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateEnvironmentResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateEnvironmentResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateEnvironmentResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // ListExecutionsResponse200Headers the declared response headers of an HTTP 200 response for ListExecutions
@@ -3425,10 +4658,14 @@ type ExecutePlanResponse struct {
 	HTTPResponse *http.Response
 	// JSON202 the response for an HTTP 202 `application/json` response
 	JSON202 *Execution
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *ErrorModel
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *ErrorModel
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *ErrorModel
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -3444,6 +4681,11 @@ func (r ExecutePlanResponse) GetJSON202() *Execution {
 	return r.JSON202
 }
 
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ExecutePlanResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ExecutePlanResponse) GetApplicationproblemJSON401() *ErrorModel {
 	return r.ApplicationproblemJSON401
@@ -3452,6 +4694,11 @@ func (r ExecutePlanResponse) GetApplicationproblemJSON401() *ErrorModel {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ExecutePlanResponse) GetApplicationproblemJSON404() *ErrorModel {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ExecutePlanResponse) GetApplicationproblemJSON413() *ErrorModel {
+	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -3622,9 +4869,114 @@ func (r ReadyzResponse) ContentType() string {
 	return ""
 }
 
+// ListEnvironmentsWithResponse List environments
+//
+// Returns one page of environments, ordered by name. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /environment (the `ListEnvironments` operationId).
+func (c *ClientWithResponses) ListEnvironmentsWithResponse(ctx context.Context, params *ListEnvironmentsParams, reqEditors ...RequestEditorFn) (*ListEnvironmentsResponse, error) {
+	rsp, err := c.ListEnvironments(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEnvironmentsResponse(rsp)
+}
+
+// CreateEnvironmentWithBodyWithResponse Create an environment
+//
+// Stores a new environment at revision 1: a named set of variables that an execution may run with (POST /plan/{id}/execute with {"environment": name}). The body may be at most 1 MiB (413).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /environment (the `CreateEnvironment` operationId).
+func (c *ClientWithResponses) CreateEnvironmentWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEnvironmentResponse, error) {
+	rsp, err := c.CreateEnvironmentWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEnvironmentResponse(rsp)
+}
+
+// CreateEnvironmentWithResponse Create an environment
+//
+// Stores a new environment at revision 1: a named set of variables that an execution may run with (POST /plan/{id}/execute with {"environment": name}). The body may be at most 1 MiB (413).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /environment (the `CreateEnvironment` operationId).
+func (c *ClientWithResponses) CreateEnvironmentWithResponse(ctx context.Context, body CreateEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEnvironmentResponse, error) {
+	rsp, err := c.CreateEnvironment(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEnvironmentResponse(rsp)
+}
+
+// DeleteEnvironmentWithResponse Delete an environment
+//
+// Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /environment/{name} (the `DeleteEnvironment` operationId).
+func (c *ClientWithResponses) DeleteEnvironmentWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*DeleteEnvironmentResponse, error) {
+	rsp, err := c.DeleteEnvironment(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEnvironmentResponse(rsp)
+}
+
+// GetEnvironmentWithResponse Get an environment
+//
+// Returns one environment, with its revision in the ETag header.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /environment/{name} (the `GetEnvironment` operationId).
+func (c *ClientWithResponses) GetEnvironmentWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*GetEnvironmentResponse, error) {
+	rsp, err := c.GetEnvironment(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEnvironmentResponse(rsp)
+}
+
+// UpdateEnvironmentWithBodyWithResponse Replace an environment
+//
+// Replaces an environment's description and variables and bumps its revision. Executions that name it and have not started yet run with the new variables. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the environment changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 1 MiB (413).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /environment/{name} (the `UpdateEnvironment` operationId).
+func (c *ClientWithResponses) UpdateEnvironmentWithBodyWithResponse(ctx context.Context, name string, params *UpdateEnvironmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEnvironmentResponse, error) {
+	rsp, err := c.UpdateEnvironmentWithBody(ctx, name, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEnvironmentResponse(rsp)
+}
+
+// UpdateEnvironmentWithResponse Replace an environment
+//
+// Replaces an environment's description and variables and bumps its revision. Executions that name it and have not started yet run with the new variables. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the environment changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 1 MiB (413).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /environment/{name} (the `UpdateEnvironment` operationId).
+func (c *ClientWithResponses) UpdateEnvironmentWithResponse(ctx context.Context, name string, params *UpdateEnvironmentParams, body UpdateEnvironmentJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEnvironmentResponse, error) {
+	rsp, err := c.UpdateEnvironment(ctx, name, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEnvironmentResponse(rsp)
+}
+
 // ListExecutionsWithResponse List executions
 //
-// Returns one page of executions, newest first, filtered by plan and status. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+// Returns one page of executions, newest first, filtered by plan, status, trigger and schedule. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -3832,15 +5184,30 @@ func (c *ClientWithResponses) UpdatePlanWithResponse(ctx context.Context, id ope
 	return ParseUpdatePlanResponse(rsp)
 }
 
-// ExecutePlanWithResponse Run a plan
+// ExecutePlanWithBodyWithResponse Run a plan
 //
-// Creates a queued execution of the plan's current revision and enqueues the job that runs it, in one transaction. With an Idempotency-Key already used for this plan, returns that execution instead (still 202).
+// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
 //
-// Returns a wrapper object for the known response body format(s).
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /plan/{id}/execute (the `ExecutePlan` operationId).
-func (c *ClientWithResponses) ExecutePlanWithResponse(ctx context.Context, id openapi_types.UUID, params *ExecutePlanParams, reqEditors ...RequestEditorFn) (*ExecutePlanResponse, error) {
-	rsp, err := c.ExecutePlan(ctx, id, params, reqEditors...)
+func (c *ClientWithResponses) ExecutePlanWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *ExecutePlanParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExecutePlanResponse, error) {
+	rsp, err := c.ExecutePlanWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExecutePlanResponse(rsp)
+}
+
+// ExecutePlanWithResponse Run a plan
+//
+// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /plan/{id}/execute (the `ExecutePlan` operationId).
+func (c *ClientWithResponses) ExecutePlanWithResponse(ctx context.Context, id openapi_types.UUID, params *ExecutePlanParams, body ExecutePlanJSONRequestBody, reqEditors ...RequestEditorFn) (*ExecutePlanResponse, error) {
+	rsp, err := c.ExecutePlan(ctx, id, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -3875,6 +5242,408 @@ func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors
 		return nil, err
 	}
 	return ParseReadyzResponse(rsp)
+}
+
+// ParseListEnvironmentsResponse parses an HTTP response from a ListEnvironmentsWithResponse call
+func ParseListEnvironmentsResponse(rsp *http.Response) (*ListEnvironmentsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEnvironmentsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EnvironmentList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListEnvironmentsResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateEnvironmentResponse parses an HTTP response from a CreateEnvironmentWithResponse call
+func ParseCreateEnvironmentResponse(rsp *http.Response) (*CreateEnvironmentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateEnvironmentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Environment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateEnvironmentResponse201Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers201 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteEnvironmentResponse parses an HTTP response from a DeleteEnvironmentWithResponse call
+func ParseDeleteEnvironmentResponse(rsp *http.Response) (*DeleteEnvironmentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteEnvironmentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetEnvironmentResponse parses an HTTP response from a GetEnvironmentWithResponse call
+func ParseGetEnvironmentResponse(rsp *http.Response) (*GetEnvironmentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEnvironmentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Environment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetEnvironmentResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateEnvironmentResponse parses an HTTP response from a UpdateEnvironmentWithResponse call
+func ParseUpdateEnvironmentResponse(rsp *http.Response) (*UpdateEnvironmentResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateEnvironmentResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Environment
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 428:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON428 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateEnvironmentResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseListExecutionsResponse parses an HTTP response from a ListExecutionsWithResponse call
@@ -4760,6 +6529,13 @@ func ParseExecutePlanResponse(rsp *http.Response) (*ExecutePlanResponse, error) 
 		}
 		response.JSON202 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest ErrorModel
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -4773,6 +6549,13 @@ func ParseExecutePlanResponse(rsp *http.Response) (*ExecutePlanResponse, error) 
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest ErrorModel

@@ -55,6 +55,10 @@ type RunOptions struct {
 	// IdempotencyKey, when set, is sent with the execute request, so that running the
 	// same plan again with the same key returns the first execution instead of a new one.
 	IdempotencyKey string
+	// Variables, Environment and Queue are passed on as in ExecuteOptions.
+	Variables   map[string]string
+	Environment string
+	Queue       string
 }
 
 // RunPlan starts an execution of a plan and waits until it is final, as ExecutePlan
@@ -62,7 +66,9 @@ type RunOptions struct {
 // (passed, failed, error or cancelled) and Result. An error means the run could not be
 // started or followed, or ctx ended first; the execution then goes on on the server.
 func (c *Client) RunPlan(ctx context.Context, planID UUID, opts RunOptions) (*Execution, error) {
-	e, err := c.ExecutePlan(ctx, planID, opts.IdempotencyKey)
+	e, err := c.ExecutePlanWith(ctx, planID, ExecuteOptions{
+		IdempotencyKey: opts.IdempotencyKey, Variables: opts.Variables, Environment: opts.Environment, Queue: opts.Queue,
+	})
 	if err != nil {
 		return nil, err
 	}

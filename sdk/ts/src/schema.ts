@@ -4,6 +4,58 @@
  */
 
 export interface paths {
+    "/environment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List environments
+         * @description Returns one page of environments, ordered by name. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+         */
+        get: operations["list-environments"];
+        put?: never;
+        /**
+         * Create an environment
+         * @description Stores a new environment at revision 1: a named set of variables that an execution may run with (POST /plan/{id}/execute with {"environment": name}). The body may be at most 1 MiB (413).
+         */
+        post: operations["create-environment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/environment/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an environment
+         * @description Returns one environment, with its revision in the ETag header.
+         */
+        get: operations["get-environment"];
+        /**
+         * Replace an environment
+         * @description Replaces an environment's description and variables and bumps its revision. Executions that name it and have not started yet run with the new variables. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the environment changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 1 MiB (413).
+         */
+        put: operations["update-environment"];
+        post?: never;
+        /**
+         * Delete an environment
+         * @description Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists.
+         */
+        delete: operations["delete-environment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/execution": {
         parameters: {
             query?: never;
@@ -13,7 +65,7 @@ export interface paths {
         };
         /**
          * List executions
-         * @description Returns one page of executions, newest first, filtered by plan and status. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+         * @description Returns one page of executions, newest first, filtered by plan, status, trigger and schedule. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
          */
         get: operations["list-executions"];
         put?: never;
@@ -207,7 +259,7 @@ export interface paths {
         put?: never;
         /**
          * Run a plan
-         * @description Creates a queued execution of the plan's current revision and enqueues the job that runs it, in one transaction. With an Idempotency-Key already used for this plan, returns that execution instead (still 202).
+         * @description Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
          */
         post: operations["execute-plan"];
         delete?: never;
@@ -260,6 +312,118 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        Environment: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/Environment.json
+             */
+            readonly $schema?: string;
+            /**
+             * Format: date-time
+             * @description When the environment was created.
+             * @example 2025-01-02T15:04:05Z
+             */
+            created_at: string;
+            /**
+             * @description What the environment is for.
+             * @example The staging stack in eu-west-1.
+             */
+            description: string;
+            /**
+             * @description Name of the environment.
+             * @example staging
+             */
+            name: string;
+            /**
+             * Format: int64
+             * @description Revision of the environment: 1 when created, bumped by every update. The ETag header carries it.
+             * @example 2
+             */
+            revision: number;
+            /**
+             * Format: date-time
+             * @description When the environment was last changed.
+             * @example 2025-01-03T09:30:00Z
+             */
+            updated_at: string;
+            /**
+             * @description The environment's variables; {} when it has none.
+             * @example {
+             *       "base_url": "https://staging.example.com"
+             *     }
+             */
+            variables: {
+                [key: string]: string;
+            };
+        };
+        EnvironmentBody: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/EnvironmentBody.json
+             */
+            readonly $schema?: string;
+            /**
+             * @description What the environment is for. No NUL characters.
+             * @example The staging stack in eu-west-1.
+             */
+            description?: string;
+            /**
+             * @description The environment's variables. An execution that names the environment runs with them over the plan's own, for the names the plan declares.
+             * @example {
+             *       "base_url": "https://staging.example.com"
+             *     }
+             */
+            variables?: {
+                [key: string]: string;
+            };
+        };
+        EnvironmentCreateBody: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/EnvironmentCreateBody.json
+             */
+            readonly $schema?: string;
+            /**
+             * @description What the environment is for. No NUL characters.
+             * @example The staging stack in eu-west-1.
+             */
+            description?: string;
+            /**
+             * @description Name of the environment, unique: 1 to 63 lowercase letters, digits, '-' and '_', starting with a letter or digit.
+             * @example staging
+             */
+            name: string;
+            /**
+             * @description The environment's variables. An execution that names the environment runs with them over the plan's own, for the names the plan declares.
+             * @example {
+             *       "base_url": "https://staging.example.com"
+             *     }
+             */
+            variables?: {
+                [key: string]: string;
+            };
+        };
+        EnvironmentList: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/EnvironmentList.json
+             */
+            readonly $schema?: string;
+            /**
+             * @description The environments of this page, by name.
+             * @example []
+             */
+            environments: components["schemas"]["Environment"][];
+            /**
+             * @description Cursor of the next page, to pass as ?cursor=. Empty on the last page.
+             * @example eyJsIjoiZW52aXJvbm1lbnRzIiwiaSI6InN0YWdpbmcifQ
+             */
+            next_cursor: string;
+        };
         ErrorDetail: {
             /** @description Where the error occurred, e.g. 'body.items[3].tags' or 'path.thing-id' */
             location?: string;
@@ -306,6 +470,33 @@ export interface components {
              */
             type?: string;
         };
+        ExecuteBody: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/ExecuteBody.json
+             */
+            readonly $schema?: string;
+            /**
+             * @description Name of an environment to run with. Its variables, as they are when the run starts, override the plan's for the names the plan declares.
+             * @example staging
+             */
+            environment?: string;
+            /**
+             * @description Queue to run on: only workers serving it (ASTRO_QUEUES) run the execution. Defaults to default.
+             * @example eu
+             */
+            queue?: string;
+            /**
+             * @description Values for variables that the plan declares, over the plan's and the environment's. A name the plan does not declare is refused (422).
+             * @example {
+             *       "base_url": "https://eu.example.com"
+             *     }
+             */
+            variables?: {
+                [key: string]: string;
+            };
+        };
         Execution: {
             /**
              * Format: uri
@@ -325,6 +516,11 @@ export interface components {
              * @example 2025-01-02T15:04:05Z
              */
             created_at: string;
+            /**
+             * @description Name of the environment the execution runs with, or null. Its variables are read when the run starts.
+             * @example staging
+             */
+            environment: string | null;
             /**
              * Format: date-time
              * @description When the execution reached a final status, or null.
@@ -356,6 +552,11 @@ export interface components {
              */
             plan_revision: number;
             /**
+             * @description The queue of the execution's job: only workers serving it (ASTRO_QUEUES) run it.
+             * @example default
+             */
+            queue: string;
+            /**
              * @description The run's result, per step, or null until a run finishes (while queued or running, and for an execution cancelled before it ran). GET /execution/{id}/report/junit renders it as JUnit XML.
              * @example {
              *       "finished_at": "2025-01-02T15:04:09Z",
@@ -374,6 +575,12 @@ export interface components {
              */
             result: components["schemas"]["ExecutionResult"] | null;
             /**
+             * Format: uuid
+             * @description Identity of the schedule that created the execution, or null.
+             * @example 0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+             */
+            schedule_id: string | null;
+            /**
              * Format: date-time
              * @description When the first attempt started, or null.
              * @example 2025-01-02T15:04:06Z
@@ -385,6 +592,26 @@ export interface components {
              * @enum {string}
              */
             status: "queued" | "running" | "passed" | "failed" | "error" | "cancelled";
+            /**
+             * @description What created the execution: api (POST /plan/{id}/execute), schedule (see schedule_id) or cli.
+             * @example api
+             * @enum {string}
+             */
+            trigger: "api" | "schedule" | "cli";
+            /**
+             * @description The run-time variables given when the execution was created, as given: not merged with the plan's or the environment's. {} when none were given.
+             * @example {
+             *       "base_url": "https://eu.example.com"
+             *     }
+             */
+            variables: {
+                [key: string]: string;
+            };
+            /**
+             * @description The worker that last ran the execution (its lease owner), or null before it ran.
+             * @example runner-1-4711-123456
+             */
+            worker_id: string | null;
         };
         ExecutionList: {
             /**
@@ -1178,6 +1405,413 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    "list-environments": {
+        parameters: {
+            query?: {
+                /** @description Largest number of environments to return. */
+                limit?: number;
+                /** @description The next_cursor of the previous page. Empty for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "create-environment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnvironmentCreateBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    ETag?: string;
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Environment"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-environment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Name of the environment. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Environment"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "update-environment": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The environment's current ETag, from a previous read. Required: the update fails with 412 if the environment changed since. */
+                "If-Match": string;
+            };
+            path: {
+                /** @description Name of the environment. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EnvironmentBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Environment"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Required */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "delete-environment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Name of the environment. */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     "list-executions": {
         parameters: {
             query?: {
@@ -1185,6 +1819,10 @@ export interface operations {
                 plan_id?: string;
                 /** @description Keep the executions in this status. */
                 status?: "queued" | "running" | "passed" | "failed" | "error" | "cancelled";
+                /** @description Keep the executions created by this trigger. */
+                trigger?: "api" | "schedule" | "cli";
+                /** @description Keep the executions created by this schedule. */
+                schedule_id?: string;
                 /** @description Largest number of executions to return. */
                 limit?: number;
                 /** @description The next_cursor of the previous page. Empty for the first page. */
@@ -2095,7 +2733,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes retries safe: if the plan already has an execution created with this key, that execution is returned and nothing new is queued. */
+                /** @description Makes retries safe: if the plan already has an execution created with this key, that execution is returned and nothing new is queued, whatever the body says. */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -2104,7 +2742,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ExecuteBody"];
+            };
+        };
         responses: {
             /** @description Accepted */
             202: {
@@ -2114,6 +2756,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Execution"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Unauthorized */
@@ -2127,6 +2778,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
