@@ -120,8 +120,9 @@ func TestOperationsFollowConventions(t *testing.T) {
 	}
 	slices.Sort(ids)
 	assert.Equal(t, []string{
-		"cancel-execution", "create-plan", "delete-plan", "execute-plan", "get-execution", "get-execution-report", "get-execution-report-junit", "get-job",
-		"get-plan", "get-queue-stats", "healthz", "list-executions", "list-plans", "readyz", "update-plan",
+		"cancel-execution", "create-plan", "delete-plan", "delete-secret", "execute-plan", "get-execution", "get-execution-report", "get-execution-report-junit", "get-job",
+		"get-plan", "get-queue-stats", "healthz", "list-executions", "list-plans",
+		"list-secrets", "put-secret", "readyz", "update-plan",
 	}, ids)
 
 	scheme := oapi.Components.SecuritySchemes["bearerAuth"]

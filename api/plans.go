@@ -304,7 +304,11 @@ func parseIfMatch(h string) (int64, error) {
 // encoded for storage. A document that fails gives 422 with one error
 // detail per problem, located under body.document.
 func (s *server) checkDocument(ctx context.Context, doc *plan.Document) (json.RawMessage, error) {
-	err := doc.Validate(plan.ValidateOptions{EnvAllow: s.deps.PlanEnvAllow, Location: "body.document"})
+	checkSecret, err := s.secretCheck(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
+	err = doc.Validate(plan.ValidateOptions{EnvAllow: s.deps.PlanEnvAllow, CheckSecretFunc: checkSecret, Location: "body.document"})
 	var ve *plan.ValidationError
 	switch {
 	case errors.As(err, &ve):
