@@ -82,6 +82,10 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	if err != nil {
 		return err
 	}
+	box, err := openSecretBox(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
 	// The handler ends a run itself after cfg.RunTimeout; the worker's job
 	// timeout is only a backstop, five minutes later, which leaves time to
 	// store the result.
@@ -96,6 +100,7 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	handler := &planjob.Handler{
 		Store:      store,
 		Runner:     runner,
+		SecretBox:  box,
 		Logger:     log,
 		RunTimeout: cfg.RunTimeout,
 	}
@@ -134,7 +139,7 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 			Handler: api.NewHandler(api.Deps{
 				Store: store, Logger: log, APIToken: cfg.APIToken,
 				PlanEnvAllow: cfg.PlanEnvAllow, Version: version, WakeFunc: pool.Wake,
-				CancelFunc: pool.CheckCancels,
+				CancelFunc: pool.CheckCancels, Secrets: box,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
