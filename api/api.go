@@ -25,6 +25,7 @@ import (
 	"github.com/astro-runner/astro-runner/internal/plan"
 	"github.com/astro-runner/astro-runner/internal/planjob"
 	"github.com/astro-runner/astro-runner/internal/planrun"
+	"github.com/astro-runner/astro-runner/internal/secret"
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
@@ -43,6 +44,10 @@ type Deps struct {
 	// PlanEnvAllow lists the environment variables that plan documents may
 	// read with {{env.NAME}}. Defaults to none.
 	PlanEnvAllow []string
+	// Secrets encrypts the values of stored secrets. Nil means the server
+	// has no secret key: the secret routes answer 409 and plans that use
+	// secrets are refused.
+	Secrets *secret.Box
 	// Version is the program's version, shown in the OpenAPI description.
 	Version string
 	// WakeFunc, when set, is called after an execution and its job commit,
@@ -73,6 +78,7 @@ const (
 	tagPlans        = "Plans"
 	tagExecutions   = "Executions"
 	tagEnvironments = "Environments"
+	tagSecrets      = "Secrets"
 	tagQueue        = "Queue"
 	tagHealth       = "Health"
 )
@@ -110,6 +116,7 @@ func Config(version string) huma.Config {
 		{Name: tagExecutions, Description: "Runs of a plan. An execution is queued, runs on a worker, and ends passed, failed, error or cancelled."},
 		{Name: tagEnvironments, Description: "Named sets of variables, global to the server, that an execution may run with."},
 		{Name: tagQueue, Description: "The durable job queue that runs executions."},
+		{Name: tagSecrets, Description: "Secret values that plans use as {{secret.NAME}}: stored encrypted, never returned, redacted from results."},
 		{Name: tagHealth, Description: "Liveness and readiness checks. They never require a token."},
 	}
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
@@ -121,7 +128,7 @@ func Config(version string) huma.Config {
 	}
 	cfg.DocsPath = ""
 	cfg.RejectUnknownQueryParameters = true
-	cfg.Transformers = append(cfg.Transformers, boundProblem)
+	cfg.Transformers = append(cfg.Transformers, boundProblem, hideSecretBody)
 	return cfg
 }
 
@@ -258,6 +265,7 @@ func Register(api huma.API, deps Deps) {
 	s.registerExecutions(api)
 	s.registerEnvironments(api)
 	s.registerJobs(api)
+	s.registerSecrets(api)
 	s.registerHealth(api)
 	finishSpec(api.OpenAPI())
 }

@@ -19,6 +19,12 @@ var planBodySchema = sync.OnceValues(func() (huma.Registry, *huma.Schema) {
 	return reg, reg.Schema(reflect.TypeFor[PlanBody](), true, "PlanBody")
 })
 
+// noStoredSecrets refuses {{secret.NAME}} in a plan file run locally.
+func noStoredSecrets(string) error {
+	return errors.New("stored secrets live on a server, and a local run cannot read them: " +
+		"run the plan on a server (astro-runner exec), or pass the value with {{env.NAME}} and ASTRO_PLAN_ENV_ALLOW")
+}
+
 // ParsePlanBody decodes and checks a plan body, the JSON that create-plan
 // takes, as create-plan does: the same size and nesting limits, the same
 // schema, label and NUL checks, and the same document validation with
@@ -56,7 +62,7 @@ func ParsePlanBody(data []byte, envAllow []string) (*PlanBody, error) {
 	if errs := body.Resolve(nil, pb); len(errs) > 0 {
 		return nil, huma.Error422UnprocessableEntity("validation failed", errs...)
 	}
-	err := body.Document.Validate(plan.ValidateOptions{EnvAllow: envAllow, Location: "body.document"})
+	err := body.Document.Validate(plan.ValidateOptions{EnvAllow: envAllow, CheckSecretFunc: noStoredSecrets, Location: "body.document"})
 	var ve *plan.ValidationError
 	switch {
 	case errors.As(err, &ve):

@@ -305,7 +305,13 @@ func parseIfMatch(h, what string) (int64, error) {
 // encoded for storage. A document that fails gives 422 with one error
 // detail per problem, located under body.document.
 func (s *server) checkDocument(ctx context.Context, doc *plan.Document) (json.RawMessage, error) {
-	err := doc.Validate(s.validateOptions("body.document"))
+	checkSecret, err := s.secretCheck(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
+	opts := s.validateOptions("body.document")
+	opts.CheckSecretFunc = checkSecret
+	err = doc.Validate(opts)
 	var ve *plan.ValidationError
 	switch {
 	case errors.As(err, &ve):

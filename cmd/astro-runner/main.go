@@ -90,7 +90,7 @@ ASTRO_ADDR, ASTRO_LOG_FORMAT...); see README.md for the full table.`,
 	root.SetVersionTemplate("astro-runner {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(serveCmd, c.newWorkerCmd(), c.newMigrateCmd(), c.newOpenAPICmd(), c.newRunCmd(),
-		c.newExecCmd(), c.newPlanCmd())
+		c.newExecCmd(), c.newPlanCmd(), c.newSecretsCmd())
 	return root
 }
 

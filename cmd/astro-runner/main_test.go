@@ -119,6 +119,7 @@ func TestHelpDoesNotStartAnything(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"-h"}, {"help"}, {"serve", "--help"}, {"help", "serve"}, {"worker", "--help"},
 		{"migrate", "--help"}, {"migrate", "up", "--help"}, {"openapi", "--help"}, {"run", "--help"},
+		{"secrets", "rotate", "--help"},
 	} {
 		r := runCLI(t, env, args...)
 		require.Equal(t, exitOK, r.code, "%v: %s", args, r.stderr)

@@ -82,9 +82,14 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	if err != nil {
 		return err
 	}
+	box, err := openSecretBox(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
 	handler := &planjob.Handler{
 		Store:      store,
 		Runner:     runner,
+		SecretBox:  box,
 		Logger:     log,
 		RunTimeout: cfg.RunTimeout,
 	}
@@ -123,7 +128,7 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 			Handler: api.NewHandler(api.Deps{
 				Store: store, Logger: log, APIToken: cfg.APIToken,
 				PlanEnvAllow: cfg.PlanEnvAllow, Version: version, WakeFunc: pools.wake,
-				CancelFunc: pools.checkCancels,
+				CancelFunc: pools.checkCancels, Secrets: box,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,

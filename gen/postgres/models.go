@@ -117,3 +117,18 @@ type Plan struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
+
+type Secret struct {
+	Name       string
+	Ciphertext []byte
+	Nonce      []byte
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+type SecretKeycheck struct {
+	ID         int32
+	Ciphertext []byte
+	Nonce      []byte
+	UpdatedAt  time.Time
+}

@@ -67,3 +67,18 @@ type Plan struct {
 	CreatedAt   int64
 	UpdatedAt   int64
 }
+
+type Secret struct {
+	Name       string
+	Ciphertext []byte
+	Nonce      []byte
+	CreatedAt  int64
+	UpdatedAt  int64
+}
+
+type SecretKeycheck struct {
+	ID         int64
+	Ciphertext []byte
+	Nonce      []byte
+	UpdatedAt  int64
+}

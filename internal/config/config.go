@@ -94,6 +94,11 @@ type Config struct {
 	// (claims, outcomes, heartbeats) commit on Postgres: async (default,
 	// synchronous_commit=off) or sync. See pgstore.Config.AsyncQueueCommit.
 	QueueCommit string
+	// SecretKey is the 32-byte key that encrypts stored secrets, from
+	// ASTRO_SECRET_KEY (base64) or ASTRO_SECRET_KEY_FILE (a file of 32 raw
+	// bytes or of their base64). Nil when neither is set: secrets are
+	// then unavailable.
+	SecretKey []byte
 }
 
 // LogFormat names a log format.
@@ -133,6 +138,7 @@ func Load(lookup LookupFunc) (*Config, error) {
 		LogLevel:        r.str("ASTRO_LOG_LEVEL", "info"),
 		LogFormat:       LogFormat(r.str("ASTRO_LOG_FORMAT", string(LogFormatAuto))),
 		QueueCommit:     r.str("ASTRO_QUEUE_COMMIT", "async"),
+		SecretKey:       r.secretKey(),
 	}
 	switch c.Backend {
 	case BackendMemory, BackendSQLite:

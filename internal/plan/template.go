@@ -13,12 +13,16 @@ import (
 // {{env.API_HOST}}.
 const EnvPrefix = "env."
 
+// SecretPrefix starts a template reference to a stored secret, as in
+// {{secret.API_TOKEN}}.
+const SecretPrefix = "secret."
+
 // Errors returned, wrapped, by Expand, References and the Body methods.
 var (
 	// ErrUnclosedTemplate means a {{ has no matching }}.
 	ErrUnclosedTemplate = errors.New("unclosed {{")
 	// ErrInvalidReference means the text between {{ and }} is not a
-	// variable name or env.NAME.
+	// variable name, env.NAME or secret.NAME.
 	ErrInvalidReference = errors.New("invalid template reference")
 	// ErrUnknownVariable means the lookup function does not know a name.
 	ErrUnknownVariable = errors.New("unknown variable")
@@ -44,7 +48,7 @@ func scanTemplates(s string, fn func(start, end int, name string) error) error {
 		end := start + 2 + k + 2
 		name := strings.Trim(s[start+2:end-2], " \t")
 		if !validReference(name) {
-			return fmt.Errorf("%w %q at offset %d: expected {{name}} or {{env.NAME}}",
+			return fmt.Errorf("%w %q at offset %d: expected {{name}}, {{env.NAME}} or {{secret.NAME}}",
 				ErrInvalidReference, truncate(s[start:end], 60), start)
 		}
 		if err := fn(start, end, name); err != nil {
@@ -54,15 +58,20 @@ func scanTemplates(s string, fn func(start, end int, name string) error) error {
 	}
 }
 
-// validReference reports whether name is a variable name or env.NAME.
+// validReference reports whether name is a variable name, env.NAME or
+// secret.NAME.
 func validReference(name string) bool {
-	name = strings.TrimPrefix(name, EnvPrefix)
+	if rest, ok := strings.CutPrefix(name, EnvPrefix); ok {
+		name = rest
+	} else {
+		name = strings.TrimPrefix(name, SecretPrefix)
+	}
 	return len(name) <= MaxNameLength && namePattern.MatchString(name)
 }
 
-// Expand replaces each {{name}}, {{ name }} or {{env.NAME}} in s with the
-// value lookup returns for the name (for env references the name passed is
-// "env.NAME"). Values are inserted as they are and are not expanded again.
+// Expand replaces each {{name}}, {{ name }}, {{env.NAME}} or
+// {{secret.NAME}} in s with the value lookup returns for the name (for env
+// references the name passed is "env.NAME", for secrets "secret.NAME"). Values are inserted as they are and are not expanded again.
 //
 // The result may be at most limit bytes long. The size is checked before
 // each piece is written, so Expand stops as soon as the output would pass
@@ -124,7 +133,8 @@ func FormatSize(n int) string {
 }
 
 // References returns the names referenced by templates in s, each once, in
-// order of first use. Environment references are returned as "env.NAME". It
+// order of first use. Environment references are returned as "env.NAME" and
+// secret references as "secret.NAME". It
 // returns the same syntax errors as Expand.
 func References(s string) ([]string, error) {
 	var names []string

@@ -20,6 +20,12 @@ type ValidateOptions struct {
 	// EnvAllow lists the environment variables that {{env.NAME}} may read.
 	// Any other env reference is an error. Defaults to none.
 	EnvAllow []string
+	// CheckSecretFunc checks each {{secret.NAME}} reference, given NAME: it
+	// returns nil if plans may use the secret, or an error whose text says
+	// why not, such as "secret API_TOKEN does not exist". The error is
+	// reported at the field that holds the reference. Nil accepts every
+	// secret: whether it exists is then found out at run time.
+	CheckSecretFunc func(name string) error
 	// Location is the prefix of every FieldError location, such as
 	// "body.document". Defaults to "document".
 	Location string
@@ -83,7 +89,9 @@ func (e *ValidationError) Details() []error {
 type validator struct {
 	doc      *Document
 	envAllow map[string]bool
-	errs     []FieldError
+	// checkSecret is ValidateOptions.CheckSecretFunc.
+	checkSecret func(name string) error
+	errs        []FieldError
 	// captured holds the capture names of the steps checked so far.
 	captured map[string]bool
 	// capturedLater holds every capture name in the document, for messages.
@@ -119,6 +127,7 @@ func (d *Document) Validate(opts ValidateOptions) error {
 	v := &validator{
 		doc:           d,
 		envAllow:      map[string]bool{},
+		checkSecret:   opts.CheckSecretFunc,
 		captured:      map[string]bool{},
 		capturedLater: map[string]bool{},
 	}
@@ -434,6 +443,16 @@ func (v *validator) reference(loc, name string) bool {
 		}
 		v.add(loc, fmt.Sprintf("{{%s}}: environment variable %s is not in the allow list", name, env), name)
 		return false
+	}
+	if secret, ok := strings.CutPrefix(name, SecretPrefix); ok {
+		if v.checkSecret == nil {
+			return true
+		}
+		if err := v.checkSecret(secret); err != nil {
+			v.add(loc, fmt.Sprintf("{{%s}}: %s", name, err.Error()), name)
+			return false
+		}
+		return true
 	}
 	if _, ok := v.doc.Variables[name]; ok || v.captured[name] {
 		return true

@@ -15,6 +15,7 @@ import (
 
 	"github.com/astro-runner/astro-runner/internal/plan"
 	"github.com/astro-runner/astro-runner/internal/planrun"
+	"github.com/astro-runner/astro-runner/internal/secret"
 	"github.com/astro-runner/astro-runner/internal/storage"
 	"github.com/astro-runner/astro-runner/internal/worker"
 )
@@ -68,6 +69,10 @@ type Handler struct {
 	Store storage.Store
 	// Runner runs the plan's steps.
 	Runner *planrun.Runner
+	// SecretBox decrypts the stored secrets that plans use as
+	// {{secret.NAME}}. Nil means no key is configured: executions of plans
+	// that use secrets end in error.
+	SecretBox *secret.Box
 	// Logger receives the handler's logs. Defaults to slog.Default().
 	Logger *slog.Logger
 	// MaxResultBytes bounds the encoded result document. A larger result
@@ -146,6 +151,14 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 	// Lowest precedence first: the plan's, the environment's as it is
 	// now, the execution's.
 	doc := stored.WithVariables(envVars, exec.Variables)
+	secrets, err := h.storedSecrets(ctx, doc)
+	if problem, ok := errors.AsType[*secretProblem](err); ok {
+		r.log.Info("execution cannot have its secrets", "reason", problem.msg)
+		return r.finish(ctx, storage.ExecutionError, &Result{PlanRevision: pl.Revision, Error: problem.msg}, worker.ErrDiscard)
+	}
+	if err != nil {
+		return r.storeFailed("load secrets", err)
+	}
 	_, err = r.h.Store.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{
 		ID: r.id, Status: storage.ExecutionRunning, Attempt: job.Attempt, WorkerID: job.LeaseOwner, Job: &r.job,
 	})
@@ -160,7 +173,7 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 	r.log.Info("running execution", "plan_id", pl.ID, "attempt", job.Attempt)
 
 	runCtx, cancelRun := context.WithTimeoutCause(ctx, h.runTimeout(), ErrRunTimeout)
-	res, runErr := h.Runner.Run(runCtx, doc)
+	res, runErr := h.Runner.RunWithSecrets(runCtx, doc, secrets)
 	// The run's cause, read before cancelRun: ErrRunTimeout only when the
 	// limit, not the worker, stopped the run.
 	runCause := context.Cause(runCtx)

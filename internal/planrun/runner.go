@@ -115,10 +115,21 @@ type Runner struct {
 // result with an error wrapping ctx.Err(). Failed steps are not errors: they
 // are reported in the result.
 func (r *Runner) Run(ctx context.Context, doc *plan.Document) (*Result, error) {
+	return r.RunWithSecrets(ctx, doc, nil)
+}
+
+// RunWithSecrets is Run with the values of stored secrets, keyed by name,
+// that the document's {{secret.NAME}} templates expand to. A reference to a
+// secret missing from secrets fails its step like an unknown variable.
+// Every value in secrets is redacted from the result, by value, wherever it
+// appears: in errors, messages, assertion targets, expected and actual
+// values, captured values and body excerpts, raw, JSON-escaped or quoted.
+func (r *Runner) RunWithSecrets(ctx context.Context, doc *plan.Document, secrets map[string]string) (*Result, error) {
 	if err := doc.Validate(plan.ValidateOptions{EnvAllow: r.EnvAllow}); err != nil {
 		return nil, fmt.Errorf("run plan: %w", err)
 	}
 	state := r.newRun(doc)
+	state.useStoredSecrets(secrets)
 	res := &Result{StartedAt: time.Now().UTC(), Steps: make([]StepResult, 0, len(doc.Steps))}
 	budget := newResultBudget(r.MaxResultBytes)
 	skipReason := ""
@@ -197,9 +208,13 @@ type run struct {
 	// captureBytes their total, checked against MaxRunCaptureBytes.
 	captureSizes map[string]int
 	captureBytes int
-	// secrets holds the values scrubbed from results: captured values whose
-	// names match secretPattern and credentials sent in request headers.
+	// secrets holds the values scrubbed from results: stored secrets,
+	// captured values whose names match secretPattern and credentials sent
+	// in request headers.
 	secrets []string
+	// stored holds the values of stored secrets, by name, for
+	// {{secret.NAME}}.
+	stored map[string]string
 	// scrub scrubs the first scrubbed of secrets; see scrubber.
 	scrub    *scrubber
 	scrubbed int
@@ -243,6 +258,10 @@ func (rn *run) lookup(name string) (string, bool) {
 			return "", false
 		}
 		return rn.lookupEnv(env)
+	}
+	if secret, ok := strings.CutPrefix(name, plan.SecretPrefix); ok {
+		v, ok := rn.stored[secret]
+		return v, ok
 	}
 	v, ok := rn.vars[name]
 	return v, ok
@@ -337,6 +356,13 @@ func (rn *run) redact(sr *StepResult, body []byte) {
 			a.Actual = Redacted
 		}
 		a.Actual = sc.echo(a.Actual)
+		a.Target = sc.scrub(a.Target)
+		a.Expected = sc.scrubExpected(a.Expected)
+	}
+	for name, value := range sr.Captured {
+		// A capture that is not secret by name may still hold a secret
+		// value that the target echoed.
+		sr.Captured[name] = sc.scrub(value)
 	}
 	if len(body) > 0 {
 		// Scrub before cutting, so that a secret that straddles the cut

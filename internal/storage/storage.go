@@ -42,13 +42,14 @@ var (
 )
 
 // Store is the persistence contract shared by every backend: plans,
-// executions, environments and the job queue, all in one database so that a write and its
-// job commit together.
+// executions, environments, the job queue and secrets, all in one
+// database so that a write and its job commit together.
 type Store interface {
 	PlanStore
 	ExecutionStore
 	JobStore
 	EnvironmentStore
+	SecretStore
 
 	// InTx runs fn with a Store bound to one transaction. It commits when fn
 	// returns nil, rolls back when fn returns an error or panics, and

@@ -1,0 +1,31 @@
+-- name: SecretCreate :one
+-- Inserts a secret unless one has that name or there are already
+-- @max_secrets; then it returns no row.
+INSERT INTO secrets (name, ciphertext, nonce)
+SELECT @name, @ciphertext, @nonce
+WHERE (SELECT count(*) FROM secrets) < @max_secrets::bigint
+ON CONFLICT (name) DO NOTHING
+RETURNING *;
+
+-- name: SecretUpdate :one
+UPDATE secrets
+SET ciphertext = @ciphertext, nonce = @nonce, updated_at = now()
+WHERE name = @name
+RETURNING *;
+
+-- name: SecretGet :one
+SELECT * FROM secrets WHERE name = @name;
+
+-- name: SecretList :many
+SELECT name, created_at, updated_at FROM secrets ORDER BY name COLLATE "C" LIMIT @max_rows;
+
+-- name: SecretDelete :execrows
+DELETE FROM secrets WHERE name = @name;
+
+-- name: SecretKeyCheckGet :one
+SELECT * FROM secret_keycheck WHERE id = 1;
+
+-- name: SecretKeyCheckSet :exec
+INSERT INTO secret_keycheck (id, ciphertext, nonce) VALUES (1, @ciphertext, @nonce)
+ON CONFLICT (id) DO UPDATE
+SET ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, updated_at = now();
