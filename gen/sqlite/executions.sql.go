@@ -185,6 +185,48 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 	return items, nil
 }
 
+const executionPrune = `-- name: ExecutionPrune :execrows
+DELETE FROM executions WHERE id IN (
+    SELECT e.id
+    FROM plans AS p
+    JOIN executions AS e ON e.plan_id = p.id
+    WHERE COALESCE(p.retention_seconds, CAST(?1 AS INTEGER)) > 0
+      AND e.status IN ('passed', 'failed', 'error', 'cancelled')
+      AND e.finished_at < CAST(?2 AS INTEGER)
+          - COALESCE(p.retention_seconds, CAST(?1 AS INTEGER)) * 1000000
+      AND e.id <= (SELECT k.id FROM executions AS k WHERE k.plan_id = p.id
+                   ORDER BY k.id DESC LIMIT 1 OFFSET CAST(?3 AS INTEGER))
+    LIMIT CAST(?4 AS INTEGER)
+)
+`
+
+type ExecutionPruneParams struct {
+	DefaultRetentionSeconds int64
+	Now                     int64
+	KeepNewest              int64
+	MaxRows                 int64
+}
+
+// Deletes up to max_rows final executions that finished before their
+// plan's cutoff (now minus retention_seconds, or default_retention_seconds
+// when NULL; 0 keeps them forever), sparing each plan's keep_newest newest
+// executions whatever their age. The old final ones are found on
+// executions_retention_idx, which stops at the plan's cutoff; the newest
+// one it may delete on executions_plan_id_idx. The single writer makes
+// concurrent prunes take turns.
+func (q *Queries) ExecutionPrune(ctx context.Context, db DBTX, arg *ExecutionPruneParams) (int64, error) {
+	result, err := db.ExecContext(ctx, executionPrune,
+		arg.DefaultRetentionSeconds,
+		arg.Now,
+		arg.KeepNewest,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const executionReconcile = `-- name: ExecutionReconcile :execrows
 UPDATE executions
 SET status = CASE WHEN (SELECT j.state FROM jobs AS j

@@ -80,6 +80,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Tx", txCases()},
 		{"Store", storeCases()},
 		{"Limits", limitCases()},
+		{"Retention", retentionCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -73,3 +73,24 @@ WHERE status IN ('queued', 'running')
   AND COALESCE((SELECT j.state FROM jobs AS j
                   WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1), 'gone')
       IN ('discarded', 'cancelled', 'completed', 'gone');
+
+-- name: ExecutionPrune :execrows
+-- Deletes up to max_rows final executions that finished before their
+-- plan's cutoff (now minus retention_seconds, or default_retention_seconds
+-- when NULL; 0 keeps them forever), sparing each plan's keep_newest newest
+-- executions whatever their age. The old final ones are found on
+-- executions_retention_idx, which stops at the plan's cutoff; the newest
+-- one it may delete on executions_plan_id_idx. The single writer makes
+-- concurrent prunes take turns.
+DELETE FROM executions WHERE id IN (
+    SELECT e.id
+    FROM plans AS p
+    JOIN executions AS e ON e.plan_id = p.id
+    WHERE COALESCE(p.retention_seconds, CAST(@default_retention_seconds AS INTEGER)) > 0
+      AND e.status IN ('passed', 'failed', 'error', 'cancelled')
+      AND e.finished_at < CAST(@now AS INTEGER)
+          - COALESCE(p.retention_seconds, CAST(@default_retention_seconds AS INTEGER)) * 1000000
+      AND e.id <= (SELECT k.id FROM executions AS k WHERE k.plan_id = p.id
+                   ORDER BY k.id DESC LIMIT 1 OFFSET CAST(@keep_newest AS INTEGER))
+    LIMIT CAST(@max_rows AS INTEGER)
+);
