@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/astro-runner/astro-runner/internal/retention"
 )
 
 // Backend names a storage backend.
@@ -87,6 +89,11 @@ type Config struct {
 	// (claims, outcomes, heartbeats) commit on Postgres: async (default,
 	// synchronous_commit=off) or sync. See pgstore.Config.AsyncQueueCommit.
 	QueueCommit string
+	// ExecutionRetention is ASTRO_EXECUTION_RETENTION, how long finished
+	// executions of a plan without its own retention are kept: a Go
+	// duration of at least 1h, or whole days such as 30d. 0 keeps them
+	// forever. Defaults to 30d. See package retention.
+	ExecutionRetention time.Duration
 }
 
 // LogFormat names a log format.
@@ -126,6 +133,7 @@ func Load(lookup LookupFunc) (*Config, error) {
 		LogFormat:       LogFormat(r.str("ASTRO_LOG_FORMAT", string(LogFormatAuto))),
 		QueueCommit:     r.str("ASTRO_QUEUE_COMMIT", "async"),
 	}
+	c.ExecutionRetention = r.retention("ASTRO_EXECUTION_RETENTION")
 	switch c.Backend {
 	case BackendMemory, BackendSQLite:
 	case BackendPostgres:
@@ -210,6 +218,19 @@ func (r *reader) duration(name string, def, lo time.Duration) time.Duration {
 	if err != nil || d < lo {
 		r.fail(name, fmt.Sprintf("must be a duration of at least %s such as 30s, got %q", lo, v))
 		return def
+	}
+	return d
+}
+
+func (r *reader) retention(name string) time.Duration {
+	v := r.str(name, "")
+	if v == "" {
+		return retention.Default
+	}
+	d, err := retention.Parse(v)
+	if err != nil {
+		r.fail(name, fmt.Sprintf("must be 0 (keep forever) or a duration of at least %s such as 720h or 30d: %v", retention.Minimum, err))
+		return retention.Default
 	}
 	return d
 }
