@@ -58,11 +58,14 @@ func Parse(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// Format writes a retention the way Parse reads it: whole days as "30d",
-// anything else as a Go duration.
+// Format writes a retention the way Parse reads it: zero as "0", whole
+// days as "30d", anything else as a Go duration.
 func Format(d time.Duration) string {
 	const day = 24 * time.Hour
-	if d > 0 && d%day == 0 {
+	if d == 0 {
+		return "0"
+	}
+	if d%day == 0 {
 		return strconv.FormatInt(int64(d/day), 10) + "d"
 	}
 	return d.String()
