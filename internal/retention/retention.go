@@ -98,6 +98,9 @@ type Config struct {
 	StoreTimeout time.Duration
 	// Logger receives the counts. Defaults to slog.Default().
 	Logger *slog.Logger
+	// NowFunc gives the time that ages are measured from. Defaults to nil:
+	// the database's clock, which every node shares.
+	NowFunc func() time.Time
 }
 
 // WithDefaults returns a copy of c with its zero fields set to their
@@ -182,11 +185,15 @@ func (p *Pruner) Prune(ctx context.Context) (int64, error) {
 func (p *Pruner) batch(ctx context.Context) (int64, error) {
 	callCtx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
 	defer cancel()
-	n, err := p.store.ExecutionPrune(callCtx, &storage.ExecutionPruneParams{
+	params := &storage.ExecutionPruneParams{
 		DefaultRetention: p.cfg.Retention,
 		KeepNewest:       p.cfg.KeepNewest,
 		Limit:            p.cfg.BatchSize,
-	})
+	}
+	if p.cfg.NowFunc != nil {
+		params.Now = p.cfg.NowFunc()
+	}
+	n, err := p.store.ExecutionPrune(callCtx, params)
 	if err != nil {
 		return 0, fmt.Errorf("prune executions: %w", err)
 	}
