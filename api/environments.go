@@ -66,7 +66,7 @@ func (b *EnvironmentBody) Resolve(_ huma.Context, prefix *huma.PathBuffer) []err
 
 // EnvironmentCreateBody is a new environment, sent to create-environment.
 type EnvironmentCreateBody struct {
-	Name        string    `json:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" patternDescription:"a lowercase slug" maxLength:"63" doc:"Name of the environment, unique: 1 to 63 lowercase letters, digits, '-' and '_', starting with a letter or digit." example:"staging"`
+	Name        string    `json:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" maxLength:"63" doc:"Name of the environment, unique: 1 to 63 lowercase letters, digits, '-' and '_', starting with a letter or digit." example:"staging"`
 	Description string    `json:"description,omitempty" maxLength:"2000" doc:"What the environment is for. No NUL characters." example:"The staging stack in eu-west-1."`
 	Variables   Variables `json:"variables,omitempty" doc:"The environment's variables. An execution that names the environment runs with them over the plan's own, for the names the plan declares." example:"{\"base_url\":\"https://staging.example.com\"}"`
 }
@@ -111,7 +111,7 @@ type createEnvironmentOutput struct {
 }
 
 type environmentNameInput struct {
-	Name string `path:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" patternDescription:"a lowercase slug" maxLength:"63" doc:"Name of the environment." example:"staging"`
+	Name string `path:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" maxLength:"63" doc:"Name of the environment." example:"staging"`
 }
 
 type environmentOutput struct {
@@ -130,7 +130,7 @@ type listEnvironmentsOutput struct {
 }
 
 type updateEnvironmentInput struct {
-	Name    string `path:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" patternDescription:"a lowercase slug" maxLength:"63" doc:"Name of the environment." example:"staging"`
+	Name    string `path:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" maxLength:"63" doc:"Name of the environment." example:"staging"`
 	IfMatch string `header:"If-Match" doc:"The environment's current ETag, from a previous read. Required: the update fails with 412 if the environment changed since." example:"\"2\""`
 	Body    EnvironmentBody
 }

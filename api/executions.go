@@ -49,8 +49,8 @@ type ExecutionList struct {
 // with, and where.
 type ExecuteBody struct {
 	Variables   map[string]string `json:"variables,omitempty" maxProperties:"100" doc:"Values for variables that the plan declares, over the plan's and the environment's. A name the plan does not declare is refused (422)." example:"{\"base_url\":\"https://eu.example.com\"}"`
-	Environment string            `json:"environment,omitempty" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" patternDescription:"a lowercase slug" maxLength:"63" doc:"Name of an environment to run with. Its variables, as they are when the run starts, override the plan's for the names the plan declares." example:"staging"`
-	Queue       string            `json:"queue,omitempty" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" patternDescription:"a lowercase slug" maxLength:"63" doc:"Queue to run on: only workers serving it (ASTRO_QUEUES) run the execution. Defaults to default." example:"eu"`
+	Environment string            `json:"environment,omitempty" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" maxLength:"63" doc:"Name of an environment to run with. Its variables, as they are when the run starts, override the plan's for the names the plan declares." example:"staging"`
+	Queue       string            `json:"queue,omitempty" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" maxLength:"63" doc:"Queue to run on: only workers serving it (ASTRO_QUEUES) run the execution. Defaults to default." example:"eu"`
 }
 
 type executePlanInput struct {

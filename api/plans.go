@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/astro-runner/astro-runner/internal/plan"
+	"github.com/astro-runner/astro-runner/internal/retention"
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
@@ -102,6 +103,7 @@ type PlanBody struct {
 	Description string        `json:"description,omitempty" maxLength:"2000" doc:"What the plan checks. No NUL characters." example:"Creates a cart, adds an item and checks out."`
 	Labels      Labels        `json:"labels,omitempty" doc:"Labels to filter plans by: at most 50; keys are 1 to 63 characters without ':', values at most 255 characters; no NUL characters." example:"{\"team\":\"payments\",\"env\":\"staging\"}"`
 	Document    plan.Document `json:"document" doc:"The plan document: variables and the steps to run." example:"{\"variables\":{\"base_url\":\"https://api.example.com\"},\"steps\":[{\"name\":\"Health check\",\"request\":{\"method\":\"GET\",\"url\":\"{{base_url}}/health\"},\"assert\":{\"status\":[200]}}]}"`
+	Retention   *string       `json:"retention,omitempty" maxLength:"32" doc:"How long this plan's finished executions are kept before they are deleted: a duration of at least 1h such as 720h, or whole days such as 14d; 0 keeps them forever. Omitted, it follows the server's ASTRO_EXECUTION_RETENTION (30d by default); an update without it goes back to that. The 100 newest executions of a plan are kept whatever their age." example:"14d"`
 }
 
 // Resolve checks what the schema cannot: the label keys, and that no name,
@@ -112,9 +114,25 @@ type PlanBody struct {
 func (b *PlanBody) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
 	errs := checkNUL(prefix, "name", b.Name)
 	errs = append(errs, checkNUL(prefix, "description", b.Description)...)
+	if _, err := b.retention(); err != nil {
+		errs = append(errs, &huma.ErrorDetail{Location: prefix.With("retention"), Message: "retention " + err.Error(), Value: *b.Retention})
+	}
 	prefix.Push("labels")
 	defer prefix.Pop()
 	return append(errs, b.Labels.check(prefix)...)
+}
+
+// retention returns the plan's own retention, or nil for the server's
+// default.
+func (b *PlanBody) retention() (*time.Duration, error) {
+	if b.Retention == nil {
+		return nil, nil
+	}
+	d, err := retention.Parse(*b.Retention)
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
 }
 
 // Plan is a stored test plan.
@@ -124,6 +142,7 @@ type Plan struct {
 	Description string        `json:"description" doc:"What the plan checks." example:"Creates a cart, adds an item and checks out."`
 	Labels      Labels        `json:"labels" doc:"Labels to filter plans by: at most 50; keys are 1 to 63 characters without ':', values at most 255 characters." example:"{\"team\":\"payments\",\"env\":\"staging\"}"`
 	Document    plan.Document `json:"document" doc:"The plan document: variables and the steps to run." example:"{\"variables\":{\"base_url\":\"https://api.example.com\"},\"steps\":[{\"name\":\"Health check\",\"request\":{\"method\":\"GET\",\"url\":\"{{base_url}}/health\"},\"assert\":{\"status\":[200]}}]}"`
+	Retention   *string       `json:"retention" doc:"How long this plan's finished executions are kept: whole days such as 14d, or a duration such as 36h0m0s; 0 keeps them forever; null follows the server's ASTRO_EXECUTION_RETENTION. The 100 newest executions of a plan are kept whatever their age." example:"14d"`
 	Revision    int64         `json:"revision" doc:"Revision of the plan: 1 when created, bumped by every update. The ETag header carries it." example:"3"`
 	CreatedAt   time.Time     `json:"created_at" doc:"When the plan was created." example:"2025-01-02T15:04:05Z"`
 	UpdatedAt   time.Time     `json:"updated_at" doc:"When the plan was last changed." example:"2025-01-03T09:30:00Z"`
@@ -260,6 +279,10 @@ func planFromStorage(p *storage.Plan) (*Plan, error) {
 	if out.Labels == nil {
 		out.Labels = Labels{}
 	}
+	if p.Retention != nil {
+		r := retention.Format(*p.Retention)
+		out.Retention = &r
+	}
 	if err := json.Unmarshal(p.Document, &out.Document); err != nil {
 		return nil, fmt.Errorf("decode stored document of plan %s: %w", p.ID, err)
 	}
@@ -337,11 +360,16 @@ func (s *server) createPlan(ctx context.Context, in *createPlanInput) (*createPl
 	if err != nil {
 		return nil, err
 	}
+	keep, err := in.Body.retention()
+	if err != nil {
+		return nil, s.httpError(ctx, err)
+	}
 	p, err := s.deps.Store.PlanCreate(ctx, &storage.PlanCreateParams{
 		Name:        in.Body.Name,
 		Description: in.Body.Description,
 		Labels:      in.Body.Labels,
 		Document:    doc,
+		Retention:   keep,
 	})
 	if err != nil {
 		return nil, s.httpError(ctx, explain(err, details{
@@ -452,6 +480,10 @@ func (s *server) updatePlan(ctx context.Context, in *updatePlanInput) (*planOutp
 	if err != nil {
 		return nil, err
 	}
+	keep, err := in.Body.retention()
+	if err != nil {
+		return nil, s.httpError(ctx, err)
+	}
 	p, err := s.deps.Store.PlanUpdate(ctx, &storage.PlanUpdateParams{
 		ID:               in.ID,
 		ExpectedRevision: rev,
@@ -459,6 +491,7 @@ func (s *server) updatePlan(ctx context.Context, in *updatePlanInput) (*planOutp
 		Description:      in.Body.Description,
 		Labels:           in.Body.Labels,
 		Document:         doc,
+		Retention:        keep,
 	})
 	if err != nil {
 		return nil, s.httpError(ctx, explain(err, details{

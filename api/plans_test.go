@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -419,4 +420,51 @@ func TestPlanFieldsRejectNUL(t *testing.T) {
 			assert.Equal(t, "Target", e.storedPlan(target.ID).Name)
 		})
 	}
+}
+
+func TestPlanRetention(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+
+	body := planBody("Kept two weeks", nil)
+	body["retention"] = "14d"
+	res := e.request(http.MethodPost, "/plan", body)
+	require.Equal(t, http.StatusCreated, res.Status, "body: %s", res.Body)
+	var p Plan
+	res.decode(t, &p)
+	require.NotNil(t, p.Retention)
+	assert.Equal(t, "14d", *p.Retention)
+	stored := e.storedPlan(p.ID)
+	require.NotNil(t, stored.Retention)
+	assert.Equal(t, 14*24*time.Hour, *stored.Retention)
+
+	body["retention"] = "36h"
+	res = e.request(http.MethodPut, "/plan/"+p.ID.String(), body, "If-Match", `"1"`)
+	require.Equal(t, http.StatusOK, res.Status, "body: %s", res.Body)
+	res.decode(t, &p)
+	assert.Equal(t, "36h0m0s", *p.Retention)
+
+	delete(body, "retention")
+	res = e.request(http.MethodPut, "/plan/"+p.ID.String(), body, "If-Match", `"2"`)
+	require.Equal(t, http.StatusOK, res.Status, "body: %s", res.Body)
+	assert.Contains(t, string(res.Body), `"retention":null`, "without retention the plan follows the server's default")
+
+	forever := planBody("Kept forever", nil)
+	forever["retention"] = "0"
+	res = e.request(http.MethodPost, "/plan", forever)
+	require.Equal(t, http.StatusCreated, res.Status, "body: %s", res.Body)
+	assert.Contains(t, string(res.Body), `"retention":"0"`)
+}
+
+func TestPlanRetentionValidation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, bad := range []string{"30m", "-1d", "1.5d", "a month", "1000000h"} {
+		body := planBody("Bad retention "+bad, nil)
+		body["retention"] = bad
+		res := e.request(http.MethodPost, "/plan", body)
+		require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s: %s", bad, res.Body)
+		assert.Equal(t, []string{"body.retention"}, res.problem(t).locations(), bad)
+	}
+	assert.Zero(t, e.planCount(), "nothing is written")
 }

@@ -45,6 +45,8 @@ var postgresTests = map[string]func(*testing.T){
 	"TestCancelQueuedExecution":                            TestCancelQueuedExecution,
 	"TestCancelRunningExecutionFlagsItsJob":                TestCancelRunningExecutionFlagsItsJob,
 	"TestCreatePlan":                                       TestCreatePlan,
+	"TestPlanRetention":                                    TestPlanRetention,
+	"TestPlanRetentionValidation":                          TestPlanRetentionValidation,
 	"TestCreatePlanBodyTooLarge":                           TestCreatePlanBodyTooLarge,
 	"TestCreatePlanDuplicateNameConflicts":                 TestCreatePlanDuplicateNameConflicts,
 	"TestCreatePlanEnvAllow":                               TestCreatePlanEnvAllow,

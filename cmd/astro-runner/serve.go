@@ -17,6 +17,7 @@ import (
 	"github.com/astro-runner/astro-runner/internal/netguard"
 	"github.com/astro-runner/astro-runner/internal/planjob"
 	"github.com/astro-runner/astro-runner/internal/planrun"
+	"github.com/astro-runner/astro-runner/internal/retention"
 	"github.com/astro-runner/astro-runner/internal/storage"
 	"github.com/astro-runner/astro-runner/internal/storage/pgstore"
 	"github.com/astro-runner/astro-runner/internal/storage/sqlitestore"
@@ -102,9 +103,13 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 		wg.Go(func() { l.Listen(workCtx, pools.wake, pools.checkCancels) })
 	}
 	wg.Go(func() { reconcile(workCtx, handler, log) })
+	// Every node prunes; the store makes concurrent prunes safe.
+	pruner := retention.New(store, retention.Config{Retention: cfg.ExecutionRetention, Logger: log})
+	wg.Go(func() { pruner.Run(workCtx) })
 	poolDone := make(chan struct{})
 	go func() { defer close(poolDone); pools.run(workCtx) }()
-	log.Info("workers started", "workers", cfg.Workers, "queues", cfg.Queues)
+	log.Info("workers started", "workers", cfg.Workers, "queues", cfg.Queues,
+		"execution_retention", retention.Format(cfg.ExecutionRetention))
 
 	if cfg.DebugAddr != "" {
 		dbg := &http.Server{Addr: cfg.DebugAddr, Handler: debugHandler(), ReadHeaderTimeout: 10 * time.Second}

@@ -7,6 +7,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -220,6 +221,55 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 		return nil, err
 	}
 	return items, nil
+}
+
+const executionPrune = `-- name: ExecutionPrune :execrows
+WITH doomed AS (
+    SELECT e.id
+    FROM plans AS p
+    CROSS JOIN LATERAL (
+        SELECT k.id FROM executions AS k
+        WHERE k.plan_id = p.id
+        ORDER BY k.id DESC
+        OFFSET $1::integer LIMIT 1
+    ) AS newest_prunable
+    JOIN executions AS e ON e.plan_id = p.id
+    WHERE COALESCE(p.retention_seconds, $2::bigint) > 0
+      AND e.status IN ('passed', 'failed', 'error', 'cancelled')
+      AND e.finished_at < COALESCE($3::timestamptz, now())
+          - make_interval(secs => COALESCE(p.retention_seconds, $2::bigint)::float8)
+      AND e.id <= newest_prunable.id
+    LIMIT $4::integer
+    FOR UPDATE OF e SKIP LOCKED
+)
+DELETE FROM executions WHERE id IN (SELECT id FROM doomed)
+`
+
+type ExecutionPruneParams struct {
+	KeepNewest              int32
+	DefaultRetentionSeconds int64
+	Now                     *time.Time
+	MaxRows                 int32
+}
+
+// Deletes up to max_rows final executions that finished longer ago than
+// their plan's retention (retention_seconds, or default_retention_seconds
+// when NULL; 0 keeps them forever), sparing each plan's keep_newest newest
+// executions whatever their age. For each plan, the newest execution it may
+// delete is found on executions_plan_id_idx, and the old final ones on
+// executions_retention_idx, which stops at the plan's cutoff. SKIP LOCKED
+// lets several nodes prune at once: each takes rows the others have not.
+func (q *Queries) ExecutionPrune(ctx context.Context, db DBTX, arg *ExecutionPruneParams) (int64, error) {
+	result, err := db.Exec(ctx, executionPrune,
+		arg.KeepNewest,
+		arg.DefaultRetentionSeconds,
+		arg.Now,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const executionReconcile = `-- name: ExecutionReconcile :execrows

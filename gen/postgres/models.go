@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type ExecutionStatus string
@@ -108,14 +109,15 @@ type Job struct {
 }
 
 type Plan struct {
-	ID          uuid.UUID
-	Name        string
-	Description string
-	Labels      []byte
-	Document    []byte
-	Revision    int64
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	ID               uuid.UUID
+	Name             string
+	Description      string
+	Labels           []byte
+	Document         []byte
+	Revision         int64
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	RetentionSeconds pgtype.Int8
 }
 
 type Secret struct {

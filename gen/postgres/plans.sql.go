@@ -9,20 +9,22 @@ import (
 	"context"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const planCreate = `-- name: PlanCreate :one
-INSERT INTO plans (id, name, description, labels, document)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING id, name, description, labels, document, revision, created_at, updated_at
+INSERT INTO plans (id, name, description, labels, document, retention_seconds)
+VALUES ($1, $2, $3, $4, $5, $6::bigint)
+RETURNING id, name, description, labels, document, revision, created_at, updated_at, retention_seconds
 `
 
 type PlanCreateParams struct {
-	ID          uuid.UUID
-	Name        string
-	Description string
-	Labels      []byte
-	Document    []byte
+	ID               uuid.UUID
+	Name             string
+	Description      string
+	Labels           []byte
+	Document         []byte
+	RetentionSeconds pgtype.Int8
 }
 
 func (q *Queries) PlanCreate(ctx context.Context, db DBTX, arg *PlanCreateParams) (*Plan, error) {
@@ -32,6 +34,7 @@ func (q *Queries) PlanCreate(ctx context.Context, db DBTX, arg *PlanCreateParams
 		arg.Description,
 		arg.Labels,
 		arg.Document,
+		arg.RetentionSeconds,
 	)
 	var i Plan
 	err := row.Scan(
@@ -43,6 +46,7 @@ func (q *Queries) PlanCreate(ctx context.Context, db DBTX, arg *PlanCreateParams
 		&i.Revision,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RetentionSeconds,
 	)
 	return &i, err
 }
@@ -60,7 +64,7 @@ func (q *Queries) PlanDelete(ctx context.Context, db DBTX, id uuid.UUID) (int64,
 }
 
 const planGetByID = `-- name: PlanGetByID :one
-SELECT id, name, description, labels, document, revision, created_at, updated_at FROM plans WHERE id = $1
+SELECT id, name, description, labels, document, revision, created_at, updated_at, retention_seconds FROM plans WHERE id = $1
 `
 
 func (q *Queries) PlanGetByID(ctx context.Context, db DBTX, id uuid.UUID) (*Plan, error) {
@@ -75,12 +79,13 @@ func (q *Queries) PlanGetByID(ctx context.Context, db DBTX, id uuid.UUID) (*Plan
 		&i.Revision,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RetentionSeconds,
 	)
 	return &i, err
 }
 
 const planList = `-- name: PlanList :many
-SELECT id, name, description, labels, document, revision, created_at, updated_at FROM plans
+SELECT id, name, description, labels, document, revision, created_at, updated_at, retention_seconds FROM plans
 WHERE id > $1
   AND starts_with(name, $2::text)
   AND labels @> $3::jsonb
@@ -118,6 +123,7 @@ func (q *Queries) PlanList(ctx context.Context, db DBTX, arg *PlanListParams) ([
 			&i.Revision,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.RetentionSeconds,
 		); err != nil {
 			return nil, err
 		}
@@ -135,10 +141,11 @@ SET name = $1,
     description = $2,
     labels = $3,
     document = $4,
+    retention_seconds = $5::bigint,
     revision = revision + 1,
     updated_at = now()
-WHERE id = $5 AND revision = $6
-RETURNING id, name, description, labels, document, revision, created_at, updated_at
+WHERE id = $6 AND revision = $7
+RETURNING id, name, description, labels, document, revision, created_at, updated_at, retention_seconds
 `
 
 type PlanUpdateParams struct {
@@ -146,6 +153,7 @@ type PlanUpdateParams struct {
 	Description      string
 	Labels           []byte
 	Document         []byte
+	RetentionSeconds pgtype.Int8
 	ID               uuid.UUID
 	ExpectedRevision int64
 }
@@ -156,6 +164,7 @@ func (q *Queries) PlanUpdate(ctx context.Context, db DBTX, arg *PlanUpdateParams
 		arg.Description,
 		arg.Labels,
 		arg.Document,
+		arg.RetentionSeconds,
 		arg.ID,
 		arg.ExpectedRevision,
 	)
@@ -169,6 +178,7 @@ func (q *Queries) PlanUpdate(ctx context.Context, db DBTX, arg *PlanUpdateParams
 		&i.Revision,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RetentionSeconds,
 	)
 	return &i, err
 }

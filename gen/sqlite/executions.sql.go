@@ -226,6 +226,58 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 	return items, nil
 }
 
+const executionPrune = `-- name: ExecutionPrune :execrows
+DELETE FROM executions WHERE id IN (
+    SELECT e.id
+    FROM (
+        SELECT p.id AS plan_id,
+               CAST(?1 AS INTEGER)
+                   - COALESCE(p.retention_seconds, CAST(?2 AS INTEGER)) * 1000000 AS cutoff,
+               (SELECT k.id FROM executions AS k WHERE k.plan_id = p.id
+                ORDER BY k.id DESC LIMIT 1 OFFSET CAST(?3 AS INTEGER)) AS newest_prunable
+        FROM plans AS p
+        WHERE COALESCE(p.retention_seconds, CAST(?2 AS INTEGER)) > 0
+        LIMIT -1
+    ) AS b
+    CROSS JOIN executions AS e
+    WHERE e.plan_id = b.plan_id
+      AND e.status IN ('passed', 'failed', 'error', 'cancelled')
+      AND e.finished_at < b.cutoff
+      AND e.id <= b.newest_prunable
+    LIMIT CAST(?4 AS INTEGER)
+)
+`
+
+type ExecutionPruneParams struct {
+	Now                     int64
+	DefaultRetentionSeconds int64
+	KeepNewest              int64
+	MaxRows                 int64
+}
+
+// Deletes up to max_rows final executions that finished before their
+// plan's cutoff (now minus retention_seconds, or default_retention_seconds
+// when NULL; 0 keeps them forever), sparing each plan's keep_newest newest
+// executions whatever their age. Plan by plan (CROSS JOIN fixes that
+// order), the newest execution it may delete is found once on
+// executions_plan_id_idx (LIMIT -1 keeps SQLite from flattening the
+// subquery, which would look it up again for every candidate), and the old
+// final ones on executions_retention_idx, which stops at the plan's cutoff
+// and holds the ID to compare. The single writer makes concurrent prunes
+// take turns.
+func (q *Queries) ExecutionPrune(ctx context.Context, db DBTX, arg *ExecutionPruneParams) (int64, error) {
+	result, err := db.ExecContext(ctx, executionPrune,
+		arg.Now,
+		arg.DefaultRetentionSeconds,
+		arg.KeepNewest,
+		arg.MaxRows,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const executionReconcile = `-- name: ExecutionReconcile :execrows
 UPDATE executions
 SET status = CASE WHEN (SELECT j.state FROM jobs AS j

@@ -58,14 +58,15 @@ type Job struct {
 }
 
 type Plan struct {
-	ID          string
-	Name        string
-	Description string
-	Labels      string
-	Document    string
-	Revision    int64
-	CreatedAt   int64
-	UpdatedAt   int64
+	ID               string
+	Name             string
+	Description      string
+	Labels           string
+	Document         string
+	Revision         int64
+	CreatedAt        int64
+	UpdatedAt        int64
+	RetentionSeconds sql.NullInt64
 }
 
 type Secret struct {

@@ -7,21 +7,23 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 )
 
 const planCreate = `-- name: PlanCreate :one
-INSERT INTO plans (id, name, description, labels, document, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-RETURNING id, name, description, labels, document, revision, created_at, updated_at
+INSERT INTO plans (id, name, description, labels, document, retention_seconds, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, CAST(?6 AS INTEGER), ?7, ?7)
+RETURNING id, name, description, labels, document, revision, created_at, updated_at, retention_seconds
 `
 
 type PlanCreateParams struct {
-	ID          string
-	Name        string
-	Description string
-	Labels      string
-	Document    string
-	Now         int64
+	ID               string
+	Name             string
+	Description      string
+	Labels           string
+	Document         string
+	RetentionSeconds sql.NullInt64
+	Now              int64
 }
 
 func (q *Queries) PlanCreate(ctx context.Context, db DBTX, arg *PlanCreateParams) (*Plan, error) {
@@ -31,6 +33,7 @@ func (q *Queries) PlanCreate(ctx context.Context, db DBTX, arg *PlanCreateParams
 		arg.Description,
 		arg.Labels,
 		arg.Document,
+		arg.RetentionSeconds,
 		arg.Now,
 	)
 	var i Plan
@@ -43,6 +46,7 @@ func (q *Queries) PlanCreate(ctx context.Context, db DBTX, arg *PlanCreateParams
 		&i.Revision,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RetentionSeconds,
 	)
 	return &i, err
 }
@@ -60,7 +64,7 @@ func (q *Queries) PlanDelete(ctx context.Context, db DBTX, id string) (int64, er
 }
 
 const planGetByID = `-- name: PlanGetByID :one
-SELECT id, name, description, labels, document, revision, created_at, updated_at FROM plans WHERE id = ?1
+SELECT id, name, description, labels, document, revision, created_at, updated_at, retention_seconds FROM plans WHERE id = ?1
 `
 
 func (q *Queries) PlanGetByID(ctx context.Context, db DBTX, id string) (*Plan, error) {
@@ -75,12 +79,13 @@ func (q *Queries) PlanGetByID(ctx context.Context, db DBTX, id string) (*Plan, e
 		&i.Revision,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RetentionSeconds,
 	)
 	return &i, err
 }
 
 const planList = `-- name: PlanList :many
-SELECT id, name, description, labels, document, revision, created_at, updated_at FROM plans
+SELECT id, name, description, labels, document, revision, created_at, updated_at, retention_seconds FROM plans
 WHERE id > ?1
   AND substr(name, 1, length(CAST(?2 AS TEXT))) = CAST(?2 AS TEXT)
   AND NOT EXISTS (
@@ -124,6 +129,7 @@ func (q *Queries) PlanList(ctx context.Context, db DBTX, arg *PlanListParams) ([
 			&i.Revision,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.RetentionSeconds,
 		); err != nil {
 			return nil, err
 		}
@@ -144,10 +150,11 @@ SET name = ?1,
     description = ?2,
     labels = ?3,
     document = ?4,
+    retention_seconds = CAST(?5 AS INTEGER),
     revision = revision + 1,
-    updated_at = ?5
-WHERE id = ?6 AND revision = ?7
-RETURNING id, name, description, labels, document, revision, created_at, updated_at
+    updated_at = ?6
+WHERE id = ?7 AND revision = ?8
+RETURNING id, name, description, labels, document, revision, created_at, updated_at, retention_seconds
 `
 
 type PlanUpdateParams struct {
@@ -155,6 +162,7 @@ type PlanUpdateParams struct {
 	Description      string
 	Labels           string
 	Document         string
+	RetentionSeconds sql.NullInt64
 	Now              int64
 	ID               string
 	ExpectedRevision int64
@@ -166,6 +174,7 @@ func (q *Queries) PlanUpdate(ctx context.Context, db DBTX, arg *PlanUpdateParams
 		arg.Description,
 		arg.Labels,
 		arg.Document,
+		arg.RetentionSeconds,
 		arg.Now,
 		arg.ID,
 		arg.ExpectedRevision,
@@ -180,6 +189,7 @@ func (q *Queries) PlanUpdate(ctx context.Context, db DBTX, arg *PlanUpdateParams
 		&i.Revision,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RetentionSeconds,
 	)
 	return &i, err
 }

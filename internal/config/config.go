@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/astro-runner/astro-runner/internal/retention"
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
@@ -99,6 +100,11 @@ type Config struct {
 	// bytes or of their base64). Nil when neither is set: secrets are
 	// then unavailable.
 	SecretKey []byte
+	// ExecutionRetention is ASTRO_EXECUTION_RETENTION, how long finished
+	// executions of a plan without its own retention are kept: a Go
+	// duration of at least 1h, or whole days such as 30d. 0 keeps them
+	// forever. Defaults to 30d. See package retention.
+	ExecutionRetention time.Duration
 }
 
 // LogFormat names a log format.
@@ -140,6 +146,7 @@ func Load(lookup LookupFunc) (*Config, error) {
 		QueueCommit:     r.str("ASTRO_QUEUE_COMMIT", "async"),
 		SecretKey:       r.secretKey(),
 	}
+	c.ExecutionRetention = r.retention("ASTRO_EXECUTION_RETENTION")
 	switch c.Backend {
 	case BackendMemory, BackendSQLite:
 	case BackendPostgres:
@@ -225,6 +232,19 @@ func (r *reader) duration(name string, def, lo time.Duration) time.Duration {
 	if err != nil || d < lo {
 		r.fail(name, fmt.Sprintf("must be a duration of at least %s such as 30s, got %q", lo, v))
 		return def
+	}
+	return d
+}
+
+func (r *reader) retention(name string) time.Duration {
+	v := r.str(name, "")
+	if v == "" {
+		return retention.Default
+	}
+	d, err := retention.Parse(v)
+	if err != nil {
+		r.fail(name, fmt.Sprintf("must be 0 (keep forever) or a duration of at least %s such as 720h or 30d: %v", retention.Minimum, err))
+		return retention.Default
 	}
 	return d
 }

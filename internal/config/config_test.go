@@ -29,6 +29,7 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, 15*time.Minute, c.RunTimeout)
 	require.Equal(t, "async", c.QueueCommit)
 	require.Equal(t, config.LogFormatAuto, c.LogFormat)
+	require.Equal(t, 30*24*time.Hour, c.ExecutionRetention)
 	require.True(t, c.SecretPattern.MatchString("api_TOKEN"))
 	require.False(t, c.SecretPattern.MatchString("user_id"))
 }
@@ -54,6 +55,9 @@ func TestInvalidValuesNameTheirVariable(t *testing.T) {
 		{map[string]string{"ASTRO_PLAN_ENV_ALLOW": "OK,not-ok"}, "ASTRO_PLAN_ENV_ALLOW"},
 		{map[string]string{"ASTRO_QUEUES": "default,EU"}, "ASTRO_QUEUES"},
 		{map[string]string{"ASTRO_QUEUES": "eu west"}, "ASTRO_QUEUES"},
+		{map[string]string{"ASTRO_EXECUTION_RETENTION": "30m"}, "ASTRO_EXECUTION_RETENTION"},
+		{map[string]string{"ASTRO_EXECUTION_RETENTION": "a month"}, "ASTRO_EXECUTION_RETENTION"},
+		{map[string]string{"ASTRO_EXECUTION_RETENTION": "-1d"}, "ASTRO_EXECUTION_RETENTION"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want+"="+tc.env[tc.want], func(t *testing.T) {
@@ -101,5 +105,14 @@ func TestQueues(t *testing.T) {
 		c, err := config.Load(env(map[string]string{"ASTRO_QUEUES": in}))
 		require.NoError(t, err, in)
 		require.Equal(t, want, c.Queues, in)
+	}
+}
+
+func TestExecutionRetentionIsRead(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]time.Duration{"0": 0, "14d": 14 * 24 * time.Hour, "36h": 36 * time.Hour} {
+		c, err := config.Load(env(map[string]string{"ASTRO_EXECUTION_RETENTION": in}))
+		require.NoError(t, err, in)
+		require.Equal(t, want, c.ExecutionRetention, in)
 	}
 }

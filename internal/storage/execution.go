@@ -230,6 +230,71 @@ type ExecutionStore interface {
 	// created in the same transaction as its job. It returns how many it
 	// finished.
 	ExecutionReconcile(ctx context.Context) (int64, error)
+	// ExecutionPrune deletes up to p.Limit executions, with their results,
+	// that are in a final status and finished longer ago than their plan's
+	// retention (Plan.Retention, or p.DefaultRetention when the plan has
+	// none; zero keeps them forever), never one of a plan's p.KeepNewest
+	// newest executions (by ID, that is creation order), whatever its age.
+	// It returns how many it deleted. Several callers may prune at once,
+	// on any number of nodes: each row is deleted and counted once.
+	// Returns ErrInvalidInput if p is out of range.
+	ExecutionPrune(ctx context.Context, p *ExecutionPruneParams) (int64, error)
+}
+
+// ExecutionPruneParams choose the executions that ExecutionPrune deletes.
+type ExecutionPruneParams struct {
+	// DefaultRetention is how long finished executions of a plan without
+	// its own retention are kept. Zero keeps them forever. Stored
+	// retentions are whole seconds; this one is rounded up to a second.
+	DefaultRetention time.Duration
+	// KeepNewest is how many of each plan's newest executions are kept
+	// whatever their age. Defaults to DefaultKeepNewest (100).
+	KeepNewest int
+	// Limit is the most executions one call deletes. Defaults to
+	// DefaultPruneLimit (500); at most 10,000.
+	Limit int
+	// Now is the time that ages are measured from. Defaults to the
+	// database's current time.
+	Now time.Time
+}
+
+// Defaults of ExecutionPruneParams.
+const (
+	DefaultKeepNewest = 100
+	DefaultPruneLimit = 500
+	maxPruneLimit     = 10000
+)
+
+// WithDefaults returns a copy of p with its zero fields set to their
+// defaults.
+func (p ExecutionPruneParams) WithDefaults() ExecutionPruneParams {
+	if p.KeepNewest == 0 {
+		p.KeepNewest = DefaultKeepNewest
+	}
+	if p.Limit == 0 {
+		p.Limit = DefaultPruneLimit
+	}
+	return p
+}
+
+// Validate checks p after WithDefaults. Returns ErrInvalidInput for a
+// negative retention or KeepNewest, or a Limit outside 1 to 10,000.
+func (p *ExecutionPruneParams) Validate() error {
+	switch {
+	case p.DefaultRetention < 0:
+		return fmt.Errorf("%w: negative default retention %s", ErrInvalidInput, p.DefaultRetention)
+	case p.KeepNewest < 0:
+		return fmt.Errorf("%w: negative keep-newest %d", ErrInvalidInput, p.KeepNewest)
+	case p.Limit < 1 || p.Limit > maxPruneLimit:
+		return fmt.Errorf("%w: prune limit %d is not from 1 to %d", ErrInvalidInput, p.Limit, maxPruneLimit)
+	}
+	return nil
+}
+
+// DefaultRetentionSeconds returns p.DefaultRetention in whole seconds,
+// rounded up.
+func (p *ExecutionPruneParams) DefaultRetentionSeconds() int64 {
+	return int64((p.DefaultRetention + time.Second - 1) / time.Second)
 }
 
 // The reasons that ExecutionReconcile stores in the result of an execution

@@ -18,9 +18,13 @@ type Plan struct {
 	Description string
 	Labels      map[string]string
 	Document    json.RawMessage
-	Revision    int64
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Retention is how long the plan's finished executions are kept: nil
+	// follows the server's default, zero keeps them forever. See
+	// ExecutionStore.ExecutionPrune.
+	Retention *time.Duration
+	Revision  int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // PlanCreateParams are the fields of a new plan. Revision starts at 1.
@@ -31,6 +35,10 @@ type PlanCreateParams struct {
 	Description string
 	Labels      map[string]string
 	Document    json.RawMessage
+	// Retention is the plan's own retention of finished executions, stored
+	// in whole seconds: nil follows the server's default, zero keeps them
+	// forever.
+	Retention *time.Duration
 }
 
 // PlanUpdateParams replace a plan's fields when its revision is still
@@ -42,6 +50,8 @@ type PlanUpdateParams struct {
 	Description      string
 	Labels           map[string]string
 	Document         json.RawMessage
+	// Retention replaces the plan's own retention, as in PlanCreateParams.
+	Retention *time.Duration
 }
 
 // PlanListParams filter and page a plan listing, ordered by ID (creation
@@ -113,6 +123,30 @@ func UnmarshalLabels(b []byte) map[string]string {
 	labels := map[string]string{}
 	_ = json.Unmarshal(b, &labels)
 	return labels
+}
+
+// RetentionSeconds returns a plan's retention as stored: whole seconds,
+// rounded up, or nil for the server's default. Returns ErrInvalidInput for
+// a negative retention.
+func RetentionSeconds(d *time.Duration) (*int64, error) {
+	if d == nil {
+		return nil, nil
+	}
+	if *d < 0 {
+		return nil, fmt.Errorf("%w: negative retention %s", ErrInvalidInput, *d)
+	}
+	s := int64((*d + time.Second - 1) / time.Second)
+	return &s, nil
+}
+
+// RetentionFromSeconds returns a stored retention as a duration, or nil
+// when valid is false.
+func RetentionFromSeconds(seconds int64, valid bool) *time.Duration {
+	if !valid {
+		return nil
+	}
+	d := time.Duration(seconds) * time.Second
+	return &d
 }
 
 // IsNotFound reports whether err is or wraps ErrNotFound.

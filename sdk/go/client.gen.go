@@ -793,6 +793,11 @@ type Plan struct {
 	// Examples: Checkout smoke test
 	Name string `json:"name"`
 
+	// Retention How long this plan's finished executions are kept: whole days such as 14d, or a duration such as 36h0m0s; 0 keeps them forever; null follows the server's ASTRO_EXECUTION_RETENTION. The 100 newest executions of a plan are kept whatever their age.
+	//
+	// Examples: 14d
+	Retention *string `json:"retention"`
+
 	// Revision Revision of the plan: 1 when created, bumped by every update. The ETag header carries it.
 	//
 	// Examples: 3
@@ -858,6 +863,11 @@ type PlanBody struct {
 	//
 	// Examples: Checkout smoke test
 	Name string `json:"name"`
+
+	// Retention How long this plan's finished executions are kept before they are deleted: a duration of at least 1h such as 720h, or whole days such as 14d; 0 keeps them forever. Omitted, it follows the server's ASTRO_EXECUTION_RETENTION (30d by default); an update without it goes back to that. The 100 newest executions of a plan are kept whatever their age.
+	//
+	// Examples: 14d
+	Retention *string `json:"retention,omitempty"`
 }
 
 // PlanCapture defines model for PlanCapture.

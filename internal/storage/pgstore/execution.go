@@ -214,3 +214,25 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// ExecutionPrune deletes one batch of old finished executions. See
+// storage.ExecutionStore.
+func (s *Store) ExecutionPrune(ctx context.Context, p *storage.ExecutionPruneParams) (int64, error) {
+	q := p.WithDefaults()
+	if err := q.Validate(); err != nil {
+		return 0, fmt.Errorf("prune executions: %w", err)
+	}
+	arg := &postgres.ExecutionPruneParams{
+		KeepNewest:              int32(q.KeepNewest),
+		DefaultRetentionSeconds: q.DefaultRetentionSeconds(),
+		MaxRows:                 int32(q.Limit),
+	}
+	if !q.Now.IsZero() {
+		arg.Now = &q.Now
+	}
+	n, err := s.q.ExecutionPrune(ctx, s.db, arg)
+	if err != nil {
+		return 0, fmt.Errorf("prune executions: %w", interpretError(err))
+	}
+	return n, nil
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/astro-runner/astro-runner/gen/postgres"
 	"github.com/astro-runner/astro-runner/internal/storage"
@@ -18,15 +19,20 @@ func (s *Store) PlanCreate(ctx context.Context, p *storage.PlanCreateParams) (*s
 		id = uuid.Must(uuid.NewV7())
 	}
 	labels, err := storage.MarshalLabels(p.Labels)
+	var retention *int64
+	if err == nil {
+		retention, err = storage.RetentionSeconds(p.Retention)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create plan: %w", err)
 	}
 	row, err := s.q.PlanCreate(ctx, s.db, &postgres.PlanCreateParams{
-		ID:          id,
-		Name:        p.Name,
-		Description: p.Description,
-		Labels:      labels,
-		Document:    p.Document,
+		ID:               id,
+		Name:             p.Name,
+		Description:      p.Description,
+		Labels:           labels,
+		Document:         p.Document,
+		RetentionSeconds: int8Of(retention),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create plan %q: %w", p.Name, interpretError(err))
@@ -46,6 +52,10 @@ func (s *Store) PlanGetByID(ctx context.Context, id uuid.UUID) (*storage.Plan, e
 // PlanUpdate replaces a plan's fields. See storage.PlanStore.
 func (s *Store) PlanUpdate(ctx context.Context, p *storage.PlanUpdateParams) (*storage.Plan, error) {
 	labels, err := storage.MarshalLabels(p.Labels)
+	var retention *int64
+	if err == nil {
+		retention, err = storage.RetentionSeconds(p.Retention)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("update plan %s: %w", p.ID, err)
 	}
@@ -56,6 +66,7 @@ func (s *Store) PlanUpdate(ctx context.Context, p *storage.PlanUpdateParams) (*s
 		Description:      p.Description,
 		Labels:           labels,
 		Document:         p.Document,
+		RetentionSeconds: int8Of(retention),
 	})
 	if err != nil {
 		err = interpretError(err)
@@ -112,8 +123,17 @@ func planFromRow(r *postgres.Plan) *storage.Plan {
 		Description: r.Description,
 		Labels:      storage.UnmarshalLabels(r.Labels),
 		Document:    json.RawMessage(r.Document),
+		Retention:   storage.RetentionFromSeconds(r.RetentionSeconds.Int64, r.RetentionSeconds.Valid),
 		Revision:    r.Revision,
 		CreatedAt:   r.CreatedAt,
 		UpdatedAt:   r.UpdatedAt,
 	}
+}
+
+// int8Of returns v as a nullable bigint.
+func int8Of(v *int64) pgtype.Int8 {
+	if v == nil {
+		return pgtype.Int8{}
+	}
+	return pgtype.Int8{Int64: *v, Valid: true}
 }

@@ -219,3 +219,26 @@ func (s *Store) ExecutionReconcile(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// ExecutionPrune deletes one batch of old finished executions. See
+// storage.ExecutionStore.
+func (s *Store) ExecutionPrune(ctx context.Context, p *storage.ExecutionPruneParams) (int64, error) {
+	q := p.WithDefaults()
+	if err := q.Validate(); err != nil {
+		return 0, fmt.Errorf("prune executions: %w", err)
+	}
+	at := now()
+	if !q.Now.IsZero() {
+		at = q.Now.UnixMicro()
+	}
+	n, err := s.q.ExecutionPrune(ctx, s.db, &sqlite.ExecutionPruneParams{
+		DefaultRetentionSeconds: q.DefaultRetentionSeconds(),
+		Now:                     at,
+		KeepNewest:              int64(q.KeepNewest),
+		MaxRows:                 int64(q.Limit),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune executions: %w", interpretError(err))
+	}
+	return n, nil
+}

@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,16 +23,21 @@ func (s *Store) PlanCreate(ctx context.Context, p *storage.PlanCreateParams) (*s
 	if err == nil {
 		err = checkPlanNoNUL(p.Name, p.Description, labels, p.Document)
 	}
+	var retention *int64
+	if err == nil {
+		retention, err = storage.RetentionSeconds(p.Retention)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create plan: %w", err)
 	}
 	row, err := s.q.PlanCreate(ctx, s.db, &sqlite.PlanCreateParams{
-		ID:          id.String(),
-		Name:        p.Name,
-		Description: p.Description,
-		Labels:      string(labels),
-		Document:    string(p.Document),
-		Now:         now(),
+		ID:               id.String(),
+		Name:             p.Name,
+		Description:      p.Description,
+		Labels:           string(labels),
+		Document:         string(p.Document),
+		RetentionSeconds: nullInt64Of(retention),
+		Now:              now(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create plan %q: %w", p.Name, interpretError(err))
@@ -54,6 +60,10 @@ func (s *Store) PlanUpdate(ctx context.Context, p *storage.PlanUpdateParams) (*s
 	if err == nil {
 		err = checkPlanNoNUL(p.Name, p.Description, labels, p.Document)
 	}
+	var retention *int64
+	if err == nil {
+		retention, err = storage.RetentionSeconds(p.Retention)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("update plan %s: %w", p.ID, err)
 	}
@@ -67,6 +77,7 @@ func (s *Store) PlanUpdate(ctx context.Context, p *storage.PlanUpdateParams) (*s
 			Description:      p.Description,
 			Labels:           string(labels),
 			Document:         string(p.Document),
+			RetentionSeconds: nullInt64Of(retention),
 			Now:              now(),
 		})
 		err = interpretError(err)
@@ -137,8 +148,17 @@ func planFromRow(r *sqlite.Plan) *storage.Plan {
 		Description: r.Description,
 		Labels:      storage.UnmarshalLabels([]byte(r.Labels)),
 		Document:    json.RawMessage(r.Document),
+		Retention:   storage.RetentionFromSeconds(r.RetentionSeconds.Int64, r.RetentionSeconds.Valid),
 		Revision:    r.Revision,
 		CreatedAt:   fromMicros(r.CreatedAt),
 		UpdatedAt:   fromMicros(r.UpdatedAt),
 	}
+}
+
+// nullInt64Of returns v as a nullable integer.
+func nullInt64Of(v *int64) sql.NullInt64 {
+	if v == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: *v, Valid: true}
 }

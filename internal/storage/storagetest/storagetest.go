@@ -82,6 +82,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Store", storeCases()},
 		{"Limits", limitCases()},
 		{"Secret", secretCases()},
+		{"Retention", retentionCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

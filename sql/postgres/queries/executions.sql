@@ -76,3 +76,31 @@ WHERE status IN ('queued', 'running')
   AND COALESCE((SELECT j.state FROM jobs AS j
                   WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1), 'gone')
       IN ('discarded', 'cancelled', 'completed', 'gone');
+
+-- name: ExecutionPrune :execrows
+-- Deletes up to max_rows final executions that finished longer ago than
+-- their plan's retention (retention_seconds, or default_retention_seconds
+-- when NULL; 0 keeps them forever), sparing each plan's keep_newest newest
+-- executions whatever their age. For each plan, the newest execution it may
+-- delete is found on executions_plan_id_idx, and the old final ones on
+-- executions_retention_idx, which stops at the plan's cutoff. SKIP LOCKED
+-- lets several nodes prune at once: each takes rows the others have not.
+WITH doomed AS (
+    SELECT e.id
+    FROM plans AS p
+    CROSS JOIN LATERAL (
+        SELECT k.id FROM executions AS k
+        WHERE k.plan_id = p.id
+        ORDER BY k.id DESC
+        OFFSET @keep_newest::integer LIMIT 1
+    ) AS newest_prunable
+    JOIN executions AS e ON e.plan_id = p.id
+    WHERE COALESCE(p.retention_seconds, @default_retention_seconds::bigint) > 0
+      AND e.status IN ('passed', 'failed', 'error', 'cancelled')
+      AND e.finished_at < COALESCE(sqlc.narg('now')::timestamptz, now())
+          - make_interval(secs => COALESCE(p.retention_seconds, @default_retention_seconds::bigint)::float8)
+      AND e.id <= newest_prunable.id
+    LIMIT @max_rows::integer
+    FOR UPDATE OF e SKIP LOCKED
+)
+DELETE FROM executions WHERE id IN (SELECT id FROM doomed);

@@ -1,6 +1,6 @@
 -- name: PlanCreate :one
-INSERT INTO plans (id, name, description, labels, document)
-VALUES (@id, @name, @description, @labels, @document)
+INSERT INTO plans (id, name, description, labels, document, retention_seconds)
+VALUES (@id, @name, @description, @labels, @document, sqlc.narg('retention_seconds')::bigint)
 RETURNING *;
 
 -- name: PlanGetByID :one
@@ -12,6 +12,7 @@ SET name = @name,
     description = @description,
     labels = @labels,
     document = @document,
+    retention_seconds = sqlc.narg('retention_seconds')::bigint,
     revision = revision + 1,
     updated_at = now()
 WHERE id = @id AND revision = @expected_revision

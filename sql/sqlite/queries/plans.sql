@@ -1,6 +1,6 @@
 -- name: PlanCreate :one
-INSERT INTO plans (id, name, description, labels, document, created_at, updated_at)
-VALUES (@id, @name, @description, @labels, @document, @now, @now)
+INSERT INTO plans (id, name, description, labels, document, retention_seconds, created_at, updated_at)
+VALUES (@id, @name, @description, @labels, @document, CAST(sqlc.narg('retention_seconds') AS INTEGER), @now, @now)
 RETURNING *;
 
 -- name: PlanGetByID :one
@@ -12,6 +12,7 @@ SET name = @name,
     description = @description,
     labels = @labels,
     document = @document,
+    retention_seconds = CAST(sqlc.narg('retention_seconds') AS INTEGER),
     revision = revision + 1,
     updated_at = @now
 WHERE id = @id AND revision = @expected_revision
