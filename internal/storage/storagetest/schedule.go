@@ -53,7 +53,7 @@ func testScheduleRoundTrip(t *testing.T, s storage.Store) {
 	p := createPlan(t, ctx, s, "p")
 	in := &storage.ScheduleCreateParams{
 		PlanID: p.ID, Cron: "*/5 * * * *", Timezone: "Europe/Paris",
-		Variables: map[string]string{"base_url": "https://eu.example.com", "q": `a "b" \ ✓`},
+		Variables:   map[string]string{"base_url": "https://eu.example.com", "q": `a "b" \ ✓`},
 		Environment: "staging", Queue: "eu", Overlap: storage.OverlapAllow, NextRunAt: base,
 	}
 	sc, err := s.ScheduleCreate(ctx, in)
