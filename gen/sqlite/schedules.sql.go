@@ -251,6 +251,19 @@ func (q *Queries) ScheduleList(ctx context.Context, db DBTX, arg *ScheduleListPa
 	return items, nil
 }
 
+const scheduleNextDue = `-- name: ScheduleNextDue :one
+SELECT next_run_at FROM schedules WHERE NOT paused ORDER BY next_run_at LIMIT 1
+`
+
+// The earliest next_run_at of the schedules that are not paused, on the
+// due index.
+func (q *Queries) ScheduleNextDue(ctx context.Context, db DBTX) (int64, error) {
+	row := db.QueryRowContext(ctx, scheduleNextDue)
+	var next_run_at int64
+	err := row.Scan(&next_run_at)
+	return next_run_at, err
+}
+
 const scheduleSetPaused = `-- name: ScheduleSetPaused :one
 UPDATE schedules
 SET paused = ?1,

@@ -201,6 +201,9 @@ type ScheduleStore interface {
 	// ScheduleAdvance moves schedules to their next tick, and records the
 	// execution of those that fired. An unknown ID is ignored.
 	ScheduleAdvance(ctx context.Context, ps []*ScheduleAdvanceParams) error
+	// ScheduleNextDue returns the earliest next_run_at of the schedules
+	// that are not paused. Returns ErrNotFound if there is none.
+	ScheduleNextDue(ctx context.Context) (time.Time, error)
 }
 
 // Decode checks p and returns the ID to list after (uuid.Nil for the

@@ -183,6 +183,16 @@ func (s *Store) ScheduleAdvance(ctx context.Context, ps []*storage.ScheduleAdvan
 	return nil
 }
 
+// ScheduleNextDue returns the earliest next run. See
+// storage.ScheduleStore.
+func (s *Store) ScheduleNextDue(ctx context.Context) (time.Time, error) {
+	t, err := s.q.ScheduleNextDue(ctx, s.db)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("next due schedule: %w", interpretError(err))
+	}
+	return t, nil
+}
+
 func scheduleFromRow(r *postgres.Schedule) *storage.Schedule {
 	sc := &storage.Schedule{
 		ID:        r.ID,

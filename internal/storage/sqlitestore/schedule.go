@@ -203,6 +203,16 @@ func (s *Store) ScheduleAdvance(ctx context.Context, ps []*storage.ScheduleAdvan
 	return nil
 }
 
+// ScheduleNextDue returns the earliest next run. See
+// storage.ScheduleStore.
+func (s *Store) ScheduleNextDue(ctx context.Context) (time.Time, error) {
+	t, err := s.q.ScheduleNextDue(ctx, s.read)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("next due schedule: %w", interpretError(err))
+	}
+	return fromMicros(t), nil
+}
+
 // checkScheduleNoNUL refuses NUL in a schedule's fields, as Postgres does.
 func checkScheduleNoNUL(cron, timezone, environment, queue string, variables []byte) error {
 	return errors.Join(

@@ -34,6 +34,7 @@ func scheduleCases() []testCase {
 		{"ClaimDueReportsPlanRevisionAndLastExecutionStatus", testScheduleClaimDueDetails},
 		{"AdvanceMovesNextRunAndRecordsFiredTicks", testScheduleAdvance},
 		{"ConcurrentClaimersNeverClaimTheSameSchedule", testScheduleConcurrentClaims},
+		{"NextDueIsTheEarliestUnpausedNextRun", testScheduleNextDue},
 	}
 }
 
@@ -442,4 +443,19 @@ func testScheduleConcurrentClaims(t *testing.T, s storage.Store) {
 	due, err := claimDue(ctx, s, base, schedules)
 	require.NoError(t, err)
 	assert.Empty(t, due)
+}
+
+func testScheduleNextDue(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	_, err := s.ScheduleNextDue(ctx)
+	require.ErrorIs(t, err, storage.ErrNotFound, "no schedules")
+	p := createPlan(t, ctx, s, "p")
+	createSchedule(t, ctx, s, p, base.Add(time.Hour))
+	soon := createSchedule(t, ctx, s, p, base.Add(time.Minute))
+	paused := createSchedule(t, ctx, s, p, base)
+	_, err = s.ScheduleSetPaused(ctx, &storage.ScheduleSetPausedParams{ID: paused.ID, Paused: true})
+	require.NoError(t, err)
+	next, err := s.ScheduleNextDue(ctx)
+	require.NoError(t, err)
+	assertSameTime(t, soon.NextRunAt, next, "next due")
 }

@@ -67,3 +67,8 @@ FROM (
         unnest(@last_execution_ids::uuid[]) AS last_execution_id
 ) AS u
 WHERE s.id = u.id;
+
+-- name: ScheduleNextDue :one
+-- The earliest next_run_at of the schedules that are not paused, on the
+-- due index.
+SELECT next_run_at FROM schedules WHERE NOT paused ORDER BY next_run_at LIMIT 1;

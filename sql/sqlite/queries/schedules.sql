@@ -60,3 +60,8 @@ SET next_run_at = @next_run_at,
     last_run_at = CASE WHEN CAST(@fired AS BOOLEAN) THEN @last_run_at ELSE last_run_at END,
     last_execution_id = CASE WHEN CAST(@fired AS BOOLEAN) THEN @last_execution_id ELSE last_execution_id END
 WHERE id = @id;
+
+-- name: ScheduleNextDue :one
+-- The earliest next_run_at of the schedules that are not paused, on the
+-- due index.
+SELECT next_run_at FROM schedules WHERE NOT paused ORDER BY next_run_at LIMIT 1;
