@@ -17,6 +17,7 @@ import (
 	"github.com/astro-runner/astro-runner/internal/netguard"
 	"github.com/astro-runner/astro-runner/internal/planjob"
 	"github.com/astro-runner/astro-runner/internal/planrun"
+	"github.com/astro-runner/astro-runner/internal/schedule"
 	"github.com/astro-runner/astro-runner/internal/storage"
 	"github.com/astro-runner/astro-runner/internal/storage/pgstore"
 	"github.com/astro-runner/astro-runner/internal/storage/sqlitestore"
@@ -102,6 +103,13 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 		wg.Go(func() { l.Listen(workCtx, pools.wake, pools.checkCancels) })
 	}
 	wg.Go(func() { reconcile(workCtx, handler, log) })
+	if cfg.Scheduler {
+		sched := &schedule.Scheduler{
+			Store: store, Interval: cfg.SchedulerInterval, WakeFunc: pools.wake, Logger: log.With("component", "scheduler"),
+		}
+		wg.Go(func() { sched.Run(workCtx) })
+		log.Info("scheduler started", "interval", cfg.SchedulerInterval)
+	}
 	poolDone := make(chan struct{})
 	go func() { defer close(poolDone); pools.run(workCtx) }()
 	log.Info("workers started", "workers", cfg.Workers, "queues", cfg.Queues)
@@ -128,7 +136,7 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 			Handler: api.NewHandler(api.Deps{
 				Store: store, Logger: log, APIToken: cfg.APIToken,
 				PlanEnvAllow: cfg.PlanEnvAllow, Version: version, WakeFunc: pools.wake,
-				CancelFunc: pools.checkCancels, Secrets: box,
+				CancelFunc: pools.checkCancels, Secrets: box, ScheduleMinInterval: cfg.ScheduleMinInterval,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,

@@ -29,6 +29,9 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, 15*time.Minute, c.RunTimeout)
 	require.Equal(t, "async", c.QueueCommit)
 	require.Equal(t, config.LogFormatAuto, c.LogFormat)
+	require.True(t, c.Scheduler)
+	require.Equal(t, time.Second, c.SchedulerInterval)
+	require.Equal(t, 10*time.Second, c.ScheduleMinInterval)
 	require.True(t, c.SecretPattern.MatchString("api_TOKEN"))
 	require.False(t, c.SecretPattern.MatchString("user_id"))
 }
@@ -54,6 +57,9 @@ func TestInvalidValuesNameTheirVariable(t *testing.T) {
 		{map[string]string{"ASTRO_PLAN_ENV_ALLOW": "OK,not-ok"}, "ASTRO_PLAN_ENV_ALLOW"},
 		{map[string]string{"ASTRO_QUEUES": "default,EU"}, "ASTRO_QUEUES"},
 		{map[string]string{"ASTRO_QUEUES": "eu west"}, "ASTRO_QUEUES"},
+		{map[string]string{"ASTRO_SCHEDULER": "yes"}, "ASTRO_SCHEDULER"},
+		{map[string]string{"ASTRO_SCHEDULER_INTERVAL": "1ms"}, "ASTRO_SCHEDULER_INTERVAL"},
+		{map[string]string{"ASTRO_SCHEDULE_MIN_INTERVAL": "500ms"}, "ASTRO_SCHEDULE_MIN_INTERVAL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want+"="+tc.env[tc.want], func(t *testing.T) {
