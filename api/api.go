@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -59,6 +60,10 @@ type Deps struct {
 	// make local workers notice now instead of at their next heartbeat. It
 	// must not block.
 	CancelFunc func()
+	// ScheduleMinInterval is the shortest gap allowed between two ticks of
+	// a schedule (ASTRO_SCHEDULE_MIN_INTERVAL). Defaults to
+	// schedule.DefaultMinInterval.
+	ScheduleMinInterval time.Duration
 }
 
 // withDefaults returns a copy of d with defaults filled in.
@@ -79,6 +84,7 @@ const (
 	tagExecutions   = "Executions"
 	tagEnvironments = "Environments"
 	tagSecrets      = "Secrets"
+	tagSchedules    = "Schedules"
 	tagQueue        = "Queue"
 	tagHealth       = "Health"
 )
@@ -115,6 +121,7 @@ func Config(version string) huma.Config {
 		{Name: tagPlans, Description: "Test plans: named, versioned documents of HTTP steps and the checks made on their responses."},
 		{Name: tagExecutions, Description: "Runs of a plan. An execution is queued, runs on a worker, and ends passed, failed, error or cancelled."},
 		{Name: tagEnvironments, Description: "Named sets of variables, global to the server, that an execution may run with."},
+		{Name: tagSchedules, Description: "Runs of a plan on a cron expression, in a time zone. Every node fires due schedules; each tick creates exactly one execution."},
 		{Name: tagQueue, Description: "The durable job queue that runs executions."},
 		{Name: tagSecrets, Description: "Secret values that plans use as {{secret.NAME}}: stored encrypted, never returned, redacted from results."},
 		{Name: tagHealth, Description: "Liveness and readiness checks. They never require a token."},
@@ -266,6 +273,7 @@ func Register(api huma.API, deps Deps) {
 	s.registerEnvironments(api)
 	s.registerJobs(api)
 	s.registerSecrets(api)
+	s.registerSchedules(api)
 	s.registerHealth(api)
 	finishSpec(api.OpenAPI())
 }

@@ -120,10 +120,11 @@ func TestOperationsFollowConventions(t *testing.T) {
 	}
 	slices.Sort(ids)
 	assert.Equal(t, []string{
-		"cancel-execution", "create-environment", "create-plan", "delete-environment", "delete-plan", "delete-secret",
-		"execute-plan", "get-environment", "get-execution", "get-execution-report", "get-execution-report-junit",
-		"get-job", "get-plan", "get-queue-stats", "healthz", "list-environments", "list-executions", "list-plans",
-		"list-secrets", "put-secret", "readyz", "update-environment", "update-plan",
+		"cancel-execution", "create-environment", "create-plan", "create-schedule", "delete-environment", "delete-plan",
+		"delete-schedule", "delete-secret", "execute-plan", "get-environment", "get-execution", "get-execution-report",
+		"get-execution-report-junit", "get-job", "get-plan", "get-queue-stats", "get-schedule", "healthz",
+		"list-environments", "list-executions", "list-plans", "list-schedules", "list-secrets", "pause-schedule",
+		"put-secret", "readyz", "resume-schedule", "update-environment", "update-plan", "update-schedule",
 	}, ids)
 
 	scheme := oapi.Components.SecuritySchemes["bearerAuth"]

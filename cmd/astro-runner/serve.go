@@ -18,6 +18,7 @@ import (
 	"github.com/astro-runner/astro-runner/internal/planjob"
 	"github.com/astro-runner/astro-runner/internal/planrun"
 	"github.com/astro-runner/astro-runner/internal/retention"
+	"github.com/astro-runner/astro-runner/internal/schedule"
 	"github.com/astro-runner/astro-runner/internal/storage"
 	"github.com/astro-runner/astro-runner/internal/storage/pgstore"
 	"github.com/astro-runner/astro-runner/internal/storage/sqlitestore"
@@ -106,6 +107,13 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	// Every node prunes; the store makes concurrent prunes safe.
 	pruner := retention.New(store, retention.Config{Retention: cfg.ExecutionRetention, Logger: log})
 	wg.Go(func() { pruner.Run(workCtx) })
+	if cfg.Scheduler {
+		sched := &schedule.Scheduler{
+			Store: store, Interval: cfg.SchedulerInterval, WakeFunc: pools.wake, Logger: log.With("component", "scheduler"),
+		}
+		wg.Go(func() { sched.Run(workCtx) })
+		log.Info("scheduler started", "interval", cfg.SchedulerInterval)
+	}
 	poolDone := make(chan struct{})
 	go func() { defer close(poolDone); pools.run(workCtx) }()
 	log.Info("workers started", "workers", cfg.Workers, "queues", cfg.Queues,
@@ -133,7 +141,7 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 			Handler: api.NewHandler(api.Deps{
 				Store: store, Logger: log, APIToken: cfg.APIToken,
 				PlanEnvAllow: cfg.PlanEnvAllow, Version: version, WakeFunc: pools.wake,
-				CancelFunc: pools.checkCancels, Secrets: box,
+				CancelFunc: pools.checkCancels, Secrets: box, ScheduleMinInterval: cfg.ScheduleMinInterval,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,

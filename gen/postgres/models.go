@@ -120,6 +120,24 @@ type Plan struct {
 	RetentionSeconds pgtype.Int8
 }
 
+type Schedule struct {
+	ID              uuid.UUID
+	PlanID          uuid.UUID
+	Cron            string
+	Timezone        string
+	Variables       []byte
+	Environment     *string
+	Queue           string
+	Overlap         string
+	Paused          bool
+	NextRunAt       time.Time
+	LastRunAt       *time.Time
+	LastExecutionID *uuid.UUID
+	Revision        int64
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
 type Secret struct {
 	Name       string
 	Ciphertext []byte

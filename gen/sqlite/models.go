@@ -69,6 +69,24 @@ type Plan struct {
 	RetentionSeconds sql.NullInt64
 }
 
+type Schedule struct {
+	ID              string
+	PlanID          string
+	Cron            string
+	Timezone        string
+	Variables       string
+	Environment     sql.NullString
+	Queue           string
+	Overlap         string
+	Paused          bool
+	NextRunAt       int64
+	LastRunAt       sql.NullInt64
+	LastExecutionID sql.NullString
+	Revision        int64
+	CreatedAt       int64
+	UpdatedAt       int64
+}
+
 type Secret struct {
 	Name       string
 	Ciphertext []byte

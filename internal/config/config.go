@@ -105,6 +105,16 @@ type Config struct {
 	// duration of at least 1h, or whole days such as 30d. 0 keeps them
 	// forever. Defaults to 30d. See package retention.
 	ExecutionRetention time.Duration
+	// Scheduler is ASTRO_SCHEDULER: on (default) runs the scheduler in
+	// this process (serve and worker), off does not. Every node may run it.
+	Scheduler bool
+	// SchedulerInterval is ASTRO_SCHEDULER_INTERVAL, the longest the
+	// scheduler sleeps between looks for due schedules; it also wakes at
+	// the earliest next run. Defaults to 1s.
+	SchedulerInterval time.Duration
+	// ScheduleMinInterval is ASTRO_SCHEDULE_MIN_INTERVAL, the shortest gap
+	// allowed between two ticks of a schedule. Defaults to 10s; at least 1s.
+	ScheduleMinInterval time.Duration
 }
 
 // LogFormat names a log format.
@@ -145,6 +155,16 @@ func Load(lookup LookupFunc) (*Config, error) {
 		LogFormat:       LogFormat(r.str("ASTRO_LOG_FORMAT", string(LogFormatAuto))),
 		QueueCommit:     r.str("ASTRO_QUEUE_COMMIT", "async"),
 		SecretKey:       r.secretKey(),
+
+		SchedulerInterval:   r.duration("ASTRO_SCHEDULER_INTERVAL", time.Second, 10*time.Millisecond),
+		ScheduleMinInterval: r.duration("ASTRO_SCHEDULE_MIN_INTERVAL", 10*time.Second, time.Second),
+	}
+	switch v := r.str("ASTRO_SCHEDULER", "on"); v {
+	case "on":
+		c.Scheduler = true
+	case "off":
+	default:
+		r.fail("ASTRO_SCHEDULER", fmt.Sprintf("unknown value %q: want on or off", v))
 	}
 	c.ExecutionRetention = r.retention("ASTRO_EXECUTION_RETENTION")
 	switch c.Backend {

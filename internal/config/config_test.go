@@ -30,6 +30,9 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, "async", c.QueueCommit)
 	require.Equal(t, config.LogFormatAuto, c.LogFormat)
 	require.Equal(t, 30*24*time.Hour, c.ExecutionRetention)
+	require.True(t, c.Scheduler)
+	require.Equal(t, time.Second, c.SchedulerInterval)
+	require.Equal(t, 10*time.Second, c.ScheduleMinInterval)
 	require.True(t, c.SecretPattern.MatchString("api_TOKEN"))
 	require.False(t, c.SecretPattern.MatchString("user_id"))
 }
@@ -58,6 +61,9 @@ func TestInvalidValuesNameTheirVariable(t *testing.T) {
 		{map[string]string{"ASTRO_EXECUTION_RETENTION": "30m"}, "ASTRO_EXECUTION_RETENTION"},
 		{map[string]string{"ASTRO_EXECUTION_RETENTION": "a month"}, "ASTRO_EXECUTION_RETENTION"},
 		{map[string]string{"ASTRO_EXECUTION_RETENTION": "-1d"}, "ASTRO_EXECUTION_RETENTION"},
+		{map[string]string{"ASTRO_SCHEDULER": "yes"}, "ASTRO_SCHEDULER"},
+		{map[string]string{"ASTRO_SCHEDULER_INTERVAL": "1ms"}, "ASTRO_SCHEDULER_INTERVAL"},
+		{map[string]string{"ASTRO_SCHEDULE_MIN_INTERVAL": "500ms"}, "ASTRO_SCHEDULE_MIN_INTERVAL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want+"="+tc.env[tc.want], func(t *testing.T) {

@@ -38,6 +38,7 @@ const (
 	ListJobs       = "jobs"
 	// ListEnvironments is keyed by name, in Cursor.ID.
 	ListEnvironments = "environments"
+	ListSchedules    = "schedules"
 )
 
 // Cursor is the decoded position of a keyset page: the listing and the sort

@@ -42,7 +42,7 @@ var (
 )
 
 // Store is the persistence contract shared by every backend: plans,
-// executions, environments, the job queue and secrets, all in one
+// executions, environments, schedules, the job queue and secrets, all in one
 // database so that a write and its job commit together.
 type Store interface {
 	PlanStore
@@ -50,6 +50,7 @@ type Store interface {
 	JobStore
 	EnvironmentStore
 	SecretStore
+	ScheduleStore
 
 	// InTx runs fn with a Store bound to one transaction. It commits when fn
 	// returns nil, rolls back when fn returns an error or panics, and

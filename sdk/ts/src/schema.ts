@@ -268,6 +268,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/plan/{id}/schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Schedule a plan
+         * @description Stores a schedule that runs the plan on a cron expression, in a time zone, and returns it at revision 1 with its first next_run_at. Every node's scheduler fires due schedules; each tick creates exactly one execution (trigger schedule), however many nodes run. The variables, environment and queue are checked like those of POST /plan/{id}/execute (422 naming the field). The body may be at most 1 MiB (413).
+         */
+        post: operations["create-schedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/queue/stats": {
         parameters: {
             query?: never;
@@ -302,6 +322,94 @@ export interface paths {
         get: operations["readyz"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List schedules
+         * @description Returns one page of schedules, oldest first, optionally those of one plan. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+         */
+        get: operations["list-schedules"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schedule/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a schedule
+         * @description Returns one schedule with its next_run_at, last_run_at and last_execution_id, and its revision in the ETag header.
+         */
+        get: operations["get-schedule"];
+        /**
+         * Replace a schedule
+         * @description Replaces what a schedule runs and when, computes next_run_at again from now, and bumps its revision. The plan and the paused state do not change. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the schedule changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 1 MiB (413).
+         */
+        put: operations["update-schedule"];
+        post?: never;
+        /**
+         * Delete a schedule
+         * @description Deletes a schedule. Its executions are kept and keep their schedule_id; those already queued still run.
+         */
+        delete: operations["delete-schedule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schedule/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause a schedule
+         * @description Stops the schedule from creating executions, and bumps its revision. Executions already queued or running are left alone. Pausing a paused schedule changes nothing but the revision.
+         */
+        post: operations["pause-schedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schedule/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a schedule
+         * @description Lets a paused schedule create executions again, from its first tick after now: ticks missed while it was paused are not run. Bumps its revision.
+         */
+        post: operations["resume-schedule"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1449,6 +1557,163 @@ export interface components {
              * @example 1
              */
             skipped: number;
+        };
+        Schedule: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/Schedule.json
+             */
+            readonly $schema?: string;
+            /**
+             * Format: date-time
+             * @description When the schedule was created.
+             * @example 2025-01-02T15:04:05Z
+             */
+            created_at: string;
+            /**
+             * @description When it runs: a 5-field cron expression or a descriptor such as @every 30s or @hourly.
+             * @example *\/5 * * * *
+             */
+            cron: string;
+            /**
+             * @description Name of the environment every execution runs with, or null.
+             * @example staging
+             */
+            environment: string | null;
+            /**
+             * Format: uuid
+             * @description Identity of the schedule.
+             * @example 0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The schedule's last execution, for GET /execution/{id}, or null if it has created none. GET /execution?schedule_id= lists them all.
+             * @example 0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f
+             */
+            last_execution_id: string | null;
+            /**
+             * Format: date-time
+             * @description The tick of the schedule's last execution, or null if it has created none.
+             * @example 2025-01-02T15:00:00Z
+             */
+            last_run_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the schedule is next due. While paused, the tick it will not fire; resuming computes it again from the time of resuming.
+             * @example 2025-01-02T15:05:00Z
+             */
+            next_run_at: string;
+            /**
+             * @description skip: a tick creates nothing while the previous execution is queued or running. allow: it creates one anyway.
+             * @example skip
+             * @enum {string}
+             */
+            overlap: "skip" | "allow";
+            /**
+             * @description Whether the schedule is paused: a paused schedule creates no executions. Pausing leaves executions already queued alone.
+             * @example false
+             */
+            paused: boolean;
+            /**
+             * Format: uuid
+             * @description Identity of the plan it runs.
+             * @example 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+             */
+            plan_id: string;
+            /**
+             * @description Queue of every execution.
+             * @example default
+             */
+            queue: string;
+            /**
+             * Format: int64
+             * @description Revision of the schedule: 1 when created, bumped by every update, pause and resume (not by its runs). The ETag header carries it.
+             * @example 1
+             */
+            revision: number;
+            /**
+             * @description IANA time zone that the cron fields are read in.
+             * @example Europe/Paris
+             */
+            timezone: string;
+            /**
+             * Format: date-time
+             * @description When the schedule was last changed by a request.
+             * @example 2025-01-02T15:04:05Z
+             */
+            updated_at: string;
+            /**
+             * @description Variables given to every execution; {} when none.
+             * @example {
+             *       "base_url": "https://eu.example.com"
+             *     }
+             */
+            variables: {
+                [key: string]: string;
+            };
+        };
+        ScheduleBody: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/ScheduleBody.json
+             */
+            readonly $schema?: string;
+            /**
+             * @description When to run: a standard 5-field cron expression (minute hour day-of-month month day-of-week), or @every <duration> (such as @every 30s or @every 5m), @hourly, @daily, @weekly, @monthly or @yearly. Ticks closer together than the server's ASTRO_SCHEDULE_MIN_INTERVAL (default 10s) are refused (422).
+             * @example *\/5 * * * *
+             */
+            cron: string;
+            /**
+             * @description Name of an environment that every execution runs with; it must exist (422). Its variables are read when each run starts.
+             * @example staging
+             */
+            environment?: string;
+            /**
+             * @description What a tick does while the schedule's previous execution is still queued or running: skip (the default) creates nothing and waits for the next tick; allow creates the execution anyway.
+             * @example skip
+             * @enum {string}
+             */
+            overlap?: "skip" | "allow";
+            /**
+             * @description Queue of every execution: only workers serving it (ASTRO_QUEUES) run them. Defaults to default.
+             * @example eu
+             */
+            queue?: string;
+            /**
+             * @description IANA time zone that the cron fields are read in, such as Europe/Paris. Defaults to UTC. Across daylight-saving changes, a wall time that is skipped does not fire that day, and one that is repeated fires at both offsets (the rules of robfig/cron v3).
+             * @example Europe/Paris
+             */
+            timezone?: string;
+            /**
+             * @description Values for variables that the plan declares, given to every execution, over the plan's and the environment's. A name the plan does not declare is refused (422).
+             * @example {
+             *       "base_url": "https://eu.example.com"
+             *     }
+             */
+            variables?: {
+                [key: string]: string;
+            };
+        };
+        ScheduleList: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/ScheduleList.json
+             */
+            readonly $schema?: string;
+            /**
+             * @description Cursor of the next page, to pass as ?cursor=. Empty on the last page.
+             * @example eyJsIjoic2NoZWR1bGVzIiwiaSI6IjAxOTBjMWUwLTJjM2QtN2U0Zi04YTUwLTZiN2M4ZDllMGYxYSJ9
+             */
+            next_cursor: string;
+            /**
+             * @description The schedules of this page, oldest first.
+             * @example []
+             */
+            schedules: components["schemas"]["Schedule"][];
         };
         Secret: {
             /**
@@ -2928,6 +3193,98 @@ export interface operations {
             };
         };
     };
+    "create-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Identity of the plan to run. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    ETag?: string;
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     "get-queue-stats": {
         parameters: {
             query?: never;
@@ -2991,6 +3348,464 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-schedules": {
+        parameters: {
+            query?: {
+                /** @description Keep the schedules of this plan. */
+                plan_id?: string;
+                /** @description Largest number of schedules to return. */
+                limit?: number;
+                /** @description The next_cursor of the previous page. Empty for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Identity of the schedule. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "update-schedule": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The schedule's current ETag, from a previous read. Required: the update fails with 412 if the schedule changed since. */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description Identity of the schedule. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Required */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "delete-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Identity of the schedule. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "pause-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Identity of the schedule. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "resume-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Identity of the schedule. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Unprocessable Entity */
