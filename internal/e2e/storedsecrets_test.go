@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,23 +19,67 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/astro-runner/astro-runner/internal/pgtest"
 )
 
 // TestStoredSecretNeverLeaks stores a secret through the API, uses it as
 // {{secret.TARGET_TOKEN}} in a header of a plan whose target echoes it back
 // in its body and headers, captures the echoes and fails assertions on
 // them. The value then appears in no answer of the API, no report, no log
-// line, and nowhere in the SQLite file (executions.result, jobs.payload,
-// jobs.errors, plans, secrets: the whole file and its WAL are searched).
+// line, and nowhere in the database: on SQLite the whole file and its WAL
+// are searched; on Postgres every row of every table of the schema, as
+// text. Neither the value nor its hex or base64 forms may appear.
 //
 // It then checks the key handling of the binary: a wrong ASTRO_SECRET_KEY
 // stops start-up with a clear message; `astro-runner secrets rotate` moves
 // the secrets to a new key, after which the old key is refused and the new
-// one runs the plan with the value intact.
+// one runs the plan with the value intact; the database is searched again.
 func TestStoredSecretNeverLeaks(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		dbPath := filepath.Join(t.TempDir(), "astro.db")
+		testStoredSecret(t, storedSecretBackend{
+			env:  map[string]string{"STORAGE_BACKEND": "sqlite", "SQLITE_PATH": dbPath},
+			scan: func(t *testing.T, forms []leakForm) ([]string, string) { return scanSQLiteFiles(t, dbPath, forms) },
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		// Skips with a message, or fails with ASTRO_REQUIRE_POSTGRES=1,
+		// when there is no database.
+		url := pgtest.URL(t)
+		scan := func(t *testing.T, forms []leakForm) ([]string, string) { return scanPostgresSchema(t, url, forms) }
+		value := testStoredSecret(t, storedSecretBackend{
+			env:  map[string]string{"STORAGE_BACKEND": "postgres", "POSTGRESQL_URL": url},
+			scan: scan,
+		})
+		checkPostgresScannerFindsPlanted(t, url, value, scan)
+	})
+}
+
+// storedSecretBackend is what testStoredSecret needs of a backend: the
+// environment that selects it, without the key, and a scan of its raw
+// storage, which returns where any of the forms was found and what was
+// searched.
+type storedSecretBackend struct {
+	env  map[string]string
+	scan func(t *testing.T, forms []leakForm) (hits []string, searched string)
+}
+
+// testStoredSecret runs the scenario of TestStoredSecretNeverLeaks on one
+// backend and returns the planted value.
+func testStoredSecret(t *testing.T, b storedSecretBackend) string {
 	value := "planted-stored-" + rand.Text()
+	forms := leakForms(value)
 	key1, key2 := newKey(t), newKey(t)
+	withKey := func(key string) map[string]string {
+		env := map[string]string{"ASTRO_SECRET_KEY": key}
+		for k, v := range b.env {
+			env[k] = v
+		}
+		return env
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /echo", func(w http.ResponseWriter, r *http.Request) {
@@ -48,9 +93,7 @@ func TestStoredSecretNeverLeaks(t *testing.T) {
 	})
 	target := newLocalServer(t, mux)
 
-	dir := t.TempDir()
-	dbPath := filepath.Join(dir, "astro.db")
-	env := map[string]string{"STORAGE_BACKEND": "sqlite", "SQLITE_PATH": dbPath, "ASTRO_SECRET_KEY": key1}
+	env := withKey(key1)
 	srv := startAstro(t, astroConfig{name: "stored-secrets", env: env})
 
 	var answers []string
@@ -138,10 +181,94 @@ func TestStoredSecretNeverLeaks(t *testing.T) {
 
 	log, err := os.ReadFile(srv.log)
 	require.NoError(t, err)
-	require.NotContains(t, string(log), value, "the secret appears in the server log")
+	requireNoLeak(t, string(log), forms, "the server log")
 	for _, a := range answers {
-		require.NotContains(t, a, value, "the secret appears in an answer:\n%s", a)
+		requireNoLeak(t, a, forms, "an answer:\n"+a)
 	}
+	hits, searched := b.scan(t, forms)
+	require.Empty(t, hits, "the secret is stored in clear")
+
+	// A wrong key stops start-up with a clear message.
+	out, code := runAstro(t, env, map[string]string{"ASTRO_SECRET_KEY": key2}, "serve")
+	require.NotZero(t, code, "%s", out)
+	require.Contains(t, out, "ASTRO_SECRET_KEY does not match the key the stored secrets were encrypted with")
+	requireNoLeak(t, out, forms, "the output of a refused start-up")
+
+	// Rotation: the old key stops working, the new one works, values intact.
+	out, code = runAstro(t, env, map[string]string{"ASTRO_NEW_SECRET_KEY": key2}, "secrets", "rotate")
+	require.Zero(t, code, "%s", out)
+	require.Contains(t, out, "re-encrypted 1 secrets")
+	requireNoLeak(t, out, forms, "the output of secrets rotate")
+	out, code = runAstro(t, env, nil, "serve")
+	require.NotZero(t, code, "the old key is refused after rotation: %s", out)
+	require.Contains(t, out, "does not match")
+
+	srv2 := startAstro(t, astroConfig{name: "stored-secrets-rotated", env: withKey(key2)})
+	var eRot apiExecution
+	keep("execute after rotation", srv2.must(http.MethodPost, "/plan/"+ok.ID+"/execute", nil, http.StatusAccepted)).decode(t, &eRot)
+	rot := srv2.waitFinal([]string{eRot.ID}, 60*time.Second)[eRot.ID]
+	require.Equal(t, "passed", rot.Status, "the value survived the rotation: %s", rot.Result)
+	require.True(t, srv2.proc.signal(syscall.SIGTERM, 30*time.Second), "rotated server stops")
+	for _, a := range answers {
+		requireNoLeak(t, a, forms, "an answer:\n"+a)
+	}
+	log2, err := os.ReadFile(srv2.log)
+	require.NoError(t, err)
+	requireNoLeak(t, string(log2), forms, "the log of the server after rotation")
+	hits, _ = b.scan(t, forms)
+	require.Empty(t, hits, "the secret is stored in clear after rotation")
+	t.Logf("searched %d answers, %d bytes of log and %s: the secret appears in none", len(answers), len(log)+len(log2), searched)
+	return value
+}
+
+// leakForm is one spelling of the secret to search for.
+type leakForm struct {
+	name, text string
+}
+
+// leakForms returns the value, its hex (both cases) and its base64 (standard
+// and URL alphabets) at each of the three byte alignments, so that the
+// value is found inside a longer hex or base64 text, not only alone. (A
+// bytea column read as text is \x and lowercase hex.)
+func leakForms(value string) []leakForm {
+	forms := []leakForm{
+		{"plain", value},
+		{"hex", hex.EncodeToString([]byte(value))},
+		{"HEX", strings.ToUpper(hex.EncodeToString([]byte(value)))},
+	}
+	for off := range 3 {
+		// The characters that encode whole groups of value[off:] appear in
+		// any base64 text of data holding value at that alignment.
+		b := []byte(value)[off:]
+		b = b[:len(b)/3*3]
+		forms = append(forms,
+			leakForm{fmt.Sprintf("base64+%d", off), base64.RawStdEncoding.EncodeToString(b)},
+			leakForm{fmt.Sprintf("base64url+%d", off), base64.RawURLEncoding.EncodeToString(b)})
+	}
+	return forms
+}
+
+// findLeaks returns the names of the forms that appear in data.
+func findLeaks(data []byte, forms []leakForm) []string {
+	var found []string
+	for _, f := range forms {
+		if bytes.Contains(data, []byte(f.text)) {
+			found = append(found, f.name)
+		}
+	}
+	return found
+}
+
+// requireNoLeak fails t if any form of the secret appears in s.
+func requireNoLeak(t *testing.T, s string, forms []leakForm, where string) {
+	t.Helper()
+	require.Empty(t, findLeaks([]byte(s), forms), "the secret appears in %s", where)
+}
+
+// scanSQLiteFiles searches the whole SQLite file and its WAL.
+func scanSQLiteFiles(t *testing.T, dbPath string, forms []leakForm) ([]string, string) {
+	t.Helper()
+	var hits []string
 	var fileBytes int
 	for _, f := range []string{dbPath, dbPath + "-wal"} {
 		data, err := os.ReadFile(f)
@@ -150,34 +277,93 @@ func TestStoredSecretNeverLeaks(t *testing.T) {
 		}
 		require.NoError(t, err)
 		fileBytes += len(data)
-		require.False(t, bytes.Contains(data, []byte(value)), "the secret is stored in clear in %s", f)
+		for _, form := range findLeaks(data, forms) {
+			hits = append(hits, fmt.Sprintf("%s: %s", f, form))
+		}
 	}
 	require.Positive(t, fileBytes)
+	return hits, fmt.Sprintf("%d bytes of SQLite file and WAL", fileBytes)
+}
 
-	// A wrong key stops start-up with a clear message.
-	out, code := runAstro(t, env, map[string]string{"ASTRO_SECRET_KEY": key2}, "serve")
-	require.NotZero(t, code, "%s", out)
-	require.Contains(t, out, "ASTRO_SECRET_KEY does not match the key the stored secrets were encrypted with")
-	require.NotContains(t, out, value)
+// scanPostgresSchema reads every row of every table of the schema that
+// connURL's search_path names, as text (SELECT t::text FROM schema.table
+// t), and returns the tables and forms of the secret it finds. It checks
+// that the tables the secret could reach were among those read.
+func scanPostgresSchema(t *testing.T, connURL string, forms []leakForm) ([]string, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, connURL)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
 
-	// Rotation: the old key stops working, the new one works, values intact.
-	out, code = runAstro(t, env, map[string]string{"ASTRO_NEW_SECRET_KEY": key2}, "secrets", "rotate")
-	require.Zero(t, code, "%s", out)
-	require.Contains(t, out, "re-encrypted 1 secrets")
-	out, code = runAstro(t, env, nil, "serve")
-	require.NotZero(t, code, "the old key is refused after rotation: %s", out)
-	require.Contains(t, out, "does not match")
-
-	env2 := map[string]string{"STORAGE_BACKEND": "sqlite", "SQLITE_PATH": dbPath, "ASTRO_SECRET_KEY": key2}
-	srv2 := startAstro(t, astroConfig{name: "stored-secrets-rotated", env: env2})
-	var eRot apiExecution
-	keep("execute after rotation", srv2.must(http.MethodPost, "/plan/"+ok.ID+"/execute", nil, http.StatusAccepted)).decode(t, &eRot)
-	rot := srv2.waitFinal([]string{eRot.ID}, 60*time.Second)[eRot.ID]
-	require.Equal(t, "passed", rot.Status, "the value survived the rotation: %s", rot.Result)
-	for _, a := range answers {
-		require.NotContains(t, a, value)
+	var schema string
+	require.NoError(t, conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema))
+	require.True(t, strings.HasPrefix(schema, "t_"), "scanning %q, not a pgtest schema", schema)
+	rows, err := conn.Query(ctx,
+		"SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name", schema)
+	require.NoError(t, err)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	for _, want := range []string{"secrets", "secret_keycheck", "plans", "executions", "jobs"} {
+		require.Contains(t, tables, want, "the schema %s has its tables", schema)
 	}
-	t.Logf("searched %d answers, %d bytes of log and %d bytes of database: the secret appears in none", len(answers), len(log), fileBytes)
+
+	var hits []string
+	var nRows, nBytes int
+	for _, table := range tables {
+		q := fmt.Sprintf("SELECT t::text FROM %s t", pgx.Identifier{schema, table}.Sanitize())
+		rows, err := conn.Query(ctx, q)
+		require.NoError(t, err, "%s", q)
+		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err, "%s", q)
+		for i, text := range texts {
+			nRows++
+			nBytes += len(text)
+			for _, form := range findLeaks([]byte(text), forms) {
+				hits = append(hits, fmt.Sprintf("%s row %d: %s", table, i, form))
+			}
+		}
+	}
+	require.Positive(t, nRows)
+	return hits, fmt.Sprintf("%d rows (%d bytes as text) of %d Postgres tables", nRows, nBytes, len(tables))
+}
+
+// checkPostgresScannerFindsPlanted shows that scan can fail: it plants the
+// value in a scratch table of the schema, in clear in jsonb, raw in bytea
+// (seen as hex) and as base64 in text, and requires scan to find each.
+func checkPostgresScannerFindsPlanted(t *testing.T, connURL, value string,
+	scan func(*testing.T, []leakForm) ([]string, string)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, connURL)
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, "CREATE TABLE zz_leak_probe (doc jsonb, raw bytea, note text)")
+	require.NoError(t, err)
+	defer func() {
+		_, err := conn.Exec(context.Background(), "DROP TABLE zz_leak_probe")
+		require.NoError(t, err)
+	}()
+
+	forms := leakForms(value)
+	for _, c := range []struct {
+		name, insert string
+		arg          any
+		want         string
+	}{
+		{"jsonb", "INSERT INTO zz_leak_probe (doc) VALUES (jsonb_build_object('token', $1::text))", value, "plain"},
+		{"bytea", "INSERT INTO zz_leak_probe (raw) VALUES ($1)", []byte("xx" + value), "hex"},
+		{"base64", "INSERT INTO zz_leak_probe (note) VALUES ($1)", base64.StdEncoding.EncodeToString([]byte("ab" + value)), "base64+1"},
+	} {
+		_, err := conn.Exec(ctx, "TRUNCATE zz_leak_probe")
+		require.NoError(t, err)
+		_, err = conn.Exec(ctx, c.insert, c.arg)
+		require.NoError(t, err, c.name)
+		hits, _ := scan(t, forms)
+		require.Contains(t, hits, "zz_leak_probe row 0: "+c.want, "the scanner misses a value planted in %s", c.name)
+	}
 }
 
 // newKey returns a random key in base64.
