@@ -51,6 +51,7 @@ type ExecuteBody struct {
 	Variables   map[string]string `json:"variables,omitempty" maxProperties:"100" doc:"Values for variables that the plan declares, over the plan's and the environment's. A name the plan does not declare is refused (422)." example:"{\"base_url\":\"https://eu.example.com\"}"`
 	Environment string            `json:"environment,omitempty" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" maxLength:"63" doc:"Name of an environment to run with. Its variables, as they are when the run starts, override the plan's for the names the plan declares." example:"staging"`
 	Queue       string            `json:"queue,omitempty" pattern:"^[a-z0-9][a-z0-9_-]{0,62}$" maxLength:"63" doc:"Queue to run on: only workers serving it (ASTRO_QUEUES) run the execution. Defaults to default." example:"eu"`
+	Trigger     string            `json:"trigger,omitempty" enum:"api,cli" doc:"What the execution shows as its trigger: api (the default) or cli (astro-runner exec sends it). schedule is refused (422): only the scheduler sets it." example:"cli"`
 }
 
 type executePlanInput struct {
@@ -118,7 +119,8 @@ func (s *server) registerExecutions(api huma.API) {
 		Path:        "/plan/{id}/execute",
 		Summary:     "Run a plan",
 		Description: "Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, " +
-			"in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence " +
+			"in one transaction. The body is optional: variables, an environment, a queue, and the trigger the execution shows " +
+			"(api, the default, or cli; schedule is refused with 422, as only the scheduler sets it). A run uses, lowest precedence " +
 			"first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables " +
 			"the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or " +
 			"body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution " +
@@ -331,6 +333,7 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 			Variables:      body.Variables,
 			Environment:    body.Environment,
 			Queue:          body.Queue,
+			Trigger:        storage.ExecutionTrigger(body.Trigger),
 		})
 		if err != nil {
 			return fmt.Errorf("execute plan: %w", err)

@@ -41,6 +41,7 @@ var postgresTests = map[string]func(*testing.T){
 	"TestExecutePlanRejectsBadRunInputsAndWritesNothing":   TestExecutePlanRejectsBadRunInputsAndWritesNothing,
 	"TestExecutePlanReplayIgnoresANewBody":                 TestExecutePlanReplayIgnoresANewBody,
 	"TestListExecutionsByTriggerAndSchedule":               TestListExecutionsByTriggerAndSchedule,
+	"TestExecutePlanTrigger":                               TestExecutePlanTrigger,
 	"TestAuthOffWithoutToken":                              TestAuthOffWithoutToken,
 	"TestAuthRequiredWhenTokenSet":                         TestAuthRequiredWhenTokenSet,
 	"TestBodyOnExecuteIsParsed":                            TestBodyOnExecuteIsParsed,

@@ -18,6 +18,21 @@ import (
 // maxExecuteBodyBytes caps the request body of execute-plan.
 const maxExecuteBodyBytes = 1 << 20
 
+// Resolve says why an execute-plan body may not name trigger schedule:
+// the schema's enum (api, cli) already refuses it, with a message that
+// does not say why. Only the scheduler creates executions with trigger
+// schedule, each tied to its schedule and tick.
+func (b *ExecuteBody) Resolve(_ huma.Context, prefix *huma.PathBuffer) []error {
+	if b.Trigger != string(storage.TriggerSchedule) {
+		return nil
+	}
+	return []error{&huma.ErrorDetail{
+		Location: prefix.With("trigger"),
+		Message:  "trigger schedule is set by the scheduler only; send api or cli, or create a schedule (POST /plan/{id}/schedule)",
+		Value:    b.Trigger,
+	}}
+}
+
 // checkRunInputs checks the variables and environment of an execute-plan
 // body against plan p, in tx, and returns a 422 naming the field at fault:
 //

@@ -157,3 +157,74 @@ func TestListExecutionsByTriggerAndSchedule(t *testing.T) {
 		assert.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s: %s", q, res.Body)
 	}
 }
+
+func TestExecutePlanTrigger(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.createPlan("Triggered", nil)
+
+	// cli is accepted, shown by execute-plan and get-execution, and found
+	// by the trigger filter; api is the default, and may be said outright.
+	res := e.request(http.MethodPost, executePath(p.ID), map[string]any{"trigger": "cli"})
+	require.Equal(t, http.StatusAccepted, res.Status, "body: %s", res.Body)
+	var cli Execution
+	res.decode(t, &cli)
+	assert.Equal(t, "cli", cli.Trigger)
+	assert.Nil(t, cli.ScheduleID)
+	res = e.request(http.MethodGet, "/execution/"+cli.ID.String(), nil)
+	require.Equal(t, http.StatusOK, res.Status, "body: %s", res.Body)
+	var got Execution
+	res.decode(t, &got)
+	assert.Equal(t, "cli", got.Trigger)
+
+	res = e.request(http.MethodPost, executePath(p.ID), map[string]any{"trigger": "api"})
+	require.Equal(t, http.StatusAccepted, res.Status, "body: %s", res.Body)
+	var api Execution
+	res.decode(t, &api)
+	assert.Equal(t, "api", api.Trigger)
+
+	for trigger, want := range map[string]uuid.UUID{"cli": cli.ID, "api": api.ID} {
+		res := e.request(http.MethodGet, "/execution?trigger="+trigger, nil)
+		require.Equal(t, http.StatusOK, res.Status, "body: %s", res.Body)
+		var page ExecutionList
+		res.decode(t, &page)
+		require.Len(t, page.Executions, 1, "trigger=%s", trigger)
+		assert.Equal(t, want, page.Executions[0].ID, "trigger=%s", trigger)
+	}
+
+	// schedule is refused, saying why; any other value is refused too;
+	// neither writes anything, not even with an Idempotency-Key.
+	tests := []struct {
+		name    string
+		trigger any
+		message string
+	}{
+		{"Schedule", "schedule", "set by the scheduler only"},
+		{"Unknown", "cron", "api, cli"},
+		{"UpperCase", "CLI", "api, cli"},
+		{"Empty", "", "api, cli"},
+		{"NotAString", 1, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := e.request(http.MethodPost, executePath(p.ID), map[string]any{"trigger": tt.trigger}, "Idempotency-Key", "refused-"+tt.name)
+			require.Equal(t, http.StatusUnprocessableEntity, res.Status, "body: %s", res.Body)
+			pd := res.problem(t)
+			require.Contains(t, pd.locations(), "body.trigger", "body: %s", res.Body)
+			var messages []string
+			for _, d := range pd.Errors {
+				if d.Location == "body.trigger" {
+					messages = append(messages, d.Message)
+				}
+			}
+			assert.Contains(t, strings.Join(messages, "\n"), tt.message)
+		})
+	}
+	assert.Equal(t, 2, e.executionCount(), "refused bodies write no execution")
+	assert.Len(t, e.jobs(), 2, "refused bodies enqueue no job")
+	res = e.request(http.MethodGet, "/execution?trigger=schedule", nil)
+	require.Equal(t, http.StatusOK, res.Status, "body: %s", res.Body)
+	var scheduled ExecutionList
+	res.decode(t, &scheduled)
+	assert.Empty(t, scheduled.Executions)
+}

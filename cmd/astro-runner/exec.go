@@ -35,7 +35,8 @@ func (c *cli) newExecCmd() *cobra.Command {
 		Short: "Run a plan stored on a server, wait for it, and report the result",
 		Long: `Ask a running astro-runner server to execute a stored plan, wait until the
 execution is final, and print each step's outcome as "astro-runner run"
-does. PLAN is a plan's id, or its exact name.
+does. PLAN is a plan's id, or its exact name. The execution shows trigger
+cli (GET /execution?trigger=cli lists them).
 
 The token comes from --token, or else from $ASTRO_API_TOKEN (the variable
 the server reads its own token from).
@@ -120,7 +121,7 @@ func (c *cli) exec(ctx context.Context, f *execFlags, ref string) error {
 	if err != nil {
 		return err
 	}
-	e, err := r.client.ExecutePlan(ctx, pl.Id, f.idempotencyKey)
+	e, err := r.client.ExecutePlanWith(ctx, pl.Id, astro.ExecuteOptions{IdempotencyKey: f.idempotencyKey, Trigger: string(astro.ExecuteBodyTriggerCli)})
 	if err != nil {
 		if ctx.Err() != nil {
 			return &exitError{code: exitFailed, err: fmt.Errorf("interrupted before plan %q was started", pl.Name)}

@@ -186,6 +186,42 @@ func TestExec(t *testing.T) {
 	})
 }
 
+// TestExecRecordsTriggerCLI checks that the executions astro-runner exec
+// creates show trigger cli, as GET /execution sends them, both when it
+// waits and with --no-wait.
+func TestExecRecordsTriggerCLI(t *testing.T) {
+	t.Parallel()
+	server := startServer(t, "", nil)
+	id := createPlan(t, server, "", writePlan(t, t.TempDir(), "smoke", passingDoc(newTarget(t))))
+
+	r := runCLI(t, nil, "exec", "--server", server, "--no-wait", id)
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	noWait := strings.TrimSpace(r.stdout)
+	r = runCLI(t, nil, "exec", "--server", server, "--json", filepath.Join(t.TempDir(), "report.json"), id)
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+
+	resp, err := http.Get(server + "/execution?plan_id=" + id)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var list struct {
+		Executions []struct {
+			ID         string  `json:"id"`
+			Trigger    string  `json:"trigger"`
+			ScheduleID *string `json:"schedule_id"`
+		} `json:"executions"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+	require.Len(t, list.Executions, 2)
+	ids := []string{}
+	for _, e := range list.Executions {
+		require.Equal(t, "cli", e.Trigger, "execution %s", e.ID)
+		require.Nil(t, e.ScheduleID, "execution %s", e.ID)
+		ids = append(ids, e.ID)
+	}
+	require.Contains(t, ids, noWait)
+}
+
 func TestExecToken(t *testing.T) {
 	t.Parallel()
 	server := startServer(t, "s3cret", nil)

@@ -215,6 +215,10 @@ type ExecuteOptions struct {
 	Environment string
 	// Queue names the queue to run on; empty means the server's default queue.
 	Queue string
+	// Trigger is what the execution shows as its trigger: "api" or "cli"; empty
+	// means the server's default, "api". "schedule" is set by the scheduler only:
+	// the server refuses it, and any other value, with a *Problem with status 422.
+	Trigger string
 }
 
 // ExecutePlanWith queues a run of the plan's current revision with opts and returns
@@ -233,6 +237,10 @@ func (c *Client) ExecutePlanWith(ctx context.Context, planID UUID, opts ExecuteO
 	}
 	if opts.Queue != "" {
 		body.Queue = &opts.Queue
+	}
+	if opts.Trigger != "" {
+		trigger := ExecuteBodyTrigger(opts.Trigger)
+		body.Trigger = &trigger
 	}
 	r, err := c.api.ExecutePlanWithResponse(ctx, planID, &ExecutePlanParams{}, body, editors...)
 	if err != nil {

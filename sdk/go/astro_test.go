@@ -146,8 +146,9 @@ func TestHeadersAndProblems(t *testing.T) {
 	}
 	_, _ = c.ExecutePlanWith(context.Background(), id, ExecuteOptions{
 		Variables: map[string]string{"base_url": "https://eu.example.com"}, Environment: "staging", Queue: "eu",
+		Trigger: "cli",
 	})
-	want := `{"environment":"staging","queue":"eu","variables":{"base_url":"https://eu.example.com"}}`
+	want := `{"environment":"staging","queue":"eu","trigger":"cli","variables":{"base_url":"https://eu.example.com"}}`
 	if got := string(rec.lastBody); got != want {
 		t.Errorf("ExecutePlanWith sent body %s, want %s", got, want)
 	}

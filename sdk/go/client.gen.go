@@ -17,6 +17,24 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for ExecuteBodyTrigger.
+const (
+	ExecuteBodyTriggerApi ExecuteBodyTrigger = "api"
+	ExecuteBodyTriggerCli ExecuteBodyTrigger = "cli"
+)
+
+// Valid indicates whether the value is a known member of the ExecuteBodyTrigger enum.
+func (e ExecuteBodyTrigger) Valid() bool {
+	switch e {
+	case ExecuteBodyTriggerApi:
+		return true
+	case ExecuteBodyTriggerCli:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExecutionStatus.
 const (
 	ExecutionStatusCancelled ExecutionStatus = "cancelled"
@@ -478,11 +496,21 @@ type ExecuteBody struct {
 	// Examples: eu
 	Queue *string `json:"queue,omitempty"`
 
+	// Trigger What the execution shows as its trigger: api (the default) or cli (astro-runner exec sends it). schedule is refused (422): only the scheduler sets it.
+	//
+	// Examples: cli
+	Trigger *ExecuteBodyTrigger `json:"trigger,omitempty"`
+
 	// Variables Values for variables that the plan declares, over the plan's and the environment's. A name the plan does not declare is refused (422).
 	//
 	// Examples: {"base_url":"https://eu.example.com"}
 	Variables *map[string]string `json:"variables,omitempty"`
 }
+
+// ExecuteBodyTrigger What the execution shows as its trigger: api (the default) or cli (astro-runner exec sends it). schedule is refused (422): only the scheduler sets it.
+//
+// Examples: cli
+type ExecuteBodyTrigger string
 
 // Execution defines model for Execution.
 type Execution struct {
@@ -1786,7 +1814,7 @@ type ClientInterface interface {
 
 	// ExecutePlanWithBody Run a plan
 	//
-	// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+	// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment, a queue, and the trigger the execution shows (api, the default, or cli; schedule is refused with 422, as only the scheduler sets it). A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1795,7 +1823,7 @@ type ClientInterface interface {
 
 	// ExecutePlan Run a plan
 	//
-	// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+	// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment, a queue, and the trigger the execution shows (api, the default, or cli; schedule is refused with 422, as only the scheduler sets it). A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2295,7 +2323,7 @@ func (c *APIClient) UpdatePlan(ctx context.Context, id openapi_types.UUID, param
 
 // ExecutePlanWithBody Run a plan
 //
-// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment, a queue, and the trigger the execution shows (api, the default, or cli; schedule is refused with 422, as only the scheduler sets it). A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
 //
 // Takes any type of body and a specified content type.
 //
@@ -2314,7 +2342,7 @@ func (c *APIClient) ExecutePlanWithBody(ctx context.Context, id openapi_types.UU
 
 // ExecutePlan Run a plan
 //
-// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment, a queue, and the trigger the execution shows (api, the default, or cli; schedule is refused with 422, as only the scheduler sets it). A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4210,7 +4238,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExecutePlanWithBodyWithResponse Run a plan
 	//
-	// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+	// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment, a queue, and the trigger the execution shows (api, the default, or cli; schedule is refused with 422, as only the scheduler sets it). A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4219,7 +4247,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExecutePlanWithResponse Run a plan
 	//
-	// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+	// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment, a queue, and the trigger the execution shows (api, the default, or cli; schedule is refused with 422, as only the scheduler sets it). A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7179,7 +7207,7 @@ func (c *ClientWithResponses) UpdatePlanWithResponse(ctx context.Context, id ope
 
 // ExecutePlanWithBodyWithResponse Run a plan
 //
-// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment, a queue, and the trigger the execution shows (api, the default, or cli; schedule is refused with 422, as only the scheduler sets it). A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7194,7 +7222,7 @@ func (c *ClientWithResponses) ExecutePlanWithBodyWithResponse(ctx context.Contex
 
 // ExecutePlanWithResponse Run a plan
 //
-// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+// Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment, a queue, and the trigger the execution shows (api, the default, or cli; schedule is refused with 422, as only the scheduler sets it). A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

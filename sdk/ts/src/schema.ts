@@ -259,7 +259,7 @@ export interface paths {
         put?: never;
         /**
          * Run a plan
-         * @description Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment and a queue. A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
+         * @description Creates a queued execution of the plan's current revision and enqueues the job that runs it, on its queue, in one transaction. The body is optional: variables, an environment, a queue, and the trigger the execution shows (api, the default, or cli; schedule is refused with 422, as only the scheduler sets it). A run uses, lowest precedence first, the plan's variables, the environment's (as they are when the run starts) and the body's; only variables the plan declares can be set. The merged values are checked like a saved plan's (422 naming body.variables or body.environment, nothing written). With an Idempotency-Key already used for this plan, returns that execution instead (still 202), whatever the body says. The body may be at most 1 MiB (413).
          */
         post: operations["execute-plan"];
         delete?: never;
@@ -639,6 +639,12 @@ export interface components {
              * @example eu
              */
             queue?: string;
+            /**
+             * @description What the execution shows as its trigger: api (the default) or cli (astro-runner exec sends it). schedule is refused (422): only the scheduler sets it.
+             * @example cli
+             * @enum {string}
+             */
+            trigger?: "api" | "cli";
             /**
              * @description Values for variables that the plan declares, over the plan's and the environment's. A name the plan does not declare is refused (422).
              * @example {
