@@ -66,6 +66,88 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 	return &i, err
 }
 
+const executionCreateMany = `-- name: ExecutionCreateMany :many
+INSERT INTO executions (id, plan_id, plan_revision, idempotency_key, variables, environment, trigger, schedule_id, queue)
+SELECT t.id, t.plan_id, t.plan_revision, NULLIF(t.idempotency_key, ''), t.variables, NULLIF(t.environment, ''),
+    t.trigger, NULLIF(t.schedule_id, '00000000-0000-0000-0000-000000000000'::uuid), t.queue
+FROM (
+    SELECT unnest($1::uuid[]) AS id,
+        unnest($2::uuid[]) AS plan_id,
+        unnest($3::bigint[]) AS plan_revision,
+        unnest($4::text[]) AS idempotency_key,
+        unnest($5::jsonb[]) AS variables,
+        unnest($6::text[]) AS environment,
+        unnest($7::text[]) AS trigger,
+        unnest($8::uuid[]) AS schedule_id,
+        unnest($9::text[]) AS queue
+) AS t
+ON CONFLICT (plan_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id
+`
+
+type ExecutionCreateManyParams struct {
+	Ids             []uuid.UUID
+	PlanIds         []uuid.UUID
+	PlanRevisions   []int64
+	IdempotencyKeys []string
+	Variables       [][]byte
+	Environments    []string
+	Triggers        []string
+	ScheduleIds     []uuid.UUID
+	Queues          []string
+}
+
+// Creates a batch of queued executions with one statement. A row whose
+// (plan, idempotency key) is taken, by an older execution or an earlier row
+// of the batch, is skipped; RETURNING gives only the rows created. An empty
+// key or environment means none, and the nil UUID means no schedule.
+func (q *Queries) ExecutionCreateMany(ctx context.Context, db DBTX, arg *ExecutionCreateManyParams) ([]*Execution, error) {
+	rows, err := db.Query(ctx, executionCreateMany,
+		arg.Ids,
+		arg.PlanIds,
+		arg.PlanRevisions,
+		arg.IdempotencyKeys,
+		arg.Variables,
+		arg.Environments,
+		arg.Triggers,
+		arg.ScheduleIds,
+		arg.Queues,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Execution
+	for rows.Next() {
+		var i Execution
+		if err := rows.Scan(
+			&i.ID,
+			&i.PlanID,
+			&i.PlanRevision,
+			&i.Status,
+			&i.Attempt,
+			&i.IdempotencyKey,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.Result,
+			&i.Variables,
+			&i.Environment,
+			&i.Trigger,
+			&i.ScheduleID,
+			&i.Queue,
+			&i.WorkerID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const executionDeleteByPlanID = `-- name: ExecutionDeleteByPlanID :execrows
 DELETE FROM executions WHERE plan_id = $1
 `

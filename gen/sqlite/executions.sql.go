@@ -66,6 +66,66 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 	return &i, err
 }
 
+const executionCreateMany = `-- name: ExecutionCreateMany :many
+INSERT INTO executions (id, plan_id, plan_revision, idempotency_key, variables, environment, trigger, schedule_id, queue, created_at)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, ?1
+FROM jsonb_each(CAST(?2 AS TEXT))
+WHERE true
+ON CONFLICT (plan_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id
+`
+
+type ExecutionCreateManyParams struct {
+	Now        int64
+	Executions string
+}
+
+// @executions is a JSON array of [id, plan_id, plan_revision,
+// idempotency_key, variables, environment, trigger, schedule_id, queue]
+// arrays, so a whole batch is one statement; null means none. A row whose
+// (plan, idempotency key) is taken, by an older execution or an earlier row
+// of the batch, is skipped; RETURNING gives only the rows created.
+// "WHERE true" keeps ON CONFLICT from parsing as a join constraint.
+func (q *Queries) ExecutionCreateMany(ctx context.Context, db DBTX, arg *ExecutionCreateManyParams) ([]*Execution, error) {
+	rows, err := db.QueryContext(ctx, executionCreateMany, arg.Now, arg.Executions)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Execution
+	for rows.Next() {
+		var i Execution
+		if err := rows.Scan(
+			&i.ID,
+			&i.PlanID,
+			&i.PlanRevision,
+			&i.Status,
+			&i.Attempt,
+			&i.IdempotencyKey,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.Result,
+			&i.Variables,
+			&i.Environment,
+			&i.Trigger,
+			&i.ScheduleID,
+			&i.Queue,
+			&i.WorkerID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const executionDeleteByPlanID = `-- name: ExecutionDeleteByPlanID :execrows
 DELETE FROM executions WHERE plan_id = ?1
 `

@@ -59,6 +59,10 @@ type TickResult struct {
 	// Skipped is how many ticks it skipped because the schedule's previous
 	// execution was still queued or running (overlap skip).
 	Skipped int
+	// Existing is how many ticks it found already fired: an execution
+	// held the tick's idempotency key (TickKey), so it created none and
+	// only advanced the schedule.
+	Existing int
 }
 
 // TickKey is the idempotency key of the execution of a schedule's tick:
@@ -97,6 +101,7 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 		r, claimed, err := s.tickBatch(ctx, batch)
 		total.Fired += r.Fired
 		total.Skipped += r.Skipped
+		total.Existing += r.Existing
 		if err != nil {
 			return total, err
 		}
@@ -107,7 +112,10 @@ func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 }
 
 // tickBatch claims up to batch due schedules and, in the same
-// transaction, creates their executions and jobs and advances them.
+// transaction, creates their executions (one ExecutionCreateMany) and
+// jobs (one JobEnqueueMany) and advances them (one ScheduleAdvance). A
+// tick whose key an execution already holds counts as fired elsewhere: it
+// creates nothing, and the schedule only advances.
 func (s *Scheduler) tickBatch(ctx context.Context, batch int) (r TickResult, claimed int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(s.StoreTimeout, DefaultStoreTimeout))
 	defer cancel()
@@ -119,8 +127,9 @@ func (s *Scheduler) tickBatch(ctx context.Context, batch int) (r TickResult, cla
 			return err
 		}
 		claimed = len(due)
-		jobs := make([]*storage.JobEnqueueParams, 0, len(due))
 		adv := make([]*storage.ScheduleAdvanceParams, 0, len(due))
+		execs := make([]*storage.ExecutionCreateParams, 0, len(due))
+		ticks := make(map[uuid.UUID]tick, len(due))
 		for _, d := range due {
 			a := &storage.ScheduleAdvanceParams{ID: d.ID, NextRunAt: s.nextRun(d.Schedule, now)}
 			adv = append(adv, a)
@@ -129,7 +138,7 @@ func (s *Scheduler) tickBatch(ctx context.Context, batch int) (r TickResult, cla
 				r.Skipped++
 				continue
 			}
-			e, err := tx.ExecutionCreate(ctx, &storage.ExecutionCreateParams{
+			execs = append(execs, &storage.ExecutionCreateParams{
 				PlanID:         d.PlanID,
 				PlanRevision:   d.PlanRevision,
 				IdempotencyKey: TickKey(d.ID, d.NextRunAt),
@@ -139,13 +148,19 @@ func (s *Scheduler) tickBatch(ctx context.Context, batch int) (r TickResult, cla
 				ScheduleID:     d.ID,
 				Queue:          d.Queue,
 			})
-			if err != nil {
-				return fmt.Errorf("create execution of schedule %s: %w", d.ID, err)
-			}
-			jobs = append(jobs, planjob.EnqueueParams(e))
-			a.Fired, a.LastRunAt, a.LastExecutionID = true, d.NextRunAt, e.ID
-			r.Fired++
+			ticks[d.ID] = tick{adv: a, at: d.NextRunAt}
 		}
+		created, err := tx.ExecutionCreateMany(ctx, execs)
+		if err != nil {
+			return err
+		}
+		jobs := make([]*storage.JobEnqueueParams, 0, len(created))
+		for _, e := range created {
+			tk := ticks[e.ScheduleID]
+			tk.adv.Fired, tk.adv.LastRunAt, tk.adv.LastExecutionID = true, tk.at, e.ID
+			jobs = append(jobs, planjob.EnqueueParams(e))
+		}
+		r.Fired, r.Existing = len(created), len(execs)-len(created)
 		if _, err := tx.JobEnqueueMany(ctx, jobs); err != nil {
 			return err
 		}
@@ -158,6 +173,13 @@ func (s *Scheduler) tickBatch(ctx context.Context, batch int) (r TickResult, cla
 		s.WakeFunc()
 	}
 	return r, claimed, nil
+}
+
+// tick is a claimed schedule's due tick and its advance, which records the
+// tick if an execution is created for it.
+type tick struct {
+	adv *storage.ScheduleAdvanceParams
+	at  time.Time
 }
 
 // nextRun returns the schedule's first tick after now, so that a schedule
@@ -189,8 +211,8 @@ func (s *Scheduler) Run(ctx context.Context) {
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.logger().Warn("scheduler: firing due schedules failed; retrying", "error", err)
-		case r.Fired > 0 || r.Skipped > 0:
-			s.logger().Debug("scheduler: fired due schedules", "fired", r.Fired, "skipped", r.Skipped)
+		case r.Fired > 0 || r.Skipped > 0 || r.Existing > 0:
+			s.logger().Debug("scheduler: fired due schedules", "fired", r.Fired, "skipped", r.Skipped, "existing", r.Existing)
 		}
 		wait := interval
 		if err == nil {

@@ -213,3 +213,36 @@ func TestConcurrentSchedulersFireEachTickOnce(t *testing.T) {
 		keys[e.IdempotencyKey] = true
 	}
 }
+
+// TestTickTreatsATakenTickKeyAsFired checks that an execution that already
+// holds a tick's idempotency key (here planted through the API's
+// Idempotency-Key) makes that tick count as fired: the schedule advances
+// and the other schedules of the batch fire, where one conflict used to
+// fail the batch on every look, for good.
+func TestTickTreatsATakenTickKeyAsFired(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	taken := f.schedule(t, "@every 1m", storage.OverlapAllow)
+	free := f.schedule(t, "@every 1m", storage.OverlapAllow)
+	planted, err := f.store.ExecutionCreate(t.Context(), &storage.ExecutionCreateParams{
+		PlanID: f.plan.ID, PlanRevision: f.plan.Revision, IdempotencyKey: TickKey(taken.ID, taken.NextRunAt),
+	})
+	require.NoError(t, err)
+	// The planted execution has a job, as every queued execution must.
+	_, err = f.store.JobEnqueue(t.Context(), planjob.EnqueueParams(planted))
+	require.NoError(t, err)
+
+	f.clock.Set(t0.Add(time.Minute))
+	assert.Equal(t, TickResult{Fired: 1, Existing: 1}, f.tick(t))
+	assert.Empty(t, f.executions(t, taken.ID), "no second execution for the taken tick")
+	assert.Len(t, f.executions(t, free.ID), 1)
+
+	got, err := f.store.ScheduleGetByID(t.Context(), taken.ID)
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(2*time.Minute), got.NextRunAt, "the taken tick still advances")
+	assert.Nil(t, got.LastRunAt, "this scheduler did not run it")
+
+	f.clock.Set(t0.Add(2 * time.Minute))
+	assert.Equal(t, TickResult{Fired: 2}, f.tick(t))
+	assert.Len(t, f.executions(t, taken.ID), 1)
+}

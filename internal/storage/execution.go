@@ -150,6 +150,24 @@ func (p ExecutionCreateParams) WithDefaults() (ExecutionCreateParams, error) {
 	return p, nil
 }
 
+// InOrderOf returns the executions of created in the order of their IDs in
+// ids, leaving out IDs that created lacks: it puts the rows of a batch
+// insert, which RETURNING gives in no promised order, back in the order of
+// the batch.
+func InOrderOf(ids []uuid.UUID, created []*Execution) []*Execution {
+	byID := make(map[uuid.UUID]*Execution, len(created))
+	for _, e := range created {
+		byID[e.ID] = e
+	}
+	out := make([]*Execution, 0, len(created))
+	for _, id := range ids {
+		if e, ok := byID[id]; ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // ExecutionSetStatusParams move an execution to a new status.
 type ExecutionSetStatusParams struct {
 	ID     uuid.UUID
@@ -200,6 +218,18 @@ type ExecutionStore interface {
 	// plan already has an execution with that idempotency key, and
 	// ErrInvalidInput for an unknown trigger.
 	ExecutionCreate(ctx context.Context, p *ExecutionCreateParams) (*Execution, error)
+	// ExecutionCreateMany stores a batch of new executions, as
+	// ExecutionCreate does each, with one statement per batch (SQLite:
+	// per chunk of several thousand, in one transaction). A params whose
+	// idempotency key the plan already has, from an older execution or an
+	// earlier params of the same batch, creates nothing and is left out of
+	// the result, without failing the others: for the scheduler, whose key
+	// is per (schedule, tick), that means the tick already fired. It
+	// returns the executions it created, in the order of ps; none for an
+	// empty ps. Returns ErrInvalidInput for an unknown trigger, ErrNotFound
+	// if a plan does not exist, and ErrConflict if an ID is taken; any
+	// error stores nothing.
+	ExecutionCreateMany(ctx context.Context, ps []*ExecutionCreateParams) ([]*Execution, error)
 	// ExecutionGetByID returns one execution. Returns ErrNotFound if no
 	// execution has that ID.
 	ExecutionGetByID(ctx context.Context, id uuid.UUID) (*Execution, error)

@@ -44,6 +44,51 @@ func (s *Store) ExecutionCreate(ctx context.Context, in *storage.ExecutionCreate
 	return executionFromRow(row), nil
 }
 
+// ExecutionCreateMany stores queued executions with one statement. See
+// storage.ExecutionStore.
+func (s *Store) ExecutionCreateMany(ctx context.Context, ps []*storage.ExecutionCreateParams) ([]*storage.Execution, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	arg := &postgres.ExecutionCreateManyParams{
+		Ids:             make([]uuid.UUID, len(ps)),
+		PlanIds:         make([]uuid.UUID, len(ps)),
+		PlanRevisions:   make([]int64, len(ps)),
+		IdempotencyKeys: make([]string, len(ps)),
+		Variables:       make([][]byte, len(ps)),
+		Environments:    make([]string, len(ps)),
+		Triggers:        make([]string, len(ps)),
+		ScheduleIds:     make([]uuid.UUID, len(ps)),
+		Queues:          make([]string, len(ps)),
+	}
+	for i, in := range ps {
+		p, err := in.WithDefaults()
+		if err != nil {
+			return nil, fmt.Errorf("create %d executions: execution %d: %w", len(ps), i, err)
+		}
+		vars, err := storage.MarshalLabels(p.Variables)
+		if err != nil {
+			return nil, fmt.Errorf("create %d executions: execution %d: %w", len(ps), i, err)
+		}
+		arg.Ids[i], arg.PlanIds[i], arg.PlanRevisions[i] = p.ID, p.PlanID, p.PlanRevision
+		arg.IdempotencyKeys[i], arg.Variables[i], arg.Environments[i] = p.IdempotencyKey, vars, p.Environment
+		arg.Triggers[i], arg.ScheduleIds[i], arg.Queues[i] = string(p.Trigger), p.ScheduleID, p.Queue
+	}
+	rows, err := s.q.ExecutionCreateMany(ctx, s.db, arg)
+	if err != nil {
+		err = interpretError(err)
+		if errors.Is(err, storage.ErrReferenced) {
+			err = fmt.Errorf("a plan: %w", storage.ErrNotFound)
+		}
+		return nil, fmt.Errorf("create %d executions: %w", len(ps), err)
+	}
+	created := make([]*storage.Execution, len(rows))
+	for i, r := range rows {
+		created[i] = executionFromRow(r)
+	}
+	return storage.InOrderOf(arg.Ids, created), nil
+}
+
 // ExecutionGetByID returns one execution. See storage.ExecutionStore.
 func (s *Store) ExecutionGetByID(ctx context.Context, id uuid.UUID) (*storage.Execution, error) {
 	row, err := s.q.ExecutionGetByID(ctx, s.db, id)

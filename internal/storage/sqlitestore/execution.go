@@ -52,6 +52,92 @@ func (s *Store) ExecutionCreate(ctx context.Context, in *storage.ExecutionCreate
 	return executionFromRow(row), nil
 }
 
+// ExecutionCreateMany stores queued executions, with one statement per
+// chunk of createChunk, in one transaction. See storage.ExecutionStore.
+func (s *Store) ExecutionCreateMany(ctx context.Context, ps []*storage.ExecutionCreateParams) ([]*storage.Execution, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	ids := make([]uuid.UUID, len(ps))
+	batches := make([]string, 0, (len(ps)+createChunk-1)/createChunk)
+	for start := 0; start < len(ps); start += createChunk {
+		b, err := executionBatch(ps[start:min(start+createChunk, len(ps))], start, ids)
+		if err != nil {
+			return nil, fmt.Errorf("create %d executions: %w", len(ps), err)
+		}
+		batches = append(batches, b)
+	}
+	created := make([]*storage.Execution, 0, len(ps))
+	err := s.inWriteTx(ctx, func(tx *Store) error {
+		t := now()
+		for _, b := range batches {
+			rows, err := tx.q.ExecutionCreateMany(ctx, tx.db, &sqlite.ExecutionCreateManyParams{Executions: b, Now: t})
+			if err != nil {
+				err = interpretError(err)
+				if errors.Is(err, storage.ErrReferenced) {
+					err = fmt.Errorf("a plan: %w", storage.ErrNotFound)
+				}
+				return err
+			}
+			for _, r := range rows {
+				created = append(created, executionFromRow(r))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create %d executions: %w", len(ps), err)
+	}
+	return storage.InOrderOf(ids, created), nil
+}
+
+// createChunk is the most executions one ExecutionCreateMany statement
+// takes.
+const createChunk = 5000
+
+// executionBatch checks ps, the executions from index start of a batch,
+// records their IDs in ids, and encodes them as the JSON array that
+// ExecutionCreateMany reads: one [id, plan_id, plan_revision,
+// idempotency_key, variables, environment, trigger, schedule_id, queue]
+// array each, with null for none.
+func executionBatch(ps []*storage.ExecutionCreateParams, start int, ids []uuid.UUID) (string, error) {
+	rows := make([][9]any, len(ps))
+	for i, in := range ps {
+		p, err := in.WithDefaults()
+		var vars []byte
+		if err == nil {
+			vars, err = storage.MarshalLabels(p.Variables)
+		}
+		if err == nil {
+			err = errors.Join(checkNoNUL("idempotency key", p.IdempotencyKey), checkJSONNoNUL("variables", vars),
+				checkNoNUL("environment", p.Environment), checkNoNUL("queue", p.Queue))
+		}
+		if err != nil {
+			return "", fmt.Errorf("execution %d: %w", start+i, err)
+		}
+		ids[start+i] = p.ID
+		var schedule any
+		if p.ScheduleID != uuid.Nil {
+			schedule = p.ScheduleID.String()
+		}
+		rows[i] = [9]any{p.ID.String(), p.PlanID.String(), p.PlanRevision, orNull(p.IdempotencyKey), string(vars),
+			orNull(p.Environment), string(p.Trigger), schedule, p.Queue}
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return "", fmt.Errorf("encode executions: %w", err)
+	}
+	return string(b), nil
+}
+
+// orNull returns s, or nil (JSON null) for "".
+func orNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
 // ExecutionGetByID returns one execution. See storage.ExecutionStore.

@@ -42,7 +42,7 @@ func executionCases() []testCase {
 		{"ListFiltersByTriggerAndSchedule", testExecutionListTriggerSchedule},
 		{"ListRejectsUnknownTrigger", testExecutionListUnknownTrigger},
 		{"SetStatusRecordsTheWorkerID", testExecutionSetWorkerID},
-	}, fenceCases()...)
+	}, append(fenceCases(), executionManyCases()...)...)
 }
 
 // createExecution creates an execution of plan at its current revision.

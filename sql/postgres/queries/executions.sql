@@ -4,6 +4,28 @@ VALUES (@id, @plan_id, @plan_revision, sqlc.narg('idempotency_key'), @variables,
     @trigger, sqlc.narg('schedule_id'), @queue)
 RETURNING *;
 
+-- name: ExecutionCreateMany :many
+-- Creates a batch of queued executions with one statement. A row whose
+-- (plan, idempotency key) is taken, by an older execution or an earlier row
+-- of the batch, is skipped; RETURNING gives only the rows created. An empty
+-- key or environment means none, and the nil UUID means no schedule.
+INSERT INTO executions (id, plan_id, plan_revision, idempotency_key, variables, environment, trigger, schedule_id, queue)
+SELECT t.id, t.plan_id, t.plan_revision, NULLIF(t.idempotency_key, ''), t.variables, NULLIF(t.environment, ''),
+    t.trigger, NULLIF(t.schedule_id, '00000000-0000-0000-0000-000000000000'::uuid), t.queue
+FROM (
+    SELECT unnest(@ids::uuid[]) AS id,
+        unnest(@plan_ids::uuid[]) AS plan_id,
+        unnest(@plan_revisions::bigint[]) AS plan_revision,
+        unnest(@idempotency_keys::text[]) AS idempotency_key,
+        unnest(@variables::jsonb[]) AS variables,
+        unnest(@environments::text[]) AS environment,
+        unnest(@triggers::text[]) AS trigger,
+        unnest(@schedule_ids::uuid[]) AS schedule_id,
+        unnest(@queues::text[]) AS queue
+) AS t
+ON CONFLICT (plan_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING *;
+
 -- name: ExecutionGetByID :one
 SELECT * FROM executions WHERE id = @id;
 

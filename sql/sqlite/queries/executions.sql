@@ -4,6 +4,20 @@ VALUES (@id, @plan_id, @plan_revision, CAST(sqlc.narg('idempotency_key') AS TEXT
     CAST(sqlc.narg('environment') AS TEXT), @trigger, CAST(sqlc.narg('schedule_id') AS TEXT), @queue, @now)
 RETURNING *;
 
+-- name: ExecutionCreateMany :many
+-- @executions is a JSON array of [id, plan_id, plan_revision,
+-- idempotency_key, variables, environment, trigger, schedule_id, queue]
+-- arrays, so a whole batch is one statement; null means none. A row whose
+-- (plan, idempotency key) is taken, by an older execution or an earlier row
+-- of the batch, is skipped; RETURNING gives only the rows created.
+-- "WHERE true" keeps ON CONFLICT from parsing as a join constraint.
+INSERT INTO executions (id, plan_id, plan_revision, idempotency_key, variables, environment, trigger, schedule_id, queue, created_at)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, @now
+FROM jsonb_each(CAST(@executions AS TEXT))
+WHERE true
+ON CONFLICT (plan_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING *;
+
 -- name: ExecutionGetByID :one
 SELECT * FROM executions WHERE id = @id;
 
