@@ -51,7 +51,9 @@ func (c *cli) newPushCmd() *cobra.Command {
 		Short: "Create or update stored plans from plan files, matched by name",
 		Long: `Sync plan files to a running server, so that a repository of plan files
 can be the source of the server's plans. A plan file holds the JSON that
-POST /plan takes: name, description, labels and document.
+POST /plan takes: name, description, labels, retention and document; it
+must be a regular file (not a device or a pipe) of at most 1 MiB, the
+API's limit on a request body.
 
 Every file is first checked here as the API checks it (with this
 machine's ASTRO_PLAN_ENV_ALLOW); if any is invalid, nothing is sent.

@@ -412,6 +412,7 @@ func TestPlanPushBadInputSendsNothing(t *testing.T) {
 			"1 of 2 plan files cannot be pushed; nothing was sent",
 		}},
 		{"missing file", []string{"plan", "push", "--server", server, good, filepath.Join(dir, "nope.json")}, []string{"nope.json: cannot read the plan file"}},
+		{"endless file", []string{"plan", "push", "--server", server, good, "/dev/zero"}, []string{"/dev/zero: cannot read the plan file: not a regular file"}},
 		{"same name twice", []string{"plan", "push", "--server", server, good, twin}, []string{`plan "good" is also in ` + good}},
 		{"no file", []string{"plan", "push", "--server", server}, []string{"requires at least 1 arg"}},
 		{"no server", []string{"plan", "push", good}, []string{"--server is required"}},
