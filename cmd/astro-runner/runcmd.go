@@ -47,6 +47,11 @@ network policy as the server's workers (ASTRO_TARGET_ALLOW,
 ASTRO_TARGET_DENY, ASTRO_PLAN_ENV_ALLOW, ASTRO_SECRET_PATTERN,
 ASTRO_RUN_TIMEOUT).
 
+A --var-file holds a JSON object of strings, or NAME=VALUE lines with
+blank lines and # comments. Spaces around NAME and VALUE are trimmed; a
+VALUE that is a whole JSON string, such as " padded " or "tab\there", is
+unquoted; any other VALUE, single quotes included, is taken literally.
+
 Each step's outcome is printed, in colour on a terminal.
 
 Exit status: 0 when every plan passed, 1 when any failed or errored,
@@ -61,7 +66,7 @@ even when an earlier one failed; the status is the worst of them.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.vars, "var", nil, "set a variable the plans declare, as `NAME=VALUE`; repeatable; wins over --var-file")
-	fl.StringArrayVar(&f.varFiles, "var-file", nil, "read variables from `FILE`: a JSON object of strings, or NAME=VALUE lines (# comments); repeatable")
+	fl.StringArrayVar(&f.varFiles, "var-file", nil, "read variables from `FILE`: a JSON object of strings, or NAME=VALUE lines (see above); repeatable")
 	fl.StringVar(&f.junit, "junit", "", "write a JUnit XML report to `FILE`: one test suite per plan, one test case per step")
 	fl.StringVar(&f.json, "json", "", "write a JSON report to `FILE`: each plan's file, name and run result")
 	fl.BoolVar(&f.noColor, "no-color", false, "never colour the output (it is coloured only on a terminal, and never when NO_COLOR is set)")
@@ -360,7 +365,8 @@ func readVars(files, flags []string) (map[string]string, error) {
 }
 
 // readVarFile adds the variables of a --var-file to vars: a JSON object of
-// strings, or NAME=VALUE lines with blank lines and # comments.
+// strings, or NAME=VALUE lines with blank lines and # comments (see
+// varValue).
 func readVarFile(file string, vars map[string]string) error {
 	data, err := readFile(file)
 	if err != nil {
@@ -387,12 +393,27 @@ func readVarFile(file string, vars map[string]string) error {
 		if k = strings.TrimSpace(k); !ok || k == "" {
 			return fmt.Errorf("--var-file %s:%d: want NAME=VALUE", file, n)
 		}
-		vars[k] = v
+		vars[k] = varValue(v)
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("--var-file %s: %w", file, err)
 	}
 	return nil
+}
+
+// varValue is the value of a NAME=VALUE line of a --var-file: the text
+// after the first '=', with spaces around it trimmed, then unquoted when
+// the whole of it is one JSON string ("a \"b\"\n"). Anything else, single
+// quotes included, is taken literally.
+func varValue(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		var s string
+		if err := json.Unmarshal([]byte(v), &s); err == nil {
+			return s
+		}
+	}
+	return v
 }
 
 // checkVars refuses a variable that no loaded plan declares: a typo would

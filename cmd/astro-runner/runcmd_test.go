@@ -221,3 +221,33 @@ func TestRunRespectsTheNetworkPolicy(t *testing.T) {
 	require.Contains(t, r.stdout, "ERROR 1. health")
 	require.True(t, strings.Contains(r.stdout, "denied") || strings.Contains(r.stdout, "not allowed"), r.stdout)
 }
+
+// TestVarFileLines checks the NAME=VALUE lines of a --var-file: spaces
+// around the name and the value are trimmed, and a value that is a whole
+// JSON string is unquoted; anything else is taken literally.
+func TestVarFileLines(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		line, name, value string
+	}{
+		{`NAME=x`, "NAME", "x"},
+		{`NAME = "x"`, "NAME", "x"},
+		{"\tNAME\t=\t x y \t", "NAME", "x y"},
+		{`NAME = " padded "`, "NAME", " padded "},
+		{`NAME = "tab\there \"quoted\" \u00e9"`, "NAME", "tab\there \"quoted\" é"},
+		{`NAME = ""`, "NAME", ""},
+		{`NAME =`, "NAME", ""},
+		{`NAME = 'single'`, "NAME", "'single'"},
+		{`NAME = "a" "b"`, "NAME", `"a" "b"`},
+		{`NAME = "unterminated`, "NAME", `"unterminated`},
+		{`NAME = "bad \q escape"`, "NAME", `"bad \q escape"`},
+		{`NAME = a=b`, "NAME", "a=b"},
+	}
+	for _, c := range cases {
+		file := filepath.Join(t.TempDir(), "vars.env")
+		require.NoError(t, os.WriteFile(file, []byte("# comment\n"+c.line+"\n"), 0o600))
+		vars := map[string]string{}
+		require.NoError(t, readVarFile(file, vars), c.line)
+		require.Equal(t, map[string]string{c.name: c.value}, vars, c.line)
+	}
+}
