@@ -541,8 +541,14 @@ func (s *server) cancelExecution(ctx context.Context, in *cancelExecutionInput) 
 			Conflict: fmt.Sprintf("execution %s changed status while being cancelled: read it again", in.ID),
 		}))
 	}
-	if exec.Status == storage.ExecutionRunning && s.deps.CancelFunc != nil {
+	switch {
+	case exec.Status == storage.ExecutionRunning && s.deps.CancelFunc != nil:
 		s.deps.CancelFunc()
+	case exec.Status == storage.ExecutionCancelled:
+		// No worker ran it, so none will log its end: the line a worker
+		// logs for the executions it ends (planjob), with no run to time.
+		s.deps.Logger.InfoContext(ctx, "execution finished", "execution_id", exec.ID, "plan_id", exec.PlanID,
+			"status", exec.Status, "duration", time.Duration(0))
 	}
 	out, err := s.executionOut(ctx, exec)
 	if err != nil {

@@ -47,6 +47,7 @@ var postgresTests = map[string]func(*testing.T){
 	"TestBodyOnExecuteIsParsed":                            TestBodyOnExecuteIsParsed,
 	"TestCancelFinishedExecutionConflicts":                 TestCancelFinishedExecutionConflicts,
 	"TestCancelOfARunningExecutionTellsWorkersAtOnce":      TestCancelOfARunningExecutionTellsWorkersAtOnce,
+	"TestCancelOfAQueuedExecutionLogsItsEnd":               TestCancelOfAQueuedExecutionLogsItsEnd,
 	"TestCascadeDeleteOfAPlanTellsWorkersAtOnce":           TestCascadeDeleteOfAPlanTellsWorkersAtOnce,
 	"TestCancelQueuedExecution":                            TestCancelQueuedExecution,
 	"TestCancelRunningExecutionFlagsItsJob":                TestCancelRunningExecutionFlagsItsJob,

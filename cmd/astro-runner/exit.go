@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/astro-runner/astro-runner/internal/planrun"
+	"github.com/astro-runner/astro-runner/internal/runprint"
 )
 
 // The exit statuses of astro-runner. run and exec share them, so that CI
@@ -76,7 +78,11 @@ func worst(a, b int) int {
 }
 
 // exitCode returns the exit status for a command's error, and writes the
-// error to stderr unless the command already reported it.
+// error to stderr unless the command already reported it. The message may
+// hold a server's text (a problem's detail, or the start of a body that is
+// not one), so each of its lines is cleaned of control characters, and the
+// lines after the first (as errors.Join gives them, such as one per bad
+// setting) are indented so that none can pass for a message of its own.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
@@ -89,6 +95,10 @@ func exitCode(err error, stderr io.Writer) int {
 			return code
 		}
 	}
-	fmt.Fprintln(stderr, "astro-runner:", err)
+	lines := strings.Split(strings.TrimRight(err.Error(), "\n"), "\n")
+	for i, line := range lines {
+		lines[i] = runprint.Clean(line)
+	}
+	fmt.Fprintln(stderr, "astro-runner: "+strings.Join(lines, "\n  "))
 	return code
 }

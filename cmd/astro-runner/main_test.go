@@ -13,8 +13,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/astro-runner/astro-runner/api"
+	"github.com/astro-runner/astro-runner/internal/pgtest"
 	sqlitemigrations "github.com/astro-runner/astro-runner/sql/sqlite/migrations"
 )
+
+// TestMain removes the Postgres container that the Postgres tests may
+// start.
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func envOf(kv map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {

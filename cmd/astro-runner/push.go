@@ -9,10 +9,13 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/astro-runner/astro-runner/internal/plan"
+	"github.com/astro-runner/astro-runner/internal/retention"
 	"github.com/astro-runner/astro-runner/internal/runprint"
 	astro "github.com/astro-runner/astro-runner/sdk/go"
 )
@@ -48,15 +51,20 @@ func (c *cli) newPushCmd() *cobra.Command {
 		Short: "Create or update stored plans from plan files, matched by name",
 		Long: `Sync plan files to a running server, so that a repository of plan files
 can be the source of the server's plans. A plan file holds the JSON that
-POST /plan takes: name, description, labels and document.
+POST /plan takes: name, description, labels, retention and document; it
+must be a regular file (not a device or a pipe) of at most 1 MiB, the
+API's limit on a request body.
 
 Every file is first checked here as the API checks it (with this
 machine's ASTRO_PLAN_ENV_ALLOW); if any is invalid, nothing is sent.
 Then, in order, each file's plan is looked up by its exact name: a plan
-that does not exist is created; one that differs (in description, labels
-or document, compared by meaning, not by layout) is updated with
-If-Match of the revision just read; one that is the same is left
-unchanged. If the plan changes on the server between the read and the
+that does not exist is created; one that differs (in description,
+labels, retention or document, compared by meaning, not by layout: key
+order, number notation such as 1e2 for 100, and the defaults the server
+fills in are no difference) is updated with If-Match of the revision
+just read; one that is the same is left unchanged. A file without
+retention asks for the server's default, so it updates a plan that has
+its own. If the plan changes on the server between the read and the
 write, push reads it again and retries once.
 
 One line per file says what was done: created, updated or unchanged,
@@ -264,6 +272,7 @@ type storedPlan struct {
 	Description string            `json:"description"`
 	Labels      map[string]string `json:"labels"`
 	Document    json.RawMessage   `json:"document"`
+	Retention   *string           `json:"retention"`
 	Revision    int64             `json:"revision"`
 }
 
@@ -291,10 +300,12 @@ func (r *remote) getPlanJSON(ctx context.Context, id astro.UUID) (*storedPlan, e
 }
 
 // samePlan reports whether the stored plan already says what the file
-// says: the same description, labels and document, compared by meaning.
+// says: the same description, labels, retention and document, compared by
+// meaning.
 func samePlan(p *loadedPlan, stored *storedPlan) (bool, error) {
 	if stored.Name != p.body.Name || stored.Description != p.body.Description ||
-		!maps.Equal(stored.Labels, map[string]string(p.body.Labels)) {
+		!maps.Equal(stored.Labels, map[string]string(p.body.Labels)) ||
+		!sameRetention(p.body.Retention, stored.Retention) {
 		return false, nil
 	}
 	var doc plan.Document
@@ -312,11 +323,29 @@ func samePlan(p *loadedPlan, stored *storedPlan) (bool, error) {
 	return bytes.Equal(a, b), nil
 }
 
-// canonicalDocument returns the JSON of a document with each default made
-// explicit (a step's timeout, a capture's regex group), so that documents
-// that mean the same are the same bytes: the server stores the defaults a
-// file may leave out. Object keys are sorted and space is dropped by the
-// encoder.
+// sameRetention reports whether a file's retention and a stored one are
+// the same by meaning ("336h" is "14d"). A file without one asks for the
+// server's default, which only a stored null already is: an update without
+// it sets it back to null.
+func sameRetention(file, stored *string) bool {
+	if file == nil || stored == nil {
+		return file == nil && stored == nil
+	}
+	a, errA := retention.Parse(*file)
+	b, errB := retention.Parse(*stored)
+	if errA != nil || errB != nil {
+		return *file == *stored
+	}
+	return a == b
+}
+
+// canonicalDocument returns the JSON of a document in one form for every
+// way of writing it, so that documents that mean the same are the same
+// bytes. Each default is made explicit (a step's timeout, a capture's regex
+// group): the server stores the defaults a file may leave out. Free JSON
+// values (a request body, an expected value) are rewritten with sorted keys
+// and numbers in one form, compared by value: Postgres's jsonb sends them
+// back with its own key order and 1e2 as 100.
 func canonicalDocument(doc plan.Document) ([]byte, error) {
 	steps := make([]plan.Step, len(doc.Steps))
 	for i, s := range doc.Steps {
@@ -336,5 +365,63 @@ func canonicalDocument(doc plan.Document) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode document: %w", err)
 	}
+	var tree any
+	if err := decodeNumbers(b, &tree); err != nil {
+		return nil, fmt.Errorf("decode document: %w", err)
+	}
+	// Maps are encoded with sorted keys.
+	b, err = json.Marshal(canonicalNumbers(tree))
+	if err != nil {
+		return nil, fmt.Errorf("encode document: %w", err)
+	}
 	return b, nil
+}
+
+// canonicalNumbers rewrites, in place, every json.Number in a decoded JSON
+// value in the form canonicalNumber gives, and returns the value.
+func canonicalNumbers(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		return canonicalNumber(v)
+	case map[string]any:
+		for k, e := range v {
+			v[k] = canonicalNumbers(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = canonicalNumbers(e)
+		}
+	}
+	return v
+}
+
+// canonicalNumber writes a JSON number in one form for its value: its
+// significant digits, without leading or trailing zeros, and a decimal
+// exponent, such as 1e2 for 100, 100.0 and 10E+1, and 0 for any zero. It
+// is exact, whatever the number of digits, and takes time in proportion
+// to the text (no big arithmetic on an exponent such as 1e999999999). A
+// number whose exponent does not fit in 32 bits is left as written.
+func canonicalNumber(n json.Number) json.Number {
+	s := string(n)
+	sign, s := "", strings.TrimPrefix(s, "+")
+	if rest, ok := strings.CutPrefix(s, "-"); ok {
+		sign, s = "-", rest
+	}
+	var exp int64
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		e, err := strconv.ParseInt(strings.TrimPrefix(s[i+1:], "+"), 10, 32)
+		if err != nil {
+			return n
+		}
+		s, exp = s[:i], e
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	digits := strings.TrimLeft(whole+frac, "0")
+	exp -= int64(len(frac))
+	if digits == "" {
+		return "0"
+	}
+	trimmed := strings.TrimRight(digits, "0")
+	exp += int64(len(digits) - len(trimmed))
+	return json.Number(sign + trimmed + "e" + strconv.FormatInt(exp, 10))
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/astro-runner/astro-runner/internal/apitest"
+	"github.com/astro-runner/astro-runner/internal/pgtest"
+	"github.com/astro-runner/astro-runner/internal/storage"
+	"github.com/astro-runner/astro-runner/internal/storage/pgstore"
 	"github.com/astro-runner/astro-runner/internal/storage/sqlitestore"
 	astro "github.com/astro-runner/astro-runner/sdk/go"
 )
@@ -244,17 +247,45 @@ func TestExecToken(t *testing.T) {
 }
 
 // pushDoc is a plan document that leaves out the defaults the server fills
-// in (a step's timeout, a capture's group) and holds a number too large
-// for a float64 to keep exactly.
+// in (a step's timeout, a capture's group), holds a number too large for a
+// float64 to keep exactly, and free JSON values (a request body, an
+// expected value) whose keys and numbers Postgres's jsonb rewrites: it
+// sorts the keys and writes 1e2 as 100.
 func pushDoc(base, id string) string {
 	return `{"variables":{"base_url":"` + base + `"},"steps":[
-		{"name":"echo","request":{"method":"POST","url":"{{base_url}}/echo?v=hi","body":{"id":` + id + `}},
+		{"name":"echo","request":{"method":"POST","url":"{{base_url}}/echo?v=hi",
+		  "body":{"zeta":1e2,"id":` + id + `,"alpha":{"b":2.50,"a":[1E1,-0.0]}}},
+		 "assert":{"jsonpath":[{"path":"$.x","equals":{"yy":1e-2,"x":"s"}}]},
 		 "capture":[{"name":"word","regex":"(h.)"}]}]}`
 }
 
+// postgresStore returns a store in a fresh Postgres schema, closed when the
+// test ends. It skips without a database, or fails with
+// ASTRO_REQUIRE_POSTGRES=1.
+func postgresStore(t *testing.T) storage.Store {
+	t.Helper()
+	st, err := pgstore.Open(context.Background(), pgstore.Config{URL: pgtest.URL(t), MaxConns: 4})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	return st
+}
+
+// TestPlanPush runs on both kinds of store, since they send a stored plan
+// back differently: SQLite keeps the text of free JSON values, Postgres
+// rewrites it.
 func TestPlanPush(t *testing.T) {
 	t.Parallel()
-	server := startServer(t, "", nil)
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		testPlanPush(t, startServer(t, "", nil))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		testPlanPush(t, apitest.Serve(t, postgresStore(t), apitest.Options{}))
+	})
+}
+
+func testPlanPush(t *testing.T, server string) {
 	dir := t.TempDir()
 	base := newTarget(t)
 	a := writePlan(t, dir, "alpha", pushDoc(base, "12345678901234567890"))
@@ -275,7 +306,7 @@ func TestPlanPush(t *testing.T) {
 
 	r = runCLI(t, nil, "plan", "push", "--server", server, a, b)
 	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
-	require.Contains(t, r.stdout, a+`: unchanged plan "alpha"`, "defaults the server filled in are no change")
+	require.Contains(t, r.stdout, a+`: unchanged plan "alpha"`, "defaults the server filled in, and keys and numbers it rewrote, are no change")
 	require.Contains(t, r.stdout, `revision 1)`)
 	require.Contains(t, r.stdout, b+`: unchanged plan "beta"`)
 
@@ -290,15 +321,63 @@ func TestPlanPush(t *testing.T) {
 	require.Regexp(t, `updated plan "alpha" \(id [0-9a-f-]{36}, revision 1 -> 2\)`, r.stdout)
 	require.Contains(t, string(listPlans(t, server)["alpha"].Document), "12345678901234567891")
 
+	// A number in a free value written another way is no change; another
+	// value is.
+	for _, c := range []struct {
+		from, to string
+		changed  bool
+	}{
+		{`"zeta":1e2`, `"zeta":100.0`, false},
+		{`"zeta":100.0`, `"zeta":10E+1`, false},
+		{`"zeta":10E+1`, `"zeta":1e3`, true},
+		{`"yy":1e-2`, `"yy":0.010`, false},
+		{`"yy":0.010`, `"yy":0.011`, true},
+	} {
+		require.NoError(t, os.WriteFile(a, []byte(strings.Replace(mustRead(t, a), c.from, c.to, 1)), 0o600))
+		r = runCLI(t, nil, "plan", "push", "--server", server, a)
+		require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+		want := `unchanged plan "alpha"`
+		if c.changed {
+			want = `updated plan "alpha"`
+		}
+		require.Contains(t, r.stdout, want, "%s -> %s", c.from, c.to)
+	}
+
 	// Labels and description are compared too.
 	require.NoError(t, os.WriteFile(b, []byte(strings.Replace(mustRead(t, b), `"team":"qa"`, `"team":"ops"`, 1)), 0o600))
 	r = runCLI(t, nil, "plan", "push", "--server", server, a, b)
 	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
 	require.Contains(t, r.stdout, `unchanged plan "alpha"`)
-	require.Contains(t, r.stdout, `revision 2)`)
 	require.Contains(t, r.stdout, `updated plan "beta"`)
 	require.Equal(t, "ops", listPlans(t, server)["beta"].Labels["team"])
+
+	// So is the retention, by meaning; leaving it out of the file sets it
+	// back to the server's.
+	plain := mustRead(t, b)
+	for _, c := range []struct {
+		retention string // "" leaves it out
+		want      string
+		stored    *string
+	}{
+		{"14d", "updated", ptr("14d")},
+		{"336h", "unchanged", ptr("14d")},
+		{"30d", "updated", ptr("30d")},
+		{"", "updated", nil},
+		{"", "unchanged", nil},
+	} {
+		content := plain
+		if c.retention != "" {
+			content = strings.Replace(plain, "{", `{"retention":"`+c.retention+`",`, 1)
+		}
+		require.NoError(t, os.WriteFile(b, []byte(content), 0o600))
+		r = runCLI(t, nil, "plan", "push", "--server", server, b)
+		require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+		require.Contains(t, r.stdout, c.want+` plan "beta"`, "retention %q", c.retention)
+		require.Equal(t, c.stored, listPlans(t, server)["beta"].Retention, "retention %q", c.retention)
+	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func mustRead(t *testing.T, file string) string {
 	t.Helper()
@@ -333,6 +412,7 @@ func TestPlanPushBadInputSendsNothing(t *testing.T) {
 			"1 of 2 plan files cannot be pushed; nothing was sent",
 		}},
 		{"missing file", []string{"plan", "push", "--server", server, good, filepath.Join(dir, "nope.json")}, []string{"nope.json: cannot read the plan file"}},
+		{"endless file", []string{"plan", "push", "--server", server, good, "/dev/zero"}, []string{"/dev/zero: cannot read the plan file: not a regular file"}},
 		{"same name twice", []string{"plan", "push", "--server", server, good, twin}, []string{`plan "good" is also in ` + good}},
 		{"no file", []string{"plan", "push", "--server", server}, []string{"requires at least 1 arg"}},
 		{"no server", []string{"plan", "push", good}, []string{"--server is required"}},

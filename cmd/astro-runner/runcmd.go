@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"sort"
@@ -39,10 +40,17 @@ func (c *cli) newRunCmd() *cobra.Command {
 		Short: "Run plan files locally, without a server, and report the results",
 		Long: `Run each plan file in order, here, without a server: nothing is stored.
 A plan file holds the JSON that POST /plan takes: name, description,
-labels and document. It is checked as the API checks it, and runs with
-the same runner and network policy as the server's workers
-(ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY, ASTRO_PLAN_ENV_ALLOW,
-ASTRO_SECRET_PATTERN, ASTRO_RUN_TIMEOUT).
+labels and document; it and each --var-file must be a regular file (not
+a device or a pipe) of at most 1 MiB, the API's limit on a request body.
+It is checked as the API checks it, and runs with the same runner and
+network policy as the server's workers (ASTRO_TARGET_ALLOW,
+ASTRO_TARGET_DENY, ASTRO_PLAN_ENV_ALLOW, ASTRO_SECRET_PATTERN,
+ASTRO_RUN_TIMEOUT).
+
+A --var-file holds a JSON object of strings, or NAME=VALUE lines with
+blank lines and # comments. Spaces around NAME and VALUE are trimmed; a
+VALUE that is a whole JSON string, such as " padded " or "tab\there", is
+unquoted; any other VALUE, single quotes included, is taken literally.
 
 Each step's outcome is printed, in colour on a terminal.
 
@@ -58,7 +66,7 @@ even when an earlier one failed; the status is the worst of them.`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.vars, "var", nil, "set a variable the plans declare, as `NAME=VALUE`; repeatable; wins over --var-file")
-	fl.StringArrayVar(&f.varFiles, "var-file", nil, "read variables from `FILE`: a JSON object of strings, or NAME=VALUE lines (# comments); repeatable")
+	fl.StringArrayVar(&f.varFiles, "var-file", nil, "read variables from `FILE`: a JSON object of strings, or NAME=VALUE lines (see above); repeatable")
 	fl.StringVar(&f.junit, "junit", "", "write a JUnit XML report to `FILE`: one test suite per plan, one test case per step")
 	fl.StringVar(&f.json, "json", "", "write a JSON report to `FILE`: each plan's file, name and run result")
 	fl.BoolVar(&f.noColor, "no-color", false, "never colour the output (it is coloured only on a terminal, and never when NO_COLOR is set)")
@@ -228,7 +236,7 @@ func withVars(declared, vars map[string]string) map[string]string {
 // loadPlan reads and checks a plan file as create-plan checks its body.
 func loadPlan(file string, envAllow []string) *loadedPlan {
 	p := &loadedPlan{file: file}
-	data, err := os.ReadFile(file)
+	data, err := readFile(file)
 	if err != nil {
 		p.problem = "cannot read the plan file: " + pathlessError(err)
 		return p
@@ -248,6 +256,45 @@ func loadPlan(file string, envAllow []string) *loadedPlan {
 		p.body, p.data = body, data
 	}
 	return p
+}
+
+// maxFileBytes bounds a plan file or --var-file: 1 MiB, the API's limit on
+// a request body, such as create-plan's.
+const maxFileBytes = 1 << 20
+
+// errNotRegular is the error of a path that names a device, a pipe or a
+// directory rather than a file: /dev/zero would never end.
+var errNotRegular = errors.New("not a regular file")
+
+// readFile reads a regular file of at most maxFileBytes. It refuses
+// anything else before reading (a device such as /dev/zero, a pipe, a
+// directory), and never reads more than one byte past the limit.
+func readFile(file string) ([]byte, error) {
+	// Stat first: opening a pipe would block until a writer comes.
+	if fi, err := os.Stat(file); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// The path may have been replaced between the two calls.
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxFileBytes {
+		return nil, errors.New("larger than 1 MiB, the API's limit")
+	}
+	return data, nil
 }
 
 // pathlessError returns the text of a file error without the path, which
@@ -318,9 +365,10 @@ func readVars(files, flags []string) (map[string]string, error) {
 }
 
 // readVarFile adds the variables of a --var-file to vars: a JSON object of
-// strings, or NAME=VALUE lines with blank lines and # comments.
+// strings, or NAME=VALUE lines with blank lines and # comments (see
+// varValue).
 func readVarFile(file string, vars map[string]string) error {
-	data, err := os.ReadFile(file)
+	data, err := readFile(file)
 	if err != nil {
 		return fmt.Errorf("--var-file %s: %s", file, pathlessError(err))
 	}
@@ -345,12 +393,27 @@ func readVarFile(file string, vars map[string]string) error {
 		if k = strings.TrimSpace(k); !ok || k == "" {
 			return fmt.Errorf("--var-file %s:%d: want NAME=VALUE", file, n)
 		}
-		vars[k] = v
+		vars[k] = varValue(v)
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("--var-file %s: %w", file, err)
 	}
 	return nil
+}
+
+// varValue is the value of a NAME=VALUE line of a --var-file: the text
+// after the first '=', with spaces around it trimmed, then unquoted when
+// the whole of it is one JSON string ("a \"b\"\n"). Anything else, single
+// quotes included, is taken literally.
+func varValue(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		var s string
+		if err := json.Unmarshal([]byte(v), &s); err == nil {
+			return s
+		}
+	}
+	return v
 }
 
 // checkVars refuses a variable that no loaded plan declares: a typo would

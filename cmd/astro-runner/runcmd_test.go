@@ -138,6 +138,9 @@ func TestRunBadInputExitsTwo(t *testing.T) {
 		"document":{"steps":[{"name":"s","request":{"method":"FETCH","url":"{{nope}}/x"}}]}}`), 0o600))
 	varFile := filepath.Join(dir, "vars.env")
 	require.NoError(t, os.WriteFile(varFile, []byte("# comment\nbase_url="+base+"\n"), 0o600))
+	// One byte over the limit: a plan body the API would refuse.
+	large := filepath.Join(dir, "large.json")
+	require.NoError(t, os.WriteFile(large, []byte(`{"name":"` + strings.Repeat("x", 1<<20) + `"}`)[:1<<20+1], 0o600))
 
 	cases := []struct {
 		name string
@@ -163,6 +166,13 @@ func TestRunBadInputExitsTwo(t *testing.T) {
 		{"unknown var", []string{"run", good, "--var", "base_url=" + base, "--var", "bsae_url=x"}, []string{"unknown variable bsae_url", "declared: base_url"}},
 		{"bad var syntax", []string{"run", good, "--var", "base_url"}, []string{`--var "base_url": want NAME=VALUE`}},
 		{"missing var file", []string{"run", good, "--var-file", filepath.Join(dir, "nope.env")}, []string{"--var-file", "no such file"}},
+		{"device plan", []string{"run", "/dev/null"}, []string{"/dev/null: cannot read the plan file: not a regular file"}},
+		{"endless plan", []string{"run", "/dev/zero"}, []string{"/dev/zero: cannot read the plan file: not a regular file"}},
+		{"directory plan", []string{"run", dir}, []string{"cannot read the plan file: not a regular file"}},
+		{"large plan", []string{"run", large}, []string{"large.json: cannot read the plan file: larger than 1 MiB, the API's limit"}},
+		{"device var file", []string{"run", good, "--var-file", "/dev/null"}, []string{"--var-file /dev/null: not a regular file"}},
+		{"endless var file", []string{"run", good, "--var-file", "/dev/zero"}, []string{"--var-file /dev/zero: not a regular file"}},
+		{"large var file", []string{"run", good, "--var-file", large}, []string{"large.json: larger than 1 MiB, the API's limit"}},
 		{"unknown flag", []string{"run", good, "--frobnicate"}, []string{"unknown flag: --frobnicate"}},
 		{"bad policy", []string{"run", good}, []string{"ASTRO_TARGET_ALLOW"}},
 	}
@@ -210,4 +220,34 @@ func TestRunRespectsTheNetworkPolicy(t *testing.T) {
 	require.Equal(t, exitFailed, r.code)
 	require.Contains(t, r.stdout, "ERROR 1. health")
 	require.True(t, strings.Contains(r.stdout, "denied") || strings.Contains(r.stdout, "not allowed"), r.stdout)
+}
+
+// TestVarFileLines checks the NAME=VALUE lines of a --var-file: spaces
+// around the name and the value are trimmed, and a value that is a whole
+// JSON string is unquoted; anything else is taken literally.
+func TestVarFileLines(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		line, name, value string
+	}{
+		{`NAME=x`, "NAME", "x"},
+		{`NAME = "x"`, "NAME", "x"},
+		{"\tNAME\t=\t x y \t", "NAME", "x y"},
+		{`NAME = " padded "`, "NAME", " padded "},
+		{`NAME = "tab\there \"quoted\" \u00e9"`, "NAME", "tab\there \"quoted\" é"},
+		{`NAME = ""`, "NAME", ""},
+		{`NAME =`, "NAME", ""},
+		{`NAME = 'single'`, "NAME", "'single'"},
+		{`NAME = "a" "b"`, "NAME", `"a" "b"`},
+		{`NAME = "unterminated`, "NAME", `"unterminated`},
+		{`NAME = "bad \q escape"`, "NAME", `"bad \q escape"`},
+		{`NAME = a=b`, "NAME", "a=b"},
+	}
+	for _, c := range cases {
+		file := filepath.Join(t.TempDir(), "vars.env")
+		require.NoError(t, os.WriteFile(file, []byte("# comment\n"+c.line+"\n"), 0o600))
+		vars := map[string]string{}
+		require.NoError(t, readVarFile(file, vars), c.line)
+		require.Equal(t, map[string]string{c.name: c.value}, vars, c.line)
+	}
 }

@@ -226,7 +226,7 @@ func (ps pools) run(ctx context.Context) {
 }
 
 // reconcile periodically finishes executions whose job ended without
-// finishing them.
+// finishing them. The handler logs how many.
 func reconcile(ctx context.Context, h *planjob.Handler, log *slog.Logger) {
 	t := time.NewTicker(15 * time.Second)
 	defer t.Stop()
@@ -236,10 +236,8 @@ func reconcile(ctx context.Context, h *planjob.Handler, log *slog.Logger) {
 			return
 		case <-t.C:
 		}
-		if n, err := h.Reconcile(ctx); err != nil && ctx.Err() == nil {
+		if _, err := h.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			log.Debug("reconcile executions", "error", err)
-		} else if n > 0 {
-			log.Info("finished executions whose job had ended", "executions", n)
 		}
 	}
 }

@@ -93,3 +93,33 @@ func TestFinishedExecutionIsLoggedOnce(t *testing.T) {
 		require.Contains(t, rec, "duration")
 	}
 }
+
+// reconcileStore is a store whose ExecutionReconcile finishes n executions.
+type reconcileStore struct {
+	storage.Store
+	n int64
+}
+
+func (s reconcileStore) ExecutionReconcile(context.Context) (int64, error) { return s.n, nil }
+
+// TestReconcileLogsHowManyItFinished checks the line that stands for the
+// "execution finished" lines no worker logs for the executions reconcile
+// ends, and that a reconcile that ends none is silent.
+func TestReconcileLogsHowManyItFinished(t *testing.T) {
+	t.Parallel()
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	n, err := (&planjob.Handler{Store: reconcileStore{n: 0}, Logger: log}).Reconcile(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Empty(t, logs.String())
+
+	n, err = (&planjob.Handler{Store: reconcileStore{n: 3}, Logger: log}).Reconcile(context.Background())
+	require.NoError(t, err)
+	require.EqualValues(t, 3, n)
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal([]byte(logs.String()), &rec), logs.String())
+	require.Equal(t, "executions finished by reconcile", rec["msg"])
+	require.Equal(t, "INFO", rec["level"])
+	require.EqualValues(t, 3, rec["count"])
+}

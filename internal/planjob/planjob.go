@@ -387,11 +387,16 @@ func storeSummary(err error) string {
 }
 
 // Reconcile finishes executions whose job ended without finishing them, as
-// when a worker crashed on the job's last attempt. Run it periodically.
+// when a worker crashed on the job's last attempt, and returns how many. Run
+// it periodically. No worker logs "execution finished" for these, so it
+// logs their count, when there are any.
 func (h *Handler) Reconcile(ctx context.Context) (int64, error) {
 	n, err := h.Store.ExecutionReconcile(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("reconcile executions: %w", err)
+	}
+	if n > 0 {
+		h.logger().InfoContext(ctx, "executions finished by reconcile", "count", n)
 	}
 	return n, nil
 }

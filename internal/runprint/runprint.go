@@ -64,14 +64,16 @@ func (p *Printer) label(status string) string {
 	case planrun.StatusSkipped:
 		return p.paint(yellow, "SKIP ")
 	default:
-		return p.paint(red, fmt.Sprintf("%-5s", strings.ToUpper(status)))
+		return p.paint(red, fmt.Sprintf("%-5s", strings.ToUpper(Clean(status))))
 	}
 }
 
 // Result writes one plan's result under a heading: title (such as the
-// file name) and the plan's name.
+// file name) and the plan's name. Every string, the result's included, is
+// cleaned (see Clean).
 func (p *Printer) Result(title, name string, res *planrun.Result) {
-	p.heading(title, name)
+	name = Clean(name)
+	p.heading(Clean(title), name)
 	for i := range res.Steps {
 		p.step(i, &res.Steps[i])
 	}
@@ -79,7 +81,8 @@ func (p *Printer) Result(title, name string, res *planrun.Result) {
 	fmt.Fprintf(p.W, "%s %s  %s\n", p.label(res.Status), p.paint(bold, name), p.counts(t))
 }
 
-// heading writes the line that opens a plan's output.
+// heading writes the line that opens a plan's output. Both strings are
+// clean.
 func (p *Printer) heading(title, name string) {
 	if title == "" || title == name {
 		fmt.Fprintf(p.W, "%s\n", p.paint(bold, name))
@@ -97,7 +100,7 @@ func (p *Printer) counts(t planrun.Totals) string {
 
 // step writes one step's line and, when it did not pass, why.
 func (p *Printer) step(i int, sr *planrun.StepResult) {
-	line := fmt.Sprintf("  %s %d. %s", p.label(sr.Status), i+1, sr.Name)
+	line := fmt.Sprintf("  %s %d. %s", p.label(sr.Status), i+1, Clean(sr.Name))
 	if sr.HTTPStatus != 0 {
 		line += fmt.Sprintf("  HTTP %d", sr.HTTPStatus)
 	}
@@ -117,23 +120,24 @@ func (p *Printer) step(i int, sr *planrun.StepResult) {
 			continue
 		}
 		failedChecks++
-		what := a.Kind
+		what := Clean(a.Kind)
 		if a.Target != "" {
-			what += " " + a.Target
+			what += " " + Clean(a.Target)
 		}
-		fmt.Fprintf(p.W, "        %s: %s\n", what, oneLine(a.Message))
+		fmt.Fprintf(p.W, "        %s: %s\n", what, Clean(a.Message))
 	}
 	if sr.Error != "" && (failedChecks == 0 || sr.Status != planrun.StatusFailed) {
-		fmt.Fprintf(p.W, "        %s\n", oneLine(sr.Error))
+		fmt.Fprintf(p.W, "        %s\n", Clean(sr.Error))
 	}
 }
 
-// Problem writes why a plan could not run (an unreadable or invalid file):
-// a heading and one indented line per detail.
+// Problem writes why a plan could not run (an unreadable or invalid file,
+// an execution that ended in error): a heading and one indented line per
+// detail, every string cleaned (see Clean).
 func (p *Printer) Problem(title, msg string, details []string) {
-	fmt.Fprintf(p.W, "%s %s: %s\n", p.paint(red, "ERROR"), p.paint(bold, title), msg)
+	fmt.Fprintf(p.W, "%s %s: %s\n", p.paint(red, "ERROR"), p.paint(bold, Clean(title)), Clean(msg))
 	for _, d := range details {
-		fmt.Fprintf(p.W, "        %s\n", oneLine(d))
+		fmt.Fprintf(p.W, "        %s\n", Clean(d))
 	}
 }
 
@@ -175,9 +179,13 @@ func Duration(ms int64) string {
 	return d.Round(time.Second).String()
 }
 
-// oneLine keeps text on one line, so that a message cannot break the
-// layout or forge lines.
-func oneLine(s string) string {
+// Clean returns text fit to print on a terminal: on one line, so that it
+// cannot break the layout or forge lines, and without control characters,
+// so that it cannot carry escape sequences. Line breaks and tabs become
+// spaces, runs of spaces one space, and other C0 and C1 controls and DEL a
+// '?'. Printer cleans every string it prints; text that may come from a
+// server or a target must go through it elsewhere too.
+func Clean(s string) string {
 	s = strings.Map(func(r rune) rune {
 		switch {
 		case r == '\n' || r == '\t' || r == '\r':

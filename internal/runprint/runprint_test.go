@@ -73,3 +73,46 @@ func TestSummaryAndProblem(t *testing.T) {
 		"",
 	}, "\n"), buf.String())
 }
+
+// TestEveryPrintedStringIsCleaned checks that text that may come from a
+// server (through exec) or a target cannot carry escape sequences or break
+// lines, whichever field it is in.
+func TestEveryPrintedStringIsCleaned(t *testing.T) {
+	t.Parallel()
+	const esc = "\x1b]0;owned\x07\x1b[2J"
+	res := &planrun.Result{
+		Status: "weird" + esc,
+		Steps: []planrun.StepResult{{
+			Name: "login" + esc + "\nPASS  forged", Status: planrun.StatusFailed, Attempts: 1,
+			Assertions: []planrun.AssertionResult{{Kind: "status" + esc, Target: "$.x" + esc, Message: "bad" + esc}},
+		}},
+	}
+	for _, color := range []bool{false, true} {
+		var buf bytes.Buffer
+		p := &runprint.Printer{W: &buf, Color: color}
+		p.Result("execution 1"+esc, "plan"+esc, res)
+		p.Problem("plan"+esc, "execution 1 ended error: "+esc+"boom", []string{"detail" + esc})
+		out := buf.String()
+		require.NotContains(t, out, "\x07")
+		require.NotContains(t, out, "\x1b]")
+		require.NotContains(t, out, "\x1b[2J")
+		require.NotContains(t, out, "\nPASS  forged")
+		require.Contains(t, out, "login?]0;owned??[2J PASS forged")
+	}
+}
+
+func TestClean(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ in, want string }{
+		{"plain text", "plain text"},
+		{"two\nlines\r\n", "two lines"},
+		{"tab\there", "tab here"},
+		{"\x1b[31mred\x1b[0m", "?[31mred?[0m"},
+		{"del\x7f c1\u009b", "del? c1?"},
+		{"  spaced   out  ", "spaced out"},
+		{"ünïcode ✓", "ünïcode ✓"},
+	}
+	for _, c := range cases {
+		require.Equal(t, c.want, runprint.Clean(c.in), "%q", c.in)
+	}
+}
