@@ -189,8 +189,7 @@ func finishSpec(oapi *huma.OpenAPI) {
 	runFieldsOptional(oapi.Components.Schemas.Map()["ExecutionResult"])
 	// Huma omits an empty errors list rather than sending null.
 	oapi.Components.Schemas.Map()["ErrorModel"].Properties["errors"].Nullable = false
-	requireParam(oapi.Paths["/plan/{id}"].Put, "If-Match")
-	requireParam(oapi.Paths["/environment/{name}"].Put, "If-Match")
+	requireIfMatch(oapi)
 }
 
 // sortedKeys returns the keys of m in order, for a deterministic walk.
@@ -306,17 +305,25 @@ func runFieldsOptional(s *huma.Schema) {
 	}
 }
 
-// requireParam marks the parameter name of op as required in the document
-// only. The handler checks it itself, to answer 428 instead of the 422 that
-// Huma gives for a missing required parameter.
-func requireParam(op *huma.Operation, name string) {
-	for _, p := range op.Parameters {
-		if p.Name == name {
-			p.Required = true
-			return
+// requireIfMatch marks every If-Match header parameter of every operation
+// required, in the document only. Every handler that takes If-Match reads
+// it with parseIfMatch, which answers a missing one with 428 instead of the
+// 422 that Huma gives for a missing required parameter; so the handler
+// checks it itself and only the document says it is required.
+func requireIfMatch(oapi *huma.OpenAPI) {
+	for _, path := range slices.Sorted(maps.Keys(oapi.Paths)) {
+		item := oapi.Paths[path]
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
+			if op == nil {
+				continue
+			}
+			for _, p := range op.Parameters {
+				if p.In == "header" && strings.EqualFold(p.Name, "If-Match") {
+					p.Required = true
+				}
+			}
 		}
 	}
-	panic(fmt.Sprintf("api: %s has no parameter %s", op.OperationID, name))
 }
 
 // spec30 serves the OpenAPI 3.0.3 downgrade at /openapi-3.0.json and

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,26 +250,54 @@ func TestStatusShorthandIsAcceptedAndAnsweredAsAnArray(t *testing.T) {
 	}
 }
 
-// TestUpdateWithoutIfMatchIs428WhileTheSpecRequiresIt checks both halves:
-// the document marks If-Match required, and the server still answers a
-// missing one with 428 rather than Huma's 422.
+// TestUpdateWithoutIfMatchIs428WhileTheSpecRequiresIt checks both halves
+// for every PUT in the document: an update the server answers with 428 when
+// If-Match is missing (rather than Huma's 422) has If-Match marked required
+// in the document, and every If-Match the document lists is required and
+// enforced. A PUT added to the API without a case here fails the test.
 func TestUpdateWithoutIfMatchIs428WhileTheSpecRequiresIt(t *testing.T) {
 	t.Parallel()
-	var ifMatch *huma.Param
-	for _, prm := range specAPI().Paths["/plan/{id}"].Put.Parameters {
-		if prm.Name == "If-Match" {
-			ifMatch = prm
-		}
-	}
-	require.NotNil(t, ifMatch)
-	assert.True(t, ifMatch.Required, "If-Match is required in the spec")
-
-	e := newEnv(t)
+	e := newEnv(t, withSecretKey(t))
 	p := e.createPlan("guarded", nil)
-	res := e.request(http.MethodPut, "/plan/"+p.ID.String(), planBody("guarded", nil))
-	require.Equal(t, http.StatusPreconditionRequired, res.Status, "body: %s", res.Body)
-	res = e.request(http.MethodPut, "/plan/"+p.ID.String(), planBody("guarded", nil), "If-Match", `"1"`)
-	require.Equal(t, http.StatusOK, res.Status, "body: %s", res.Body)
+	e.createEnvironment("guarded", map[string]string{"a": "1"})
+	sc := e.createSchedule(p.ID, map[string]any{"cron": "@hourly"})
+	// puts gives, for each PUT path of the document, a request to an
+	// existing resource (at revision 1) with a valid body.
+	puts := map[string]struct {
+		path string
+		body any
+	}{
+		"/plan/{id}":          {"/plan/" + p.ID.String(), planBody("guarded", nil)},
+		"/environment/{name}": {"/environment/guarded", map[string]any{"variables": map[string]string{"a": "2"}}},
+		"/schedule/{id}":      {"/schedule/" + sc.ID.String(), map[string]any{"cron": "@daily"}},
+		"/secret/{name}":      {"/secret/API_TOKEN", map[string]string{"value": "abcdef"}},
+	}
+	oapi := specAPI()
+	for _, path := range slices.Sorted(maps.Keys(oapi.Paths)) {
+		op := oapi.Paths[path].Put
+		if op == nil {
+			continue
+		}
+		t.Run(op.OperationID, func(t *testing.T) {
+			put, ok := puts[path]
+			require.True(t, ok, "no case for PUT %s: add one", path)
+			var ifMatch *huma.Param
+			for _, prm := range op.Parameters {
+				if prm.In == "header" && prm.Name == "If-Match" {
+					ifMatch = prm
+				}
+			}
+			res := e.request(http.MethodPut, put.path, put.body)
+			if res.Status != http.StatusPreconditionRequired {
+				assert.Nil(t, ifMatch, "the document lists If-Match but the server does not require it: %d %s", res.Status, res.Body)
+				return
+			}
+			require.NotNil(t, ifMatch, "the server requires If-Match but the document does not list it")
+			assert.True(t, ifMatch.Required, "If-Match is required in the spec")
+			res = e.request(http.MethodPut, put.path, put.body, "If-Match", `"1"`)
+			assert.Equal(t, http.StatusOK, res.Status, "body: %s", res.Body)
+		})
+	}
 }
 
 // TestSpecSaysWhatTheServerSends checks the fixes that make generated

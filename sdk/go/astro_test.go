@@ -3,10 +3,17 @@ package astro
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -197,5 +204,144 @@ func TestParseUUIDRejectsNames(t *testing.T) {
 	t.Parallel()
 	if _, err := ParseUUID("Checkout smoke test"); err == nil {
 		t.Error("ParseUUID accepted a plan name")
+	}
+}
+
+// executionJSON is an execution of planID with the given status.
+func executionJSON(status string) string {
+	return `{"id":"` + planID + `","plan_id":"` + planID + `","plan_revision":1,"status":"` + status + `","attempt":1,
+		"created_at":"2025-01-02T15:04:05Z","started_at":null,"finished_at":null,"result":null}`
+}
+
+// scriptedPolls serves one answer of script per request, then the last one again,
+// and counts the requests. An answer "close" closes the connection without an answer;
+// a number is that status with a text body; anything else is an execution with that
+// status.
+type scriptedPolls struct {
+	script []string
+	polls  atomic.Int64
+}
+
+func (s *scriptedPolls) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	n := int(s.polls.Add(1))
+	step := s.script[min(n, len(s.script))-1]
+	switch {
+	case step == "close":
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+	case step[0] >= '0' && step[0] <= '9':
+		code, _ := strconv.Atoi(step)
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(code)
+		_, _ = io.WriteString(w, "restarting")
+	default:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, executionJSON(step))
+	}
+}
+
+func TestWaitExecutionRetriesTransientErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		script    []string
+		wantPolls int64
+		// wantStatus is the final execution's status, or "" for an error with this
+		// problem status (0: any error).
+		wantStatus  string
+		wantProblem int
+	}{
+		{name: "Unavailable", script: []string{"503", "503", "passed"}, wantPolls: 3, wantStatus: "passed"},
+		{name: "GatewaysThenRunning", script: []string{"running", "502", "504", "failed"}, wantPolls: 4, wantStatus: "failed"},
+		{name: "ConnectionClosed", script: []string{"close", "running", "passed"}, wantPolls: 3, wantStatus: "passed"},
+		{name: "NotFoundEndsAtOnce", script: []string{"404", "passed"}, wantPolls: 1, wantProblem: 404},
+		{name: "InternalErrorEndsAtOnce", script: []string{"running", "500", "passed"}, wantPolls: 2, wantProblem: 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := &scriptedPolls{script: tc.script}
+			srv := httptest.NewServer(s)
+			t.Cleanup(srv.Close)
+			c, err := New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, _ := ParseUUID(planID)
+			e, err := c.WaitExecution(context.Background(), id)
+			if got := s.polls.Load(); got != tc.wantPolls {
+				t.Errorf("polls = %d, want %d", got, tc.wantPolls)
+			}
+			if tc.wantStatus != "" {
+				if err != nil {
+					t.Fatalf("WaitExecution error = %v, want the %s execution", err, tc.wantStatus)
+				}
+				if string(e.Status) != tc.wantStatus {
+					t.Errorf("status = %s, want %s", e.Status, tc.wantStatus)
+				}
+				return
+			}
+			var p *Problem
+			if !errors.As(err, &p) || p.Status != tc.wantProblem {
+				t.Fatalf("WaitExecution error = %v, want a %d problem", err, tc.wantProblem)
+			}
+		})
+	}
+}
+
+func TestWaitExecutionRetriesUntilTheContextEnds(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := &scriptedPolls{script: []string{"503"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.polls.Load() == 2 {
+			cancel()
+		}
+		s.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := ParseUUID(planID)
+	_, err = c.WaitExecution(ctx, id)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("WaitExecution error = %v, want context.Canceled", err)
+	}
+	if got := s.polls.Load(); got < 3 {
+		t.Errorf("polls = %d, want at least 3 (two 503s retried)", got)
+	}
+}
+
+func TestIsTransient(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"BadGateway", &Problem{Status: 502}, true},
+		{"Unavailable", fmt.Errorf("wrapped: %w", &Problem{Status: 503}), true},
+		{"GatewayTimeout", &Problem{Status: 504}, true},
+		{"InternalError", &Problem{Status: 500}, false},
+		{"NotFound", &Problem{Status: 404}, false},
+		{"TooManyRequests", &Problem{Status: 429}, false},
+		{"ConnectionRefused", &url.Error{Op: "Get", URL: "http://127.0.0.1:1", Err: &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}, true},
+		{"ConnectionReset", fmt.Errorf("read body: %w", syscall.ECONNRESET), true},
+		{"ClosedEarly", &url.Error{Op: "Get", URL: "http://127.0.0.1:1", Err: io.EOF}, true},
+		{"BodyCut", fmt.Errorf("read body: %w", io.ErrUnexpectedEOF), true},
+		{"Canceled", &url.Error{Op: "Get", URL: "http://127.0.0.1:1", Err: context.Canceled}, false},
+		{"DeadlineExceeded", fmt.Errorf("get: %w", context.DeadlineExceeded), false},
+		{"Other", errors.New("unsupported protocol scheme"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := isTransient(tc.err); got != tc.want {
+				t.Errorf("isTransient(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
 	}
 }

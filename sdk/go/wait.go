@@ -2,7 +2,12 @@ package astro
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
 	"time"
 )
 
@@ -29,25 +34,57 @@ func nextPollDelay(d time.Duration) time.Duration {
 }
 
 // WaitExecution polls an execution until its status is final and returns it. It waits
-// 100 ms before the second poll and doubles the wait up to 2 s. It returns ctx's error,
-// wrapped, when ctx ends first, and the first error of a poll (such as a *Problem).
+// 100 ms before the second poll and doubles the wait up to 2 s. A poll that fails for a
+// reason that passes (a network error such as a refused or reset connection, or a 502,
+// 503 or 504 answer, as while the server restarts) is retried on the same schedule
+// until ctx ends; any other error of a poll (such as a *Problem with status 404) is
+// returned at once. When ctx ends first it returns ctx's error, wrapped, with the last
+// poll's error, if any, in the message.
 func (c *Client) WaitExecution(ctx context.Context, id UUID) (*Execution, error) {
 	delay := firstPollDelay
+	var lastErr error
 	for {
 		e, err := c.GetExecution(ctx, id)
-		if err != nil {
+		switch {
+		case err == nil && IsFinal(e):
+			return e, nil
+		case err != nil && (ctx.Err() != nil || !isTransient(err)):
 			return nil, err
 		}
-		if IsFinal(e) {
-			return e, nil
-		}
+		lastErr = err
 		select {
 		case <-ctx.Done():
+			if lastErr != nil {
+				return nil, fmt.Errorf("astro: wait for execution %s: %w (last poll: %v)", id, ctx.Err(), lastErr)
+			}
 			return nil, fmt.Errorf("astro: wait for execution %s: %w", id, ctx.Err())
 		case <-time.After(delay):
 		}
 		delay = nextPollDelay(delay)
 	}
+}
+
+// isTransient reports whether a poll's error may pass if the poll is sent again: a
+// *Problem with status 502, 503 or 504, or a network error (a refused or reset
+// connection, a connection closed before the answer, a timeout). A context's end is
+// not transient.
+func isTransient(err error) bool {
+	var p *Problem
+	if errors.As(err, &p) {
+		switch p.Status {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return true
+		}
+		return false
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var op *net.OpError
+	var ne net.Error
+	return errors.As(err, &op) || (errors.As(err, &ne) && ne.Timeout()) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // RunOptions configures RunPlan. The zero value is ready to use.

@@ -34,7 +34,7 @@ export const FINAL_STATUSES: readonly ExecutionStatus[] = ["passed", "failed", "
  * ProblemError is thrown by the convenience helpers when the server answers
  * with a status other than 2xx. It carries the problem document's fields;
  * a body that is not a problem document leaves title as the status text and
- * detail as the body text.
+ * detail as the body text, cut to its first MAX_PROBLEM_TEXT bytes.
  */
 export class ProblemError extends Error {
   /** status is the HTTP status code of the response. */
@@ -51,7 +51,7 @@ export class ProblemError extends Error {
   constructor(status: number, body: unknown, statusText = "") {
     const problem = isProblemBody(body) ? body : undefined;
     const title = problem?.title ?? (statusText || `HTTP ${status}`);
-    const detail = problem?.detail ?? (typeof body === "string" ? body : "");
+    const detail = problem?.detail ?? (typeof body === "string" ? capText(body) : "");
     super(detail ? `${status} ${title}: ${detail}` : `${status} ${title}`);
     this.name = "ProblemError";
     this.status = status;
@@ -59,6 +59,50 @@ export class ProblemError extends Error {
     this.detail = detail;
     this.errors = problem?.errors ?? [];
     this.problem = problem;
+  }
+}
+
+/** MAX_PROBLEM_TEXT is how many bytes (UTF-8) of a body that is not a problem document go into an error's detail. */
+export const MAX_PROBLEM_TEXT = 512;
+
+/**
+ * capText returns text trimmed, or, when it is longer than MAX_PROBLEM_TEXT
+ * bytes in UTF-8, its first MAX_PROBLEM_TEXT bytes (never half a character)
+ * followed by "…", as the Go SDK does.
+ */
+function capText(text: string): string {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length <= MAX_PROBLEM_TEXT) return text.trim();
+  let cut = MAX_PROBLEM_TEXT;
+  // A continuation byte (10xxxxxx) at the cut means a character spans it: leave it out.
+  while (cut > 0 && ((bytes[cut] ?? 0) & 0xc0) === 0x80) cut--;
+  return (new TextDecoder().decode(bytes.subarray(0, cut)) + "…").trim();
+}
+
+/**
+ * UnexpectedResponseError is thrown, by the helpers and by every generated
+ * call that expects JSON, when the server answers 2xx with a body that is
+ * not JSON: an HTML page from a proxy, say, or a baseUrl that points at
+ * something else than the API.
+ */
+export class UnexpectedResponseError extends Error {
+  /** status is the HTTP status code of the response. */
+  readonly status: number;
+  /** contentType is the response's Content-Type header, or empty. */
+  readonly contentType: string;
+  /** detail is the start of the body, cut as in ProblemError. */
+  readonly detail: string;
+
+  constructor(method: string, url: string, status: number, contentType: string, body: string) {
+    const detail = capText(body);
+    super(
+      `${method} ${url}: expected JSON, got a ${status} answer with Content-Type ${JSON.stringify(contentType)}` +
+        (detail ? `: ${detail}` : ""),
+    );
+    this.name = "UnexpectedResponseError";
+    this.status = status;
+    this.contentType = contentType;
+    this.detail = detail;
   }
 }
 
@@ -102,9 +146,15 @@ export interface RunPlanOptions {
   idempotencyKey?: string;
   /** pollMs is the first polling interval. It doubles after each poll, up to 2000. Defaults to 100. */
   pollMs?: number;
-  /** timeoutMs bounds the whole wait; on expiry runPlan rejects with a TimeoutError. Defaults to no bound. */
+  /**
+   * timeoutMs bounds the whole call, the execute request included; on expiry
+   * it rejects with a TimeoutError. Defaults to no bound.
+   */
   timeoutMs?: number;
-  /** signal aborts the wait (not the execution: cancel it with POST /execution/{id}/cancel). */
+  /**
+   * signal aborts the call, the execute request or the wait (not the
+   * execution: cancel it with POST /execution/{id}/cancel).
+   */
   signal?: AbortSignal;
 }
 
@@ -114,10 +164,13 @@ export interface AstroHelpers {
    * runPlan executes the plan and waits until the execution reaches a final
    * status (passed, failed, error or cancelled), polling with backoff from
    * pollMs to 2 s. It resolves with the final execution, whatever its
-   * status, and rejects with a ProblemError for a non-2xx answer.
+   * status, and rejects with a ProblemError for a non-2xx answer. A poll
+   * that fails with a network error or a 502, 503 or 504 answer (a server
+   * restarting) is retried on the same schedule until timeoutMs or signal
+   * ends the wait; the execute request itself is never retried.
    */
   runPlan(planId: string, opts?: RunPlanOptions): Promise<Execution>;
-  /** waitExecution polls the execution until it reaches a final status, as runPlan does. */
+  /** waitExecution polls the execution until it reaches a final status, as runPlan does, with the same retries. */
   waitExecution(executionId: string, opts?: Omit<RunPlanOptions, "idempotencyKey">): Promise<Execution>;
   /** junitReport returns a finished execution's result as JUnit XML text. */
   junitReport(executionId: string): Promise<string>;
@@ -133,21 +186,42 @@ export const MAX_POLL_MS = 2000;
  * createAstroClient returns a client for the astro-runner server at baseUrl.
  * Every generated call (client.GET("/plan/{id}", ...)) returns openapi-fetch's
  * `{ data, error, response }`; wrap it in unwrap() to get typed problems.
+ * A 2xx answer that is not JSON, to a call that expects JSON, rejects with
+ * an UnexpectedResponseError.
  */
 export function createAstroClient(opts: ClientOptions): AstroClient {
-  const client = createClient<paths>({ baseUrl: opts.baseUrl, fetch: opts.fetch });
+  const networkErrors = new WeakSet<object>();
+  const client = createClient<paths>({ baseUrl: opts.baseUrl, fetch: taggingFetch(opts.fetch, networkErrors) });
+  client.use(jsonGuard);
   if (opts.token) {
     client.use(bearerToken(opts.token));
   }
 
-  const waitExecution: AstroHelpers["waitExecution"] = async (executionId, wopts = {}) => {
-    const signal = waitSignal(wopts);
-    let delay = Math.max(1, wopts.pollMs ?? 100);
+  /**
+   * poll gets the execution once. It returns undefined when the poll failed
+   * for a reason that passes: a network error (fetch rejected with a
+   * TypeError) or a 502, 503 or 504 answer, as while the server restarts.
+   */
+  const poll = async (executionId: string, signal: AbortSignal | undefined): Promise<Execution | undefined> => {
+    let res;
+    try {
+      const call = client.GET("/execution/{id}", { params: { path: { id: executionId } }, signal });
+      res = await untilAborted(call, signal);
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (typeof err === "object" && err !== null && networkErrors.has(err)) return undefined;
+      throw err;
+    }
+    if (RETRY_STATUSES.includes(res.response.status)) return undefined;
+    return unwrap(Promise.resolve(res));
+  };
+
+  /** follow polls the execution until it is final, with backoff, until signal aborts. */
+  const follow = async (executionId: string, pollMs: number | undefined, signal: AbortSignal | undefined) => {
+    let delay = Math.max(1, pollMs ?? 100);
     for (;;) {
-      const exec = await unwrap(
-        client.GET("/execution/{id}", { params: { path: { id: executionId } }, signal }),
-      );
-      if (FINAL_STATUSES.includes(exec.status)) {
+      const exec = await poll(executionId, signal);
+      if (exec && FINAL_STATUSES.includes(exec.status)) {
         return exec;
       }
       await sleep(delay, signal);
@@ -155,21 +229,83 @@ export function createAstroClient(opts: ClientOptions): AstroClient {
     }
   };
 
+  const waitExecution: AstroHelpers["waitExecution"] = async (executionId, wopts = {}) =>
+    follow(executionId, wopts.pollMs, waitSignal(wopts));
+
   const runPlan: AstroHelpers["runPlan"] = async (planId, ropts = {}) => {
+    // One signal bounds the execute call and the wait: timeoutMs counts from here.
+    const signal = waitSignal(ropts);
     const header = ropts.idempotencyKey ? { "Idempotency-Key": ropts.idempotencyKey } : {};
     const exec = await unwrap(
-      client.POST("/plan/{id}/execute", {
-        params: { path: { id: planId }, header },
-        signal: ropts.signal,
-      }),
+      untilAborted(client.POST("/plan/{id}/execute", { params: { path: { id: planId }, header }, signal }), signal),
     );
     if (FINAL_STATUSES.includes(exec.status)) {
       return exec;
     }
-    return waitExecution(exec.id, ropts);
+    return follow(exec.id, ropts.pollMs, signal);
   };
 
   return Object.assign(client, { runPlan, waitExecution, junitReport: junitReporter(client) });
+}
+
+/** RETRY_STATUSES are the answers to a poll that the wait retries: the server or its proxy is restarting. */
+const RETRY_STATUSES: readonly number[] = [502, 503, 504];
+
+/**
+ * taggingFetch returns a fetch that calls f (globalThis.fetch by default)
+ * and adds any TypeError it rejects with to tagged: the Fetch standard's
+ * network error (refused or reset connection, say), told apart from errors
+ * thrown before the request is sent, such as an invalid URL.
+ */
+function taggingFetch(
+  f: ClientOptions["fetch"],
+  tagged: WeakSet<object>,
+): (request: Request, init?: RequestInit) => Promise<Response> {
+  return async (request, init) => {
+    try {
+      return await (f ? f(request) : globalThis.fetch(request, init));
+    } catch (err) {
+      if (err instanceof TypeError) tagged.add(err);
+      throw err;
+    }
+  };
+}
+
+/**
+ * jsonGuard is a middleware that rejects, with an UnexpectedResponseError,
+ * a 2xx answer to a call that expects JSON whose Content-Type is not JSON
+ * and whose body is not empty, instead of the SyntaxError that parsing it
+ * would give.
+ */
+const jsonGuard: Middleware = {
+  async onResponse({ request, response, options }) {
+    if (!response.ok || options.parseAs !== "json" || response.status === 204) return undefined;
+    const contentType = response.headers.get("Content-Type") ?? "";
+    if (isJSONType(contentType)) return undefined;
+    const body = await response.clone().text();
+    if (body === "") return undefined;
+    await response.body?.cancel();
+    const path = new URL(request.url).pathname;
+    throw new UnexpectedResponseError(request.method, path, response.status, contentType, body);
+  },
+};
+
+/** isJSONType reports whether a Content-Type is application/json or a +json type. */
+function isJSONType(contentType: string): boolean {
+  const media = (contentType.split(";")[0] ?? "").trim().toLowerCase();
+  return media === "application/json" || media.endsWith("+json");
+}
+
+/** untilAborted settles as p does, or rejects with signal's reason as soon as it aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    // p is always handled: a late rejection (the aborted fetch) is not left unhandled.
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /**

@@ -3530,9 +3530,9 @@ export interface operations {
     "update-schedule": {
         parameters: {
             query?: never;
-            header?: {
+            header: {
                 /** @description The schedule's current ETag, from a previous read. Required: the update fails with 412 if the schedule changed since. */
-                "If-Match"?: string;
+                "If-Match": string;
             };
             path: {
                 /** @description Identity of the schedule. */

@@ -4,7 +4,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { createAstroClient, isProblemError, ProblemError, type Execution } from "../src/index.js";
+import {
+  createAstroClient,
+  isProblemError,
+  MAX_PROBLEM_TEXT,
+  ProblemError,
+  UnexpectedResponseError,
+  type Execution,
+} from "../src/index.js";
 
 const planId = "0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d";
 const execId = "0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f";
@@ -113,5 +120,147 @@ describe("ProblemError", () => {
     assert.equal(err.detail, "upstream down");
     assert.deepEqual(err.errors, []);
     assert.equal(err.problem, undefined);
+  });
+});
+
+describe("runPlan's timeoutMs", { timeout: 10_000 }, () => {
+  it("bounds an execute request that never answers", async () => {
+    const seen: Request[] = [];
+    const client = createAstroClient({
+      baseUrl: "http://127.0.0.1:9",
+      // A fetch that never settles, whatever the request's signal says.
+      fetch: (req) => {
+        seen.push(req);
+        return new Promise<Response>(() => {});
+      },
+    });
+    // Node's timeout signal does not keep the process alive, an open socket does: stand in for it.
+    const socket = setInterval(() => {}, 1000);
+    try {
+      await assert.rejects(client.runPlan(planId, { timeoutMs: 200 }), { name: "TimeoutError" });
+    } finally {
+      clearInterval(socket);
+    }
+    assert.equal(seen.length, 1, "only the execute request");
+    assert.equal(seen[0]?.signal.aborted, true, "the execute request was aborted");
+  });
+});
+
+describe("the wait's retries", { timeout: 10_000 }, () => {
+  /** answers returns a fetch that answers the execute call, then each poll with the next answer. */
+  function answers(polls: (() => Response)[], seen: Request[]) {
+    return async (req: Request): Promise<Response> => {
+      seen.push(req);
+      if (req.method === "POST") return json(202, execution("queued"));
+      const n = seen.filter((r) => r.method === "GET").length;
+      const answer = polls[Math.min(n, polls.length) - 1];
+      assert.ok(answer);
+      return answer();
+    };
+  }
+  const text = (status: number) => () => new Response("restarting", { status });
+  const exec = (status: Execution["status"]) => () => json(200, execution(status));
+  const refused = () => {
+    throw Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } });
+  };
+
+  it("retries a poll answered 503, twice, then follows the execution", async () => {
+    const seen: Request[] = [];
+    const client = createAstroClient({
+      baseUrl: "http://127.0.0.1:9",
+      fetch: answers([text(503), text(503), exec("passed")], seen),
+    });
+    const done = await client.runPlan(planId, { pollMs: 1 });
+    assert.equal(done.status, "passed");
+    assert.equal(seen.length, 4, "one execute and three polls");
+  });
+
+  it("retries 502, 504 and network errors in waitExecution", async () => {
+    const seen: Request[] = [];
+    const client = createAstroClient({
+      baseUrl: "http://127.0.0.1:9",
+      fetch: answers([exec("running"), text(502), refused, text(504), exec("failed")], seen),
+    });
+    const done = await client.waitExecution(execId, { pollMs: 1 });
+    assert.equal(done.status, "failed");
+    assert.equal(seen.length, 5);
+  });
+
+  it("ends at once on a 404 or a 500", async () => {
+    for (const status of [404, 500]) {
+      const seen: Request[] = [];
+      const client = createAstroClient({
+        baseUrl: "http://127.0.0.1:9",
+        fetch: answers([text(status), exec("passed")], seen),
+      });
+      const err = await client.waitExecution(execId, { pollMs: 1 }).catch((e: unknown) => e);
+      assert.ok(isProblemError(err, status), `status ${status}: ${String(err)}`);
+      assert.equal(seen.length, 1, `status ${status}: one poll`);
+    }
+  });
+
+  it("never retries the execute request", async () => {
+    const seen: Request[] = [];
+    const client = createAstroClient({
+      baseUrl: "http://127.0.0.1:9",
+      fetch: async (req) => {
+        seen.push(req);
+        return new Response("restarting", { status: 503 });
+      },
+    });
+    const err = await client.runPlan(planId, { pollMs: 1 }).catch((e: unknown) => e);
+    assert.ok(isProblemError(err, 503));
+    assert.equal(seen.length, 1);
+  });
+
+  it("retries until timeoutMs ends the wait", async () => {
+    const client = createAstroClient({ baseUrl: "http://127.0.0.1:9", fetch: answers([refused], []) });
+    await assert.rejects(client.waitExecution(execId, { pollMs: 1, timeoutMs: 50 }), { name: "TimeoutError" });
+  });
+});
+
+describe("a 2xx answer that is not JSON", () => {
+  const html = async () => new Response("<html>login</html>", { status: 200, headers: { "Content-Type": "text/html" } });
+
+  it("rejects runPlan with an UnexpectedResponseError naming status and content type", async () => {
+    const client = createAstroClient({ baseUrl: "http://127.0.0.1:9", fetch: html });
+    const err = await client.runPlan(planId).catch((e: unknown) => e);
+    assert.ok(err instanceof UnexpectedResponseError, String(err));
+    assert.equal(err.status, 200);
+    assert.equal(err.contentType, "text/html");
+    assert.equal(err.detail, "<html>login</html>");
+    assert.match(err.message, /200/);
+    assert.match(err.message, /text\/html/);
+  });
+
+  it("rejects a generated call the same way, and leaves text calls alone", async () => {
+    const client = createAstroClient({ baseUrl: "http://127.0.0.1:9", fetch: html });
+    const call = client.GET("/execution/{id}", { params: { path: { id: execId } } });
+    await assert.rejects(call, UnexpectedResponseError);
+    assert.equal(await client.junitReport(execId), "<html>login</html>");
+  });
+});
+
+describe("ProblemError's detail from a body that is not a problem document", () => {
+  async function detailOf(body: string): Promise<string> {
+    const client = createAstroClient({
+      baseUrl: "http://127.0.0.1:9",
+      fetch: async () => new Response(body, { status: 502, statusText: "Bad Gateway" }),
+    });
+    const err = await client.runPlan(planId).catch((e: unknown) => e);
+    assert.ok(isProblemError(err, 502));
+    return err.detail;
+  }
+
+  it("is cut to MAX_PROBLEM_TEXT bytes, as in the Go SDK", async () => {
+    const long = "x".repeat(MAX_PROBLEM_TEXT + 10);
+    assert.equal(await detailOf(long), long.slice(0, MAX_PROBLEM_TEXT) + "…");
+    assert.equal(await detailOf("x".repeat(MAX_PROBLEM_TEXT)), "x".repeat(MAX_PROBLEM_TEXT), "at the limit: whole");
+  });
+
+  it("never cuts a character in half", async () => {
+    // é is two bytes: the limit falls between them after 255.5 characters.
+    const accents = "a" + "é".repeat(MAX_PROBLEM_TEXT);
+    assert.equal(await detailOf(accents), "a" + "é".repeat((MAX_PROBLEM_TEXT - 2) / 2) + "…");
   });
 });
