@@ -29,6 +29,7 @@ func onPostgres(t *testing.T) bool {
 // here; TestEveryTestRunsOnPostgres checks that none is forgotten.
 var postgresTests = map[string]func(*testing.T){
 	"TestScheduleLifecycle":                                      TestScheduleLifecycle,
+	"TestResumeOfAScheduleThatNoLongerParsesAnswers422":          TestResumeOfAScheduleThatNoLongerParsesAnswers422,
 	"TestCreateScheduleRejectsBadFieldsAndWritesNothing":         TestCreateScheduleRejectsBadFieldsAndWritesNothing,
 	"TestScheduleMinIntervalIsConfigurable":                      TestScheduleMinIntervalIsConfigurable,
 	"TestListSchedulesFiltersByPlanAndFollowsLinkHeader":         TestListSchedulesFiltersByPlanAndFollowsLinkHeader,
