@@ -196,11 +196,12 @@ func (s *server) registerEnvironments(api huma.API) {
 		Path:        "/environment/{name}",
 		Summary:     "Delete an environment",
 		Description: "Deletes an environment. Executions that name it keep the name; one that has not started yet ends in " +
-			"error when it runs, saying that the environment no longer exists.",
+			"error when it runs, saying that the environment no longer exists. While schedules (paused or not) still use " +
+			"the environment the answer is 409: change their environment or delete them first.",
 		Tags:          []string{tagEnvironments},
 		Security:      secured,
 		DefaultStatus: http.StatusNoContent,
-		Errors:        []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
+		Errors:        []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict, http.StatusServiceUnavailable},
 	}, s.deleteEnvironment)
 }
 
@@ -292,8 +293,34 @@ func (s *server) updateEnvironment(ctx context.Context, in *updateEnvironmentInp
 	return &environmentOutput{ETag: etag(e.Revision), Body: environmentFromStorage(e)}, nil
 }
 
+// errEnvironmentInUse rolls back the delete of an environment that
+// schedules still use.
+var errEnvironmentInUse = errors.New("environment in use by schedules")
+
+// deleteEnvironment deletes the environment unless schedules still use
+// it, in one transaction: they would fail at every tick without it.
 func (s *server) deleteEnvironment(ctx context.Context, in *environmentNameInput) (*struct{}, error) {
-	if err := s.deps.Store.EnvironmentDelete(ctx, in.Name); err != nil {
+	used := 0
+	err := s.deps.Store.InTx(ctx, func(tx storage.Store) error {
+		if err := tx.EnvironmentDelete(ctx, in.Name); err != nil {
+			return err
+		}
+		n, err := tx.ScheduleCountByEnvironment(ctx, in.Name)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			used = n
+			return errEnvironmentInUse
+		}
+		return nil
+	})
+	if errors.Is(err, errEnvironmentInUse) {
+		return nil, huma.Error409Conflict(fmt.Sprintf("environment %q is still used by %d schedule(s), which would "+
+			"fail at every tick without it: change their environment or delete them first "+
+			"(GET /schedule lists every schedule with its environment)", in.Name, used))
+	}
+	if err != nil {
 		return nil, s.httpError(ctx, explain(err, details{NotFound: noEnvironment(in.Name)}))
 	}
 	return &struct{}{}, nil

@@ -148,3 +148,30 @@ func TestListEnvironmentsPaginationFollowsLinkHeader(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, res.Status)
 	assert.Equal(t, []string{"query.cursor"}, res.problem(t).locations())
 }
+
+// TestDeletingAnEnvironmentUsedBySchedulesConflicts: schedules that name
+// an environment would fail at every tick without it, so its delete is
+// refused, naming how many use it, until they no longer do.
+func TestDeletingAnEnvironmentUsedBySchedulesConflicts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.createEnvironment("staging", nil)
+	p := e.createPlan("p", nil)
+	first := e.createSchedule(p.ID, map[string]any{"cron": "@hourly", "environment": "staging"})
+	second := e.createSchedule(p.ID, map[string]any{"cron": "@daily", "environment": "staging"})
+	require.Equal(t, http.StatusOK, e.request(http.MethodPost, "/schedule/"+second.ID.String()+"/pause", nil).Status)
+
+	res := e.request(http.MethodDelete, "/environment/staging", nil)
+	require.Equal(t, http.StatusConflict, res.Status, "body: %s", res.Body)
+	detail := res.problem(t).Detail
+	assert.Contains(t, detail, `"staging" is still used by 2 schedule(s)`)
+	assert.Contains(t, detail, "GET /schedule")
+	assert.Equal(t, 1, e.environmentCount(), "nothing was deleted")
+
+	for _, sc := range []Schedule{first, second} {
+		require.Equal(t, http.StatusNoContent, e.request(http.MethodDelete, "/schedule/"+sc.ID.String(), nil).Status)
+	}
+	require.Equal(t, http.StatusNoContent, e.request(http.MethodDelete, "/environment/staging", nil).Status)
+	assert.Equal(t, 0, e.environmentCount())
+	assert.Equal(t, http.StatusNotFound, e.request(http.MethodDelete, "/environment/staging", nil).Status)
+}

@@ -50,6 +50,11 @@ func (s *server) checkRunInputs(ctx context.Context, tx storage.Store, p *storag
 	if len(body.Variables) == 0 && body.Environment == "" {
 		return nil
 	}
+	// The variables' own names and values are checked first, whatever the
+	// plan: they are stored with the execution.
+	if errs := Variables(body.Variables).check("body.variables"); len(errs) > 0 {
+		return huma.Error422UnprocessableEntity("validation failed", errs...)
+	}
 	var doc plan.Document
 	if err := json.Unmarshal(p.Document, &doc); err != nil {
 		return fmt.Errorf("decode stored document of plan %s: %w", p.ID, err)

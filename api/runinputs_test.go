@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/astro-runner/astro-runner/internal/plan"
+	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
 // executePath is the path of execute-plan for a plan.
@@ -227,4 +229,22 @@ func TestExecutePlanTrigger(t *testing.T) {
 	var scheduled ExecutionList
 	res.decode(t, &scheduled)
 	assert.Empty(t, scheduled.Executions)
+}
+
+// TestExecutePlanChecksVariablesOfAPlanThatFailsItsOwnChecks: a stored
+// plan that no longer passes validation on its own (saved under other
+// rules) is not blamed on the body, but the body's variables are still
+// checked: a NUL would otherwise reach the store.
+func TestExecutePlanChecksVariablesOfAPlanThatFailsItsOwnChecks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p, err := e.raw.PlanCreate(context.Background(), &storage.PlanCreateParams{
+		Name: "Stale", Document: json.RawMessage(`{"version":1,"variables":{"v":"x"},"steps":[]}`),
+	})
+	require.NoError(t, err)
+	res := e.request(http.MethodPost, executePath(p.ID), map[string]any{"variables": map[string]string{"v": "a\x00b"}})
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "body: %s", res.Body)
+	pd := res.problem(t)
+	require.Contains(t, pd.locations(), "body.variables.v", "body: %s", res.Body)
+	assert.Zero(t, e.executionCount())
 }

@@ -186,10 +186,12 @@ func (s *server) registerSchedules(api huma.API) {
 		Path:        "/schedule/{id}/resume",
 		Summary:     "Resume a schedule",
 		Description: "Lets a paused schedule create executions again, from its first tick after now: ticks missed while it " +
-			"was paused are not run. Bumps its revision.",
+			"was paused are not run. Bumps its revision. A stored cron expression or time zone that no longer parses " +
+			"answers 422 naming it.",
 		Tags:     []string{tagSchedules},
 		Security: secured,
-		Errors:   []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
+		Errors: []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusUnprocessableEntity,
+			http.StatusServiceUnavailable},
 	}, s.resumeSchedule)
 }
 
@@ -366,6 +368,21 @@ func (s *server) resumeSchedule(ctx context.Context, in *scheduleIDInput) (*sche
 	return s.setSchedulePaused(ctx, in.ID, false)
 }
 
+// unparsable answers the resume of a stored schedule whose cron
+// expression or time zone no longer parses with a 422 naming the field.
+func unparsable(err error) error {
+	field := "cron or timezone"
+	var fe *schedule.FieldError
+	if errors.As(err, &fe) {
+		field = fe.Field
+	}
+	return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
+		Location: field,
+		Message: fmt.Sprintf("the schedule's %s no longer parses (%v): update the schedule (PUT /schedule/{id}) "+
+			"with a valid cron and timezone, then resume it", field, err),
+	})
+}
+
 // setSchedulePaused pauses or resumes a schedule; resuming computes its
 // next tick from now.
 func (s *server) setSchedulePaused(ctx context.Context, id uuid.UUID, paused bool) (*scheduleOutput, error) {
@@ -379,7 +396,7 @@ func (s *server) setSchedulePaused(ctx context.Context, id uuid.UUID, paused boo
 			}
 			spec, err := schedule.Parse(cur.Cron, cur.Timezone)
 			if err != nil {
-				return fmt.Errorf("schedule %s no longer parses: %w", id, err)
+				return unparsable(err)
 			}
 			p.NextRunAt = spec.Next(time.Now())
 		}

@@ -216,3 +216,30 @@ func TestDeletingAPlanDeletesItsSchedules(t *testing.T) {
 	res = e.request(http.MethodGet, "/schedule/"+sc.ID.String(), nil)
 	assert.Equal(t, http.StatusNotFound, res.Status)
 }
+
+// TestResumeOfAScheduleThatNoLongerParsesAnswers422: a stored schedule
+// whose time zone or cron no longer parses (written by another version,
+// or a zone this node lacks) is refused with a 422 that names the field,
+// not a bare 500.
+func TestResumeOfAScheduleThatNoLongerParsesAnswers422(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.createPlan("p", nil)
+	for _, tc := range []struct{ cron, tz, field string }{
+		{"@hourly", "Mars/Olympus_Mons", "timezone"},
+		{"not a cron", "UTC", "cron"},
+	} {
+		sc, err := e.raw.ScheduleCreate(context.Background(), &storage.ScheduleCreateParams{
+			PlanID: p.ID, Cron: tc.cron, Timezone: tc.tz, Paused: true, NextRunAt: time.Now(),
+		})
+		require.NoError(t, err)
+		res := e.request(http.MethodPost, "/schedule/"+sc.ID.String()+"/resume", nil)
+		require.Equal(t, http.StatusUnprocessableEntity, res.Status, "body: %s", res.Body)
+		pd := res.problem(t)
+		require.Contains(t, pd.locations(), tc.field, "body: %s", res.Body)
+		assert.Contains(t, string(res.Body), "no longer parses")
+		got, err := e.raw.ScheduleGetByID(context.Background(), sc.ID)
+		require.NoError(t, err)
+		assert.True(t, got.Paused, "still paused")
+	}
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/astro-runner/astro-runner/internal/plan"
+	"github.com/astro-runner/astro-runner/internal/secret"
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
@@ -30,6 +32,11 @@ const (
 const msgNoSecretKey = "secrets are disabled: this server has no secret key. Set ASTRO_SECRET_KEY to 32 random bytes " +
 	"in base64 (for example the output of `openssl rand -base64 32`), or ASTRO_SECRET_KEY_FILE to a file holding it, " +
 	"and restart the server. Keep the key: stored secrets cannot be read without it"
+
+// msgKeyRotated answers put-secret on a server whose key is no longer the
+// one the stored secrets are encrypted with.
+const msgKeyRotated = "the secret key was rotated; restart with the new key: this server still has the old one, " +
+	"and a secret stored under it could not be read after a restart"
 
 // msgPlanNeedsKey is the message of a plan reference to a secret on a
 // server without a key.
@@ -80,7 +87,8 @@ func (s *server) registerSecrets(api huma.API) {
 		Description: "Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the " +
 			"server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value " +
 			"from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. " +
-			"A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409.",
+			"A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409, and also when the key was " +
+			"rotated since this server started (restart it with the new key).",
 		Tags:         []string{tagSecrets},
 		Security:     secured,
 		MaxBodyBytes: maxSecretBodyBytes,
@@ -145,11 +153,10 @@ func (s *server) putSecret(ctx context.Context, in *putSecretInput) (*putSecretO
 	if err := checkSecretValue(in.Body.Value); err != nil {
 		return nil, err
 	}
-	ct, nonce, err := s.deps.Secrets.Seal(in.Name, []byte(in.Body.Value))
-	if err != nil {
-		return nil, s.httpError(ctx, err)
+	sec, created, err := secret.Put(ctx, s.deps.Store, s.deps.Secrets, in.Name, in.Body.Value)
+	if errors.Is(err, secret.ErrKeyRotated) {
+		return nil, huma.Error409Conflict(msgKeyRotated)
 	}
-	sec, created, err := s.deps.Store.SecretPut(ctx, &storage.SecretPutParams{Name: in.Name, Ciphertext: ct, Nonce: nonce})
 	if err != nil {
 		return nil, s.httpError(ctx, explain(err, details{
 			Conflict: fmt.Sprintf("a server holds at most %d secrets: delete one first", storage.MaxSecrets),

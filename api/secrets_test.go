@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/astro-runner/astro-runner/internal/secret"
+	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
 // withSecretKey gives the server a secret key.
@@ -178,4 +179,24 @@ func TestPlanWithSecretWithoutAKeyIsRejected(t *testing.T) {
 	require.Len(t, p.Errors, 1)
 	assert.Contains(t, p.Errors[0].Message, "plans that use secrets need ASTRO_SECRET_KEY")
 	assert.Zero(t, e.planCount())
+}
+
+// TestSecretPutAfterAKeyRotationAnswers409 is a server still running with
+// the old key after `secrets rotate`: it must not store a secret under the
+// old key, which no run could open after a restart with the new one.
+func TestSecretPutAfterAKeyRotationAnswers409(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withSecretKey(t))
+	ctx := context.Background()
+	require.NoError(t, secret.CheckKey(ctx, e.raw, e.secrets()))
+	next, err := secret.New(bytes.Repeat([]byte{4}, secret.KeySize))
+	require.NoError(t, err)
+	_, err = secret.Rotate(ctx, e.raw, e.secrets(), next)
+	require.NoError(t, err)
+
+	res := e.request(http.MethodPut, "/secret/API_TOKEN", map[string]string{"value": "late-value"})
+	require.Equal(t, http.StatusConflict, res.Status, "%s", res.Body)
+	assert.Contains(t, res.problem(t).Detail, "the secret key was rotated; restart with the new key")
+	_, err = e.raw.SecretGet(ctx, "API_TOKEN")
+	require.ErrorIs(t, err, storage.ErrNotFound, "nothing was stored under the old key")
 }

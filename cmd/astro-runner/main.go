@@ -24,6 +24,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// The time zone database is embedded (about 450 KB), so that every
+	// node loads every zone a schedule names, whatever its system has.
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 

@@ -110,6 +110,18 @@ func (q *Queries) ScheduleClaimDue(ctx context.Context, db DBTX, arg *ScheduleCl
 	return items, nil
 }
 
+const scheduleCountByEnvironment = `-- name: ScheduleCountByEnvironment :one
+SELECT count(*) FROM schedules WHERE environment = $1::text
+`
+
+// How many schedules, paused or not, run in the environment.
+func (q *Queries) ScheduleCountByEnvironment(ctx context.Context, db DBTX, environment string) (int64, error) {
+	row := db.QueryRow(ctx, scheduleCountByEnvironment, environment)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const scheduleCreate = `-- name: ScheduleCreate :one
 INSERT INTO schedules (id, plan_id, cron, timezone, variables, environment, queue, overlap, paused, next_run_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)

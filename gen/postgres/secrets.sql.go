@@ -74,12 +74,66 @@ func (q *Queries) SecretGet(ctx context.Context, db DBTX, name string) (*Secret,
 	return &i, err
 }
 
+const secretKeyCheckCreate = `-- name: SecretKeyCheckCreate :execrows
+INSERT INTO secret_keycheck (id, ciphertext, nonce) VALUES (1, $1, $2)
+ON CONFLICT (id) DO NOTHING
+`
+
+type SecretKeyCheckCreateParams struct {
+	Ciphertext []byte
+	Nonce      []byte
+}
+
+func (q *Queries) SecretKeyCheckCreate(ctx context.Context, db DBTX, arg *SecretKeyCheckCreateParams) (int64, error) {
+	result, err := db.Exec(ctx, secretKeyCheckCreate, arg.Ciphertext, arg.Nonce)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const secretKeyCheckGet = `-- name: SecretKeyCheckGet :one
 SELECT id, ciphertext, nonce, updated_at FROM secret_keycheck WHERE id = 1
 `
 
 func (q *Queries) SecretKeyCheckGet(ctx context.Context, db DBTX) (*SecretKeycheck, error) {
 	row := db.QueryRow(ctx, secretKeyCheckGet)
+	var i SecretKeycheck
+	err := row.Scan(
+		&i.ID,
+		&i.Ciphertext,
+		&i.Nonce,
+		&i.UpdatedAt,
+	)
+	return &i, err
+}
+
+const secretKeyCheckGetForShare = `-- name: SecretKeyCheckGetForShare :one
+SELECT id, ciphertext, nonce, updated_at FROM secret_keycheck WHERE id = 1 FOR SHARE
+`
+
+// Reads the key check value and keeps a rotation from changing it until
+// the transaction ends.
+func (q *Queries) SecretKeyCheckGetForShare(ctx context.Context, db DBTX) (*SecretKeycheck, error) {
+	row := db.QueryRow(ctx, secretKeyCheckGetForShare)
+	var i SecretKeycheck
+	err := row.Scan(
+		&i.ID,
+		&i.Ciphertext,
+		&i.Nonce,
+		&i.UpdatedAt,
+	)
+	return &i, err
+}
+
+const secretKeyCheckGetForUpdate = `-- name: SecretKeyCheckGetForUpdate :one
+SELECT id, ciphertext, nonce, updated_at FROM secret_keycheck WHERE id = 1 FOR UPDATE
+`
+
+// Locks the key check value until the transaction ends, so that no
+// secret is written under another key while a rotation runs.
+func (q *Queries) SecretKeyCheckGetForUpdate(ctx context.Context, db DBTX) (*SecretKeycheck, error) {
+	row := db.QueryRow(ctx, secretKeyCheckGetForUpdate)
 	var i SecretKeycheck
 	err := row.Scan(
 		&i.ID,

@@ -104,6 +104,18 @@ func (q *Queries) ScheduleClaimDue(ctx context.Context, db DBTX, arg *ScheduleCl
 	return items, nil
 }
 
+const scheduleCountByEnvironment = `-- name: ScheduleCountByEnvironment :one
+SELECT count(*) FROM schedules WHERE environment = CAST(?1 AS TEXT)
+`
+
+// How many schedules, paused or not, run in the environment.
+func (q *Queries) ScheduleCountByEnvironment(ctx context.Context, db DBTX, environment string) (int64, error) {
+	row := db.QueryRowContext(ctx, scheduleCountByEnvironment, environment)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const scheduleCreate = `-- name: ScheduleCreate :one
 INSERT INTO schedules (id, plan_id, cron, timezone, variables, environment, queue, overlap, paused, next_run_at, created_at, updated_at)
 VALUES (?1, ?2, ?3, ?4, ?5, CAST(?6 AS TEXT), ?7, ?8, ?9, ?10, ?11, ?11)

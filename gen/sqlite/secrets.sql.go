@@ -75,12 +75,66 @@ func (q *Queries) SecretGet(ctx context.Context, db DBTX, name string) (*Secret,
 	return &i, err
 }
 
+const secretKeyCheckCreate = `-- name: SecretKeyCheckCreate :execrows
+INSERT INTO secret_keycheck (id, ciphertext, nonce, updated_at) VALUES (1, ?1, ?2, ?3)
+ON CONFLICT (id) DO NOTHING
+`
+
+type SecretKeyCheckCreateParams struct {
+	Ciphertext []byte
+	Nonce      []byte
+	Now        int64
+}
+
+func (q *Queries) SecretKeyCheckCreate(ctx context.Context, db DBTX, arg *SecretKeyCheckCreateParams) (int64, error) {
+	result, err := db.ExecContext(ctx, secretKeyCheckCreate, arg.Ciphertext, arg.Nonce, arg.Now)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const secretKeyCheckGet = `-- name: SecretKeyCheckGet :one
 SELECT id, ciphertext, nonce, updated_at FROM secret_keycheck WHERE id = 1
 `
 
 func (q *Queries) SecretKeyCheckGet(ctx context.Context, db DBTX) (*SecretKeycheck, error) {
 	row := db.QueryRowContext(ctx, secretKeyCheckGet)
+	var i SecretKeycheck
+	err := row.Scan(
+		&i.ID,
+		&i.Ciphertext,
+		&i.Nonce,
+		&i.UpdatedAt,
+	)
+	return &i, err
+}
+
+const secretKeyCheckGetForShare = `-- name: SecretKeyCheckGetForShare :one
+SELECT id, ciphertext, nonce, updated_at FROM secret_keycheck WHERE id = 1
+`
+
+// As SecretKeyCheckGetForUpdate: the writer serialises.
+func (q *Queries) SecretKeyCheckGetForShare(ctx context.Context, db DBTX) (*SecretKeycheck, error) {
+	row := db.QueryRowContext(ctx, secretKeyCheckGetForShare)
+	var i SecretKeycheck
+	err := row.Scan(
+		&i.ID,
+		&i.Ciphertext,
+		&i.Nonce,
+		&i.UpdatedAt,
+	)
+	return &i, err
+}
+
+const secretKeyCheckGetForUpdate = `-- name: SecretKeyCheckGetForUpdate :one
+SELECT id, ciphertext, nonce, updated_at FROM secret_keycheck WHERE id = 1
+`
+
+// SQLite has no row locks: the adapter reads on the writer, whose one
+// write transaction at a time serialises a rotation and secret writes.
+func (q *Queries) SecretKeyCheckGetForUpdate(ctx context.Context, db DBTX) (*SecretKeycheck, error) {
+	row := db.QueryRowContext(ctx, secretKeyCheckGetForUpdate)
 	var i SecretKeycheck
 	err := row.Scan(
 		&i.ID,

@@ -2,6 +2,7 @@ package planrun
 
 import (
 	"encoding/json"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -135,8 +136,8 @@ func quoted(s string) string {
 }
 
 // scrubber replaces secret values in texts taken from responses. Each
-// secret is matched raw, JSON-escaped (as in JSON text) and Go-quoted (as
-// in messages, where a NUL is written \x00), in one pass over the text.
+// secret is matched in every form secretForms lists, in one pass over the
+// text.
 type scrubber struct {
 	replacer *strings.Replacer
 	// slack is how much of the end of a scrubbed text may differ from the
@@ -146,12 +147,27 @@ type scrubber struct {
 	slack int
 }
 
+// secretForms returns the forms in which a target may echo a secret, and
+// in which it may appear in a result: raw, percent-encoded as in a query
+// (url.QueryEscape) and as in a path (url.PathEscape), and with JSON's
+// optional \/ escape; each of these also JSON-escaped (as in JSON text) and
+// Go-quoted (as in messages, where a NUL is written \x00). It may list a
+// form twice.
+func secretForms(secret string) []string {
+	var forms []string
+	for _, base := range []string{secret, url.QueryEscape(secret), url.PathEscape(secret),
+		strings.ReplaceAll(jsonEscaped(secret), "/", `\/`)} {
+		quoted := strconv.Quote(base)
+		forms = append(forms, base, jsonEscaped(base), quoted[1:len(quoted)-1])
+	}
+	return forms
+}
+
 // newScrubber returns a scrubber for secrets, or nil if there are none.
 func newScrubber(secrets []string) *scrubber {
 	var forms []string
 	for _, secret := range secrets {
-		quoted := strconv.Quote(secret)
-		for _, form := range []string{secret, jsonEscaped(secret), quoted[1 : len(quoted)-1]} {
+		for _, form := range secretForms(secret) {
 			if !slices.Contains(forms, form) {
 				forms = append(forms, form)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -73,4 +74,52 @@ func TestMissingStoredSecretFailsTheStep(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, planrun.StatusError, res.Steps[0].Status)
 	assert.Contains(t, res.Steps[0].Error, "secret.GONE")
+}
+
+// TestStoredSecretIsRedactedInEncodedForms has the target echo a secret
+// holding + / = percent-encoded as a query string and as a path, and with
+// the \/ escape of JSON: none of these forms may reach the result.
+func TestStoredSecretIsRedactedInEncodedForms(t *testing.T) {
+	t.Parallel()
+	const value = "tok+en/Value=7f3a x"
+	mux := http.NewServeMux()
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		got := r.Header.Get("X-Custom")
+		w.Header().Set("Content-Type", "application/json")
+		query := url.Values{"k": {got}}.Encode()
+		_, _ = w.Write([]byte(`{"query":"` + query + `","path":"/x/` + url.PathEscape(got) +
+			`","slashed":"` + strings.ReplaceAll(got, "/", `\/`) + `"}`))
+	})
+	srv := newServer(t, mux)
+
+	step := get("echo", srv.URL+"/echo")
+	step.Request.Headers = map[string]string{"X-Custom": "{{secret.TOKEN}}"}
+	step.Assert = &plan.Assert{BodyContains: []string{"absent-text"}}
+	step.Capture = []plan.Capture{
+		{Name: "query", Regex: `"query":"([^"]*)"`},
+		{Name: "path", Regex: `"path":"([^"]*)"`},
+		{Name: "slashed", Regex: `"slashed":"([^"]*)"`},
+	}
+	step.ContinueOnFailure = true
+
+	res, err := newRunner().RunWithSecrets(context.Background(), &plan.Document{Steps: []plan.Step{step}},
+		map[string]string{"TOKEN": value})
+	require.NoError(t, err)
+	require.Len(t, res.Steps[0].Captured, 3, "%+v", res.Steps[0])
+
+	data, err := json.Marshal(res)
+	require.NoError(t, err)
+	for _, form := range []string{url.QueryEscape(value), url.PathEscape(value), strings.ReplaceAll(value, "/", `\/`)} {
+		assert.NotContains(t, string(data), form)
+		assert.NotContains(t, string(data), jsonText(form))
+	}
+	for name, got := range res.Steps[0].Captured {
+		assert.Contains(t, got, planrun.Redacted, "capture %s", name)
+	}
+}
+
+// jsonText returns s as it appears inside a JSON string.
+func jsonText(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
 }

@@ -23,6 +23,8 @@ const (
 	DefaultBatch = 1000
 	// DefaultStoreTimeout bounds each transaction.
 	DefaultStoreTimeout = 30 * time.Second
+	// DefaultBackoff is how long a schedule that cannot fire is put off.
+	DefaultBackoff = 5 * time.Minute
 	// maxJitter spreads the wake-ups of the nodes.
 	maxJitter = 50 * time.Millisecond
 )
@@ -45,6 +47,11 @@ type Scheduler struct {
 	// StoreTimeout bounds each store call or transaction. Defaults to
 	// DefaultStoreTimeout.
 	StoreTimeout time.Duration
+	// Backoff is how long a schedule that cannot fire is put off: one
+	// whose cron expression or time zone does not parse on this node, or
+	// whose firing fails on its own. Each time is logged at warn with the
+	// schedule's ID and the reason. Defaults to DefaultBackoff.
+	Backoff time.Duration
 	// WakeFunc, when set, is called after executions were enqueued, to
 	// make the local workers look for jobs now.
 	WakeFunc func()
@@ -93,30 +100,89 @@ func orDefault[T int | time.Duration](v, def T) T {
 }
 
 // Tick fires every schedule that is due now, batch by batch, each batch in
-// one transaction, until none is due.
+// one transaction, until none is due. When a batch fails other than for
+// an outage, Tick fires its schedules again one per transaction, so that
+// one schedule that fails every time (which it puts off by Backoff) does
+// not keep the others from firing.
 func (s *Scheduler) Tick(ctx context.Context) (TickResult, error) {
 	var total TickResult
 	batch := orDefault(s.Batch, DefaultBatch)
 	for {
 		r, claimed, err := s.tickBatch(ctx, batch)
-		total.Fired += r.Fired
-		total.Skipped += r.Skipped
-		total.Existing += r.Existing
+		if err != nil && !outage(ctx, err) && len(claimed) > 0 {
+			s.logger().Warn("scheduler: a batch of due schedules failed; firing them one by one",
+				"schedules", len(claimed), "error", err)
+			r, err = s.tickOneByOne(ctx, len(claimed))
+		}
+		total.add(r)
 		if err != nil {
 			return total, err
 		}
-		if claimed < batch {
+		if len(claimed) < batch {
 			return total, nil
 		}
 	}
+}
+
+func (r *TickResult) add(o TickResult) {
+	r.Fired += o.Fired
+	r.Skipped += o.Skipped
+	r.Existing += o.Existing
+}
+
+// outage reports whether err is the database or ctx failing, which
+// another try in another shape would not get past, rather than something
+// about the schedules.
+func outage(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, storage.ErrUnavailable) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// tickOneByOne fires up to n due schedules, one per transaction. A
+// schedule whose transaction fails other than for an outage is put off by
+// Backoff and logged, and the others still fire.
+func (s *Scheduler) tickOneByOne(ctx context.Context, n int) (TickResult, error) {
+	var total TickResult
+	for range n {
+		r, claimed, err := s.tickBatch(ctx, 1)
+		total.add(r)
+		switch {
+		case err != nil && (outage(ctx, err) || len(claimed) == 0):
+			return total, err
+		case err != nil:
+			if err := s.backOff(ctx, claimed[0], err); err != nil {
+				return total, err
+			}
+		case len(claimed) == 0:
+			return total, nil
+		}
+	}
+	return total, nil
+}
+
+// backOff puts the schedule id off by Backoff after its firing failed
+// with cause, and logs it.
+func (s *Scheduler) backOff(ctx context.Context, id uuid.UUID, cause error) error {
+	ctx, cancel := context.WithTimeout(ctx, orDefault(s.StoreTimeout, DefaultStoreTimeout))
+	defer cancel()
+	backoff := orDefault(s.Backoff, DefaultBackoff)
+	s.logger().Warn("scheduler: firing a schedule failed; putting it off", "schedule_id", id,
+		"backoff", backoff, "error", cause)
+	err := s.Store.ScheduleAdvance(ctx, []*storage.ScheduleAdvanceParams{{ID: id, NextRunAt: s.now().Add(backoff)}})
+	if err != nil {
+		return fmt.Errorf("put off schedule %s: %w", id, err)
+	}
+	return nil
 }
 
 // tickBatch claims up to batch due schedules and, in the same
 // transaction, creates their executions (one ExecutionCreateMany) and
 // jobs (one JobEnqueueMany) and advances them (one ScheduleAdvance). A
 // tick whose key an execution already holds counts as fired elsewhere: it
-// creates nothing, and the schedule only advances.
-func (s *Scheduler) tickBatch(ctx context.Context, batch int) (r TickResult, claimed int, err error) {
+// creates nothing, and the schedule only advances. A schedule whose
+// expression does not parse does not fire: it is put off by Backoff. It
+// returns the IDs of the schedules it claimed, also when it fails.
+func (s *Scheduler) tickBatch(ctx context.Context, batch int) (r TickResult, claimed []uuid.UUID, err error) {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(s.StoreTimeout, DefaultStoreTimeout))
 	defer cancel()
 	now := s.now()
@@ -126,13 +192,18 @@ func (s *Scheduler) tickBatch(ctx context.Context, batch int) (r TickResult, cla
 		if err != nil {
 			return err
 		}
-		claimed = len(due)
+		claimed = make([]uuid.UUID, len(due))
 		adv := make([]*storage.ScheduleAdvanceParams, 0, len(due))
 		execs := make([]*storage.ExecutionCreateParams, 0, len(due))
 		ticks := make(map[uuid.UUID]tick, len(due))
-		for _, d := range due {
-			a := &storage.ScheduleAdvanceParams{ID: d.ID, NextRunAt: s.nextRun(d.Schedule, now)}
+		for i, d := range due {
+			claimed[i] = d.ID
+			next, ok := s.nextRun(d.Schedule, now)
+			a := &storage.ScheduleAdvanceParams{ID: d.ID, NextRunAt: next}
 			adv = append(adv, a)
+			if !ok {
+				continue
+			}
 			if d.Overlap == storage.OverlapSkip &&
 				(d.LastExecutionStatus == storage.ExecutionQueued || d.LastExecutionStatus == storage.ExecutionRunning) {
 				r.Skipped++
@@ -167,7 +238,7 @@ func (s *Scheduler) tickBatch(ctx context.Context, batch int) (r TickResult, cla
 		return tx.ScheduleAdvance(ctx, adv)
 	})
 	if err != nil {
-		return TickResult{}, 0, fmt.Errorf("fire due schedules: %w", err)
+		return TickResult{}, claimed, fmt.Errorf("fire due schedules: %w", err)
 	}
 	if r.Fired > 0 && s.WakeFunc != nil {
 		s.WakeFunc()
@@ -182,23 +253,34 @@ type tick struct {
 	at  time.Time
 }
 
-// nextRun returns the schedule's first tick after now, so that a schedule
-// that missed ticks (all nodes down) fires once, not once per missed tick.
-// A schedule whose expression no longer parses, or never fires again, is
-// put off by a year and logged; the API refuses such schedules, so that
-// takes a change of the cron library.
-func (s *Scheduler) nextRun(sc *storage.Schedule, now time.Time) time.Time {
+// nextRun returns the tick that follows the schedule's due one
+// (sc.NextRunAt), so that late handling does not shift the cadence of
+// @every; if that is not after now, it returns the first tick after now,
+// so that a schedule that missed ticks (all nodes down) fires once, not
+// once per missed tick. It reports false, and returns now plus Backoff,
+// if the expression or time zone does not parse here (the API refuses
+// such schedules, so that takes a change of the cron library or a time
+// zone database that lacks the zone): the schedule is then not fired,
+// and is logged at warn. A schedule that never fires again is put off
+// by a year and logged.
+func (s *Scheduler) nextRun(sc *storage.Schedule, now time.Time) (time.Time, bool) {
 	spec, err := Parse(sc.Cron, sc.Timezone)
-	var next time.Time
-	if err == nil {
+	if err != nil {
+		backoff := orDefault(s.Backoff, DefaultBackoff)
+		s.logger().Warn("scheduler: schedule does not parse; not firing it, putting it off",
+			"schedule_id", sc.ID, "cron", sc.Cron, "timezone", sc.Timezone, "backoff", backoff, "error", err)
+		return now.Add(backoff), false
+	}
+	next := spec.Next(sc.NextRunAt)
+	if !next.After(now) {
 		next = spec.Next(now)
 	}
 	if next.IsZero() {
 		s.logger().Error("schedule has no next run; putting it off by a year",
-			"schedule_id", sc.ID, "cron", sc.Cron, "timezone", sc.Timezone, "error", err)
-		return now.Add(365 * 24 * time.Hour)
+			"schedule_id", sc.ID, "cron", sc.Cron, "timezone", sc.Timezone)
+		return now.Add(365 * 24 * time.Hour), true
 	}
-	return next
+	return next, true
 }
 
 // Run fires due schedules until ctx ends. It wakes at the earliest next

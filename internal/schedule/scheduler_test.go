@@ -1,8 +1,11 @@
 package schedule
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -245,4 +248,104 @@ func TestTickTreatsATakenTickKeyAsFired(t *testing.T) {
 	f.clock.Set(t0.Add(2 * time.Minute))
 	assert.Equal(t, TickResult{Fired: 2}, f.tick(t))
 	assert.Len(t, f.executions(t, taken.ID), 1)
+}
+
+// TestTickBacksOffASchedulesThatDoesNotParse stores schedules whose time
+// zone or cron no longer parse, as on a node that lacks a zone: they are
+// put off by Backoff (not by a year) and logged, and a good schedule due
+// in the same batch still fires.
+func TestTickBacksOffASchedulesThatDoesNotParse(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var logs bytes.Buffer
+	f.sched.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	good := f.schedule(t, "*/5 * * * *", storage.OverlapAllow)
+	var bad []*storage.Schedule
+	for _, p := range []struct{ cron, tz string }{{"*/5 * * * *", "Mars/Olympus_Mons"}, {"not a cron", "UTC"}} {
+		sc, err := f.store.ScheduleCreate(t.Context(), &storage.ScheduleCreateParams{
+			PlanID: f.plan.ID, Cron: p.cron, Timezone: p.tz, NextRunAt: t0.Add(5 * time.Minute),
+		})
+		require.NoError(t, err)
+		bad = append(bad, sc)
+	}
+
+	now := t0.Add(5 * time.Minute)
+	f.clock.Set(now)
+	assert.Equal(t, TickResult{Fired: 1}, f.tick(t), "the good schedule fires; the bad ones do not")
+	assert.Len(t, f.executions(t, good.ID), 1)
+	for _, sc := range bad {
+		got, err := f.store.ScheduleGetByID(t.Context(), sc.ID)
+		require.NoError(t, err)
+		assert.Equal(t, now.Add(DefaultBackoff), got.NextRunAt, "put off by the backoff, not a year")
+		assert.Empty(t, f.executions(t, sc.ID))
+		assert.Contains(t, logs.String(), sc.ID.String(), "the warning names the schedule")
+	}
+	assert.Contains(t, logs.String(), "level=WARN")
+	assert.Contains(t, logs.String(), "Mars/Olympus_Mons")
+}
+
+// failingExecutions is a store whose ExecutionCreateMany fails whenever it
+// is asked to create an execution of the schedule bad, as a row that
+// fails the same way every time would.
+type failingExecutions struct {
+	storage.Store
+	bad uuid.UUID
+}
+
+func (f *failingExecutions) InTx(ctx context.Context, fn func(tx storage.Store) error) error {
+	return f.Store.InTx(ctx, func(tx storage.Store) error { return fn(&failingExecutions{Store: tx, bad: f.bad}) })
+}
+
+func (f *failingExecutions) ExecutionCreateMany(ctx context.Context, ps []*storage.ExecutionCreateParams) ([]*storage.Execution, error) {
+	for _, p := range ps {
+		if p.ScheduleID == f.bad {
+			return nil, fmt.Errorf("create executions: %w: refused", storage.ErrInvalidInput)
+		}
+	}
+	return f.Store.ExecutionCreateMany(ctx, ps)
+}
+
+// TestTickIsolatesAScheduleThatFailsItsBatch has one schedule whose
+// execution the store refuses every time: it is put off by the backoff,
+// and the other schedules of its batch, before and after it, still fire.
+func TestTickIsolatesAScheduleThatFailsItsBatch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	first := f.schedule(t, "*/5 * * * *", storage.OverlapAllow)
+	bad := f.schedule(t, "*/5 * * * *", storage.OverlapAllow)
+	last := f.schedule(t, "*/5 * * * *", storage.OverlapAllow)
+	f.sched.Store = &failingExecutions{Store: f.store, bad: bad.ID}
+	f.sched.Batch = 10
+
+	now := t0.Add(5 * time.Minute)
+	f.clock.Set(now)
+	assert.Equal(t, TickResult{Fired: 2}, f.tick(t))
+	assert.Len(t, f.executions(t, first.ID), 1)
+	assert.Len(t, f.executions(t, last.ID), 1)
+	assert.Empty(t, f.executions(t, bad.ID))
+	got, err := f.store.ScheduleGetByID(t.Context(), bad.ID)
+	require.NoError(t, err)
+	assert.Equal(t, now.Add(DefaultBackoff), got.NextRunAt)
+
+	// At the next tick the good ones fire again in one batch.
+	f.clock.Set(t0.Add(10 * time.Minute))
+	assert.Equal(t, TickResult{Fired: 2}, f.tick(t))
+}
+
+// TestTickEveryKeepsItsCadenceWhenHandledLate handles each tick of an
+// @every schedule 1.5 s late: the next tick follows the one just fired,
+// not the moment it was handled.
+func TestTickEveryKeepsItsCadenceWhenHandledLate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	sc := f.schedule(t, "@every 10s", storage.OverlapAllow)
+	first := sc.NextRunAt
+	for i := range 3 {
+		due := first.Add(time.Duration(i) * 10 * time.Second)
+		f.clock.Set(due.Add(1500 * time.Millisecond))
+		assert.Equal(t, TickResult{Fired: 1}, f.tick(t))
+		got, err := f.store.ScheduleGetByID(t.Context(), sc.ID)
+		require.NoError(t, err)
+		assert.Equal(t, due.Add(10*time.Second), got.NextRunAt, "tick %d", i)
+	}
 }

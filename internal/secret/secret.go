@@ -34,6 +34,11 @@ var (
 	// ErrWrongKey means the configured key is not the one the stored
 	// secrets were encrypted with.
 	ErrWrongKey = errors.New("the key does not match the key the stored secrets were encrypted with")
+	// ErrKeyRotated means a secret was not stored because the stored
+	// secrets are now encrypted under another key than this process's:
+	// the key was rotated since it started. errors.Is(err,
+	// storage.ErrConflict) is also true.
+	ErrKeyRotated = fmt.Errorf("%w: the secret key was rotated; restart with the new key", storage.ErrConflict)
 )
 
 // Box seals and opens secret values under one key. It is safe for
@@ -141,24 +146,25 @@ func (b *Box) opensKeyCheck(kc *storage.SecretKeyCheck) bool {
 // KeyCheckStore is what CheckKey needs from the store.
 type KeyCheckStore interface {
 	SecretKeyCheckGet(ctx context.Context) (*storage.SecretKeyCheck, error)
-	SecretKeyCheckSet(ctx context.Context, ciphertext, nonce []byte) error
+	SecretKeyCheckCreate(ctx context.Context, ciphertext, nonce []byte) (bool, error)
 }
 
 // CheckKey checks, at start-up, that box's key is the one the stored
-// secrets were encrypted with: it opens the stored key check value, or
-// writes one if there is none yet. Returns an error wrapping ErrWrongKey
-// if the value does not open.
+// secrets were encrypted with: it writes a key check value if there is
+// none yet, then opens the stored one. Returns an error wrapping
+// ErrWrongKey if it does not open, as when another server started first
+// at the same time with another key.
 func CheckKey(ctx context.Context, store KeyCheckStore, box *Box) error {
 	kc, err := store.SecretKeyCheckGet(ctx)
 	if errors.Is(err, storage.ErrNotFound) {
-		ct, nonce, err := box.sealKeyCheck()
-		if err != nil {
-			return err
+		ct, nonce, serr := box.sealKeyCheck()
+		if serr != nil {
+			return serr
 		}
-		if err := store.SecretKeyCheckSet(ctx, ct, nonce); err != nil {
-			return fmt.Errorf("write secret key check: %w", err)
+		if _, serr := store.SecretKeyCheckCreate(ctx, ct, nonce); serr != nil {
+			return fmt.Errorf("write secret key check: %w", serr)
 		}
-		return nil
+		kc, err = store.SecretKeyCheckGet(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("read secret key check: %w", err)
@@ -167,6 +173,44 @@ func CheckKey(ctx context.Context, store KeyCheckStore, box *Box) error {
 		return ErrWrongKey
 	}
 	return nil
+}
+
+// Put encrypts value under box's key and stores it as the secret name,
+// and reports whether it created the secret. In the same transaction it
+// reads the key check value under a share lock (writing one if there is
+// none yet) and refuses with ErrKeyRotated if box's key does not open it,
+// so that no secret is ever stored under another key than the others,
+// even while a rotation runs. Store errors are those of SecretPut.
+func Put(ctx context.Context, store storage.Store, box *Box, name, value string) (sec *storage.Secret, created bool, err error) {
+	ct, nonce, err := box.Seal(name, []byte(value))
+	if err != nil {
+		return nil, false, err
+	}
+	err = store.InTx(ctx, func(tx storage.Store) error {
+		kc, err := tx.SecretKeyCheckGetForShare(ctx)
+		if errors.Is(err, storage.ErrNotFound) {
+			kct, kcn, serr := box.sealKeyCheck()
+			if serr != nil {
+				return serr
+			}
+			if _, serr := tx.SecretKeyCheckCreate(ctx, kct, kcn); serr != nil {
+				return fmt.Errorf("write secret key check: %w", serr)
+			}
+			kc, err = tx.SecretKeyCheckGetForShare(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("read secret key check: %w", err)
+		}
+		if !box.opensKeyCheck(kc) {
+			return ErrKeyRotated
+		}
+		sec, created, err = tx.SecretPut(ctx, &storage.SecretPutParams{Name: name, Ciphertext: ct, Nonce: nonce})
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return sec, created, nil
 }
 
 // Reader is what Lookup needs from the store.
@@ -191,12 +235,14 @@ func Lookup(ctx context.Context, store Reader, box *Box, name string) (string, e
 
 // Rotate re-encrypts every stored secret and the key check value from the
 // key of old to the key of next, in one transaction, and returns how many
-// secrets it re-encrypted. It first checks that old's key is the current
-// one (ErrWrongKey if not). If any value does not open, nothing changes.
+// secrets it re-encrypted. It first locks the key check value
+// (SecretKeyCheckGetForUpdate), so that no secret is written by Put until
+// it ends, and checks that old's key is the current one (ErrWrongKey if
+// not). If any value does not open, nothing changes.
 func Rotate(ctx context.Context, store storage.Store, old, next *Box) (int, error) {
 	n := 0
 	err := store.InTx(ctx, func(tx storage.Store) error {
-		kc, err := tx.SecretKeyCheckGet(ctx)
+		kc, err := tx.SecretKeyCheckGetForUpdate(ctx)
 		switch {
 		case errors.Is(err, storage.ErrNotFound):
 			// No server has checked a key yet; the values themselves

@@ -2,6 +2,7 @@ package secret_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"os"
@@ -246,4 +247,76 @@ func TestRotateChangesNothingIfAValueDoesNotOpen(t *testing.T) {
 	assert.Equal(t, "good-value", got)
 	_, err = s.SecretKeyCheckGet(t.Context())
 	require.ErrorIs(t, err, storage.ErrNotFound)
+}
+
+// racedKeyCheck is a store on which the first SecretKeyCheckGet reports no
+// key check value, as it does to a server that reads just before another
+// one, starting at the same time, writes its own.
+type racedKeyCheck struct {
+	storage.Store
+	read bool
+}
+
+func (r *racedKeyCheck) SecretKeyCheckGet(ctx context.Context) (*storage.SecretKeyCheck, error) {
+	if !r.read {
+		r.read = true
+		return nil, storage.ErrNotFound
+	}
+	return r.Store.SecretKeyCheckGet(ctx)
+}
+
+func TestCheckKeyOfTwoFirstStartsWithDifferentKeysRefusesTheSecond(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	first, second := newBox(t), newBox(t)
+	require.NoError(t, secret.CheckKey(t.Context(), s, first))
+	require.ErrorIs(t, secret.CheckKey(t.Context(), &racedKeyCheck{Store: s}, second), secret.ErrWrongKey,
+		"the second start's key does not replace the first's")
+	require.NoError(t, secret.CheckKey(t.Context(), s, first), "the first key still works")
+}
+
+func TestPut(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	box := newBox(t)
+	_, created, err := secret.Put(t.Context(), s, box, "TOKEN", "tok-value")
+	require.NoError(t, err)
+	assert.True(t, created)
+	require.NoError(t, secret.CheckKey(t.Context(), s, box), "a first put writes the key check value")
+	_, created, err = secret.Put(t.Context(), s, box, "TOKEN", "tok-value-2")
+	require.NoError(t, err)
+	assert.False(t, created)
+	got, err := secret.Lookup(t.Context(), s, box, "TOKEN")
+	require.NoError(t, err)
+	assert.Equal(t, "tok-value-2", got)
+	_, _, err = secret.Put(t.Context(), s, box, "1BAD", "tok-value")
+	require.ErrorIs(t, err, storage.ErrInvalidInput)
+}
+
+// TestPutAfterARotateRefusesTheOldKey is scenario A: a server still
+// running with the old key must not store a secret under it once the
+// stored secrets moved to the new key.
+func TestPutAfterARotateRefusesTheOldKey(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	old, next := newBox(t), newBox(t)
+	require.NoError(t, secret.CheckKey(t.Context(), s, old))
+	_, _, err := secret.Put(t.Context(), s, old, "KEPT", "kept-value")
+	require.NoError(t, err)
+	_, err = secret.Rotate(t.Context(), s, old, next)
+	require.NoError(t, err)
+
+	_, _, err = secret.Put(t.Context(), s, old, "LATE", "late-value")
+	require.ErrorIs(t, err, secret.ErrKeyRotated)
+	require.ErrorIs(t, err, storage.ErrConflict)
+	_, err = s.SecretGet(t.Context(), "LATE")
+	require.ErrorIs(t, err, storage.ErrNotFound, "nothing was stored under the old key")
+	_, _, err = secret.Put(t.Context(), s, old, "KEPT", "replaced")
+	require.ErrorIs(t, err, secret.ErrKeyRotated)
+	got, err := secret.Lookup(t.Context(), s, next, "KEPT")
+	require.NoError(t, err)
+	assert.Equal(t, "kept-value", got, "the rotated value is kept")
+
+	_, _, err = secret.Put(t.Context(), s, next, "LATE", "late-value")
+	require.NoError(t, err, "the new key stores")
 }

@@ -204,6 +204,10 @@ type ScheduleStore interface {
 	// ScheduleNextDue returns the earliest next_run_at of the schedules
 	// that are not paused. Returns ErrNotFound if there is none.
 	ScheduleNextDue(ctx context.Context) (time.Time, error)
+	// ScheduleCountByEnvironment returns how many schedules, paused or
+	// not, run in the environment name; 0 if none (or no such
+	// environment).
+	ScheduleCountByEnvironment(ctx context.Context, name string) (int, error)
 }
 
 // Decode checks p and returns the ID to list after (uuid.Nil for the

@@ -65,6 +65,23 @@ type SecretStore interface {
 	SecretKeyCheckGet(ctx context.Context) (*SecretKeyCheck, error)
 	// SecretKeyCheckSet writes the key check value, replacing any.
 	SecretKeyCheckSet(ctx context.Context, ciphertext, nonce []byte) error
+	// SecretKeyCheckCreate writes the key check value unless one exists,
+	// and reports whether it wrote it. Of two first starts that race, one
+	// writes and the other keeps what the first wrote.
+	SecretKeyCheckCreate(ctx context.Context, ciphertext, nonce []byte) (created bool, err error)
+	// SecretKeyCheckGetForUpdate returns the key check value and, inside
+	// InTx, keeps every other transaction from reading it with
+	// SecretKeyCheckGetForShare or changing it until this one ends (on
+	// Postgres a row lock; on SQLite the one writer serialises write
+	// transactions). A key rotation takes it first. Returns ErrNotFound if
+	// none was written yet.
+	SecretKeyCheckGetForUpdate(ctx context.Context) (*SecretKeyCheck, error)
+	// SecretKeyCheckGetForShare returns the key check value and, inside
+	// InTx, keeps a rotation (SecretKeyCheckGetForUpdate) from changing it
+	// until this transaction ends; a secret write takes it to check that
+	// its key is still the current one. Returns ErrNotFound if none was
+	// written yet.
+	SecretKeyCheckGetForShare(ctx context.Context) (*SecretKeyCheck, error)
 }
 
 // SecretListLimit is the most rows an adapter's SecretList reads: well

@@ -1676,7 +1676,7 @@ type ClientInterface interface {
 
 	// DeleteEnvironment Delete an environment
 	//
-	// Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists.
+	// Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists. While schedules (paused or not) still use the environment the answer is 409: change their environment or delete them first.
 	//
 	// Corresponds with DELETE /environment/{name} (the `DeleteEnvironment` operationId).
 	DeleteEnvironment(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1910,7 +1910,7 @@ type ClientInterface interface {
 
 	// ResumeSchedule Resume a schedule
 	//
-	// Lets a paused schedule create executions again, from its first tick after now: ticks missed while it was paused are not run. Bumps its revision.
+	// Lets a paused schedule create executions again, from its first tick after now: ticks missed while it was paused are not run. Bumps its revision. A stored cron expression or time zone that no longer parses answers 422 naming it.
 	//
 	// Corresponds with POST /schedule/{id}/resume (the `ResumeSchedule` operationId).
 	ResumeSchedule(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1931,7 +1931,7 @@ type ClientInterface interface {
 
 	// PutSecretWithBody Store a secret
 	//
-	// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409.
+	// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409, and also when the key was rotated since this server started (restart it with the new key).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1940,7 +1940,7 @@ type ClientInterface interface {
 
 	// PutSecret Store a secret
 	//
-	// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409.
+	// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409, and also when the key was rotated since this server started (restart it with the new key).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2005,7 +2005,7 @@ func (c *APIClient) CreateEnvironment(ctx context.Context, body CreateEnvironmen
 
 // DeleteEnvironment Delete an environment
 //
-// Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists.
+// Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists. While schedules (paused or not) still use the environment the answer is 409: change their environment or delete them first.
 //
 // Corresponds with DELETE /environment/{name} (the `DeleteEnvironment` operationId).
 func (c *APIClient) DeleteEnvironment(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2539,7 +2539,7 @@ func (c *APIClient) PauseSchedule(ctx context.Context, id openapi_types.UUID, re
 
 // ResumeSchedule Resume a schedule
 //
-// Lets a paused schedule create executions again, from its first tick after now: ticks missed while it was paused are not run. Bumps its revision.
+// Lets a paused schedule create executions again, from its first tick after now: ticks missed while it was paused are not run. Bumps its revision. A stored cron expression or time zone that no longer parses answers 422 naming it.
 //
 // Corresponds with POST /schedule/{id}/resume (the `ResumeSchedule` operationId).
 func (c *APIClient) ResumeSchedule(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2590,7 +2590,7 @@ func (c *APIClient) DeleteSecret(ctx context.Context, name string, reqEditors ..
 
 // PutSecretWithBody Store a secret
 //
-// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409.
+// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409, and also when the key was rotated since this server started (restart it with the new key).
 //
 // Takes any type of body and a specified content type.
 //
@@ -2609,7 +2609,7 @@ func (c *APIClient) PutSecretWithBody(ctx context.Context, name string, contentT
 
 // PutSecret Store a secret
 //
-// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409.
+// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409, and also when the key was rotated since this server started (restart it with the new key).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4074,7 +4074,7 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteEnvironmentWithResponse Delete an environment
 	//
-	// Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists.
+	// Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists. While schedules (paused or not) still use the environment the answer is 409: change their environment or delete them first.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4344,7 +4344,7 @@ type ClientWithResponsesInterface interface {
 
 	// ResumeScheduleWithResponse Resume a schedule
 	//
-	// Lets a paused schedule create executions again, from its first tick after now: ticks missed while it was paused are not run. Bumps its revision.
+	// Lets a paused schedule create executions again, from its first tick after now: ticks missed while it was paused are not run. Bumps its revision. A stored cron expression or time zone that no longer parses answers 422 naming it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4371,7 +4371,7 @@ type ClientWithResponsesInterface interface {
 
 	// PutSecretWithBodyWithResponse Store a secret
 	//
-	// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409.
+	// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409, and also when the key was rotated since this server started (restart it with the new key).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4380,7 +4380,7 @@ type ClientWithResponsesInterface interface {
 
 	// PutSecretWithResponse Store a secret
 	//
-	// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409.
+	// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409, and also when the key was rotated since this server started (restart it with the new key).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4576,6 +4576,8 @@ type DeleteEnvironmentResponse struct {
 	ApplicationproblemJSON401 *ErrorModel
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *ErrorModel
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
@@ -4592,6 +4594,11 @@ func (r DeleteEnvironmentResponse) GetApplicationproblemJSON401() *ErrorModel {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteEnvironmentResponse) GetApplicationproblemJSON404() *ErrorModel {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteEnvironmentResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
@@ -6935,7 +6942,7 @@ func (c *ClientWithResponses) CreateEnvironmentWithResponse(ctx context.Context,
 
 // DeleteEnvironmentWithResponse Delete an environment
 //
-// Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists.
+// Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists. While schedules (paused or not) still use the environment the answer is 409: change their environment or delete them first.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7385,7 +7392,7 @@ func (c *ClientWithResponses) PauseScheduleWithResponse(ctx context.Context, id 
 
 // ResumeScheduleWithResponse Resume a schedule
 //
-// Lets a paused schedule create executions again, from its first tick after now: ticks missed while it was paused are not run. Bumps its revision.
+// Lets a paused schedule create executions again, from its first tick after now: ticks missed while it was paused are not run. Bumps its revision. A stored cron expression or time zone that no longer parses answers 422 naming it.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7430,7 +7437,7 @@ func (c *ClientWithResponses) DeleteSecretWithResponse(ctx context.Context, name
 
 // PutSecretWithBodyWithResponse Store a secret
 //
-// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409.
+// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409, and also when the key was rotated since this server started (restart it with the new key).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7445,7 +7452,7 @@ func (c *ClientWithResponses) PutSecretWithBodyWithResponse(ctx context.Context,
 
 // PutSecretWithResponse Store a secret
 //
-// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409.
+// Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409, and also when the key was rotated since this server started (restart it with the new key).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7657,6 +7664,13 @@ func ParseDeleteEnvironmentResponse(rsp *http.Response) (*DeleteEnvironmentRespo
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest ErrorModel

@@ -193,6 +193,16 @@ func (s *Store) ScheduleNextDue(ctx context.Context) (time.Time, error) {
 	return t, nil
 }
 
+// ScheduleCountByEnvironment counts the schedules of an environment. See
+// storage.ScheduleStore.
+func (s *Store) ScheduleCountByEnvironment(ctx context.Context, name string) (int, error) {
+	n, err := s.q.ScheduleCountByEnvironment(ctx, s.db, name)
+	if err != nil {
+		return 0, fmt.Errorf("count schedules of environment %q: %w", name, interpretError(err))
+	}
+	return int(n), nil
+}
+
 func scheduleFromRow(r *postgres.Schedule) *storage.Schedule {
 	sc := &storage.Schedule{
 		ID:        r.ID,

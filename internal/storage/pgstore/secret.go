@@ -92,6 +92,39 @@ func (s *Store) SecretKeyCheckSet(ctx context.Context, ciphertext, nonce []byte)
 	return nil
 }
 
+// SecretKeyCheckCreate writes the key check value unless one exists. See
+// storage.SecretStore.
+func (s *Store) SecretKeyCheckCreate(ctx context.Context, ciphertext, nonce []byte) (bool, error) {
+	if err := storage.CheckKeyCheck(ciphertext, nonce); err != nil {
+		return false, fmt.Errorf("create secret key check: %w", err)
+	}
+	n, err := s.q.SecretKeyCheckCreate(ctx, s.db, &postgres.SecretKeyCheckCreateParams{Ciphertext: ciphertext, Nonce: nonce})
+	if err != nil {
+		return false, fmt.Errorf("create secret key check: %w", interpretError(err))
+	}
+	return n > 0, nil
+}
+
+// SecretKeyCheckGetForUpdate returns the key check value, locked against
+// every other reader that locks it. See storage.SecretStore.
+func (s *Store) SecretKeyCheckGetForUpdate(ctx context.Context) (*storage.SecretKeyCheck, error) {
+	row, err := s.q.SecretKeyCheckGetForUpdate(ctx, s.db)
+	if err != nil {
+		return nil, fmt.Errorf("lock secret key check: %w", interpretError(err))
+	}
+	return &storage.SecretKeyCheck{Ciphertext: row.Ciphertext, Nonce: row.Nonce, UpdatedAt: row.UpdatedAt}, nil
+}
+
+// SecretKeyCheckGetForShare returns the key check value, locked against
+// changes. See storage.SecretStore.
+func (s *Store) SecretKeyCheckGetForShare(ctx context.Context) (*storage.SecretKeyCheck, error) {
+	row, err := s.q.SecretKeyCheckGetForShare(ctx, s.db)
+	if err != nil {
+		return nil, fmt.Errorf("lock secret key check: %w", interpretError(err))
+	}
+	return &storage.SecretKeyCheck{Ciphertext: row.Ciphertext, Nonce: row.Nonce, UpdatedAt: row.UpdatedAt}, nil
+}
+
 func secretFromRow(r *postgres.Secret) *storage.Secret {
 	return &storage.Secret{
 		Name: r.Name, Ciphertext: r.Ciphertext, Nonce: r.Nonce, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,

@@ -213,6 +213,16 @@ func (s *Store) ScheduleNextDue(ctx context.Context) (time.Time, error) {
 	return fromMicros(t), nil
 }
 
+// ScheduleCountByEnvironment counts the schedules of an environment. See
+// storage.ScheduleStore.
+func (s *Store) ScheduleCountByEnvironment(ctx context.Context, name string) (int, error) {
+	n, err := s.q.ScheduleCountByEnvironment(ctx, s.read, name)
+	if err != nil {
+		return 0, fmt.Errorf("count schedules of environment %q: %w", name, interpretError(err))
+	}
+	return int(n), nil
+}
+
 // checkScheduleNoNUL refuses NUL in a schedule's fields, as Postgres does.
 func checkScheduleNoNUL(cron, timezone, environment, queue string, variables []byte) error {
 	return errors.Join(

@@ -35,6 +35,7 @@ func scheduleCases() []testCase {
 		{"AdvanceMovesNextRunAndRecordsFiredTicks", testScheduleAdvance},
 		{"ConcurrentClaimersNeverClaimTheSameSchedule", testScheduleConcurrentClaims},
 		{"NextDueIsTheEarliestUnpausedNextRun", testScheduleNextDue},
+		{"CountByEnvironmentCountsPausedAndUnpaused", testScheduleCountByEnvironment},
 	}
 }
 
@@ -458,4 +459,32 @@ func testScheduleNextDue(t *testing.T, s storage.Store) {
 	next, err := s.ScheduleNextDue(ctx)
 	require.NoError(t, err)
 	assertSameTime(t, soon.NextRunAt, next, "next due")
+}
+
+func testScheduleCountByEnvironment(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	n, err := s.ScheduleCountByEnvironment(ctx, "staging")
+	require.NoError(t, err)
+	assert.Zero(t, n, "no schedules")
+	p := createPlan(t, ctx, s, "p")
+	createSchedule(t, ctx, s, p, base) // No environment.
+	var ids []uuid.UUID
+	for _, env := range []string{"staging", "staging", "Staging", "prod"} {
+		sc, err := s.ScheduleCreate(ctx, &storage.ScheduleCreateParams{
+			PlanID: p.ID, Cron: "@every 1m", Environment: env, NextRunAt: base,
+		})
+		require.NoError(t, err)
+		ids = append(ids, sc.ID)
+	}
+	_, err = s.ScheduleSetPaused(ctx, &storage.ScheduleSetPausedParams{ID: ids[0], Paused: true})
+	require.NoError(t, err)
+	for env, want := range map[string]int{"staging": 2, "Staging": 1, "prod": 1, "dev": 0, "": 0} {
+		n, err := s.ScheduleCountByEnvironment(ctx, env)
+		require.NoError(t, err)
+		assert.Equal(t, want, n, "environment %q", env)
+	}
+	require.NoError(t, s.ScheduleDelete(ctx, ids[1]))
+	n, err = s.ScheduleCountByEnvironment(ctx, "staging")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "a deleted schedule no longer counts")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -25,6 +26,9 @@ func secretCases() []testCase {
 		{"KeyCheckIsNotFoundUntilSetThenReplaced", testSecretKeyCheck},
 		{"ReencryptInOneTransactionRollsBackOnError", testSecretReencryptRollsBack},
 		{"ReencryptInOneTransactionCommits", testSecretReencryptCommits},
+		{"KeyCheckCreateKeepsTheFirstValue", testSecretKeyCheckCreate},
+		{"KeyCheckGetForUpdateAndForShareReturnErrNotFoundUntilSet", testSecretKeyCheckLockNotFound},
+		{"KeyCheckGetForShareWaitsForAnUpdateLockAndSeesItsWrite", testSecretKeyCheckLockSerialises},
 	}
 }
 
@@ -230,4 +234,74 @@ func testSecretReencryptCommits(t *testing.T, s storage.Store) {
 	kc, err := s.SecretKeyCheckGet(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []byte("new-check"), kc.Ciphertext)
+}
+
+func testSecretKeyCheckCreate(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	_, err := s.SecretKeyCheckCreate(ctx, nil, []byte("n"))
+	require.ErrorIs(t, err, storage.ErrInvalidInput)
+	created, err := s.SecretKeyCheckCreate(ctx, []byte("first"), []byte("nonce-1"))
+	require.NoError(t, err)
+	assert.True(t, created)
+	created, err = s.SecretKeyCheckCreate(ctx, []byte("second"), []byte("nonce-2"))
+	require.NoError(t, err)
+	assert.False(t, created, "a second create writes nothing")
+	kc, err := s.SecretKeyCheckGet(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("first"), kc.Ciphertext, "the first value is kept")
+	assert.Equal(t, []byte("nonce-1"), kc.Nonce)
+}
+
+func testSecretKeyCheckLockNotFound(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	_, err := s.SecretKeyCheckGetForUpdate(ctx)
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	_, err = s.SecretKeyCheckGetForShare(ctx)
+	require.ErrorIs(t, err, storage.ErrNotFound)
+	require.NoError(t, s.SecretKeyCheckSet(ctx, []byte("check"), []byte("nonce")))
+	require.NoError(t, s.InTx(ctx, func(tx storage.Store) error {
+		for _, get := range []func(context.Context) (*storage.SecretKeyCheck, error){
+			tx.SecretKeyCheckGetForUpdate, tx.SecretKeyCheckGetForShare,
+		} {
+			kc, err := get(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, []byte("check"), kc.Ciphertext)
+			assert.Equal(t, []byte("nonce"), kc.Nonce)
+		}
+		return nil
+	}))
+}
+
+// testSecretKeyCheckLockSerialises holds the update lock while another
+// transaction asks for the share lock: that one must wait and then see the
+// value the first wrote, as a secret write racing a key rotation must see
+// the new key. (Without the lock, the second read would return the old
+// value during the pause; the pause only gives it the chance.)
+func testSecretKeyCheckLockSerialises(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	require.NoError(t, s.SecretKeyCheckSet(ctx, []byte("old"), []byte("nonce")))
+	locked := make(chan struct{})
+	read := make(chan []byte, 1)
+	done := make(chan error, 1)
+	go func() {
+		<-locked
+		done <- s.InTx(ctx, func(tx storage.Store) error {
+			kc, err := tx.SecretKeyCheckGetForShare(ctx)
+			if err != nil {
+				return err
+			}
+			read <- kc.Ciphertext
+			return nil
+		})
+	}()
+	require.NoError(t, s.InTx(ctx, func(tx storage.Store) error {
+		if _, err := tx.SecretKeyCheckGetForUpdate(ctx); err != nil {
+			return err
+		}
+		close(locked)
+		time.Sleep(200 * time.Millisecond)
+		return tx.SecretKeyCheckSet(ctx, []byte("new"), []byte("nonce"))
+	}))
+	require.NoError(t, <-done)
+	assert.Equal(t, []byte("new"), <-read, "the share lock waited for the update lock's transaction")
 }

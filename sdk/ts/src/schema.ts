@@ -48,7 +48,7 @@ export interface paths {
         post?: never;
         /**
          * Delete an environment
-         * @description Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists.
+         * @description Deletes an environment. Executions that name it keep the name; one that has not started yet ends in error when it runs, saying that the environment no longer exists. While schedules (paused or not) still use the environment the answer is 409: change their environment or delete them first.
          */
         delete: operations["delete-environment"];
         options?: never;
@@ -407,7 +407,7 @@ export interface paths {
         put?: never;
         /**
          * Resume a schedule
-         * @description Lets a paused schedule create executions again, from its first tick after now: ticks missed while it was paused are not run. Bumps its revision.
+         * @description Lets a paused schedule create executions again, from its first tick after now: ticks missed while it was paused are not run. Bumps its revision. A stored cron expression or time zone that no longer parses answers 422 naming it.
          */
         post: operations["resume-schedule"];
         delete?: never;
@@ -446,7 +446,7 @@ export interface paths {
         get?: never;
         /**
          * Store a secret
-         * @description Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409.
+         * @description Creates the secret (201) or replaces its value (200). The value is encrypted with AES-256-GCM under the server's key (ASTRO_SECRET_KEY) before it is stored, is never returned by any route, and is redacted by value from every result of a run that uses it. Plans use it as {{secret.NAME}} in URLs, headers and bodies. A server holds at most 1,000 secrets (409 past that). Without a key configured the answer is 409, and also when the key was rotated since this server started (restart it with the new key).
          */
         put: operations["put-secret"];
         post?: never;
@@ -2152,6 +2152,15 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -72,3 +72,7 @@ WHERE s.id = u.id;
 -- The earliest next_run_at of the schedules that are not paused, on the
 -- due index.
 SELECT next_run_at FROM schedules WHERE NOT paused ORDER BY next_run_at LIMIT 1;
+
+-- name: ScheduleCountByEnvironment :one
+-- How many schedules, paused or not, run in the environment.
+SELECT count(*) FROM schedules WHERE environment = @environment::text;

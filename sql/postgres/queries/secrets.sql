@@ -29,3 +29,17 @@ SELECT * FROM secret_keycheck WHERE id = 1;
 INSERT INTO secret_keycheck (id, ciphertext, nonce) VALUES (1, @ciphertext, @nonce)
 ON CONFLICT (id) DO UPDATE
 SET ciphertext = EXCLUDED.ciphertext, nonce = EXCLUDED.nonce, updated_at = now();
+
+-- name: SecretKeyCheckGetForUpdate :one
+-- Locks the key check value until the transaction ends, so that no
+-- secret is written under another key while a rotation runs.
+SELECT * FROM secret_keycheck WHERE id = 1 FOR UPDATE;
+
+-- name: SecretKeyCheckGetForShare :one
+-- Reads the key check value and keeps a rotation from changing it until
+-- the transaction ends.
+SELECT * FROM secret_keycheck WHERE id = 1 FOR SHARE;
+
+-- name: SecretKeyCheckCreate :execrows
+INSERT INTO secret_keycheck (id, ciphertext, nonce) VALUES (1, @ciphertext, @nonce)
+ON CONFLICT (id) DO NOTHING;

@@ -29,3 +29,16 @@ SELECT * FROM secret_keycheck WHERE id = 1;
 INSERT INTO secret_keycheck (id, ciphertext, nonce, updated_at) VALUES (1, @ciphertext, @nonce, @now)
 ON CONFLICT (id) DO UPDATE
 SET ciphertext = excluded.ciphertext, nonce = excluded.nonce, updated_at = excluded.updated_at;
+
+-- name: SecretKeyCheckGetForUpdate :one
+-- SQLite has no row locks: the adapter reads on the writer, whose one
+-- write transaction at a time serialises a rotation and secret writes.
+SELECT * FROM secret_keycheck WHERE id = 1;
+
+-- name: SecretKeyCheckGetForShare :one
+-- As SecretKeyCheckGetForUpdate: the writer serialises.
+SELECT * FROM secret_keycheck WHERE id = 1;
+
+-- name: SecretKeyCheckCreate :execrows
+INSERT INTO secret_keycheck (id, ciphertext, nonce, updated_at) VALUES (1, @ciphertext, @nonce, @now)
+ON CONFLICT (id) DO NOTHING;
