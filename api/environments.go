@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -251,11 +249,7 @@ func (s *server) getEnvironment(ctx context.Context, in *environmentNameInput) (
 func (s *server) listEnvironments(ctx context.Context, in *listEnvironmentsInput) (*listEnvironmentsOutput, error) {
 	page, err := s.deps.Store.EnvironmentList(ctx, &storage.EnvironmentListParams{Limit: in.Limit, Cursor: in.Cursor})
 	if err != nil {
-		return nil, s.httpError(ctx, explain(err, details{
-			Invalid:         "invalid cursor: pass the next_cursor of a previous page unchanged",
-			InvalidLocation: "query.cursor",
-			InvalidValue:    in.Cursor,
-		}))
+		return nil, s.httpError(ctx, explain(err, badCursor(in.Cursor)))
 	}
 	out := &listEnvironmentsOutput{Body: EnvironmentList{
 		Environments: make([]Environment, 0, len(page.Environments)),
@@ -264,12 +258,7 @@ func (s *server) listEnvironments(ctx context.Context, in *listEnvironmentsInput
 	for _, e := range page.Environments {
 		out.Body.Environments = append(out.Body.Environments, environmentFromStorage(e))
 	}
-	if page.NextCursor != "" {
-		q := url.Values{}
-		q.Set("limit", strconv.Itoa(in.Limit))
-		q.Set("cursor", page.NextCursor)
-		out.Link = []string{nextLink("/environment", q)}
-	}
+	out.Link = nextLink("/environment", nil, in.Limit, page.NextCursor)
 	return out, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -391,11 +390,7 @@ func (s *server) listExecutions(ctx context.Context, in *listExecutionsInput) (*
 		Cursor:     in.Cursor,
 	})
 	if err != nil {
-		return nil, s.httpError(ctx, explain(err, details{
-			Invalid:         "invalid cursor: pass the next_cursor of a previous page unchanged",
-			InvalidLocation: "query.cursor",
-			InvalidValue:    in.Cursor,
-		}))
+		return nil, s.httpError(ctx, explain(err, badCursor(in.Cursor)))
 	}
 	jobIDs, err := s.jobIDsOf(ctx, page.Executions...)
 	if err != nil {
@@ -408,24 +403,20 @@ func (s *server) listExecutions(ctx context.Context, in *listExecutionsInput) (*
 	for _, e := range page.Executions {
 		out.Body.Executions = append(out.Body.Executions, executionFromStorage(e, jobIDOf(jobIDs, e.ID)))
 	}
-	if page.NextCursor != "" {
-		q := url.Values{}
-		if in.PlanID != uuid.Nil {
-			q.Set("plan_id", in.PlanID.String())
-		}
-		if in.Status != "" {
-			q.Set("status", in.Status)
-		}
-		if in.Trigger != "" {
-			q.Set("trigger", in.Trigger)
-		}
-		if in.ScheduleID != uuid.Nil {
-			q.Set("schedule_id", in.ScheduleID.String())
-		}
-		q.Set("limit", strconv.Itoa(in.Limit))
-		q.Set("cursor", page.NextCursor)
-		out.Link = []string{nextLink("/execution", q)}
+	q := url.Values{}
+	if in.PlanID != uuid.Nil {
+		q.Set("plan_id", in.PlanID.String())
 	}
+	if in.Status != "" {
+		q.Set("status", in.Status)
+	}
+	if in.Trigger != "" {
+		q.Set("trigger", in.Trigger)
+	}
+	if in.ScheduleID != uuid.Nil {
+		q.Set("schedule_id", in.ScheduleID.String())
+	}
+	out.Link = nextLink("/execution", q, in.Limit, page.NextCursor)
 	return out, nil
 }
 

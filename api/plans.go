@@ -437,11 +437,7 @@ func (s *server) listPlans(ctx context.Context, in *listPlansInput) (*listPlansO
 		Cursor:     in.Cursor,
 	})
 	if err != nil {
-		return nil, s.httpError(ctx, explain(err, details{
-			Invalid:         "invalid cursor: pass the next_cursor of a previous page unchanged",
-			InvalidLocation: "query.cursor",
-			InvalidValue:    in.Cursor,
-		}))
+		return nil, s.httpError(ctx, explain(err, badCursor(in.Cursor)))
 	}
 	out := &listPlansOutput{Body: PlanList{Plans: make([]Plan, 0, len(page.Plans)), NextCursor: page.NextCursor}}
 	for _, p := range page.Plans {
@@ -451,24 +447,40 @@ func (s *server) listPlans(ctx context.Context, in *listPlansInput) (*listPlansO
 		}
 		out.Body.Plans = append(out.Body.Plans, *ap)
 	}
-	if page.NextCursor != "" {
-		q := url.Values{}
-		if in.Name != "" {
-			q.Set("name", in.Name)
-		}
-		for _, l := range in.Label {
-			q.Add("label", l)
-		}
-		q.Set("limit", strconv.Itoa(in.Limit))
-		q.Set("cursor", page.NextCursor)
-		out.Link = []string{nextLink("/plan", q)}
+	q := url.Values{}
+	if in.Name != "" {
+		q.Set("name", in.Name)
 	}
+	for _, l := range in.Label {
+		q.Add("label", l)
+	}
+	out.Link = nextLink("/plan", q, in.Limit, page.NextCursor)
 	return out, nil
 }
 
-// nextLink returns a Link header value pointing at the next page.
-func nextLink(path string, q url.Values) string {
-	return "<" + path + "?" + q.Encode() + `>; rel="next"`
+// nextLink returns the Link header of a listing: the next page of path,
+// with the listing's filters, its limit and the next cursor; none on the
+// last page (an empty cursor).
+func nextLink(path string, filters url.Values, limit int, cursor string) []string {
+	if cursor == "" {
+		return nil
+	}
+	q := url.Values{}
+	for k, v := range filters {
+		q[k] = v
+	}
+	q.Set("limit", strconv.Itoa(limit))
+	q.Set("cursor", cursor)
+	return []string{"<" + path + "?" + q.Encode() + `>; rel="next"`}
+}
+
+// badCursor is what a listing answers when the store refuses its cursor.
+func badCursor(cursor string) details {
+	return details{
+		Invalid:         "invalid cursor: pass the next_cursor of a previous page unchanged",
+		InvalidLocation: "query.cursor",
+		InvalidValue:    cursor,
+	}
 }
 
 func (s *server) updatePlan(ctx context.Context, in *updatePlanInput) (*planOutput, error) {

@@ -133,6 +133,7 @@ var postgresTests = map[string]func(*testing.T){
 // notOnPostgres are the tests that TestPostgres leaves out, with the
 // reason.
 var notOnPostgres = map[string]string{
+	"TestNextLink":                      "pure, no store",
 	"TestMain":                          "the package's entry point",
 	postgresTestName:                    "runs the others",
 	"TestEveryTestRunsOnPostgres":       "reads the source, touches no store",

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -290,11 +289,7 @@ func (s *server) getSchedule(ctx context.Context, in *scheduleIDInput) (*schedul
 func (s *server) listSchedules(ctx context.Context, in *listSchedulesInput) (*listSchedulesOutput, error) {
 	page, err := s.deps.Store.ScheduleList(ctx, &storage.ScheduleListParams{PlanID: in.PlanID, Limit: in.Limit, Cursor: in.Cursor})
 	if err != nil {
-		return nil, s.httpError(ctx, explain(err, details{
-			Invalid:         "invalid cursor: pass the next_cursor of a previous page unchanged",
-			InvalidLocation: "query.cursor",
-			InvalidValue:    in.Cursor,
-		}))
+		return nil, s.httpError(ctx, explain(err, badCursor(in.Cursor)))
 	}
 	out := &listSchedulesOutput{Body: ScheduleList{
 		Schedules:  make([]Schedule, 0, len(page.Schedules)),
@@ -303,15 +298,11 @@ func (s *server) listSchedules(ctx context.Context, in *listSchedulesInput) (*li
 	for _, sc := range page.Schedules {
 		out.Body.Schedules = append(out.Body.Schedules, scheduleFromStorage(sc))
 	}
-	if page.NextCursor != "" {
-		q := url.Values{}
-		if in.PlanID != uuid.Nil {
-			q.Set("plan_id", in.PlanID.String())
-		}
-		q.Set("limit", strconv.Itoa(in.Limit))
-		q.Set("cursor", page.NextCursor)
-		out.Link = []string{nextLink("/schedule", q)}
+	q := url.Values{}
+	if in.PlanID != uuid.Nil {
+		q.Set("plan_id", in.PlanID.String())
 	}
+	out.Link = nextLink("/schedule", q, in.Limit, page.NextCursor)
 	return out, nil
 }
 
