@@ -13,17 +13,29 @@ import (
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
+// newExecution fills in the defaults of a new execution, encodes its
+// variables, and refuses the NUL bytes Postgres cannot store, as Postgres
+// would.
+func newExecution(in *storage.ExecutionCreateParams) (storage.ExecutionCreateParams, []byte, error) {
+	p, err := in.WithDefaults()
+	if err != nil {
+		return storage.ExecutionCreateParams{}, nil, err
+	}
+	vars, err := storage.MarshalLabels(p.Variables)
+	if err != nil {
+		return storage.ExecutionCreateParams{}, nil, err
+	}
+	err = errors.Join(checkNoNUL("idempotency key", p.IdempotencyKey), checkJSONNoNUL("variables", vars),
+		checkNoNUL("environment", p.Environment), checkNoNUL("queue", p.Queue))
+	if err != nil {
+		return storage.ExecutionCreateParams{}, nil, err
+	}
+	return p, vars, nil
+}
+
 // ExecutionCreate stores a queued execution. See storage.ExecutionStore.
 func (s *Store) ExecutionCreate(ctx context.Context, in *storage.ExecutionCreateParams) (*storage.Execution, error) {
-	p, err := in.WithDefaults()
-	var vars []byte
-	if err == nil {
-		vars, err = storage.MarshalLabels(p.Variables)
-	}
-	if err == nil {
-		err = errors.Join(checkNoNUL("idempotency key", p.IdempotencyKey), checkJSONNoNUL("variables", vars),
-			checkNoNUL("environment", p.Environment), checkNoNUL("queue", p.Queue))
-	}
+	p, vars, err := newExecution(in)
 	if err != nil {
 		return nil, fmt.Errorf("create execution: %w", err)
 	}
@@ -103,15 +115,7 @@ const createChunk = 5000
 func executionBatch(ps []*storage.ExecutionCreateParams, start int, ids []uuid.UUID) (string, error) {
 	rows := make([][9]any, len(ps))
 	for i, in := range ps {
-		p, err := in.WithDefaults()
-		var vars []byte
-		if err == nil {
-			vars, err = storage.MarshalLabels(p.Variables)
-		}
-		if err == nil {
-			err = errors.Join(checkNoNUL("idempotency key", p.IdempotencyKey), checkJSONNoNUL("variables", vars),
-				checkNoNUL("environment", p.Environment), checkNoNUL("queue", p.Queue))
-		}
+		p, vars, err := newExecution(in)
 		if err != nil {
 			return "", fmt.Errorf("execution %d: %w", start+i, err)
 		}
