@@ -174,15 +174,9 @@ func finishSpec(oapi *huma.OpenAPI) {
 			nameEnumValues(name+camel(prop), s.Properties[prop])
 		}
 	}
-	for _, path := range slices.Sorted(maps.Keys(oapi.Paths)) {
-		item := oapi.Paths[path]
-		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
-			if op == nil {
-				continue
-			}
-			for _, p := range op.Parameters {
-				nameEnumValues(camel(op.OperationID)+"Params"+camel(p.Name), p.Schema)
-			}
+	for _, op := range operations(oapi) {
+		for _, p := range op.Parameters {
+			nameEnumValues(camel(op.OperationID)+"Params"+camel(p.Name), p.Schema)
 		}
 	}
 	nullableRef(oapi, "Execution", "result")
@@ -311,16 +305,10 @@ func runFieldsOptional(s *huma.Schema) {
 // 422 that Huma gives for a missing required parameter; so the handler
 // checks it itself and only the document says it is required.
 func requireIfMatch(oapi *huma.OpenAPI) {
-	for _, path := range slices.Sorted(maps.Keys(oapi.Paths)) {
-		item := oapi.Paths[path]
-		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
-			if op == nil {
-				continue
-			}
-			for _, p := range op.Parameters {
-				if p.In == "header" && strings.EqualFold(p.Name, "If-Match") {
-					p.Required = true
-				}
+	for _, op := range operations(oapi) {
+		for _, p := range op.Parameters {
+			if p.In == "header" && strings.EqualFold(p.Name, "If-Match") {
+				p.Required = true
 			}
 		}
 	}
@@ -415,4 +403,18 @@ func nullableRefsTo30(v any) {
 			nullableRefsTo30(child)
 		}
 	}
+}
+
+// operations returns the document's operations, by path and then method.
+func operations(oapi *huma.OpenAPI) []*huma.Operation {
+	var ops []*huma.Operation
+	for _, path := range slices.Sorted(maps.Keys(oapi.Paths)) {
+		item := oapi.Paths[path]
+		for _, op := range []*huma.Operation{item.Get, item.Put, item.Post, item.Delete, item.Patch} {
+			if op != nil {
+				ops = append(ops, op)
+			}
+		}
+	}
+	return ops
 }
