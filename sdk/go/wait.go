@@ -48,20 +48,30 @@ func (c *Client) WaitExecution(ctx context.Context, id UUID) (*Execution, error)
 		switch {
 		case err == nil && IsFinal(e):
 			return e, nil
-		case err != nil && (ctx.Err() != nil || !isTransient(err)):
+		case err != nil && ctx.Err() != nil:
+			// The context ended during the poll; its answer may still have arrived
+			// (a 503 served as the context was cancelled), but ctx's end is the cause.
+			return nil, waitEnded(ctx, id, err)
+		case err != nil && !isTransient(err):
 			return nil, err
 		}
 		lastErr = err
 		select {
 		case <-ctx.Done():
-			if lastErr != nil {
-				return nil, fmt.Errorf("astro: wait for execution %s: %w (last poll: %v)", id, ctx.Err(), lastErr)
-			}
-			return nil, fmt.Errorf("astro: wait for execution %s: %w", id, ctx.Err())
+			return nil, waitEnded(ctx, id, lastErr)
 		case <-time.After(delay):
 		}
 		delay = nextPollDelay(delay)
 	}
+}
+
+// waitEnded returns the error of a wait whose context ended: it wraps ctx's error and
+// names the last poll's error, if any, in the message.
+func waitEnded(ctx context.Context, id UUID, lastErr error) error {
+	if lastErr != nil && !errors.Is(lastErr, ctx.Err()) {
+		return fmt.Errorf("astro: wait for execution %s: %w (last poll: %v)", id, ctx.Err(), lastErr)
+	}
+	return fmt.Errorf("astro: wait for execution %s: %w", id, ctx.Err())
 }
 
 // isTransient reports whether a poll's error may pass if the poll is sent again: a
