@@ -100,7 +100,9 @@ type reconcileStore struct {
 	n int64
 }
 
-func (s reconcileStore) ExecutionReconcile(context.Context) (int64, error) { return s.n, nil }
+func (s reconcileStore) ExecutionReconcile(context.Context) ([]*storage.Execution, error) {
+	return make([]*storage.Execution, s.n), nil
+}
 
 // TestReconcileLogsHowManyItFinished checks the line that stands for the
 // "execution finished" lines no worker logs for the executions reconcile

@@ -391,7 +391,8 @@ func storeSummary(err error) string {
 // it periodically. No worker logs "execution finished" for these, so it
 // logs their count, when there are any.
 func (h *Handler) Reconcile(ctx context.Context) (int64, error) {
-	n, err := h.Store.ExecutionReconcile(ctx)
+	done, err := h.Store.ExecutionReconcile(ctx)
+	n := int64(len(done))
 	if err != nil {
 		return 0, fmt.Errorf("reconcile executions: %w", err)
 	}

@@ -257,9 +257,9 @@ type ExecutionStore interface {
 	// and merges {"plan_revision", "error"} into its result, the error
 	// being one of ReconcileReasonDiscarded, ReconcileReasonCompleted and
 	// ReconcileReasonGone. A queued or running execution must therefore be
-	// created in the same transaction as its job. It returns how many it
-	// finished.
-	ExecutionReconcile(ctx context.Context) (int64, error)
+	// created in the same transaction as its job. It returns the
+	// executions it finished, as they are now, ordered by ID.
+	ExecutionReconcile(ctx context.Context) ([]*Execution, error)
 	// ExecutionPrune deletes up to p.Limit executions, with their results,
 	// that are in a final status and finished longer ago than their plan's
 	// retention (Plan.Retention, or p.DefaultRetention when the plan has

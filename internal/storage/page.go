@@ -39,6 +39,10 @@ const (
 	// ListEnvironments is keyed by name, in Cursor.ID.
 	ListEnvironments = "environments"
 	ListSchedules    = "schedules"
+	ListChannels     = "channels"
+	ListAlertRules   = "alert-rules"
+	// ListAlertDeliveries is newest first, keyed by the attempt's ID.
+	ListAlertDeliveries = "alert-deliveries"
 )
 
 // Cursor is the decoded position of a keyset page: the listing and the sort

@@ -42,8 +42,8 @@ var (
 )
 
 // Store is the persistence contract shared by every backend: plans,
-// executions, environments, schedules, the job queue and secrets, all in one
-// database so that a write and its job commit together.
+// executions, environments, schedules, alerts, the job queue and secrets,
+// all in one database so that a write and its job commit together.
 type Store interface {
 	PlanStore
 	ExecutionStore
@@ -51,6 +51,7 @@ type Store interface {
 	EnvironmentStore
 	SecretStore
 	ScheduleStore
+	AlertStore
 
 	// InTx runs fn with a Store bound to one transaction. It commits when fn
 	// returns nil, rolls back when fn returns an error or panics, and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -35,6 +36,34 @@ func TestOutcomeOf(t *testing.T) {
 			assert.Equal(t, tc.want, got.kind)
 			if tc.want == outcomeFail {
 				assert.Equal(t, tc.retry, got.fail.Retry)
+			}
+		})
+	}
+}
+
+func TestRetryInLengthensTheBackoff(t *testing.T) {
+	t.Parallel()
+	p := New(nil, Config{Retry: storage.RetryPolicy{Base: time.Second, Max: time.Minute}})
+	job := &storage.Job{ID: 7, LeaseToken: 3, Attempt: 1, MaxAttempts: 5}
+	for _, tc := range []struct {
+		name     string
+		err      error
+		min, max time.Duration
+	}{
+		{"plain error takes the backoff", errors.New("boom"), time.Second, 1200 * time.Millisecond},
+		{"a longer delay wins", RetryIn(30*time.Second, errors.New("429")), 30 * time.Second, 30 * time.Second},
+		{"a shorter delay keeps the backoff", RetryIn(time.Millisecond, errors.New("503")), time.Second, 1200 * time.Millisecond},
+		{"wrapped still counts", fmt.Errorf("deliver: %w", RetryIn(2*time.Minute, errors.New("429"))), 2 * time.Minute, 2 * time.Minute},
+		{"capped at an hour", RetryIn(48*time.Hour, errors.New("429")), MaxRetryDelay, MaxRetryDelay},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := p.outcomeOf(job, tc.err, nil)
+			if assert.Equal(t, outcomeFail, got.kind) {
+				assert.True(t, got.fail.Retry)
+				assert.GreaterOrEqual(t, got.fail.RetryAfter, tc.min)
+				assert.LessOrEqual(t, got.fail.RetryAfter, tc.max)
+				assert.Equal(t, tc.err.Error(), got.fail.Error)
 			}
 		})
 	}

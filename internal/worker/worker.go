@@ -58,6 +58,27 @@ var (
 	ErrDiscard = errors.New("discard job")
 )
 
+// MaxRetryDelay bounds the delay that RetryIn asks for.
+const MaxRetryDelay = time.Hour
+
+// RetryIn wraps err so that the job's next attempt, if any, comes after d
+// (at most MaxRetryDelay) instead of after the pool's backoff, when d is
+// longer than that backoff: as when a server answered 429 or 503 with a
+// Retry-After header.
+func RetryIn(d time.Duration, err error) error {
+	return &retryInError{after: min(max(d, 0), MaxRetryDelay), err: err}
+}
+
+// retryInError is an error returned through RetryIn.
+type retryInError struct {
+	after time.Duration
+	err   error
+}
+
+func (e *retryInError) Error() string { return e.err.Error() }
+
+func (e *retryInError) Unwrap() error { return e.err }
+
 // Config holds the pool's options; zero values take the documented
 // defaults.
 type Config struct {
@@ -505,8 +526,19 @@ func (p *Pool) outcomeOf(job *storage.Job, err, cause error) outcome {
 		JobRef:     storage.JobRef{ID: job.ID, Token: job.LeaseToken},
 		Error:      cleanErrorText(err.Error()),
 		Retry:      !errors.Is(err, ErrDiscard) && !errors.Is(cause, ErrJobCancelled),
-		RetryAfter: p.cfg.Retry.Backoff(job.Attempt),
+		RetryAfter: p.retryDelay(job.Attempt, err),
 	}}
+}
+
+// retryDelay is the wait before the next attempt of a job whose attempt
+// failed with err: the pool's backoff, or the delay err asks for through
+// RetryIn when that is longer.
+func (p *Pool) retryDelay(attempt int, err error) time.Duration {
+	d := p.cfg.Retry.Backoff(attempt)
+	if r, ok := errors.AsType[*retryInError](err); ok {
+		d = max(d, r.after)
+	}
+	return d
 }
 
 // every runs fn every interval, with jitter, until ctx ends.

@@ -235,12 +235,13 @@ func executionFromRow(r *postgres.Execution) *storage.Execution {
 
 // ExecutionReconcile finishes executions whose job ended without finishing
 // them. See storage.ExecutionStore.
-func (s *Store) ExecutionReconcile(ctx context.Context) (int64, error) {
+func (s *Store) ExecutionReconcile(ctx context.Context) ([]*storage.Execution, error) {
+	// TODO(alerts): return the executions, from RETURNING.
 	n, err := s.q.ExecutionReconcile(ctx, s.db)
 	if err != nil {
-		return 0, fmt.Errorf("reconcile executions: %w", interpretError(err))
+		return nil, fmt.Errorf("reconcile executions: %w", interpretError(err))
 	}
-	return n, nil
+	return make([]*storage.Execution, n), nil
 }
 
 // optionalID returns nil for uuid.Nil and a pointer to id otherwise, for a

@@ -302,12 +302,13 @@ func executionFromRow(r *sqlite.Execution) *storage.Execution {
 
 // ExecutionReconcile finishes executions whose job ended without finishing
 // them. See storage.ExecutionStore.
-func (s *Store) ExecutionReconcile(ctx context.Context) (int64, error) {
+func (s *Store) ExecutionReconcile(ctx context.Context) ([]*storage.Execution, error) {
+	// TODO(alerts): return the executions, from RETURNING.
 	n, err := s.q.ExecutionReconcile(ctx, s.db, sql.NullInt64{Int64: now(), Valid: true})
 	if err != nil {
-		return 0, fmt.Errorf("reconcile executions: %w", interpretError(err))
+		return nil, fmt.Errorf("reconcile executions: %w", interpretError(err))
 	}
-	return n, nil
+	return make([]*storage.Execution, n), nil
 }
 
 // ExecutionPrune deletes one batch of old finished executions. See
