@@ -16,7 +16,9 @@ var errTODO = errors.New("alert storage not implemented yet")
 func (s *Store) ChannelCreate(context.Context, *storage.ChannelCreateParams) (*storage.Channel, error) {
 	return nil, errTODO
 }
-func (s *Store) ChannelGetByID(context.Context, uuid.UUID) (*storage.Channel, error) { return nil, errTODO }
+func (s *Store) ChannelGetByID(context.Context, uuid.UUID) (*storage.Channel, error) {
+	return nil, errTODO
+}
 func (s *Store) ChannelUpdate(context.Context, *storage.ChannelUpdateParams) (*storage.Channel, error) {
 	return nil, errTODO
 }
