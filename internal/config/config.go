@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -115,6 +116,19 @@ type Config struct {
 	// ScheduleMinInterval is ASTRO_SCHEDULE_MIN_INTERVAL, the shortest gap
 	// allowed between two ticks of a schedule. Defaults to 10s; at least 1s.
 	ScheduleMinInterval time.Duration
+	// AlertMinInterval is ASTRO_ALERT_MIN_INTERVAL, the shortest gap
+	// between two messages of one alert rule about one plan; what comes
+	// sooner is held back and summed up in a later message. 0 sends every
+	// message at once. Defaults to 5m (alert.DefaultMinInterval).
+	AlertMinInterval time.Duration
+	// AlertMaxAttempts is ASTRO_ALERT_MAX_ATTEMPTS, how many times one
+	// alert message is tried before it is discarded. Defaults to 12
+	// (alert.DefaultMaxAttempts), about 37 minutes of retries.
+	AlertMaxAttempts int
+	// PublicURL is ASTRO_PUBLIC_URL, the address people reach the API at,
+	// for the links in alert messages. Defaults to http://localhost and
+	// the port of ASTRO_ADDR.
+	PublicURL string
 }
 
 // LogFormat names a log format.
@@ -158,6 +172,8 @@ func Load(lookup LookupFunc) (*Config, error) {
 
 		SchedulerInterval:   r.duration("ASTRO_SCHEDULER_INTERVAL", time.Second, 10*time.Millisecond),
 		ScheduleMinInterval: r.duration("ASTRO_SCHEDULE_MIN_INTERVAL", 10*time.Second, time.Second),
+		AlertMinInterval:    r.duration("ASTRO_ALERT_MIN_INTERVAL", 5*time.Minute, 0),
+		AlertMaxAttempts:    r.integer("ASTRO_ALERT_MAX_ATTEMPTS", 12, 1, 50),
 	}
 	switch v := r.str("ASTRO_SCHEDULER", "on"); v {
 	case "on":
@@ -201,6 +217,7 @@ func Load(lookup LookupFunc) (*Config, error) {
 		r.fail("ASTRO_QUEUE_COMMIT", fmt.Sprintf("unknown mode %q: want async or sync", c.QueueCommit))
 	}
 	c.Queues = r.queues(c.Queues)
+	c.PublicURL = r.publicURL("ASTRO_PUBLIC_URL", c.Addr)
 	for _, name := range c.PlanEnvAllow {
 		if !envName.MatchString(name) {
 			r.fail("ASTRO_PLAN_ENV_ALLOW", fmt.Sprintf("%q is not a variable name", name))
@@ -295,6 +312,27 @@ func (r *reader) queues(names []string) []string {
 		}
 	}
 	return out
+}
+
+// publicURL reads an absolute http or https URL without query or fragment,
+// and returns it without a trailing slash. It defaults to http://localhost
+// with the port of addr.
+func (r *reader) publicURL(name, addr string) string {
+	v := r.str(name, "")
+	if v == "" {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil || port == "" {
+			port = "8080"
+		}
+		return "http://localhost:" + port
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		r.fail(name, fmt.Sprintf("must be an http or https URL such as https://astro.example.com, without query or fragment, got %q", v))
+		return ""
+	}
+	return strings.TrimRight(v, "/")
 }
 
 func (r *reader) regexp(name, def string) *regexp.Regexp {

@@ -33,6 +33,9 @@ func TestDefaults(t *testing.T) {
 	require.True(t, c.Scheduler)
 	require.Equal(t, time.Second, c.SchedulerInterval)
 	require.Equal(t, 10*time.Second, c.ScheduleMinInterval)
+	require.Equal(t, 5*time.Minute, c.AlertMinInterval)
+	require.Equal(t, 12, c.AlertMaxAttempts)
+	require.Equal(t, "http://localhost:8080", c.PublicURL)
 	require.True(t, c.SecretPattern.MatchString("api_TOKEN"))
 	require.False(t, c.SecretPattern.MatchString("user_id"))
 }
@@ -64,6 +67,14 @@ func TestInvalidValuesNameTheirVariable(t *testing.T) {
 		{map[string]string{"ASTRO_SCHEDULER": "yes"}, "ASTRO_SCHEDULER"},
 		{map[string]string{"ASTRO_SCHEDULER_INTERVAL": "1ms"}, "ASTRO_SCHEDULER_INTERVAL"},
 		{map[string]string{"ASTRO_SCHEDULE_MIN_INTERVAL": "500ms"}, "ASTRO_SCHEDULE_MIN_INTERVAL"},
+		{map[string]string{"ASTRO_ALERT_MIN_INTERVAL": "-1s"}, "ASTRO_ALERT_MIN_INTERVAL"},
+		{map[string]string{"ASTRO_ALERT_MIN_INTERVAL": "often"}, "ASTRO_ALERT_MIN_INTERVAL"},
+		{map[string]string{"ASTRO_ALERT_MAX_ATTEMPTS": "0"}, "ASTRO_ALERT_MAX_ATTEMPTS"},
+		{map[string]string{"ASTRO_ALERT_MAX_ATTEMPTS": "51"}, "ASTRO_ALERT_MAX_ATTEMPTS"},
+		{map[string]string{"ASTRO_PUBLIC_URL": "astro.example.com"}, "ASTRO_PUBLIC_URL"},
+		{map[string]string{"ASTRO_PUBLIC_URL": "ftp://astro.example.com"}, "ASTRO_PUBLIC_URL"},
+		{map[string]string{"ASTRO_PUBLIC_URL": "https://astro.example.com/?x=1"}, "ASTRO_PUBLIC_URL"},
+		{map[string]string{"ASTRO_PUBLIC_URL": "https://user:pw@astro.example.com"}, "ASTRO_PUBLIC_URL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want+"="+tc.env[tc.want], func(t *testing.T) {
@@ -121,4 +132,20 @@ func TestExecutionRetentionIsRead(t *testing.T) {
 		require.NoError(t, err, in)
 		require.Equal(t, want, c.ExecutionRetention, in)
 	}
+}
+
+func TestAlertSettingsAreRead(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(map[string]string{
+		"ASTRO_ALERT_MIN_INTERVAL": "0", "ASTRO_ALERT_MAX_ATTEMPTS": "3",
+		"ASTRO_PUBLIC_URL": "https://astro.example.com/runner/", "ASTRO_ADDR": "127.0.0.1:9090",
+	}))
+	require.NoError(t, err)
+	require.Zero(t, c.AlertMinInterval)
+	require.Equal(t, 3, c.AlertMaxAttempts)
+	require.Equal(t, "https://astro.example.com/runner", c.PublicURL)
+
+	c, err = config.Load(env(map[string]string{"ASTRO_ADDR": "127.0.0.1:9090"}))
+	require.NoError(t, err)
+	require.Equal(t, "http://localhost:9090", c.PublicURL, "the default follows ASTRO_ADDR's port")
 }

@@ -100,6 +100,8 @@ type reconcileStore struct {
 	n int64
 }
 
+func (s reconcileStore) InTx(_ context.Context, fn func(storage.Store) error) error { return fn(s) }
+
 func (s reconcileStore) ExecutionReconcile(context.Context) ([]*storage.Execution, error) {
 	return make([]*storage.Execution, s.n), nil
 }

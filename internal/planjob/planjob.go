@@ -63,6 +63,13 @@ const DefaultRunTimeout = 15 * time.Minute
 // Handler.RunTimeout. The handler's error for such a run wraps it.
 var ErrRunTimeout = errors.New("run timed out")
 
+// FinishHook is told of every final status that the handler or Reconcile
+// stores, inside the transaction that stores it: what it writes commits
+// with the status, or neither does. *alert.Evaluator is one.
+type FinishHook interface {
+	ExecutionFinished(ctx context.Context, tx storage.Store, e *storage.Execution) error
+}
+
 // Handler runs execute_plan jobs.
 type Handler struct {
 	// Store reads plans and executions and records results.
@@ -84,6 +91,9 @@ type Handler struct {
 	// with the partial result, without another attempt: the plan, not
 	// astro-runner, is at fault.
 	RunTimeout time.Duration
+	// Alerts, when set, is told of every final status in the transaction
+	// that stores it (alert rules enqueue their messages there).
+	Alerts FinishHook
 }
 
 // Handle runs one execute_plan job. It is a worker.HandlerFunc.
@@ -250,11 +260,29 @@ func (r *run) finished(status storage.ExecutionStatus) {
 	r.log.Info("execution finished", "plan_id", r.planID, "status", status, "duration", time.Since(r.start))
 }
 
-// set writes the execution's status, fenced by the job's claim.
+// set writes the execution's status, fenced by the job's claim. A final
+// status is written in one transaction with what Handler.Alerts writes.
 func (r *run) set(ctx context.Context, status storage.ExecutionStatus, attempt int, result json.RawMessage) (*storage.Execution, error) {
-	return r.h.Store.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{
-		ID: r.id, Status: status, Attempt: attempt, Result: result, Job: &r.job,
+	p := &storage.ExecutionSetStatusParams{ID: r.id, Status: status, Attempt: attempt, Result: result, Job: &r.job}
+	if !status.Final() || r.h.Alerts == nil {
+		return r.h.Store.ExecutionSetStatus(ctx, p)
+	}
+	var exec *storage.Execution
+	err := r.h.Store.InTx(ctx, func(tx storage.Store) error {
+		e, err := tx.ExecutionSetStatus(ctx, p)
+		if err != nil {
+			return err
+		}
+		exec = e
+		if err := r.h.Alerts.ExecutionFinished(ctx, tx, e); err != nil {
+			return fmt.Errorf("evaluate alert rules: %w", err)
+		}
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return exec, nil
 }
 
 // finish stores the final status and result, then returns jobErr (nil
@@ -390,9 +418,16 @@ func storeSummary(err error) string {
 // when a worker crashed on the job's last attempt, and returns how many. Run
 // it periodically. No worker logs "execution finished" for these, so it
 // logs their count, when there are any.
+//
+// The executions it ends and what Alerts writes about them commit in one
+// transaction. Should Alerts fail for any reason but an unavailable store,
+// the executions are ended without it, so that none stays unfinished.
 func (h *Handler) Reconcile(ctx context.Context) (int64, error) {
-	done, err := h.Store.ExecutionReconcile(ctx)
-	n := int64(len(done))
+	n, err := h.reconcile(ctx, h.Alerts)
+	if err != nil && h.Alerts != nil && ctx.Err() == nil && !errors.Is(err, storage.ErrUnavailable) {
+		h.logger().WarnContext(ctx, "reconcile with alerts failed; ending the executions without their alerts", "error", err)
+		n, err = h.reconcile(ctx, nil)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("reconcile executions: %w", err)
 	}
@@ -400,4 +435,27 @@ func (h *Handler) Reconcile(ctx context.Context) (int64, error) {
 		h.logger().InfoContext(ctx, "executions finished by reconcile", "count", n)
 	}
 	return n, nil
+}
+
+// reconcile ends the executions ExecutionReconcile finds and tells alerts,
+// if not nil, of each, in one transaction.
+func (h *Handler) reconcile(ctx context.Context, alerts FinishHook) (int64, error) {
+	var n int64
+	err := h.Store.InTx(ctx, func(tx storage.Store) error {
+		done, err := tx.ExecutionReconcile(ctx)
+		if err != nil {
+			return err
+		}
+		n = int64(len(done))
+		if alerts == nil {
+			return nil
+		}
+		for _, e := range done {
+			if err := alerts.ExecutionFinished(ctx, tx, e); err != nil {
+				return fmt.Errorf("evaluate alert rules: %w", err)
+			}
+		}
+		return nil
+	})
+	return n, err
 }

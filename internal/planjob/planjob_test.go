@@ -3,6 +3,7 @@ package planjob_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -65,6 +66,9 @@ func (h *harness) execute(steps ...map[string]any) *storage.Execution {
 	return exec
 }
 
+// planSeq numbers the plans of createExecution, whose names must differ.
+var planSeq atomic.Int64
+
 // createExecution saves a plan with the given steps, and creates its
 // execution and job in one transaction, as the API does.
 func createExecution(t *testing.T, st storage.Store, steps ...map[string]any) *storage.Execution {
@@ -72,7 +76,8 @@ func createExecution(t *testing.T, st storage.Store, steps ...map[string]any) *s
 	ctx := context.Background()
 	doc, err := json.Marshal(map[string]any{"steps": steps})
 	require.NoError(t, err)
-	p, err := st.PlanCreate(ctx, &storage.PlanCreateParams{Name: t.Name(), Document: doc})
+	name := fmt.Sprintf("%s-%d", t.Name(), planSeq.Add(1))
+	p, err := st.PlanCreate(ctx, &storage.PlanCreateParams{Name: name, Document: doc})
 	require.NoError(t, err)
 	var exec *storage.Execution
 	require.NoError(t, st.InTx(ctx, func(tx storage.Store) error {
