@@ -86,7 +86,7 @@ func createRule(t *testing.T, ctx context.Context, s storage.Store, p storage.Al
 	return r
 }
 
-// ids returns the IDs of channels.
+// channelIDs returns the IDs of channels, in order.
 func channelIDs(cs ...*storage.Channel) []uuid.UUID {
 	ids := make([]uuid.UUID, len(cs))
 	for i, c := range cs {
