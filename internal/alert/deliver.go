@@ -147,26 +147,26 @@ type message struct {
 func (d *Deliverer) Handle(ctx context.Context, job *storage.Job) error {
 	var p deliverPayload
 	if err := json.Unmarshal(job.Payload, &p); err != nil || p.DeliveryID == uuid.Nil || p.ChannelID == uuid.Nil || len(p.Event) == 0 {
-		return fmt.Errorf("%w: bad deliver_alert payload", worker.ErrDiscard)
+		return discardError("bad deliver_alert payload")
 	}
 	var head struct {
 		Event string `json:"event"`
 	}
 	if err := json.Unmarshal(p.Event, &head); err != nil {
-		return fmt.Errorf("%w: bad deliver_alert payload: unreadable event", worker.ErrDiscard)
+		return discardError("bad deliver_alert payload: unreadable event")
 	}
 	log := d.logger().With("delivery_id", p.DeliveryID, "channel_id", p.ChannelID, "attempt", job.Attempt)
 	ch, err := d.Store.ChannelGetByID(ctx, p.ChannelID)
 	if errors.Is(err, storage.ErrNotFound) {
 		log.InfoContext(ctx, "alert channel is gone; discarding the delivery")
-		return fmt.Errorf("%w: channel %s no longer exists", worker.ErrDiscard, p.ChannelID)
+		return discardError("channel " + p.ChannelID.String() + " no longer exists")
 	}
 	if err != nil {
 		log.WarnContext(ctx, "load alert channel failed", "error", err)
 		return readable(storeError("load channel", err))
 	}
 	msg := &message{deliveryID: p.DeliveryID, ruleID: p.RuleID, executionID: p.ExecutionID, body: p.Event, event: head.Event}
-	att, jobErr := d.attempt(ctx, ch, msg, job.Attempt, job.Attempt >= job.MaxAttempts)
+	att, jobErr := d.attempt(ctx, ch, msg, job.Attempt, max(job.MaxAttempts, 1))
 	d.record(ctx, log, att)
 	switch att.Outcome {
 	case storage.DeliveryDelivered:
@@ -189,21 +189,25 @@ func (d *Deliverer) record(ctx context.Context, log *slog.Logger, att *storage.A
 // attempt sends msg to ch once. It returns the attempt, to record, and the
 // job's error: nil when delivered, an error (wrapped with worker.RetryIn
 // when the receiver asked for a delay) to retry, or one wrapping
-// worker.ErrDiscard to give up. With last set the attempt is the job's
-// last, so a failure is recorded as discarded.
-func (d *Deliverer) attempt(ctx context.Context, ch *storage.Channel, msg *message, n int, last bool) (*storage.AlertDelivery, error) {
+// worker.ErrDiscard to give up. n is the attempt's number, of
+// maxAttempts; on the last one, or with maxAttempts <= 0 (no retries), a
+// failure is discarded. The errors' texts are the attempt's Error.
+func (d *Deliverer) attempt(ctx context.Context, ch *storage.Channel, msg *message, n, maxAttempts int) (*storage.AlertDelivery, error) {
+	last := maxAttempts <= 0 || n >= maxAttempts
 	att := &storage.AlertDelivery{
 		DeliveryID: msg.deliveryID, ChannelID: ch.ID, RuleID: msg.ruleID, ExecutionID: msg.executionID,
 		Event: msg.event, Attempt: n, Payload: msg.body,
 	}
 	discard := func(why string) (*storage.AlertDelivery, error) {
 		att.Outcome, att.Error = storage.DeliveryDiscarded, clean(why, maxErrorText)
-		return att, fmt.Errorf("%w: %s", worker.ErrDiscard, att.Error)
+		return att, discardError(att.Error)
 	}
 	retry := func(why string, after time.Duration) (*storage.AlertDelivery, error) {
 		if last {
-			att.Outcome, att.Error = storage.DeliveryDiscarded, clean(fmt.Sprintf("%s; gave up after %d attempts", why, n), maxErrorText)
-			return att, fmt.Errorf("%w: %s", worker.ErrDiscard, att.Error)
+			if maxAttempts > 0 {
+				why = fmt.Sprintf("%s; gave up after %d attempt%s", why, n, plural(n))
+			}
+			return discard(why)
 		}
 		att.Outcome, att.Error = storage.DeliveryRetrying, clean(why, maxErrorText)
 		err := errors.New(att.Error)
@@ -307,6 +311,17 @@ func reservedHeader(name string) bool {
 	return false
 }
 
+// discardError is a job error that gives up, whose text is text alone: it
+// becomes the job's last_error, which the API shows.
+func discardError(text string) error { return &readableError{text: text, err: worker.ErrDiscard} }
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
 // validHeader reports whether name is an HTTP token and value holds no
 // control characters other than tab.
 func validHeader(name, value string) bool {
@@ -404,7 +419,7 @@ func (d *Deliverer) TestChannel(ctx context.Context, ch *storage.Channel) (*stor
 		return nil, fmt.Errorf("encode the sample message: %w", err)
 	}
 	msg := &message{deliveryID: ev.DeliveryID, body: body, event: ev.Event}
-	att, _ := d.attempt(ctx, ch, msg, 1, true)
+	att, _ := d.attempt(ctx, ch, msg, 1, 0)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	rec, err := d.Store.AlertDeliveryRecord(rctx, att)

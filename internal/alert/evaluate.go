@@ -379,7 +379,7 @@ var errFlushEarly = errors.New("a message was sent since this flush was planned;
 func (e *Evaluator) HandleFlush(ctx context.Context, job *storage.Job) error {
 	var p flushPayload
 	if err := json.Unmarshal(job.Payload, &p); err != nil || p.RuleID == uuid.Nil || p.PlanID == uuid.Nil {
-		return fmt.Errorf("%w: bad flush_alerts payload", worker.ErrDiscard)
+		return discardError("bad flush_alerts payload")
 	}
 	log := e.logger().With("rule_id", p.RuleID, "plan_id", p.PlanID)
 	var retry time.Duration

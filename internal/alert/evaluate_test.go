@@ -139,7 +139,7 @@ func TestEvaluateTransitions(t *testing.T) {
 			name: "within the interval an event is suppressed and a flush planned", rule: onFailure,
 			st:     storage.AlertState{Alerting: true, ConsecutiveFailures: 1, NotifiedAlerting: true, LastSentAt: at(0)},
 			status: passed, now: t0.Add(time.Minute), interval: interval,
-			want: storage.AlertState{NotifiedAlerting: true, LastSentAt: at(0), Suppressed: 1, FlushPending: true},
+			want:  storage.AlertState{NotifiedAlerting: true, LastSentAt: at(0), Suppressed: 1, FlushPending: true},
 			wantD: decision{Event: EventRecovered, Flush: true, FlushAt: t0.Add(interval)},
 		},
 		{
@@ -216,9 +216,9 @@ func TestFlushDecisions(t *testing.T) {
 		},
 		{
 			name: "a new failure told late", rule: both,
-			st:   storage.AlertState{Alerting: true, ConsecutiveFailures: 1, LastSentAt: at(0), Suppressed: 2, FlushPending: true},
-			now:  t0.Add(interval + time.Second),
-			want: storage.AlertState{Alerting: true, ConsecutiveFailures: 1, NotifiedAlerting: true, LastSentAt: at(interval + time.Second)},
+			st:    storage.AlertState{Alerting: true, ConsecutiveFailures: 1, LastSentAt: at(0), Suppressed: 2, FlushPending: true},
+			now:   t0.Add(interval + time.Second),
+			want:  storage.AlertState{Alerting: true, ConsecutiveFailures: 1, NotifiedAlerting: true, LastSentAt: at(interval + time.Second)},
 			wantD: decision{Event: EventFailed, Send: true, Suppressed: 2},
 		},
 		{
