@@ -171,8 +171,10 @@ func (d *Deliverer) Handle(ctx context.Context, job *storage.Job) error {
 	switch att.Outcome {
 	case storage.DeliveryDelivered:
 		log.InfoContext(ctx, "alert delivered", "status", att.StatusCode, "latency", att.Latency)
+	case storage.DeliveryRetrying:
+		log.InfoContext(ctx, "alert delivery failed; will retry", "status", att.StatusCode, "error", att.Error)
 	default:
-		log.WarnContext(ctx, "alert not delivered", "outcome", att.Outcome, "status", att.StatusCode, "error", att.Error)
+		log.WarnContext(ctx, "alert delivery discarded", "status", att.StatusCode, "error", att.Error)
 	}
 	return jobErr
 }
@@ -413,7 +415,7 @@ func isTimeout(err error) bool {
 // attempt, unrecorded); ErrNotFound then means that the channel was
 // deleted meanwhile.
 func (d *Deliverer) TestChannel(ctx context.Context, ch *storage.Channel) (*storage.AlertDelivery, error) {
-	ev := SampleEvent(d.now())
+	ev := sampleEvent(d.now())
 	body, err := encodeEvent(ev)
 	if err != nil {
 		return nil, fmt.Errorf("encode the sample message: %w", err)
@@ -429,10 +431,10 @@ func (d *Deliverer) TestChannel(ctx context.Context, ch *storage.Channel) (*stor
 	return rec, nil
 }
 
-// SampleEvent returns the sample message of a channel test, made at now:
+// sampleEvent returns the sample message of a channel test, made at now:
 // event "test", no rule, and a made-up plan and execution (nil IDs, named
 // as a sample) with one failed step.
-func SampleEvent(now time.Time) *Event {
+func sampleEvent(now time.Time) *Event {
 	now = now.UTC().Truncate(time.Second)
 	started := now.Add(-2 * time.Second)
 	return &Event{

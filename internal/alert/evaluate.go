@@ -353,7 +353,7 @@ func (e *Evaluator) deliveries(r *storage.AlertRule, msg *messageSource, st *sto
 		if err != nil {
 			return nil, fmt.Errorf("alerts: encode message: %w", err)
 		}
-		payload, err := json.Marshal(deliverPayload{
+		payload, err := marshal(deliverPayload{
 			DeliveryID: ev.DeliveryID, ChannelID: ch, RuleID: r.ID, ExecutionID: ev.Execution.ID, Event: body,
 		})
 		if err != nil {

@@ -115,7 +115,7 @@ func TestSlackRecoveryAndTest(t *testing.T) {
 		}
 	}
 
-	sample := SampleEvent(time.Now())
+	sample := sampleEvent(time.Now())
 	m, _ = decodeSlack(t, sample)
 	assert.Contains(t, m.Blocks[0].Text.Text, "Test message")
 	assert.Contains(t, m.Blocks[1].Text.Text, "sample")
