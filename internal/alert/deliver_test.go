@@ -254,12 +254,12 @@ func TestDeletedChannelIsDiscardedWithNothingSent(t *testing.T) {
 
 func TestExtraHeadersCannotReplaceAstroHeaders(t *testing.T) {
 	t.Parallel()
-	eachStore(t, func(t *testing.T, st storage.Store) {
-		forged := map[string]string{
-			"X-Astro-Delivery": "forged", "x-astro-event": "forged", "X-Astro-Signature": "forged", "X-Astro-Extra": "forged",
-			"Content-Type": "text/plain", "User-Agent": "forged", "Authorization": "Bearer token", "X-Team": "core",
-		}
-		for _, secret := range []string{"", "whsec_h"} {
+	forged := map[string]string{
+		"X-Astro-Delivery": "forged", "x-astro-event": "forged", "X-Astro-Signature": "forged", "X-Astro-Extra": "forged",
+		"Content-Type": "text/plain", "User-Agent": "forged", "Authorization": "Bearer token", "X-Team": "core",
+	}
+	for _, secret := range []string{"", "whsec_h"} {
+		eachStore(t, func(t *testing.T, st storage.Store) {
 			rc := newReceiver(t, 200)
 			f, _, d := deliverySetup(t, st, rc.srv.URL, secret, forged, 5)
 			startPool(t, st, newDeliverer(t, st), f.eval)
@@ -281,8 +281,8 @@ func TestExtraHeadersCannotReplaceAstroHeaders(t *testing.T) {
 				assert.Len(t, h.Values("X-Astro-Signature"), 1)
 				assert.True(t, verify(secret, h.Get("X-Astro-Signature"), reqs[0].body))
 			}
-		}
-	})
+		})
+	}
 }
 
 func TestBlockedDestinationIsDiscardedAtOnce(t *testing.T) {
