@@ -366,6 +366,10 @@ func (e *Evaluator) deliveries(r *storage.AlertRule, msg *messageSource, st *sto
 	return jobs, nil
 }
 
+// errGone ends, rolling it back, the transaction of a flush whose rule or
+// plan is gone.
+var errGone = errors.New("alert rule or plan gone")
+
 // errFlushEarly is the error of a flush job that ran before the minimum
 // interval since the last message passed.
 var errFlushEarly = errors.New("a message was sent since this flush was planned; waiting for the minimum interval")
@@ -387,14 +391,16 @@ func (e *Evaluator) HandleFlush(ctx context.Context, job *storage.Job) error {
 		retry = 0
 		st, err := tx.AlertStateLock(ctx, p.RuleID, p.PlanID)
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil // The rule or the plan is gone.
+			// The rule or the plan is gone. Roll back: on Postgres the
+			// failed statement has aborted the transaction.
+			return errGone
 		}
 		if err != nil {
 			return storeError("lock alert state", err)
 		}
 		r, err := tx.AlertRuleGetByID(ctx, p.RuleID)
 		if errors.Is(err, storage.ErrNotFound) {
-			return nil
+			return errGone
 		}
 		if err != nil {
 			return storeError("load alert rule", err)
@@ -435,6 +441,10 @@ func (e *Evaluator) HandleFlush(ctx context.Context, job *storage.Job) error {
 		}
 		return nil
 	})
+	if errors.Is(err, errGone) {
+		log.DebugContext(ctx, "alert rule or plan gone; nothing to flush")
+		return nil
+	}
 	if err != nil {
 		log.WarnContext(ctx, "flush alerts failed", "error", err)
 		return readable(err)
