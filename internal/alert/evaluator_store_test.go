@@ -297,3 +297,46 @@ func TestSecretsStayOutOfTheMessage(t *testing.T) {
 		}
 	})
 }
+
+// TestSuppressionWhileTheFlushJobRunsPlansAnother covers the moment
+// between a flush job's commit and its completion: its unique key is
+// still held, but it has done its work, so a new suppression needs a new
+// job.
+func TestSuppressionWhileTheFlushJobRunsPlansAnother(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, st storage.Store) {
+		f := newFixture(t, st)
+		f.clock.Add(-time.Hour) // So that the flush job is due at once.
+		f.eval.MinInterval = 5 * time.Minute
+		ch := f.channel(t, "http://127.0.0.1:1/hook", "", nil)
+		r := f.rule(t, storage.AlertRuleCreateParams{OnFailure: true, OnRecovery: true}, ch)
+		f.finish(t, failed, failedResult)
+		f.clock.Add(time.Minute)
+		f.finish(t, passed, passedResult)
+		require.Len(t, f.flushJobs(t), 1)
+
+		claimed, err := st.JobClaim(t.Context(), &storage.JobClaimParams{Queue: alert.Queue, Worker: "w", Limit: 10, Lease: time.Minute})
+		require.NoError(t, err)
+		var flush *storage.Job
+		for _, j := range claimed {
+			if j.Kind == alert.FlushKind {
+				flush = j
+			}
+		}
+		require.NotNil(t, flush, "the flush job is due and claimed")
+		f.clock.Add(5 * time.Minute)
+		require.NoError(t, f.eval.HandleFlush(t.Context(), flush))
+		require.Len(t, f.deliveries(t), 2, "the recovery went out")
+
+		// The flush job is still running (its outcome is not written
+		// yet) when the plan fails again within the interval.
+		f.clock.Add(time.Minute)
+		f.finish(t, failed, failedResult)
+		assert.Equal(t, 1, f.state(t, r.ID).Suppressed)
+		jobs := f.flushJobs(t)
+		require.Len(t, jobs, 2, "a second flush job, since the first is done")
+		assert.Equal(t, storage.JobRunning, jobs[0].State)
+		assert.Equal(t, storage.JobAvailable, jobs[1].State)
+		assert.Empty(t, jobs[1].UniqueKey)
+	})
+}
