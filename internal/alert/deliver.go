@@ -266,7 +266,7 @@ func (d *Deliverer) attempt(ctx context.Context, ch *storage.Channel, msg *messa
 		if netguard.IsBlocked(err) {
 			return discard(why)
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && maxAttempts > 0 {
 			// The job was cancelled or the worker is stopping; the
 			// worker decides what becomes of it.
 			att.Outcome, att.Error = storage.DeliveryRetrying, why
