@@ -2,6 +2,16 @@
 // recover: it evaluates alert rules in the transaction that finishes an
 // execution, enqueues one deliver_alert job per channel, and delivers those
 // jobs as signed webhooks or Slack messages.
+//
+// Evaluator decides, per rule and plan, when to send (failed, recovered,
+// every failure, after N failures in a row) and holds messages back to at
+// most one per ASTRO_ALERT_MIN_INTERVAL; its documentation gives the
+// exact semantics. Deliverer sends the messages, retrying network errors,
+// 5xx and 429 answers, and records every attempt. A webhook body is an
+// Event, signed with the channel's secret by Sign and checked by Verify.
+// Messages hold step names, statuses, errors and the first failed
+// assertion of each failed step, never captured values or response
+// bodies.
 package alert
 
 import (
