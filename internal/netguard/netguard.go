@@ -571,7 +571,8 @@ const lookupTimeout = 2 * time.Second
 // that DialContext makes on every connection still applies then. So a
 // nil error means "not refused now", not "always allowed".
 //
-// It never dials. It returns nil or a *BlockedError.
+// It never connects to the destination. It returns nil or a
+// *BlockedError.
 func (p *Policy) CheckURLHost(ctx context.Context, host string, port uint16) error {
 	return p.checkURLHost(ctx, net.DefaultResolver, host, port)
 }
