@@ -748,9 +748,9 @@ func registerAlertWebhook(oapi *huma.OpenAPI) {
 			Content:     map[string]*huma.MediaType{"application/json": {Schema: event}},
 		},
 		Responses: map[string]*huma.Response{
-			"2XX": {Description: "Delivered: any 2xx answer. The body of the answer is ignored but for its start, kept in the delivery log."},
-			"429": {Description: "Retried later, after Retry-After if sent."},
-			"5XX": {Description: "Retried later, with backoff, or after Retry-After if sent."},
+			"2XX":     {Description: "Delivered: any 2xx answer. The body of the answer is ignored but for its start, kept in the delivery log."},
+			"429":     {Description: "Retried later, after Retry-After if sent."},
+			"5XX":     {Description: "Retried later, with backoff, or after Retry-After if sent."},
 			"default": {Description: "Any other answer discards the message: it is not retried."},
 		},
 	}}
