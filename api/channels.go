@@ -149,8 +149,11 @@ func checkChannelExtras(prefix *huma.PathBuffer, kind string, headers ChannelHea
 		}
 	}
 	seen := map[string]string{}
+	// Not prefix.With("headers." + name): its Pop removes only the part
+	// after the last dot, and header names may hold dots.
+	headersLoc := prefix.With("headers")
 	for _, name := range slices.Sorted(maps.Keys(headers)) {
-		loc := prefix.With("headers." + name)
+		loc := headersLoc + "." + name
 		if msg := checkHeaderName(name); msg != "" {
 			errs = append(errs, &huma.ErrorDetail{Location: loc, Message: msg})
 			continue
@@ -199,7 +202,8 @@ func isTokenChar(c byte) bool {
 // checkHeaderValue says what is wrong with a header value, or "". A value
 // must fit in a request as is: no control character but tab.
 func checkHeaderValue(v string) string {
-	if len(v) > maxHeaderValueBytes {
+	// A value over 1024 characters is reported by the schema.
+	if len(v) > maxHeaderValueBytes && utf8.RuneCountInString(v) <= maxHeaderValueBytes {
 		return fmt.Sprintf("header values are at most %d bytes long", maxHeaderValueBytes)
 	}
 	for i := 0; i < len(v); i++ {
