@@ -40,7 +40,7 @@ type AlertRuleBody struct {
 	Name                     string      `json:"name,omitempty" maxLength:"100" doc:"Name of the rule, shown in its messages. No NUL characters. Defaults to empty." example:"checkout is down"`
 	PlanID                   *uuid.UUID  `json:"plan_id,omitempty" format:"uuid" nullable:"true" doc:"The plan whose executions the rule watches; it must exist (422). Omitted or null, with no schedule_id either, the rule watches every plan." example:"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"`
 	ScheduleID               *uuid.UUID  `json:"schedule_id,omitempty" format:"uuid" nullable:"true" doc:"The schedule whose executions the rule watches, instead of a plan; it must exist (422). A rule names a plan or a schedule, not both." example:"0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a"`
-	Channels                 []uuid.UUID `json:"channels" minItems:"1" maxItems:"20" uniqueItems:"true" nullable:"false" doc:"Identities of the channels that the rule's messages go to: 1 to 20, each once, each existing (422)." example:"[\"0190c1f2-5f60-7172-9c80-9e0f1a2b3c4d\"]"`
+	Channels                 []uuid.UUID `json:"channels" format:"uuid" minItems:"1" maxItems:"20" uniqueItems:"true" nullable:"false" doc:"Identities of the channels that the rule's messages go to: 1 to 20, each once, each existing (422)." example:"[\"0190c1f2-5f60-7172-9c80-9e0f1a2b3c4d\"]"`
 	OnFailure                *bool       `json:"on_failure,omitempty" doc:"Send execution.failed when the rule starts alerting. Defaults to true." example:"true"`
 	OnRecovery               *bool       `json:"on_recovery,omitempty" doc:"Send execution.recovered on the first pass after the rule alerted. Defaults to true." example:"true"`
 	AfterConsecutiveFailures int         `json:"after_consecutive_failures,omitempty" minimum:"0" maximum:"100" doc:"How many failures in a row start the rule alerting; 0 and 1 both mean the first failure. Above 0, execution.failed is sent when the count is reached, whatever on_failure says. Defaults to 0." example:"3"`
@@ -79,7 +79,7 @@ type AlertRule struct {
 	Name                     string      `json:"name" doc:"Name of the rule; empty if it has none." example:"checkout is down"`
 	PlanID                   *uuid.UUID  `json:"plan_id" format:"uuid" nullable:"true" doc:"The plan the rule watches, or null." example:"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"`
 	ScheduleID               *uuid.UUID  `json:"schedule_id" format:"uuid" nullable:"true" doc:"The schedule the rule watches, or null. With plan_id null too, the rule watches every plan." example:"0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a"`
-	Channels                 []uuid.UUID `json:"channels" nullable:"false" doc:"The channels that the rule's messages go to, in the order given." example:"[\"0190c1f2-5f60-7172-9c80-9e0f1a2b3c4d\"]"`
+	Channels                 []uuid.UUID `json:"channels" format:"uuid" nullable:"false" doc:"The channels that the rule's messages go to, in the order given." example:"[\"0190c1f2-5f60-7172-9c80-9e0f1a2b3c4d\"]"`
 	OnFailure                bool        `json:"on_failure" doc:"Whether execution.failed is sent when the rule starts alerting." example:"true"`
 	OnRecovery               bool        `json:"on_recovery" doc:"Whether execution.recovered is sent on the first pass after the rule alerted." example:"true"`
 	AfterConsecutiveFailures int         `json:"after_consecutive_failures" doc:"How many failures in a row start the rule alerting; 0 means the first." example:"3"`
