@@ -42,17 +42,20 @@ func TestReadmeGoExample(t *testing.T) {
 	require.Equal(t, "passed", status)
 }
 
-// TestReadmeShowsTheExamples checks that the README's SDK section shows the
-// Go example above and the TypeScript one that sdk/ts's tests run
-// (sdk/ts/test/readme-example.ts), line for line.
+// TestReadmeShowsTheExamples checks that the README shows, line for line, the
+// Go example above, the TypeScript one that sdk/ts's tests run
+// (sdk/ts/test/readme-example.ts), and the webhook signature check that
+// internal/alert's tests run against real signatures.
 func TestReadmeShowsTheExamples(t *testing.T) {
 	t.Parallel()
 	readme := readFile(t, "../../README.md")
-	for _, tc := range []struct{ file, lang string }{
-		{"readme_test.go", "go"},
-		{"../../sdk/ts/test/readme-example.ts", "ts"},
+	for _, tc := range []struct{ file, lang, marker string }{
+		{"readme_test.go", "go", ""},
+		{"../../sdk/ts/test/readme-example.ts", "ts", ""},
+		// The receiver's check of an alert's signature.
+		{"../alert/sign_test.go", "go", " verify"},
 	} {
-		example := between(t, readFile(t, tc.file), "README:begin", "README:end")
+		example := between(t, readFile(t, tc.file), "README:begin"+tc.marker, "README:end"+tc.marker)
 		block := fmt.Sprintf("```%s\n%s```\n", tc.lang, example)
 		require.True(t, strings.Contains(readme, block), "README.md must show the lines between the markers of %s:\n%s", tc.file, block)
 	}
