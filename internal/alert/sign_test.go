@@ -96,6 +96,7 @@ func verify(secret, header string, body []byte) bool {
 	got, err := hex.DecodeString(sig)
 	return err == nil && hmac.Equal(got, mac.Sum(nil))
 }
+
 // README:end verify
 
 func TestReadmeVerifyExample(t *testing.T) {

@@ -69,7 +69,8 @@ func readFile(t *testing.T, path string) string {
 }
 
 // between returns the lines strictly between the comment lines
-// "// begin" and "// end", with their common indentation removed.
+// "// begin" and "// end", without trailing blank lines, with their common
+// indentation removed.
 func between(t *testing.T, text, begin, end string) string {
 	t.Helper()
 	var out []string
@@ -85,6 +86,9 @@ func between(t *testing.T, text, begin, end string) string {
 				out = append(out, l)
 			}
 		}
+	}
+	for len(out) > 0 && strings.TrimSpace(out[len(out)-1]) == "" {
+		out = out[:len(out)-1] // gofmt keeps a blank line before a comment after a function.
 	}
 	require.NotEmpty(t, out, "no lines between %s and %s", begin, end)
 	indent := ""
