@@ -359,3 +359,54 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/** AlertEvent is the body of an alert POSTed to a webhook channel (version 1). */
+export type AlertEvent = components["schemas"]["AlertEvent"];
+
+/** DEFAULT_WEBHOOK_TOLERANCE_MS is the largest signature age verifyWebhook accepts by default: 5 minutes. */
+export const DEFAULT_WEBHOOK_TOLERANCE_MS = 5 * 60 * 1000;
+
+/**
+ * verifyWebhook checks the X-Astro-Signature header of an alert delivered by a webhook
+ * channel: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, keyed with the
+ * channel's secret. It resolves true if a v1 signature matches the raw body (compared in
+ * constant time) and t is within toleranceMs of now. Pass the body exactly as received,
+ * before parsing it. It uses Web Crypto, so it runs in Node 20+ and in browsers.
+ */
+export async function verifyWebhook(
+  secret: string,
+  header: string,
+  body: string | Uint8Array,
+  toleranceMs: number = DEFAULT_WEBHOOK_TOLERANCE_MS,
+): Promise<boolean> {
+  let ts = "";
+  const sigs: string[] = [];
+  for (const part of header.split(",")) {
+    const eq = part.indexOf("=");
+    if (eq < 0) continue;
+    const key = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    if (key === "t") ts = value;
+    else if (key === "v1") sigs.push(value);
+  }
+  if (!/^\d+$/.test(ts) || sigs.length === 0) return false;
+  if (Math.abs(Date.now() - Number(ts) * 1000) > toleranceMs) return false;
+  const enc = new TextEncoder();
+  const raw = typeof body === "string" ? enc.encode(body) : body;
+  const signed = new Uint8Array(ts.length + 1 + raw.length);
+  signed.set(enc.encode(ts + "."), 0);
+  signed.set(raw, ts.length + 1);
+  const key = await crypto.subtle.importKey("raw", enc.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const want = new Uint8Array(await crypto.subtle.sign("HMAC", key, signed));
+  return sigs.some((sig) => constantTimeEqualHex(sig, want));
+}
+
+/** constantTimeEqualHex compares a hex string with bytes without stopping at the first difference. */
+function constantTimeEqualHex(hex: string, want: Uint8Array): boolean {
+  if (hex.length !== want.length * 2 || !/^[0-9a-fA-F]*$/.test(hex)) return false;
+  let diff = 0;
+  for (let i = 0; i < want.length; i++) {
+    diff |= parseInt(hex.slice(2 * i, 2 * i + 2), 16) ^ (want[i] ?? 0);
+  }
+  return diff === 0;
+}
