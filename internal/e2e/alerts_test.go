@@ -465,6 +465,35 @@ func verifySignature(secret, header string, body []byte) (time.Time, error) {
 	return time.Time{}, errors.New("no v1 signature matches")
 }
 
+// TestAlertSignatureVerifierSelfCheck checks the test's own verifier
+// against a signature made with openssl (printf '%s' '1700000000.{"event":"test"}' |
+// openssl dgst -sha256 -hmac whsec-0123456789abcdef), so that its verdicts on
+// real deliveries mean something.
+func TestAlertSignatureVerifierSelfCheck(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec-0123456789abcdef"
+	body := []byte(`{"event":"test"}`)
+	header := "t=1700000000,v1=b988d128e149191238e2483bda5f6b7b6b6120fd7e9e5b2833656e1b7a269bea"
+	at, err := verifySignature(secret, header, body)
+	require.NoError(t, err)
+	require.Equal(t, time.Unix(1700000000, 0), at)
+	for name, c := range map[string]struct {
+		secret, header string
+		body           []byte
+	}{
+		"another secret":  {"whsec-0123456789abcdeg", header, body},
+		"another body":    {secret, header, []byte(`{"event":"test" }`)},
+		"another time":    {secret, strings.Replace(header, "t=1700000000", "t=1700000001", 1), body},
+		"no v1":           {secret, "t=1700000000", body},
+		"no time":         {secret, "v1=b988d128e149191238e2483bda5f6b7b6b6120fd7e9e5b2833656e1b7a269bea", body},
+		"malformed":       {secret, "garbage", body},
+		"empty signature": {secret, "t=1700000000,v1=", body},
+	} {
+		_, err := verifySignature(c.secret, c.header, c.body)
+		require.Error(t, err, name)
+	}
+}
+
 // alertEvent is the webhook document, as a receiver decodes it.
 type alertEvent struct {
 	Version    string    `json:"version"`
