@@ -592,8 +592,8 @@ func requireDelivered(t *testing.T, log []apiDelivery, req receivedRequest, ev a
 	require.Contains(t, d.Response, "answered 200")
 }
 
-// TestAlertSequence: with no minimum interval, a webhook channel with a
-// secret and a rule with the defaults on a plan: fail → exactly one
+// TestAlertSequence checks, with no minimum interval, a webhook channel
+// with a secret and a rule with the defaults on a plan: fail → exactly one
 // execution.failed; fail again → nothing; pass → exactly one
 // execution.recovered. Each message is checked as a receiver would.
 func TestAlertSequence(t *testing.T) {
@@ -680,7 +680,7 @@ func TestAlertSequence(t *testing.T) {
 	})
 }
 
-// TestAlertAfterConsecutiveFailures: a rule with
+// TestAlertAfterConsecutiveFailures checks that a rule with
 // after_consecutive_failures 3 sends one message, on the third failure in
 // a row, and none on the fourth.
 func TestAlertAfterConsecutiveFailures(t *testing.T) {
@@ -715,8 +715,8 @@ func TestAlertAfterConsecutiveFailures(t *testing.T) {
 	})
 }
 
-// TestAlertRetriesUntilDelivered: the receiver answers 500, 500, then 200:
-// three attempts of one message, the last delivered, all with the same
+// TestAlertRetriesUntilDelivered checks a receiver that answers 500, 500,
+// then 200: three attempts of one message, the last delivered, all with the same
 // delivery id, the same body and a valid signature.
 func TestAlertRetriesUntilDelivered(t *testing.T) {
 	t.Parallel()
@@ -766,8 +766,8 @@ func TestAlertRetriesUntilDelivered(t *testing.T) {
 	})
 }
 
-// TestAlertReceiverDownIsDiscarded: the receiver's port is closed and
-// ASTRO_ALERT_MAX_ATTEMPTS=3: after three attempts the delivery is
+// TestAlertReceiverDownIsDiscarded checks a receiver whose port is closed,
+// with ASTRO_ALERT_MAX_ATTEMPTS=3: after three attempts the delivery is
 // discarded, and the log and the job say why.
 func TestAlertReceiverDownIsDiscarded(t *testing.T) {
 	t.Parallel()
@@ -833,8 +833,8 @@ type apiJob struct {
 	} `json:"errors"`
 }
 
-// TestAlertMinInterval: with ASTRO_ALERT_MIN_INTERVAL=3s, a plan that
-// flaps (fail, pass, fail, pass) sends the first failure at once, holds
+// TestAlertMinInterval checks that, with ASTRO_ALERT_MIN_INTERVAL=3s, a
+// plan that flaps (fail, pass, fail, pass) sends the first failure at once, holds
 // the rest back, and tells the recovery late, once the interval has
 // passed, with the count of the messages it suppressed.
 func TestAlertMinInterval(t *testing.T) {
@@ -902,8 +902,9 @@ func TestAlertMinInterval(t *testing.T) {
 	})
 }
 
-// TestAlertExactlyOnceAcrossProcesses: a serve and a worker process share
-// one Postgres database and both serve the alert queue; each failure of
+// TestAlertExactlyOnceAcrossProcesses runs a serve and a worker process
+// that share one Postgres database and both serve the alert queue: each
+// failure of
 // several plans failing at once produces exactly one delivery.
 func TestAlertExactlyOnceAcrossProcesses(t *testing.T) {
 	t.Parallel()
@@ -958,7 +959,7 @@ func TestAlertExactlyOnceAcrossProcesses(t *testing.T) {
 	}
 }
 
-// TestAlertSecretsStayOut: a failing plan sends a stored secret in its
+// TestAlertSecretsStayOut runs a failing plan that sends a stored secret in its
 // request headers, gets it echoed back with a session value it captures
 // under a name that looks secret, fails assertions on both, reuses the
 // session in a later step's URL and header, and errors on a closed port
@@ -1083,8 +1084,8 @@ func TestAlertSecretsStayOut(t *testing.T) {
 	})
 }
 
-// TestAlertChannelTest: POST /channel/{id}/test sends one signed sample
-// message with X-Astro-Event: test and answers with what the receiver
+// TestAlertChannelTest checks that POST /channel/{id}/test sends one
+// signed sample message with X-Astro-Event: test and answers with what the receiver
 // said, including a failure (no retry).
 func TestAlertChannelTest(t *testing.T) {
 	t.Parallel()
