@@ -23,6 +23,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
+	"github.com/astro-runner/astro-runner/internal/alert"
+	"github.com/astro-runner/astro-runner/internal/netguard"
 	"github.com/astro-runner/astro-runner/internal/plan"
 	"github.com/astro-runner/astro-runner/internal/planjob"
 	"github.com/astro-runner/astro-runner/internal/planrun"
@@ -64,6 +66,14 @@ type Deps struct {
 	// a schedule (ASTRO_SCHEDULE_MIN_INTERVAL). Defaults to
 	// schedule.DefaultMinInterval.
 	ScheduleMinInterval time.Duration
+	// TargetPolicy is the network policy that channel URLs must pass when
+	// they are saved, the one plan targets obey (ASTRO_TARGET_ALLOW,
+	// ASTRO_TARGET_DENY). Nil is netguard's default policy, as
+	// netguard.ParsePolicy("", "") gives.
+	TargetPolicy *netguard.Policy
+	// ChannelTester sends the sample message of POST /channel/{id}/test;
+	// the real one is *alert.Deliverer. Nil answers that route with 503.
+	ChannelTester ChannelTester
 }
 
 // withDefaults returns a copy of d with defaults filled in.
@@ -85,6 +95,7 @@ const (
 	tagEnvironments = "Environments"
 	tagSecrets      = "Secrets"
 	tagSchedules    = "Schedules"
+	tagAlerts       = "Alerts"
 	tagQueue        = "Queue"
 	tagHealth       = "Health"
 )
@@ -122,6 +133,7 @@ func Config(version string) huma.Config {
 		{Name: tagExecutions, Description: "Runs of a plan. An execution is queued, runs on a worker, and ends passed, failed, error or cancelled."},
 		{Name: tagEnvironments, Description: "Named sets of variables, global to the server, that an execution may run with."},
 		{Name: tagSchedules, Description: "Runs of a plan on a cron expression, in a time zone. Every node fires due schedules; each tick creates exactly one execution."},
+		{Name: tagAlerts, Description: "Alerts when plans start failing and when they recover: channels (signed webhooks, Slack incoming webhooks) with their delivery logs, and the rules that say which executions alert which channels, and when. The webhook \"alert\" of this document describes what a webhook channel receives."},
 		{Name: tagQueue, Description: "The durable job queue that runs executions."},
 		{Name: tagSecrets, Description: "Secret values that plans use as {{secret.NAME}}: stored encrypted, never returned, redacted from results."},
 		{Name: tagHealth, Description: "Liveness and readiness checks. They never require a token."},
@@ -235,13 +247,15 @@ var (
 	planPkgPath    = reflect.TypeFor[plan.Document]().PkgPath()
 	planrunPkgPath = reflect.TypeFor[planrun.Result]().PkgPath()
 	planjobPkgPath = reflect.TypeFor[planjob.Result]().PkgPath()
+	alertPkgPath   = reflect.TypeFor[alert.Event]().PkgPath()
 )
 
 // schemaNamer names component schemas like huma.DefaultSchemaNamer, but
 // prefixes the types of package plan with "Plan" (PlanDocument, PlanStep,
 // PlanRequest...) and those of the run results with "Run" (RunStepResult,
 // RunTotals...), so that their generic names cannot collide with the API's
-// own types and read clearly in the reference.
+// own types and read clearly in the reference, and those of the webhook
+// document with "Alert" (AlertEvent, AlertFailedStep...).
 func schemaNamer(t reflect.Type, hint string) string {
 	name := huma.DefaultSchemaNamer(t, hint)
 	for t.Kind() == reflect.Pointer {
@@ -253,6 +267,8 @@ func schemaNamer(t reflect.Type, hint string) string {
 		prefix = "Plan"
 	case planrunPkgPath:
 		prefix = "Run"
+	case alertPkgPath:
+		prefix = "Alert"
 	case planjobPkgPath:
 		if name == "Result" {
 			return "ExecutionResult"
@@ -274,6 +290,9 @@ func Register(api huma.API, deps Deps) {
 	s.registerJobs(api)
 	s.registerSecrets(api)
 	s.registerSchedules(api)
+	s.registerChannels(api)
+	s.registerAlertRules(api)
+	registerAlertWebhook(api.OpenAPI())
 	s.registerHealth(api)
 	finishSpec(api.OpenAPI())
 }

@@ -120,11 +120,13 @@ func TestOperationsFollowConventions(t *testing.T) {
 	}
 	slices.Sort(ids)
 	assert.Equal(t, []string{
-		"cancel-execution", "create-environment", "create-plan", "create-schedule", "delete-environment", "delete-plan",
-		"delete-schedule", "delete-secret", "execute-plan", "get-environment", "get-execution", "get-execution-report",
+		"cancel-execution", "create-alert-rule", "create-channel", "create-environment", "create-plan", "create-schedule",
+		"delete-alert-rule", "delete-channel", "delete-environment", "delete-plan", "delete-schedule", "delete-secret",
+		"execute-plan", "get-alert-rule", "get-channel", "get-environment", "get-execution", "get-execution-report",
 		"get-execution-report-junit", "get-job", "get-plan", "get-queue-stats", "get-schedule", "healthz",
-		"list-environments", "list-executions", "list-plans", "list-schedules", "list-secrets", "pause-schedule",
-		"put-secret", "readyz", "resume-schedule", "update-environment", "update-plan", "update-schedule",
+		"list-alert-rules", "list-channel-deliveries", "list-channels", "list-environments", "list-executions",
+		"list-plans", "list-schedules", "list-secrets", "pause-schedule", "put-secret", "readyz", "resume-schedule",
+		"test-channel", "update-alert-rule", "update-channel", "update-environment", "update-plan", "update-schedule",
 	}, ids)
 
 	scheme := oapi.Components.SecuritySchemes["bearerAuth"]

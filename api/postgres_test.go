@@ -128,6 +128,21 @@ var postgresTests = map[string]func(*testing.T){
 	"TestDeletingAnEnvironmentUsedBySchedulesConflicts":          TestDeletingAnEnvironmentUsedBySchedulesConflicts,
 	"TestExecutePlanChecksVariablesOfAPlanThatFailsItsOwnChecks": TestExecutePlanChecksVariablesOfAPlanThatFailsItsOwnChecks,
 	"TestSecretPutAfterAKeyRotationAnswers409":                   TestSecretPutAfterAKeyRotationAnswers409,
+	"TestChannelLifecycle":                                       TestChannelLifecycle,
+	"TestChannelWriteOnlyValuesNeverAppear":                      TestChannelWriteOnlyValuesNeverAppear,
+	"TestChannelUpdateKeepsOrClearsWriteOnlyFields":              TestChannelUpdateKeepsOrClearsWriteOnlyFields,
+	"TestCreateChannelRejectsBadFieldsAndWritesNothing":          TestCreateChannelRejectsBadFieldsAndWritesNothing,
+	"TestChannelURLMustPassTheNetworkPolicy":                     TestChannelURLMustPassTheNetworkPolicy,
+	"TestChannelURLDefaultPolicy":                                TestChannelURLDefaultPolicy,
+	"TestListChannelsFollowsLinkHeader":                          TestListChannelsFollowsLinkHeader,
+	"TestDeletingAChannelThatRulesUseConflicts":                  TestDeletingAChannelThatRulesUseConflicts,
+	"TestChannelDeliveriesListing":                               TestChannelDeliveriesListing,
+	"TestTestChannel":                                            TestTestChannel,
+	"TestAlertWebhookIsDescribed":                                TestAlertWebhookIsDescribed,
+	"TestAlertRuleLifecycle":                                     TestAlertRuleLifecycle,
+	"TestCreateAlertRuleRejectsBadFieldsAndWritesNothing":        TestCreateAlertRuleRejectsBadFieldsAndWritesNothing,
+	"TestUpdateAlertRuleRejectsBadFieldsAndWritesNothing":        TestUpdateAlertRuleRejectsBadFieldsAndWritesNothing,
+	"TestListAlertRulesFiltersAndFollowsLinkHeader":              TestListAlertRulesFiltersAndFollowsLinkHeader,
 }
 
 // notOnPostgres are the tests that TestPostgres leaves out, with the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -225,12 +226,18 @@ func (s *server) secretCheck(ctx context.Context, doc *plan.Document) (func(stri
 	}, nil
 }
 
-// hideSecretBody drops the echoed values from the problems of put-secret:
-// Huma's validation errors echo the offending part of the body, which may
-// be the whole body, value and all.
+// writeOnlyBodies are the operations whose request bodies hold write-only
+// values.
+var writeOnlyBodies = []string{"put-secret", "create-channel", "update-channel"}
+
+// hideSecretBody drops the echoed values from the problems of the
+// operations whose bodies hold write-only values (put-secret, and
+// create-channel and update-channel with their secret, header values and
+// Slack URL): Huma's validation errors echo the offending part of the
+// body, which may be the whole body, value and all.
 func hideSecretBody(ctx huma.Context, _ string, v any) (any, error) {
 	em, ok := v.(*huma.ErrorModel)
-	if !ok || ctx.Operation() == nil || ctx.Operation().OperationID != "put-secret" {
+	if !ok || ctx.Operation() == nil || !slices.Contains(writeOnlyBodies, ctx.Operation().OperationID) {
 		return v, nil
 	}
 	for _, d := range em.Errors {

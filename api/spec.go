@@ -180,6 +180,8 @@ func finishSpec(oapi *huma.OpenAPI) {
 		}
 	}
 	nullableRef(oapi, "Execution", "result")
+	nullableRef(oapi, "AlertEvent", "rule")
+	nullableRef(oapi, "AlertFailedStep", "assertion")
 	runFieldsOptional(oapi.Components.Schemas.Map()["ExecutionResult"])
 	// Huma omits an empty errors list rather than sending null.
 	oapi.Components.Schemas.Map()["ErrorModel"].Properties["errors"].Nullable = false
@@ -362,7 +364,7 @@ func (s *spec30) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // downgrade30 returns Huma's OpenAPI 3.0.3 downgrade of oapi as JSON, with
-// every nullable reference, anyOf [X, {type: "null"}], written the 3.0 way:
+// the webhooks as x-webhooks and every nullable reference, anyOf [X, {type: "null"}], written the 3.0 way:
 // allOf [X] with type object and nullable: true (nullableRef makes them only
 // for references to objects).
 func downgrade30(oapi *huma.OpenAPI) ([]byte, error) {
@@ -375,11 +377,24 @@ func downgrade30(oapi *huma.OpenAPI) ([]byte, error) {
 		return nil, fmt.Errorf("decode downgraded OpenAPI document: %w", err)
 	}
 	nullableRefsTo30(doc)
+	webhooksTo30(doc)
 	b, err = json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode downgraded OpenAPI document: %w", err)
 	}
 	return b, nil
+}
+
+// webhooksTo30 renames the top-level webhooks of a decoded document, which
+// OpenAPI 3.0 does not have, to x-webhooks, the extension that 3.0 tools
+// such as Redoc read.
+func webhooksTo30(doc any) {
+	if m, ok := doc.(map[string]any); ok {
+		if w, ok := m["webhooks"]; ok {
+			delete(m, "webhooks")
+			m["x-webhooks"] = w
+		}
+	}
 }
 
 // nullableRefsTo30 rewrites, in place, each anyOf [X, {type: "null"}] in a

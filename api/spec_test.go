@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -261,6 +262,8 @@ func TestUpdateWithoutIfMatchIs428WhileTheSpecRequiresIt(t *testing.T) {
 	p := e.createPlan("guarded", nil)
 	e.createEnvironment("guarded", map[string]string{"a": "1"})
 	sc := e.createSchedule(p.ID, map[string]any{"cron": "@hourly"})
+	ch := e.createChannel(slackBody("guarded"))
+	rule := e.createRule(map[string]any{"channels": []uuid.UUID{ch.ID}})
 	// puts gives, for each PUT path of the document, a request to an
 	// existing resource (at revision 1) with a valid body.
 	puts := map[string]struct {
@@ -271,6 +274,8 @@ func TestUpdateWithoutIfMatchIs428WhileTheSpecRequiresIt(t *testing.T) {
 		"/environment/{name}": {"/environment/guarded", map[string]any{"variables": map[string]string{"a": "2"}}},
 		"/schedule/{id}":      {"/schedule/" + sc.ID.String(), map[string]any{"cron": "@daily"}},
 		"/secret/{name}":      {"/secret/API_TOKEN", map[string]string{"value": "abcdef"}},
+		"/channel/{id}":       {"/channel/" + ch.ID.String(), map[string]any{"name": "guarded", "kind": "slack"}},
+		"/alert-rule/{id}":    {"/alert-rule/" + rule.ID.String(), map[string]any{"channels": []uuid.UUID{ch.ID}}},
 	}
 	oapi := specAPI()
 	for _, path := range slices.Sorted(maps.Keys(oapi.Paths)) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/astro-runner/astro-runner/api"
+	"github.com/astro-runner/astro-runner/internal/alert"
 	"github.com/astro-runner/astro-runner/internal/config"
 	"github.com/astro-runner/astro-runner/internal/netguard"
 	"github.com/astro-runner/astro-runner/internal/planjob"
@@ -57,15 +58,31 @@ func openStore(ctx context.Context, cfg *config.Config, skipMigrate bool) (stora
 // may read and the pattern of secret names. Served executions and local
 // runs (astro-runner run) use the same one.
 func newRunner(cfg *config.Config) (*planrun.Runner, error) {
+	policy, err := targetPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newRunnerWith(cfg, policy), nil
+}
+
+// targetPolicy returns the network policy of ASTRO_TARGET_ALLOW and
+// ASTRO_TARGET_DENY, which plan targets and alert channels both pass.
+func targetPolicy(cfg *config.Config) (*netguard.Policy, error) {
 	policy, err := netguard.ParsePolicy(cfg.TargetAllow, cfg.TargetDeny)
 	if err != nil {
 		return nil, fmt.Errorf("ASTRO_TARGET_ALLOW/ASTRO_TARGET_DENY: %w", err)
 	}
+	return policy, nil
+}
+
+// newRunnerWith returns the plan runner of cfg with the given network
+// policy.
+func newRunnerWith(cfg *config.Config, policy *netguard.Policy) *planrun.Runner {
 	return &planrun.Runner{
 		Client:        planrun.NewHTTPClient(policy),
 		EnvAllow:      cfg.PlanEnvAllow,
 		SecretPattern: cfg.SecretPattern,
-	}, nil
+	}
 }
 
 // listener is a store that tells of enqueues and cancels made by any node
@@ -80,7 +97,7 @@ var _ listener = (*pgstore.Store)(nil)
 // ends; then it stops accepting requests, drains them, and stops the
 // workers.
 func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *slog.Logger, withAPI bool) error {
-	runner, err := newRunner(cfg)
+	policy, err := targetPolicy(cfg)
 	if err != nil {
 		return err
 	}
@@ -88,14 +105,24 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	if err != nil {
 		return err
 	}
+	alertLog := log.With("component", "alerts")
+	alerts := &alert.Evaluator{
+		Store: store, MinInterval: cfg.AlertMinInterval, MaxAttempts: cfg.AlertMaxAttempts,
+		PublicURL: cfg.PublicURL, Logger: alertLog,
+	}
+	deliverer := &alert.Deliverer{
+		Store: store, Client: alert.NewHTTPClient(policy), UserAgent: "astro-runner/" + version, Logger: alertLog,
+	}
 	handler := &planjob.Handler{
 		Store:      store,
-		Runner:     runner,
+		Runner:     newRunnerWith(cfg, policy),
 		SecretBox:  box,
 		Logger:     log,
 		RunTimeout: cfg.RunTimeout,
+		Alerts:     alerts,
 	}
 	pools := newPools(store, cfg, log, handler)
+	pools = append(pools, newAlertPool(store, cfg, alertLog, alerts, deliverer))
 
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -142,6 +169,7 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 				Store: store, Logger: log, APIToken: cfg.APIToken,
 				PlanEnvAllow: cfg.PlanEnvAllow, Version: version, WakeFunc: pools.wake,
 				CancelFunc: pools.checkCancels, Secrets: box, ScheduleMinInterval: cfg.ScheduleMinInterval,
+				TargetPolicy: policy, ChannelTester: deliverer,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
@@ -200,6 +228,31 @@ func newPools(store storage.Store, cfg *config.Config, log *slog.Logger, handler
 		ps = append(ps, pool)
 	}
 	return ps
+}
+
+// alertWorkers is how many alert jobs one process runs at once.
+const alertWorkers = 4
+
+// alertJobTimeout bounds one alert job: a delivery's request has its own
+// 10 s limit, and recording it a few seconds more.
+const alertJobTimeout = time.Minute
+
+// newAlertPool returns the pool of the alert queue, which every serve and
+// worker process runs, whatever ASTRO_QUEUES says: it delivers alert
+// messages and sends those held back by ASTRO_ALERT_MIN_INTERVAL.
+func newAlertPool(store storage.Store, cfg *config.Config, log *slog.Logger, e *alert.Evaluator, d *alert.Deliverer) *worker.Pool {
+	pool := worker.New(store, worker.Config{
+		Queue:           alert.Queue,
+		Workers:         alertWorkers,
+		Lease:           cfg.JobLease,
+		RescueInterval:  cfg.RescueInterval,
+		JobTimeout:      alertJobTimeout,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Logger:          log.With("queue", alert.Queue),
+	})
+	pool.Handle(alert.DeliverKind, d.Handle)
+	pool.Handle(alert.FlushKind, e.HandleFlush)
+	return pool
 }
 
 // wake makes every pool look for jobs now.

@@ -59,6 +59,69 @@ func (ns NullExecutionStatus) Value() (driver.Value, error) {
 	return string(ns.ExecutionStatus), nil
 }
 
+type AlertDelivery struct {
+	ID          uuid.UUID
+	DeliveryID  uuid.UUID
+	ChannelID   uuid.UUID
+	RuleID      *uuid.UUID
+	ExecutionID *uuid.UUID
+	Event       string
+	Attempt     int32
+	Outcome     string
+	StatusCode  int32
+	LatencyUs   int64
+	Error       string
+	Payload     []byte
+	Response    string
+	CreatedAt   time.Time
+}
+
+type AlertRule struct {
+	ID                       uuid.UUID
+	Name                     string
+	PlanID                   *uuid.UUID
+	ScheduleID               *uuid.UUID
+	OnFailure                bool
+	OnRecovery               bool
+	AfterConsecutiveFailures int32
+	EveryFailure             bool
+	Revision                 int64
+	CreatedAt                time.Time
+	UpdatedAt                time.Time
+}
+
+type AlertRuleChannel struct {
+	RuleID    uuid.UUID
+	ChannelID uuid.UUID
+	Position  int32
+}
+
+type AlertState struct {
+	RuleID              uuid.UUID
+	PlanID              uuid.UUID
+	Alerting            bool
+	ConsecutiveFailures int32
+	LastExecutionID     *uuid.UUID
+	LastStatus          string
+	NotifiedAlerting    bool
+	LastSentAt          *time.Time
+	Suppressed          int32
+	FlushPending        bool
+	UpdatedAt           time.Time
+}
+
+type Channel struct {
+	ID        uuid.UUID
+	Name      string
+	Kind      string
+	Url       string
+	Headers   []byte
+	Secret    string
+	Revision  int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
 type Environment struct {
 	Name        string
 	Description string

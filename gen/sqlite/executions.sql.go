@@ -338,7 +338,7 @@ func (q *Queries) ExecutionPrune(ctx context.Context, db DBTX, arg *ExecutionPru
 	return result.RowsAffected()
 }
 
-const executionReconcile = `-- name: ExecutionReconcile :execrows
+const executionReconcile = `-- name: ExecutionReconcile :many
 UPDATE executions
 SET status = CASE WHEN (SELECT j.state FROM jobs AS j
                   WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1) = 'cancelled'
@@ -358,6 +358,7 @@ WHERE status IN ('queued', 'running')
   AND COALESCE((SELECT j.state FROM jobs AS j
                   WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1), 'gone')
       IN ('discarded', 'cancelled', 'completed', 'gone')
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id
 `
 
 // Finishes queued or running executions whose newest job ended without
@@ -366,13 +367,46 @@ WHERE status IN ('queued', 'running')
 // enqueued). A cancelled job cancels its execution; a discarded or
 // completed job, or none, ends it in error with the reason in its result.
 // An execution's job carries the unique key 'execution:<id>'; the newest
-// job's state is looked up where it is needed, on an index.
-func (q *Queries) ExecutionReconcile(ctx context.Context, db DBTX, now sql.NullInt64) (int64, error) {
-	result, err := db.ExecContext(ctx, executionReconcile, now)
+// job's state is looked up where it is needed, on an index. RETURNING
+// gives the executions finished, in no particular order.
+func (q *Queries) ExecutionReconcile(ctx context.Context, db DBTX, now sql.NullInt64) ([]*Execution, error) {
+	rows, err := db.QueryContext(ctx, executionReconcile, now)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected()
+	defer rows.Close()
+	var items []*Execution
+	for rows.Next() {
+		var i Execution
+		if err := rows.Scan(
+			&i.ID,
+			&i.PlanID,
+			&i.PlanRevision,
+			&i.Status,
+			&i.Attempt,
+			&i.IdempotencyKey,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.Result,
+			&i.Variables,
+			&i.Environment,
+			&i.Trigger,
+			&i.ScheduleID,
+			&i.Queue,
+			&i.WorkerID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const executionSetStatus = `-- name: ExecutionSetStatus :one

@@ -8,6 +8,69 @@ import (
 	"database/sql"
 )
 
+type AlertDelivery struct {
+	ID          string
+	DeliveryID  string
+	ChannelID   string
+	RuleID      sql.NullString
+	ExecutionID sql.NullString
+	Event       string
+	Attempt     int64
+	Outcome     string
+	StatusCode  int64
+	LatencyUs   int64
+	Error       string
+	Payload     []byte
+	Response    string
+	CreatedAt   int64
+}
+
+type AlertRule struct {
+	ID                       string
+	Name                     string
+	PlanID                   sql.NullString
+	ScheduleID               sql.NullString
+	OnFailure                bool
+	OnRecovery               bool
+	AfterConsecutiveFailures int64
+	EveryFailure             bool
+	Revision                 int64
+	CreatedAt                int64
+	UpdatedAt                int64
+}
+
+type AlertRuleChannel struct {
+	RuleID    string
+	ChannelID string
+	Position  int64
+}
+
+type AlertState struct {
+	RuleID              string
+	PlanID              string
+	Alerting            bool
+	ConsecutiveFailures int64
+	LastExecutionID     sql.NullString
+	LastStatus          string
+	NotifiedAlerting    bool
+	LastSentAt          sql.NullInt64
+	Suppressed          int64
+	FlushPending        bool
+	UpdatedAt           int64
+}
+
+type Channel struct {
+	ID        string
+	Name      string
+	Kind      string
+	Url       string
+	Headers   string
+	Secret    string
+	Revision  int64
+	CreatedAt int64
+	UpdatedAt int64
+}
+
 type Environment struct {
 	Name        string
 	Description string

@@ -2,6 +2,16 @@
 // recover: it evaluates alert rules in the transaction that finishes an
 // execution, enqueues one deliver_alert job per channel, and delivers those
 // jobs as signed webhooks or Slack messages.
+//
+// Evaluator decides, per rule and plan, when to send (failed, recovered,
+// every failure, after N failures in a row) and holds messages back to at
+// most one per ASTRO_ALERT_MIN_INTERVAL; its documentation gives the
+// exact semantics. Deliverer sends the messages, retrying network errors,
+// 5xx and 429 answers, and records every attempt. A webhook body is an
+// Event, signed with the channel's secret by Sign and checked by Verify.
+// Messages hold step names, statuses, errors and the first failed
+// assertion of each failed step, never captured values or response
+// bodies.
 package alert
 
 import (
@@ -33,10 +43,10 @@ type Event struct {
 	DeliveryID uuid.UUID `json:"delivery_id" format:"uuid" doc:"Identity of this message, the same on every attempt and in the X-Astro-Delivery header: receivers deduplicate on it." example:"0190c1f0-3d4e-7f50-9a60-7c8d9e0f1a2b"`
 	CreatedAt  time.Time `json:"created_at" doc:"When the message was made: when the execution finished, or when suppressed messages were summed up." example:"2026-01-02T15:04:06Z"`
 	// Rule is the rule that sent the message; nil for a test.
-	Rule *EventRule `json:"rule" nullable:"true" doc:"The rule that sent the message; null for a test."`
-	Plan EventPlan  `json:"plan" doc:"The plan that ran."`
+	Rule *EventRule `json:"rule" doc:"The rule that sent the message; null for a test." example:"{\"id\":\"0190c1f1-4e5f-7061-8b70-8d9e0f1a2b3c\",\"name\":\"checkout is down\"}"`
+	Plan EventPlan  `json:"plan" doc:"The plan that ran." example:"{\"id\":\"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d\",\"name\":\"checkout\",\"revision\":3}"`
 	// Execution is the execution the message is about.
-	Execution EventExecution `json:"execution" doc:"The execution the message is about."`
+	Execution EventExecution `json:"execution" doc:"The execution the message is about." example:"{\"id\":\"0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f\",\"url\":\"http://localhost:8080/execution/0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f\",\"status\":\"failed\",\"trigger\":\"schedule\",\"schedule_id\":\"0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a\",\"environment\":\"staging\",\"created_at\":\"2026-01-02T15:04:05Z\",\"started_at\":\"2026-01-02T15:04:05Z\",\"finished_at\":\"2026-01-02T15:04:06Z\",\"error\":\"\"}"`
 	// ConsecutiveFailures counts the failures in a row up to this
 	// execution; 0 for a recovery.
 	ConsecutiveFailures int `json:"consecutive_failures" doc:"Failed or error executions in a row, up to and including this one; 0 for a recovery." example:"1"`
@@ -45,7 +55,7 @@ type Event struct {
 	Suppressed int `json:"suppressed" doc:"Messages of this rule for this plan that were not sent since the previous message, because they came sooner than ASTRO_ALERT_MIN_INTERVAL after it." example:"0"`
 	// FailedSteps summarises the steps that failed or errored, at most
 	// MaxFailedSteps of them.
-	FailedSteps []FailedStep `json:"failed_steps" nullable:"false" doc:"The steps that failed or errored, in order, at most 10; empty for a recovery."`
+	FailedSteps []FailedStep `json:"failed_steps" nullable:"false" doc:"The steps that failed or errored, in order, at most 10; empty for a recovery." example:"[{\"index\":1,\"name\":\"Create an order\",\"status\":\"failed\",\"error\":\"\",\"assertion\":{\"kind\":\"status\",\"target\":\"\",\"expected\":\"201\",\"actual\":\"503\",\"message\":\"expected 201, got 503\"}}]"`
 	// MoreFailedSteps counts the failed steps left out of FailedSteps.
 	MoreFailedSteps int `json:"more_failed_steps" doc:"Failed or errored steps left out of failed_steps." example:"0"`
 }
@@ -88,7 +98,7 @@ type FailedStep struct {
 	// Error says why the step errored or failed, at most 1 KiB.
 	Error string `json:"error" doc:"Why the step failed or errored, cut to 1 KiB; empty if an assertion says why." example:""`
 	// Assertion is the step's first failed assertion, or nil.
-	Assertion *FailedAssertion `json:"assertion" nullable:"true" doc:"The step's first failed assertion, or null."`
+	Assertion *FailedAssertion `json:"assertion" doc:"The step's first failed assertion, or null." example:"{\"kind\":\"status\",\"target\":\"\",\"expected\":\"201\",\"actual\":\"503\",\"message\":\"expected 201, got 503\"}"`
 }
 
 // FailedAssertion is the first failed assertion of a step: what was

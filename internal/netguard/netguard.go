@@ -70,6 +70,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // builtinDeny lists the entries every policy denies, in the order of the
@@ -551,4 +552,50 @@ func ipNetwork(network string) string {
 func IsBlocked(err error) bool {
 	_, ok := errors.AsType[*BlockedError](err)
 	return ok
+}
+
+// lookupTimeout bounds the DNS lookup of CheckURLHost.
+const lookupTimeout = 2 * time.Second
+
+// CheckURLHost decides, before any connection is made, what the policy
+// can decide about a destination saved for later use, such as the URL of
+// an alert channel: host is the URL's host (a name, or an IP literal
+// without brackets) and port its port.
+//
+// An IP literal is checked against the address rules. A host name is
+// checked against the host rules first, so a denied name is refused
+// without a DNS query; then it is resolved with net.DefaultResolver,
+// within a short timeout, and each of its addresses is checked with the
+// name, as DialContext does. A name that does not resolve (no such host,
+// a timeout, no resolver) is allowed: it may resolve later, and the check
+// that DialContext makes on every connection still applies then. So a
+// nil error means "not refused now", not "always allowed".
+//
+// It never connects to the destination. It returns nil or a
+// *BlockedError.
+func (p *Policy) CheckURLHost(ctx context.Context, host string, port uint16) error {
+	return p.checkURLHost(ctx, net.DefaultResolver, host, port)
+}
+
+// checkURLHost is CheckURLHost with the resolver to use.
+func (p *Policy) checkURLHost(ctx context.Context, resolver *net.Resolver, host string, port uint16) error {
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return p.Check("", netip.AddrPortFrom(ip, port))
+	}
+	if err := p.checkHost(host, port); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	ips, err := resolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil // Decided at dial time.
+	}
+	for _, ip := range ips {
+		if err := p.Check(host, netip.AddrPortFrom(ip, port)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

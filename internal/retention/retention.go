@@ -1,7 +1,8 @@
 // Package retention deletes finished executions once they are older than
-// their plan's retention, so that history kept by unattended runs does not
-// grow without end. A Pruner runs on every node; the store makes
-// concurrent prunes safe.
+// their plan's retention, and alert delivery attempts once they are older
+// than the server's, so that history kept by unattended runs does not grow
+// without end. A Pruner runs on every node; the store makes concurrent
+// prunes safe.
 package retention
 
 import (
@@ -74,19 +75,20 @@ func Format(d time.Duration) string {
 // Store is the part of storage.Store that a Pruner uses.
 type Store interface {
 	ExecutionPrune(ctx context.Context, p *storage.ExecutionPruneParams) (int64, error)
+	AlertDeliveryPrune(ctx context.Context, before time.Time, limit int) (int64, error)
 }
 
 // Config tunes a Pruner.
 type Config struct {
 	// Retention is how long finished executions of a plan without its own
-	// retention are kept. Zero keeps them forever; plans with their own
-	// retention are still pruned.
+	// retention, and alert delivery attempts, are kept. Zero keeps them
+	// forever; plans with their own retention are still pruned.
 	Retention time.Duration
 	// Interval is how often the pruner runs, plus up to a fifth of it of
 	// random jitter so that nodes spread out. Defaults to 1m.
 	Interval time.Duration
-	// BatchSize is the most executions one store call deletes. Defaults
-	// to storage.DefaultPruneLimit (500).
+	// BatchSize is the most executions, or delivery attempts, one store
+	// call deletes. Defaults to storage.DefaultPruneLimit (500).
 	BatchSize int
 	// KeepNewest is how many of each plan's newest executions are kept
 	// whatever their age. Defaults to storage.DefaultKeepNewest (100).
@@ -99,7 +101,8 @@ type Config struct {
 	// Logger receives the counts. Defaults to slog.Default().
 	Logger *slog.Logger
 	// NowFunc gives the time that ages are measured from. Defaults to nil:
-	// the database's clock, which every node shares.
+	// the database's clock, which every node shares, for executions, and
+	// this node's clock for delivery attempts.
 	NowFunc func() time.Time
 }
 
@@ -127,7 +130,8 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Pruner deletes old finished executions in small batches.
+// Pruner deletes old finished executions and delivery attempts in small
+// batches.
 type Pruner struct {
 	store Store
 	cfg   Config
@@ -138,8 +142,9 @@ func New(store Store, cfg Config) *Pruner {
 	return &Pruner{store: store, cfg: cfg.WithDefaults()}
 }
 
-// Run prunes every Interval, with jitter, until ctx ends. A failed run is
-// logged and tried again at the next interval.
+// Run prunes every Interval, with jitter, until ctx ends: executions,
+// then delivery attempts. A failed run is logged and tried again at the
+// next interval.
 func (p *Pruner) Run(ctx context.Context) {
 	for {
 		jitter := time.Duration(rand.Int64N(int64(p.cfg.Interval/5) + 1))
@@ -148,14 +153,22 @@ func (p *Pruner) Run(ctx context.Context) {
 		}
 		start := time.Now()
 		n, err := p.Prune(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			p.cfg.Logger.Warn("prune old executions", "pruned", n, "error", err)
-		case n > 0:
-			p.cfg.Logger.Info("pruned old executions", "executions", n, "took", time.Since(start).Round(time.Millisecond))
-		default:
-			p.cfg.Logger.Debug("no executions to prune")
-		}
+		p.report(ctx, "executions", n, err, start)
+		start = time.Now()
+		n, err = p.PruneDeliveries(ctx)
+		p.report(ctx, "delivery_attempts", n, err, start)
+	}
+}
+
+// report logs the outcome of pruning what.
+func (p *Pruner) report(ctx context.Context, what string, n int64, err error, start time.Time) {
+	switch {
+	case err != nil && ctx.Err() == nil:
+		p.cfg.Logger.Warn("prune old "+what, "pruned", n, "error", err)
+	case n > 0:
+		p.cfg.Logger.Info("pruned old "+what, what, n, "took", time.Since(start).Round(time.Millisecond))
+	default:
+		p.cfg.Logger.Debug("no " + what + " to prune")
 	}
 }
 
@@ -165,9 +178,39 @@ func (p *Pruner) Run(ctx context.Context) {
 // old is left or that another node holds the rest; either way that node or
 // the next run finishes the work.
 func (p *Pruner) Prune(ctx context.Context) (int64, error) {
+	return p.batches(ctx, "executions", p.batch)
+}
+
+// PruneDeliveries deletes batches of alert delivery attempts made more
+// than Retention ago, as Prune does executions, and returns how many it
+// deleted. With a Retention of zero it keeps them all and does nothing.
+// The cutoff is fixed when it starts, from NowFunc or this node's clock.
+func (p *Pruner) PruneDeliveries(ctx context.Context) (int64, error) {
+	if p.cfg.Retention <= 0 {
+		return 0, nil
+	}
+	now := time.Now()
+	if p.cfg.NowFunc != nil {
+		now = p.cfg.NowFunc()
+	}
+	before := now.Add(-p.cfg.Retention)
+	return p.batches(ctx, "delivery_attempts", func(ctx context.Context) (int64, error) {
+		callCtx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
+		defer cancel()
+		n, err := p.store.AlertDeliveryPrune(callCtx, before, p.cfg.BatchSize)
+		if err != nil {
+			return 0, fmt.Errorf("prune delivery attempts: %w", err)
+		}
+		return n, nil
+	})
+}
+
+// batches runs batch until it deletes fewer than BatchSize rows, pausing
+// between batches, and returns how many rows it deleted in all.
+func (p *Pruner) batches(ctx context.Context, what string, batch func(context.Context) (int64, error)) (int64, error) {
 	var total int64
 	for {
-		n, err := p.batch(ctx)
+		n, err := batch(ctx)
 		total += n
 		if err != nil {
 			return total, err
@@ -175,7 +218,7 @@ func (p *Pruner) Prune(ctx context.Context) (int64, error) {
 		if n < int64(p.cfg.BatchSize) {
 			return total, nil
 		}
-		p.cfg.Logger.Debug("pruned a batch of old executions", "executions", n, "so_far", total)
+		p.cfg.Logger.Debug("pruned a batch of old "+what, what, n, "so_far", total)
 		if !sleep(ctx, p.cfg.Pause) {
 			return total, ctx.Err()
 		}

@@ -63,12 +63,35 @@ func TestFormatRoundTrips(t *testing.T) {
 	assert.Equal(t, "36h0m0s", retention.Format(36*time.Hour))
 }
 
-// fakeStore answers ExecutionPrune with counts from a script and records
-// the parameters it was called with.
+// fakeStore answers ExecutionPrune and AlertDeliveryPrune with counts
+// from a script each and records the parameters they were called with.
 type fakeStore struct {
 	counts []int64
 	err    error
 	calls  []storage.ExecutionPruneParams
+
+	deliveryCounts []int64
+	deliveryErr    error
+	deliveryCalls  []deliveryPruneCall
+}
+
+// deliveryPruneCall is one call of AlertDeliveryPrune.
+type deliveryPruneCall struct {
+	before time.Time
+	limit  int
+}
+
+func (f *fakeStore) AlertDeliveryPrune(ctx context.Context, before time.Time, limit int) (int64, error) {
+	f.deliveryCalls = append(f.deliveryCalls, deliveryPruneCall{before, limit})
+	if _, ok := ctx.Deadline(); !ok {
+		return 0, errors.New("store call without a deadline")
+	}
+	if len(f.deliveryCounts) == 0 {
+		return 0, f.deliveryErr
+	}
+	n := f.deliveryCounts[0]
+	f.deliveryCounts = f.deliveryCounts[1:]
+	return n, nil
 }
 
 func (f *fakeStore) ExecutionPrune(ctx context.Context, p *storage.ExecutionPruneParams) (int64, error) {
@@ -115,4 +138,42 @@ func TestPruneStopsWhenItsContextEnds(t *testing.T) {
 	n, err := p.Prune(ctx)
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, int64(10), n, "one batch, then the pause sees the context end")
+}
+
+func TestPruneDeliveriesDeletesAttemptsOlderThanRetentionInBatches(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	store := &fakeStore{deliveryCounts: []int64{10, 10, 3, 10}}
+	p := retention.New(store, retention.Config{
+		Retention: 48 * time.Hour, BatchSize: 10, Pause: time.Microsecond,
+		NowFunc: func() time.Time { return now },
+	})
+	n, err := p.PruneDeliveries(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, int64(23), n)
+	want := deliveryPruneCall{before: now.Add(-48 * time.Hour), limit: 10}
+	assert.Equal(t, []deliveryPruneCall{want, want, want}, store.deliveryCalls, "stops after the short batch")
+	assert.Empty(t, store.calls, "pruning deliveries prunes no executions")
+}
+
+func TestPruneDeliveriesKeepsEverythingWhenRetentionIsZero(t *testing.T) {
+	t.Parallel()
+	store := &fakeStore{deliveryCounts: []int64{10}}
+	p := retention.New(store, retention.Config{BatchSize: 10, Pause: time.Microsecond})
+	n, err := p.PruneDeliveries(t.Context())
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	assert.Empty(t, store.deliveryCalls)
+}
+
+func TestPruneDeliveriesReturnsTheCountSoFarOnError(t *testing.T) {
+	t.Parallel()
+	store := &fakeStore{deliveryCounts: []int64{10}, deliveryErr: errors.New("db down")}
+	p := retention.New(store, retention.Config{Retention: time.Hour, BatchSize: 10, Pause: time.Microsecond})
+	n, err := p.PruneDeliveries(t.Context())
+	require.ErrorContains(t, err, "db down")
+	assert.Equal(t, int64(10), n)
+	require.Len(t, store.deliveryCalls, 2)
+	assert.WithinDuration(t, time.Now().Add(-time.Hour), store.deliveryCalls[0].before, time.Hour,
+		"without NowFunc the cutoff is this node's clock minus the retention")
 }

@@ -42,17 +42,20 @@ func TestReadmeGoExample(t *testing.T) {
 	require.Equal(t, "passed", status)
 }
 
-// TestReadmeShowsTheExamples checks that the README's SDK section shows the
-// Go example above and the TypeScript one that sdk/ts's tests run
-// (sdk/ts/test/readme-example.ts), line for line.
+// TestReadmeShowsTheExamples checks that the README shows, line for line, the
+// Go example above, the TypeScript one that sdk/ts's tests run
+// (sdk/ts/test/readme-example.ts), and the webhook signature check that
+// internal/alert's tests run against real signatures.
 func TestReadmeShowsTheExamples(t *testing.T) {
 	t.Parallel()
 	readme := readFile(t, "../../README.md")
-	for _, tc := range []struct{ file, lang string }{
-		{"readme_test.go", "go"},
-		{"../../sdk/ts/test/readme-example.ts", "ts"},
+	for _, tc := range []struct{ file, lang, marker string }{
+		{"readme_test.go", "go", ""},
+		{"../../sdk/ts/test/readme-example.ts", "ts", ""},
+		// The receiver's check of an alert's signature.
+		{"../alert/sign_test.go", "go", " verify"},
 	} {
-		example := between(t, readFile(t, tc.file), "README:begin", "README:end")
+		example := between(t, readFile(t, tc.file), "README:begin"+tc.marker, "README:end"+tc.marker)
 		block := fmt.Sprintf("```%s\n%s```\n", tc.lang, example)
 		require.True(t, strings.Contains(readme, block), "README.md must show the lines between the markers of %s:\n%s", tc.file, block)
 	}
@@ -66,7 +69,8 @@ func readFile(t *testing.T, path string) string {
 }
 
 // between returns the lines strictly between the comment lines
-// "// begin" and "// end", with their common indentation removed.
+// "// begin" and "// end", without trailing blank lines, with their common
+// indentation removed.
 func between(t *testing.T, text, begin, end string) string {
 	t.Helper()
 	var out []string
@@ -82,6 +86,9 @@ func between(t *testing.T, text, begin, end string) string {
 				out = append(out, l)
 			}
 		}
+	}
+	for len(out) > 0 && strings.TrimSpace(out[len(out)-1]) == "" {
+		out = out[:len(out)-1] // gofmt keeps a blank line before a comment after a function.
 	}
 	require.NotEmpty(t, out, "no lines between %s and %s", begin, end)
 	indent := ""

@@ -2,7 +2,9 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -207,6 +209,12 @@ const (
 	DeliveryDiscarded AlertDeliveryOutcome = "discarded"
 )
 
+// AlertDeliveryOutcomes lists every delivery outcome.
+var AlertDeliveryOutcomes = []AlertDeliveryOutcome{DeliveryDelivered, DeliveryRetrying, DeliveryDiscarded}
+
+// Valid reports whether o is a known delivery outcome.
+func (o AlertDeliveryOutcome) Valid() bool { return slices.Contains(AlertDeliveryOutcomes, o) }
+
 // AlertDelivery is one attempt to deliver one message to one channel.
 type AlertDelivery struct {
 	// ID identifies the attempt (a UUIDv7).
@@ -225,19 +233,51 @@ type AlertDelivery struct {
 	Outcome AlertDeliveryOutcome
 	// StatusCode is the receiver's HTTP status, or 0 if none came.
 	StatusCode int
-	Latency    time.Duration
-	// Error says why the attempt failed, or is "".
+	// Latency is how long the attempt took. It is stored to the
+	// microsecond.
+	Latency time.Duration
+	// Error says why the attempt failed, or is "". It is stored as valid
+	// UTF-8 without NUL bytes: any other byte becomes U+FFFD.
 	Error string
-	// Payload is the request body sent, byte for byte.
+	// Payload is the request body sent, byte for byte. Never nil once
+	// stored.
 	Payload []byte
-	// Response is the start of the receiver's answer, or "".
+	// Response is the start of the receiver's answer, or "". It is stored
+	// as Error is.
 	Response  string
 	CreatedAt time.Time
 }
 
 // AlertDeliveryRecordParams are one attempt to store. ID defaults to a
-// new UUIDv7 and CreatedAt to now.
+// new UUIDv7 and CreatedAt to now; DeliveryID is required.
 type AlertDeliveryRecordParams = AlertDelivery
+
+// WithDefaults returns a copy of the record params p with defaults filled
+// in, Payload made non-nil, and Error and Response made storable (see
+// AlertDelivery). CreatedAt stays zero when not set: the store sets it.
+// Returns ErrInvalidInput for a missing DeliveryID or an unknown outcome.
+func (p AlertDelivery) WithDefaults() (AlertDelivery, error) {
+	if p.ID == uuid.Nil {
+		p.ID = uuid.Must(uuid.NewV7())
+	}
+	if p.Payload == nil {
+		p.Payload = []byte{}
+	}
+	p.Error, p.Response = storableText(p.Error), storableText(p.Response)
+	switch {
+	case p.DeliveryID == uuid.Nil:
+		return p, fmt.Errorf("%w: delivery attempt without a delivery ID", ErrInvalidInput)
+	case !p.Outcome.Valid():
+		return p, fmt.Errorf("%w: unknown delivery outcome %q", ErrInvalidInput, p.Outcome)
+	}
+	return p, nil
+}
+
+// storableText returns s as valid UTF-8 without NUL bytes, which Postgres
+// text cannot hold: each invalid sequence and each NUL becomes U+FFFD.
+func storableText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
 
 // AlertDeliveryListParams filter and page the attempts of one channel,
 // newest first.
@@ -281,8 +321,9 @@ type AlertStore interface {
 	// AlertRuleCreate stores a new rule at revision 1. Returns
 	// ErrNotFound if its plan, schedule or one of its channels does not
 	// exist, ErrConflict if a rule already has that ID, and
-	// ErrInvalidInput if it names both a plan and a schedule or no
-	// channel.
+	// ErrInvalidInput if it names both a plan and a schedule, no channel,
+	// or a negative AfterConsecutiveFailures. Duplicate channel IDs are
+	// collapsed, the first of each kept in place.
 	AlertRuleCreate(ctx context.Context, p *AlertRuleCreateParams) (*AlertRule, error)
 	// AlertRuleGetByID returns one rule. Returns ErrNotFound if no rule
 	// has that ID.
@@ -308,11 +349,15 @@ type AlertStore interface {
 	// UPDATE on Postgres, the single writer on SQLite). Call it inside
 	// InTx. Returns ErrNotFound if the rule or the plan does not exist.
 	AlertStateLock(ctx context.Context, ruleID, planID uuid.UUID) (*AlertState, error)
-	// AlertStatePut stores a state got from AlertStateLock.
+	// AlertStatePut stores a state got from AlertStateLock (UpdatedAt is
+	// set by the store). Returns ErrNotFound if the state no longer
+	// exists: its rule, or plan, was deleted, or the rule moved to another
+	// plan or schedule.
 	AlertStatePut(ctx context.Context, s *AlertState) error
 
 	// AlertDeliveryRecord stores one delivery attempt. Returns ErrNotFound
-	// if the channel no longer exists.
+	// if the channel no longer exists, ErrConflict if an attempt already
+	// has that ID, and ErrInvalidInput as AlertDelivery.WithDefaults says.
 	AlertDeliveryRecord(ctx context.Context, p *AlertDeliveryRecordParams) (*AlertDelivery, error)
 	// AlertDeliveryList returns one page of a channel's attempts, newest
 	// first. Returns ErrInvalidInput for a malformed cursor.
@@ -320,4 +365,99 @@ type AlertStore interface {
 	// AlertDeliveryPrune deletes up to limit attempts made before before,
 	// and returns how many it deleted.
 	AlertDeliveryPrune(ctx context.Context, before time.Time, limit int) (int64, error)
+}
+
+// WithDefaults returns a copy of p with defaults filled in. Returns
+// ErrInvalidInput for an unknown kind.
+func (p ChannelCreateParams) WithDefaults() (ChannelCreateParams, error) {
+	if p.ID == uuid.Nil {
+		p.ID = uuid.Must(uuid.NewV7())
+	}
+	if p.Headers == nil {
+		p.Headers = map[string]string{}
+	}
+	if !p.Kind.Valid() {
+		return p, fmt.Errorf("%w: unknown channel kind %q", ErrInvalidInput, p.Kind)
+	}
+	return p, nil
+}
+
+// WithDefaults returns a copy of p with the defaults of
+// ChannelCreateParams filled in. Returns ErrInvalidInput for an unknown
+// kind.
+func (p ChannelUpdateParams) WithDefaults() (ChannelUpdateParams, error) {
+	c, err := ChannelCreateParams{ID: p.ID, Kind: p.Kind, Headers: p.Headers}.WithDefaults()
+	p.Headers = c.Headers
+	return p, err
+}
+
+// Decode checks p and returns the ID to list after (uuid.Nil for the
+// first page) and the page size. Returns ErrInvalidInput for a malformed
+// cursor.
+func (p *ChannelListParams) Decode() (afterID uuid.UUID, limit int, err error) {
+	if afterID, err = DecodeUUIDCursor(p.Cursor, ListChannels); err != nil {
+		return uuid.Nil, 0, err
+	}
+	return afterID, PageLimit(p.Limit), nil
+}
+
+// WithDefaults returns a copy of p with defaults filled in and ChannelIDs
+// without duplicates (the first of each is kept, in order). Returns
+// ErrInvalidInput if p names both a plan and a schedule, no channel, or a
+// negative AfterConsecutiveFailures.
+func (p AlertRuleCreateParams) WithDefaults() (AlertRuleCreateParams, error) {
+	if p.ID == uuid.Nil {
+		p.ID = uuid.Must(uuid.NewV7())
+	}
+	var err error
+	p.ChannelIDs, err = checkAlertRule(p.PlanID, p.ScheduleID, p.ChannelIDs, p.AfterConsecutiveFailures)
+	return p, err
+}
+
+// WithDefaults returns a copy of p with ChannelIDs without duplicates, and
+// checks it as AlertRuleCreateParams.WithDefaults does.
+func (p AlertRuleUpdateParams) WithDefaults() (AlertRuleUpdateParams, error) {
+	var err error
+	p.ChannelIDs, err = checkAlertRule(p.PlanID, p.ScheduleID, p.ChannelIDs, p.AfterConsecutiveFailures)
+	return p, err
+}
+
+// checkAlertRule checks the fields of a rule that the store cannot, and
+// returns channels without duplicates, in a new slice.
+func checkAlertRule(planID, scheduleID uuid.UUID, channels []uuid.UUID, after int) ([]uuid.UUID, error) {
+	unique := make([]uuid.UUID, 0, len(channels))
+	for _, id := range channels {
+		if !slices.Contains(unique, id) {
+			unique = append(unique, id)
+		}
+	}
+	switch {
+	case planID != uuid.Nil && scheduleID != uuid.Nil:
+		return unique, fmt.Errorf("%w: a rule is attached to a plan or a schedule, not both", ErrInvalidInput)
+	case len(unique) == 0:
+		return unique, fmt.Errorf("%w: a rule needs at least one channel", ErrInvalidInput)
+	case after < 0:
+		return unique, fmt.Errorf("%w: negative after_consecutive_failures %d", ErrInvalidInput, after)
+	}
+	return unique, nil
+}
+
+// Decode checks p and returns the ID to list after (uuid.Nil for the
+// first page) and the page size. Returns ErrInvalidInput for a malformed
+// cursor.
+func (p *AlertRuleListParams) Decode() (afterID uuid.UUID, limit int, err error) {
+	if afterID, err = DecodeUUIDCursor(p.Cursor, ListAlertRules); err != nil {
+		return uuid.Nil, 0, err
+	}
+	return afterID, PageLimit(p.Limit), nil
+}
+
+// Decode checks p and returns the ID to list before (uuid.Nil for the
+// first page, the newest) and the page size. Returns ErrInvalidInput for
+// a malformed cursor.
+func (p *AlertDeliveryListParams) Decode() (beforeID uuid.UUID, limit int, err error) {
+	if beforeID, err = DecodeUUIDCursor(p.Cursor, ListAlertDeliveries); err != nil {
+		return uuid.Nil, 0, err
+	}
+	return beforeID, PageLimit(p.Limit), nil
 }

@@ -17,6 +17,198 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AlertEventEvent.
+const (
+	AlertEventEventExecutionFailed    AlertEventEvent = "execution.failed"
+	AlertEventEventExecutionRecovered AlertEventEvent = "execution.recovered"
+	AlertEventEventTest               AlertEventEvent = "test"
+)
+
+// Valid indicates whether the value is a known member of the AlertEventEvent enum.
+func (e AlertEventEvent) Valid() bool {
+	switch e {
+	case AlertEventEventExecutionFailed:
+		return true
+	case AlertEventEventExecutionRecovered:
+		return true
+	case AlertEventEventTest:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AlertEventVersion.
+const (
+	AlertEventVersion1 AlertEventVersion = "1"
+)
+
+// Valid indicates whether the value is a known member of the AlertEventVersion enum.
+func (e AlertEventVersion) Valid() bool {
+	switch e {
+	case AlertEventVersion1:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AlertEventExecutionStatus.
+const (
+	AlertEventExecutionStatusError  AlertEventExecutionStatus = "error"
+	AlertEventExecutionStatusFailed AlertEventExecutionStatus = "failed"
+	AlertEventExecutionStatusPassed AlertEventExecutionStatus = "passed"
+)
+
+// Valid indicates whether the value is a known member of the AlertEventExecutionStatus enum.
+func (e AlertEventExecutionStatus) Valid() bool {
+	switch e {
+	case AlertEventExecutionStatusError:
+		return true
+	case AlertEventExecutionStatusFailed:
+		return true
+	case AlertEventExecutionStatusPassed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AlertEventExecutionTrigger.
+const (
+	AlertEventExecutionTriggerApi      AlertEventExecutionTrigger = "api"
+	AlertEventExecutionTriggerCli      AlertEventExecutionTrigger = "cli"
+	AlertEventExecutionTriggerSchedule AlertEventExecutionTrigger = "schedule"
+)
+
+// Valid indicates whether the value is a known member of the AlertEventExecutionTrigger enum.
+func (e AlertEventExecutionTrigger) Valid() bool {
+	switch e {
+	case AlertEventExecutionTriggerApi:
+		return true
+	case AlertEventExecutionTriggerCli:
+		return true
+	case AlertEventExecutionTriggerSchedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AlertFailedStepStatus.
+const (
+	AlertFailedStepStatusError  AlertFailedStepStatus = "error"
+	AlertFailedStepStatusFailed AlertFailedStepStatus = "failed"
+)
+
+// Valid indicates whether the value is a known member of the AlertFailedStepStatus enum.
+func (e AlertFailedStepStatus) Valid() bool {
+	switch e {
+	case AlertFailedStepStatusError:
+		return true
+	case AlertFailedStepStatusFailed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChannelKind.
+const (
+	ChannelKindSlack   ChannelKind = "slack"
+	ChannelKindWebhook ChannelKind = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the ChannelKind enum.
+func (e ChannelKind) Valid() bool {
+	switch e {
+	case ChannelKindSlack:
+		return true
+	case ChannelKindWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChannelBodyKind.
+const (
+	ChannelBodyKindSlack   ChannelBodyKind = "slack"
+	ChannelBodyKindWebhook ChannelBodyKind = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the ChannelBodyKind enum.
+func (e ChannelBodyKind) Valid() bool {
+	switch e {
+	case ChannelBodyKindSlack:
+		return true
+	case ChannelBodyKindWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChannelCreateBodyKind.
+const (
+	ChannelCreateBodyKindSlack   ChannelCreateBodyKind = "slack"
+	ChannelCreateBodyKindWebhook ChannelCreateBodyKind = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the ChannelCreateBodyKind enum.
+func (e ChannelCreateBodyKind) Valid() bool {
+	switch e {
+	case ChannelCreateBodyKindSlack:
+		return true
+	case ChannelCreateBodyKindWebhook:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeliveryEvent.
+const (
+	DeliveryEventExecutionFailed    DeliveryEvent = "execution.failed"
+	DeliveryEventExecutionRecovered DeliveryEvent = "execution.recovered"
+	DeliveryEventTest               DeliveryEvent = "test"
+)
+
+// Valid indicates whether the value is a known member of the DeliveryEvent enum.
+func (e DeliveryEvent) Valid() bool {
+	switch e {
+	case DeliveryEventExecutionFailed:
+		return true
+	case DeliveryEventExecutionRecovered:
+		return true
+	case DeliveryEventTest:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeliveryOutcome.
+const (
+	DeliveryOutcomeDelivered DeliveryOutcome = "delivered"
+	DeliveryOutcomeDiscarded DeliveryOutcome = "discarded"
+	DeliveryOutcomeRetrying  DeliveryOutcome = "retrying"
+)
+
+// Valid indicates whether the value is a known member of the DeliveryOutcome enum.
+func (e DeliveryOutcome) Valid() bool {
+	switch e {
+	case DeliveryOutcomeDelivered:
+		return true
+	case DeliveryOutcomeDiscarded:
+		return true
+	case DeliveryOutcomeRetrying:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ExecuteBodyTrigger.
 const (
 	ExecuteBodyTriggerApi ExecuteBodyTrigger = "api"
@@ -330,6 +522,637 @@ func (e ListExecutionsParamsTrigger) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// Defines values for AlertWebhookParamsXAstroEvent.
+const (
+	AlertWebhookParamsXAstroEventExecutionFailed    AlertWebhookParamsXAstroEvent = "execution.failed"
+	AlertWebhookParamsXAstroEventExecutionRecovered AlertWebhookParamsXAstroEvent = "execution.recovered"
+	AlertWebhookParamsXAstroEventTest               AlertWebhookParamsXAstroEvent = "test"
+)
+
+// Valid indicates whether the value is a known member of the AlertWebhookParamsXAstroEvent enum.
+func (e AlertWebhookParamsXAstroEvent) Valid() bool {
+	switch e {
+	case AlertWebhookParamsXAstroEventExecutionFailed:
+		return true
+	case AlertWebhookParamsXAstroEventExecutionRecovered:
+		return true
+	case AlertWebhookParamsXAstroEventTest:
+		return true
+	default:
+		return false
+	}
+}
+
+// AlertEvent defines model for AlertEvent.
+type AlertEvent struct {
+	// ConsecutiveFailures Failed or error executions in a row, up to and including this one; 0 for a recovery.
+	//
+	// Examples: 1
+	ConsecutiveFailures int64 `json:"consecutive_failures"`
+
+	// CreatedAt When the message was made: when the execution finished, or when suppressed messages were summed up.
+	//
+	// Examples: 2026-01-02T15:04:06Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// DeliveryId Identity of this message, the same on every attempt and in the X-Astro-Delivery header: receivers deduplicate on it.
+	//
+	// Examples: 0190c1f0-3d4e-7f50-9a60-7c8d9e0f1a2b
+	DeliveryId openapi_types.UUID `json:"delivery_id"`
+
+	// Event What happened. execution.failed: a rule started alerting for a plan (or, with every_failure, the plan failed again). execution.recovered: the first pass after the rule alerted. test: a sample sent by POST /channel/{id}/test.
+	//
+	// Examples: execution.failed
+	Event AlertEventEvent `json:"event"`
+
+	// Execution The execution the message is about.
+	//
+	// Examples: {"created_at":"2026-01-02T15:04:05Z","environment":"staging","error":"","finished_at":"2026-01-02T15:04:06Z","id":"0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f","schedule_id":"0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a","started_at":"2026-01-02T15:04:05Z","status":"failed","trigger":"schedule","url":"http://localhost:8080/execution/0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f"}
+	Execution AlertEventExecution `json:"execution"`
+
+	// FailedSteps The steps that failed or errored, in order, at most 10; empty for a recovery.
+	//
+	// Examples: [{"assertion":{"actual":"503","expected":"201","kind":"status","message":"expected 201, got 503","target":""},"error":"","index":1,"name":"Create an order","status":"failed"}]
+	FailedSteps []AlertFailedStep `json:"failed_steps"`
+
+	// MoreFailedSteps Failed or errored steps left out of failed_steps.
+	//
+	// Examples: 0
+	MoreFailedSteps int64 `json:"more_failed_steps"`
+
+	// Plan The plan that ran.
+	//
+	// Examples: {"id":"0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d","name":"checkout","revision":3}
+	Plan AlertEventPlan `json:"plan"`
+
+	// Rule The rule that sent the message; null for a test.
+	//
+	// Examples: {"id":"0190c1f1-4e5f-7061-8b70-8d9e0f1a2b3c","name":"checkout is down"}
+	Rule *AlertEventRule `json:"rule"`
+
+	// Suppressed Messages of this rule for this plan that were not sent since the previous message, because they came sooner than ASTRO_ALERT_MIN_INTERVAL after it.
+	//
+	// Examples: 0
+	Suppressed int64 `json:"suppressed"`
+
+	// Version Version of this document's schema.
+	//
+	// Examples: 1
+	Version AlertEventVersion `json:"version"`
+}
+
+// AlertEventEvent What happened. execution.failed: a rule started alerting for a plan (or, with every_failure, the plan failed again). execution.recovered: the first pass after the rule alerted. test: a sample sent by POST /channel/{id}/test.
+//
+// Examples: execution.failed
+type AlertEventEvent string
+
+// AlertEventVersion Version of this document's schema.
+//
+// Examples: 1
+type AlertEventVersion string
+
+// AlertEventExecution defines model for AlertEventExecution.
+type AlertEventExecution struct {
+	// CreatedAt When it was created.
+	//
+	// Examples: 2026-01-02T15:04:05Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// Environment The environment it ran with; empty for none.
+	//
+	// Examples: staging
+	Environment string `json:"environment"`
+
+	// Error Why it could not finish, for status error; empty otherwise.
+	//
+	// Examples:
+	Error string `json:"error"`
+
+	// FinishedAt When it finished.
+	//
+	// Examples: 2026-01-02T15:04:06Z
+	FinishedAt *time.Time `json:"finished_at"`
+
+	// Id Identity of the execution.
+	//
+	// Examples: 0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f
+	Id openapi_types.UUID `json:"id"`
+
+	// ScheduleId The schedule that created it, or null.
+	//
+	// Examples: 0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+	ScheduleId *openapi_types.UUID `json:"schedule_id"`
+
+	// StartedAt When it last started running, or null if it never ran.
+	//
+	// Examples: 2026-01-02T15:04:05Z
+	StartedAt *time.Time `json:"started_at"`
+
+	// Status Final status of the execution.
+	//
+	// Examples: failed
+	Status AlertEventExecutionStatus `json:"status"`
+
+	// Trigger What created the execution.
+	//
+	// Examples: schedule
+	Trigger AlertEventExecutionTrigger `json:"trigger"`
+
+	// Url Link to the execution in the API, from ASTRO_PUBLIC_URL.
+	//
+	// Examples: http://localhost:8080/execution/0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f
+	Url string `json:"url"`
+}
+
+// AlertEventExecutionStatus Final status of the execution.
+//
+// Examples: failed
+type AlertEventExecutionStatus string
+
+// AlertEventExecutionTrigger What created the execution.
+//
+// Examples: schedule
+type AlertEventExecutionTrigger string
+
+// AlertEventPlan defines model for AlertEventPlan.
+type AlertEventPlan struct {
+	// Id Identity of the plan.
+	//
+	// Examples: 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+	Id openapi_types.UUID `json:"id"`
+
+	// Name Name of the plan.
+	//
+	// Examples: checkout
+	Name string `json:"name"`
+
+	// Revision Revision of the plan that ran.
+	//
+	// Examples: 3
+	Revision int64 `json:"revision"`
+}
+
+// AlertEventRule defines model for AlertEventRule.
+type AlertEventRule struct {
+	// Id Identity of the rule.
+	//
+	// Examples: 0190c1f1-4e5f-7061-8b70-8d9e0f1a2b3c
+	Id openapi_types.UUID `json:"id"`
+
+	// Name Name of the rule; empty if it has none.
+	//
+	// Examples: checkout is down
+	Name string `json:"name"`
+}
+
+// AlertFailedAssertion defines model for AlertFailedAssertion.
+type AlertFailedAssertion struct {
+	// Actual The value found, as JSON text, cut to 1 KiB.
+	//
+	// Examples: 503
+	Actual string `json:"actual"`
+
+	// Expected The expected value, as JSON text, cut to 1 KiB.
+	//
+	// Examples: 201
+	Expected string `json:"expected"`
+
+	// Kind What was checked, as in the execution's result.
+	//
+	// Examples: status
+	Kind string `json:"kind"`
+
+	// Message Why the check failed.
+	//
+	// Examples: expected 201, got 503
+	Message string `json:"message"`
+
+	// Target The header, JSONPath or capture checked; empty for a status or body check.
+	//
+	// Examples:
+	Target string `json:"target"`
+}
+
+// AlertFailedStep defines model for AlertFailedStep.
+type AlertFailedStep struct {
+	// Assertion The step's first failed assertion, or null.
+	//
+	// Examples: {"actual":"503","expected":"201","kind":"status","message":"expected 201, got 503","target":""}
+	Assertion *AlertFailedAssertion `json:"assertion"`
+
+	// Error Why the step failed or errored, cut to 1 KiB; empty if an assertion says why.
+	//
+	// Examples:
+	Error string `json:"error"`
+
+	// Index Position of the step in the plan, from 0.
+	//
+	// Examples: 1
+	Index int64 `json:"index"`
+
+	// Name Name of the step.
+	//
+	// Examples: Create an order
+	Name string `json:"name"`
+
+	// Status Outcome of the step.
+	//
+	// Examples: failed
+	Status AlertFailedStepStatus `json:"status"`
+}
+
+// AlertFailedStepStatus Outcome of the step.
+//
+// Examples: failed
+type AlertFailedStepStatus string
+
+// AlertRule defines model for AlertRule.
+type AlertRule struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/AlertRule.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// AfterConsecutiveFailures How many failures in a row start the rule alerting; 0 means the first.
+	//
+	// Examples: 3
+	AfterConsecutiveFailures int64 `json:"after_consecutive_failures"`
+
+	// Channels The channels that the rule's messages go to, in the order given.
+	//
+	// Examples: ["0190c1f2-5f60-7172-9c80-9e0f1a2b3c4d"]
+	Channels []openapi_types.UUID `json:"channels"`
+
+	// CreatedAt When the rule was created.
+	//
+	// Examples: 2026-01-02T15:04:05Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// EveryFailure Whether every further failure sends execution.failed while the rule is alerting.
+	//
+	// Examples: false
+	EveryFailure bool `json:"every_failure"`
+
+	// Id Identity of the rule.
+	//
+	// Examples: 0190c1f1-4e5f-7061-8b70-8d9e0f1a2b3c
+	Id openapi_types.UUID `json:"id"`
+
+	// Name Name of the rule; empty if it has none.
+	//
+	// Examples: checkout is down
+	Name string `json:"name"`
+
+	// OnFailure Whether execution.failed is sent when the rule starts alerting.
+	//
+	// Examples: true
+	OnFailure bool `json:"on_failure"`
+
+	// OnRecovery Whether execution.recovered is sent on the first pass after the rule alerted.
+	//
+	// Examples: true
+	OnRecovery bool `json:"on_recovery"`
+
+	// PlanId The plan the rule watches, or null.
+	//
+	// Examples: 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+	PlanId *openapi_types.UUID `json:"plan_id"`
+
+	// Revision Revision of the rule: 1 when created, bumped by every update. The ETag header carries it.
+	//
+	// Examples: 1
+	Revision int64 `json:"revision"`
+
+	// ScheduleId The schedule the rule watches, or null. With plan_id null too, the rule watches every plan.
+	//
+	// Examples: 0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+	ScheduleId *openapi_types.UUID `json:"schedule_id"`
+
+	// UpdatedAt When the rule was last changed.
+	//
+	// Examples: 2026-01-02T15:04:05Z
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// AlertRuleBody defines model for AlertRuleBody.
+type AlertRuleBody struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/AlertRuleBody.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// AfterConsecutiveFailures How many failures in a row start the rule alerting; 0 and 1 both mean the first failure. Above 0, execution.failed is sent when the count is reached, whatever on_failure says. Defaults to 0.
+	//
+	// Examples: 3
+	AfterConsecutiveFailures *int64 `json:"after_consecutive_failures,omitempty"`
+
+	// Channels Identities of the channels that the rule's messages go to: 1 to 20, each once, each existing (422).
+	//
+	// Examples: ["0190c1f2-5f60-7172-9c80-9e0f1a2b3c4d"]
+	Channels []openapi_types.UUID `json:"channels"`
+
+	// EveryFailure While alerting, send execution.failed on every further failure too (still at most one message per ASTRO_ALERT_MIN_INTERVAL). Defaults to false.
+	//
+	// Examples: false
+	EveryFailure *bool `json:"every_failure,omitempty"`
+
+	// Name Name of the rule, shown in its messages. No NUL characters. Defaults to empty.
+	//
+	// Examples: checkout is down
+	Name *string `json:"name,omitempty"`
+
+	// OnFailure Send execution.failed when the rule starts alerting. Defaults to true.
+	//
+	// Examples: true
+	OnFailure *bool `json:"on_failure,omitempty"`
+
+	// OnRecovery Send execution.recovered on the first pass after the rule alerted. Defaults to true.
+	//
+	// Examples: true
+	OnRecovery *bool `json:"on_recovery,omitempty"`
+
+	// PlanId The plan whose executions the rule watches; it must exist (422). Omitted or null, with no schedule_id either, the rule watches every plan.
+	//
+	// Examples: 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+	PlanId *openapi_types.UUID `json:"plan_id,omitempty"`
+
+	// ScheduleId The schedule whose executions the rule watches, instead of a plan; it must exist (422). A rule names a plan or a schedule, not both.
+	//
+	// Examples: 0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+	ScheduleId *openapi_types.UUID `json:"schedule_id,omitempty"`
+}
+
+// AlertRuleList defines model for AlertRuleList.
+type AlertRuleList struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/AlertRuleList.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// NextCursor Cursor of the next page, to pass as ?cursor=. Empty on the last page.
+	//
+	// Examples: eyJsIjoiYWxlcnRfcnVsZXMiLCJpIjoiMDE5MGMxZjEtNGU1Zi03MDYxLThiNzAtOGQ5ZTBmMWEyYjNjIn0
+	NextCursor string `json:"next_cursor"`
+
+	// Rules The rules of this page, oldest first.
+	//
+	// Examples: []
+	Rules []AlertRule `json:"rules"`
+}
+
+// Channel defines model for Channel.
+type Channel struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/Channel.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// CreatedAt When the channel was created.
+	//
+	// Examples: 2026-01-02T15:04:05Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// HasSecret Whether deliveries are signed with a secret (X-Astro-Signature); the secret is write-only.
+	//
+	// Examples: true
+	HasSecret bool `json:"has_secret"`
+
+	// HeaderNames Names of the extra request headers, sorted; their values are write-only.
+	//
+	// Examples: ["Authorization"]
+	HeaderNames []string `json:"header_names"`
+
+	// Id Identity of the channel.
+	//
+	// Examples: 0190c1f2-5f60-7172-9c80-9e0f1a2b3c4d
+	Id openapi_types.UUID `json:"id"`
+
+	// Kind How the channel delivers: webhook or slack.
+	//
+	// Examples: webhook
+	Kind ChannelKind `json:"kind"`
+
+	// Name Name of the channel.
+	//
+	// Examples: ops-webhook
+	Name string `json:"name"`
+
+	// Revision Revision of the channel: 1 when created, bumped by every update. The ETag header carries it.
+	//
+	// Examples: 1
+	Revision int64 `json:"revision"`
+
+	// UpdatedAt When the channel was last changed.
+	//
+	// Examples: 2026-01-02T15:04:05Z
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// Url Where deliveries go. A webhook's URL in full; for a slack channel, only its scheme and host followed by /… (the URL is a credential).
+	//
+	// Examples: https://hooks.example.com/astro
+	Url string `json:"url"`
+}
+
+// ChannelKind How the channel delivers: webhook or slack.
+//
+// Examples: webhook
+type ChannelKind string
+
+// ChannelBody defines model for ChannelBody.
+type ChannelBody struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/ChannelBody.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// Headers Extra request headers of a webhook channel. Omitted keeps the stored headers, whose values are never shown; {} removes them all.
+	//
+	// Examples: {"Authorization":"Bearer 0123456789abcdef"}
+	Headers *map[string]string `json:"headers,omitempty"`
+
+	// Kind The channel's kind, which cannot change (422).
+	//
+	// Examples: webhook
+	Kind ChannelBodyKind `json:"kind"`
+
+	// Name Name of the channel, unique: 1 to 100 lowercase letters, digits, '-' and '_', starting with a letter or digit.
+	//
+	// Examples: ops-webhook
+	Name string `json:"name"`
+
+	// Secret Signing secret of a webhook channel, 16 to 256 bytes. Omitted keeps the stored secret; "" removes it.
+	//
+	// Examples: whsec_4f1c2d3e4f5a6b7c8d9e
+	Secret *string `json:"secret,omitempty"`
+
+	// Url Where deliveries go, as in create-channel. Required for a webhook channel; for a slack channel, omitted keeps the stored URL.
+	//
+	// Examples: https://hooks.example.com/astro
+	Url *string `json:"url,omitempty"`
+}
+
+// ChannelBodyKind The channel's kind, which cannot change (422).
+//
+// Examples: webhook
+type ChannelBodyKind string
+
+// ChannelCreateBody defines model for ChannelCreateBody.
+type ChannelCreateBody struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/ChannelCreateBody.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// Headers Extra request headers of a webhook channel; a slack channel takes none.
+	//
+	// Examples: {"Authorization":"Bearer 0123456789abcdef"}
+	Headers *map[string]string `json:"headers,omitempty"`
+
+	// Kind How the channel delivers. webhook: a signed POST of the alert document (see the webhook "alert" of this document). slack: a Block Kit message to a Slack incoming webhook.
+	//
+	// Examples: webhook
+	Kind ChannelCreateBodyKind `json:"kind"`
+
+	// Name Name of the channel, unique: 1 to 100 lowercase letters, digits, '-' and '_', starting with a letter or digit.
+	//
+	// Examples: ops-webhook
+	Name string `json:"name"`
+
+	// Secret Secret that signs the deliveries of a webhook channel (the X-Astro-Signature header): 16 to 256 bytes; omitted or empty, deliveries are not signed. A slack channel takes none. Write-only: answers say only whether one is set.
+	//
+	// Examples: whsec_4f1c2d3e4f5a6b7c8d9e
+	Secret *string `json:"secret,omitempty"`
+
+	// Url Where deliveries go: an absolute http or https URL with a host and without user name or password, at most 2048 bytes. It must pass the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY), checked now and again on every delivery. For a slack channel it is the incoming-webhook URL, a credential: it is write-only, and answers show only its scheme and host.
+	//
+	// Examples: https://hooks.example.com/astro
+	Url string `json:"url"`
+}
+
+// ChannelCreateBodyKind How the channel delivers. webhook: a signed POST of the alert document (see the webhook "alert" of this document). slack: a Block Kit message to a Slack incoming webhook.
+//
+// Examples: webhook
+type ChannelCreateBodyKind string
+
+// ChannelList defines model for ChannelList.
+type ChannelList struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/ChannelList.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// Channels The channels of this page, oldest first.
+	//
+	// Examples: []
+	Channels []Channel `json:"channels"`
+
+	// NextCursor Cursor of the next page, to pass as ?cursor=. Empty on the last page.
+	//
+	// Examples: eyJsIjoiY2hhbm5lbHMiLCJpIjoiMDE5MGMxZjItNWY2MC03MTcyLTljODAtOWUwZjFhMmIzYzRkIn0
+	NextCursor string `json:"next_cursor"`
+}
+
+// Delivery defines model for Delivery.
+type Delivery struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/Delivery.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// Attempt Number of the attempt, from 1.
+	//
+	// Examples: 1
+	Attempt int64 `json:"attempt"`
+
+	// CreatedAt When the attempt was made.
+	//
+	// Examples: 2026-01-02T15:04:07Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// DeliveryId Identity of the message: every attempt of one message has the same one, sent as X-Astro-Delivery.
+	//
+	// Examples: 0190c1f0-3d4e-7f50-9a60-7c8d9e0f1a2b
+	DeliveryId openapi_types.UUID `json:"delivery_id"`
+
+	// Error Why the attempt failed, or empty.
+	//
+	// Examples:
+	Error string `json:"error"`
+
+	// Event The message's event: execution.failed, execution.recovered, or test for a message sent by test-channel.
+	//
+	// Examples: execution.failed
+	Event DeliveryEvent `json:"event"`
+
+	// ExecutionId The execution the message is about, or null for a test message.
+	//
+	// Examples: 0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f
+	ExecutionId *openapi_types.UUID `json:"execution_id"`
+
+	// Id Identity of the attempt.
+	//
+	// Examples: 0190c1f3-6071-7283-8d90-af1a2b3c4d5e
+	Id openapi_types.UUID `json:"id"`
+
+	// LatencyMs How long the attempt took, in milliseconds.
+	//
+	// Examples: 87
+	LatencyMs int64 `json:"latency_ms"`
+
+	// Outcome What became of the attempt. delivered: the receiver answered 2xx. retrying: it failed (a network error, 5xx or 429) and another attempt follows. discarded: it failed and no other follows (another answer, or attempts ran out).
+	//
+	// Examples: delivered
+	Outcome DeliveryOutcome `json:"outcome"`
+
+	// Payload The request body sent, as JSON: the alert document for a webhook channel, the Block Kit message for a slack channel.
+	//
+	// Examples: {"event":"execution.failed","version":"1"}
+	Payload JSONValue `json:"payload"`
+
+	// Response The start of the receiver's answer, or empty.
+	//
+	// Examples: ok
+	Response string `json:"response"`
+
+	// RuleId The rule that sent the message, or null for a test message.
+	//
+	// Examples: 0190c1f1-4e5f-7061-8b70-8d9e0f1a2b3c
+	RuleId *openapi_types.UUID `json:"rule_id"`
+
+	// StatusCode The receiver's HTTP status, or null if no answer came.
+	//
+	// Examples: 200
+	StatusCode *int64 `json:"status_code"`
+}
+
+// DeliveryEvent The message's event: execution.failed, execution.recovered, or test for a message sent by test-channel.
+//
+// Examples: execution.failed
+type DeliveryEvent string
+
+// DeliveryOutcome What became of the attempt. delivered: the receiver answered 2xx. retrying: it failed (a network error, 5xx or 429) and another attempt follows. discarded: it failed and no other follows (another answer, or attempts ran out).
+//
+// Examples: delivered
+type DeliveryOutcome string
+
+// DeliveryList defines model for DeliveryList.
+type DeliveryList struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/DeliveryList.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// Deliveries The attempts of this page, newest first.
+	//
+	// Examples: []
+	Deliveries []Delivery `json:"deliveries"`
+
+	// NextCursor Cursor of the next page, to pass as ?cursor=. Empty on the last page.
+	//
+	// Examples: eyJsIjoiZGVsaXZlcmllcyIsImkiOiIwMTkwYzFmMy02MDcxLTcyODMtOGQ5MC1hZjFhMmIzYzRkNWUifQ
+	NextCursor string `json:"next_cursor"`
 }
 
 // Environment defines model for Environment.
@@ -1458,6 +2281,57 @@ type SecretList struct {
 	Secrets []Secret `json:"secrets"`
 }
 
+// ListAlertRulesParams defines parameters for ListAlertRules.
+type ListAlertRulesParams struct {
+	// PlanId Keep the rules attached to this plan (not those of every plan, nor those of its schedules).
+	PlanId *openapi_types.UUID `form:"plan_id,omitempty" json:"plan_id,omitempty"`
+
+	// ScheduleId Keep the rules attached to this schedule.
+	ScheduleId *openapi_types.UUID `form:"schedule_id,omitempty" json:"schedule_id,omitempty"`
+
+	// ChannelId Keep the rules that send to this channel.
+	ChannelId *openapi_types.UUID `form:"channel_id,omitempty" json:"channel_id,omitempty"`
+
+	// Limit Largest number of rules to return.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The next_cursor of the previous page. Empty for the first page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// UpdateAlertRuleParams defines parameters for UpdateAlertRule.
+type UpdateAlertRuleParams struct {
+	// IfMatch The rule's current ETag, from a previous read. Required: the update fails with 412 if the rule changed since.
+	IfMatch string `json:"If-Match"`
+}
+
+// ListChannelsParams defines parameters for ListChannels.
+type ListChannelsParams struct {
+	// Limit Largest number of channels to return.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The next_cursor of the previous page. Empty for the first page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// UpdateChannelParams defines parameters for UpdateChannel.
+type UpdateChannelParams struct {
+	// IfMatch The channel's current ETag, from a previous read. Required: the update fails with 412 if the channel changed since.
+	IfMatch string `json:"If-Match"`
+}
+
+// ListChannelDeliveriesParams defines parameters for ListChannelDeliveries.
+type ListChannelDeliveriesParams struct {
+	// DeliveryId Keep the attempts of one message.
+	DeliveryId *openapi_types.UUID `form:"delivery_id,omitempty" json:"delivery_id,omitempty"`
+
+	// Limit Largest number of attempts to return.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The next_cursor of the previous page. Empty for the first page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // ListEnvironmentsParams defines parameters for ListEnvironments.
 type ListEnvironmentsParams struct {
 	// Limit Largest number of environments to return.
@@ -1551,6 +2425,33 @@ type UpdateScheduleParams struct {
 	IfMatch string `json:"If-Match"`
 }
 
+// AlertWebhookParams defines parameters for AlertWebhook.
+type AlertWebhookParams struct {
+	// XAstroEvent The event of the message, as in the body.
+	XAstroEvent AlertWebhookParamsXAstroEvent `json:"X-Astro-Event"`
+
+	// XAstroDelivery Identity of the message, the same on every attempt: deduplicate on it.
+	XAstroDelivery openapi_types.UUID `json:"X-Astro-Delivery"`
+
+	// XAstroSignature Present when the channel has a secret: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the secret>.
+	XAstroSignature *string `json:"X-Astro-Signature,omitempty"`
+}
+
+// AlertWebhookParamsXAstroEvent defines parameters for AlertWebhook.
+type AlertWebhookParamsXAstroEvent string
+
+// CreateAlertRuleJSONRequestBody defines body for CreateAlertRule for application/json ContentType.
+type CreateAlertRuleJSONRequestBody = AlertRuleBody
+
+// UpdateAlertRuleJSONRequestBody defines body for UpdateAlertRule for application/json ContentType.
+type UpdateAlertRuleJSONRequestBody = AlertRuleBody
+
+// CreateChannelJSONRequestBody defines body for CreateChannel for application/json ContentType.
+type CreateChannelJSONRequestBody = ChannelCreateBody
+
+// UpdateChannelJSONRequestBody defines body for UpdateChannel for application/json ContentType.
+type UpdateChannelJSONRequestBody = ChannelBody
+
 // CreateEnvironmentJSONRequestBody defines body for CreateEnvironment for application/json ContentType.
 type CreateEnvironmentJSONRequestBody = EnvironmentCreateBody
 
@@ -1574,6 +2475,9 @@ type UpdateScheduleJSONRequestBody = ScheduleBody
 
 // PutSecretJSONRequestBody defines body for PutSecret for application/json ContentType.
 type PutSecretJSONRequestBody = SecretBody
+
+// AlertWebhookJSONRequestBody defines body for AlertWebhook for application/json ContentType.
+type AlertWebhookJSONRequestBody = AlertEvent
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -1648,6 +2552,134 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// ListAlertRules List alert rules
+	//
+	// Returns one page of alert rules, oldest first, optionally only those attached to one plan or one schedule, or sending to one channel (the filters combine). Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	//
+	// Corresponds with GET /alert-rule (the `ListAlertRules` operationId).
+	ListAlertRules(ctx context.Context, params *ListAlertRulesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAlertRuleWithBody Create an alert rule
+	//
+	// Stores a new alert rule at revision 1: which executions it watches (a plan, a schedule, or every plan), which channels its messages go to, and when it sends. A rule keeps a state per plan: how many of the plan's executions failed (status failed or error) in a row, and whether the rule is alerting for it. threshold = max(1, after_consecutive_failures) failures in a row start the rule alerting; the message execution.failed is then sent if on_failure is set, or after_consecutive_failures is above 0, or every_failure is set. While alerting, every further failure sends execution.failed again only with every_failure. The first pass after the rule started alerting ends it and sends execution.recovered if on_recovery is set. Cancelled executions are ignored. One message at most is sent per rule and plan per ASTRO_ALERT_MIN_INTERVAL (default 5m): messages due sooner are not sent but counted, and the next message carries the count (suppressed), so a plan that flaps sends at most one message per interval, and a recovery that came within the interval is still told, when it ends. A rule attached to a plan applies to all its executions; one attached to a schedule, to the executions that the schedule creates; one with neither plan_id nor schedule_id applies to every plan, with a state kept per plan. Each message goes to every channel of the rule, each delivered on its own with retries. A plan, schedule or channel that does not exist, both a plan and a schedule, or a rule that could never send (on_failure, on_recovery and every_failure false and after_consecutive_failures 0) give 422 naming the field, and nothing is stored. The body may be at most 64 KiB (413).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /alert-rule (the `CreateAlertRule` operationId).
+	CreateAlertRuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateAlertRule Create an alert rule
+	//
+	// Stores a new alert rule at revision 1: which executions it watches (a plan, a schedule, or every plan), which channels its messages go to, and when it sends. A rule keeps a state per plan: how many of the plan's executions failed (status failed or error) in a row, and whether the rule is alerting for it. threshold = max(1, after_consecutive_failures) failures in a row start the rule alerting; the message execution.failed is then sent if on_failure is set, or after_consecutive_failures is above 0, or every_failure is set. While alerting, every further failure sends execution.failed again only with every_failure. The first pass after the rule started alerting ends it and sends execution.recovered if on_recovery is set. Cancelled executions are ignored. One message at most is sent per rule and plan per ASTRO_ALERT_MIN_INTERVAL (default 5m): messages due sooner are not sent but counted, and the next message carries the count (suppressed), so a plan that flaps sends at most one message per interval, and a recovery that came within the interval is still told, when it ends. A rule attached to a plan applies to all its executions; one attached to a schedule, to the executions that the schedule creates; one with neither plan_id nor schedule_id applies to every plan, with a state kept per plan. Each message goes to every channel of the rule, each delivered on its own with retries. A plan, schedule or channel that does not exist, both a plan and a schedule, or a rule that could never send (on_failure, on_recovery and every_failure false and after_consecutive_failures 0) give 422 naming the field, and nothing is stored. The body may be at most 64 KiB (413).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /alert-rule (the `CreateAlertRule` operationId).
+	CreateAlertRule(ctx context.Context, body CreateAlertRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteAlertRule Delete an alert rule
+	//
+	// Deletes an alert rule and its states. Messages it already queued are still delivered, and its channels keep their delivery logs.
+	//
+	// Corresponds with DELETE /alert-rule/{id} (the `DeleteAlertRule` operationId).
+	DeleteAlertRule(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetAlertRule Get an alert rule
+	//
+	// Returns one alert rule, with its revision in the ETag header. A rule keeps a state per plan: how many of the plan's executions failed (status failed or error) in a row, and whether the rule is alerting for it. threshold = max(1, after_consecutive_failures) failures in a row start the rule alerting; the message execution.failed is then sent if on_failure is set, or after_consecutive_failures is above 0, or every_failure is set. While alerting, every further failure sends execution.failed again only with every_failure. The first pass after the rule started alerting ends it and sends execution.recovered if on_recovery is set. Cancelled executions are ignored. One message at most is sent per rule and plan per ASTRO_ALERT_MIN_INTERVAL (default 5m): messages due sooner are not sent but counted, and the next message carries the count (suppressed), so a plan that flaps sends at most one message per interval, and a recovery that came within the interval is still told, when it ends. A rule attached to a plan applies to all its executions; one attached to a schedule, to the executions that the schedule creates; one with neither plan_id nor schedule_id applies to every plan, with a state kept per plan. Each message goes to every channel of the rule, each delivered on its own with retries.
+	//
+	// Corresponds with GET /alert-rule/{id} (the `GetAlertRule` operationId).
+	GetAlertRule(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateAlertRuleWithBody Replace an alert rule
+	//
+	// Replaces every field of an alert rule, with the defaults of create-alert-rule for those left out, and bumps its revision; the checks are those of create-alert-rule. A rule whose plan or schedule changes forgets what it knew of past executions (its states); otherwise a rule that is alerting stays alerting. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the rule changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /alert-rule/{id} (the `UpdateAlertRule` operationId).
+	UpdateAlertRuleWithBody(ctx context.Context, id openapi_types.UUID, params *UpdateAlertRuleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateAlertRule Replace an alert rule
+	//
+	// Replaces every field of an alert rule, with the defaults of create-alert-rule for those left out, and bumps its revision; the checks are those of create-alert-rule. A rule whose plan or schedule changes forgets what it knew of past executions (its states); otherwise a rule that is alerting stays alerting. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the rule changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /alert-rule/{id} (the `UpdateAlertRule` operationId).
+	UpdateAlertRule(ctx context.Context, id openapi_types.UUID, params *UpdateAlertRuleParams, body UpdateAlertRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListChannels List channels
+	//
+	// Returns one page of channels, oldest first, without the values of their write-only fields. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	//
+	// Corresponds with GET /channel (the `ListChannels` operationId).
+	ListChannels(ctx context.Context, params *ListChannelsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateChannelWithBody Create a channel
+	//
+	// Stores a new channel at revision 1: where alerts go. A webhook channel receives the signed alert document (see the webhook "alert"); a slack channel receives a Block Kit message through a Slack incoming webhook. The URL must be an absolute http or https URL that the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY) allows: an address or a host name it denies, or a name that resolves to a denied address, is refused now (422, "blocked by the network policy"); a name that does not resolve yet is accepted, and the policy is applied again on every delivery. The secret, the header values and a slack channel's URL are write-only: no answer ever contains them. Fields that fail their checks give 422 naming them, and nothing is stored. The body may be at most 64 KiB (413).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /channel (the `CreateChannel` operationId).
+	CreateChannelWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateChannel Create a channel
+	//
+	// Stores a new channel at revision 1: where alerts go. A webhook channel receives the signed alert document (see the webhook "alert"); a slack channel receives a Block Kit message through a Slack incoming webhook. The URL must be an absolute http or https URL that the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY) allows: an address or a host name it denies, or a name that resolves to a denied address, is refused now (422, "blocked by the network policy"); a name that does not resolve yet is accepted, and the policy is applied again on every delivery. The secret, the header values and a slack channel's URL are write-only: no answer ever contains them. Fields that fail their checks give 422 naming them, and nothing is stored. The body may be at most 64 KiB (413).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /channel (the `CreateChannel` operationId).
+	CreateChannel(ctx context.Context, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteChannel Delete a channel
+	//
+	// Deletes a channel and its delivery log. While alert rules still send to it the answer is 409, saying how many: GET /alert-rule?channel_id={id} lists them; remove the channel from them or delete them first.
+	//
+	// Corresponds with DELETE /channel/{id} (the `DeleteChannel` operationId).
+	DeleteChannel(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetChannel Get a channel
+	//
+	// Returns one channel, with its revision in the ETag header. It shows the names of its headers and whether it has a secret, never their values, and only the scheme and host of a slack channel's URL.
+	//
+	// Corresponds with GET /channel/{id} (the `GetChannel` operationId).
+	GetChannel(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateChannelWithBody Replace a channel
+	//
+	// Replaces a channel and bumps its revision, except for its write-only fields when they are left out: an omitted secret keeps the stored one ("" removes it), omitted headers keep the stored ones ({} removes them), and a slack channel's omitted URL keeps the stored one. A webhook channel's URL is always required. The kind cannot change (422). The URL is checked as in create-channel. Deliveries already queued use the channel as it is when they are sent. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the channel changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /channel/{id} (the `UpdateChannel` operationId).
+	UpdateChannelWithBody(ctx context.Context, id openapi_types.UUID, params *UpdateChannelParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateChannel Replace a channel
+	//
+	// Replaces a channel and bumps its revision, except for its write-only fields when they are left out: an omitted secret keeps the stored one ("" removes it), omitted headers keep the stored ones ({} removes them), and a slack channel's omitted URL keeps the stored one. A webhook channel's URL is always required. The kind cannot change (422). The URL is checked as in create-channel. Deliveries already queued use the channel as it is when they are sent. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the channel changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /channel/{id} (the `UpdateChannel` operationId).
+	UpdateChannel(ctx context.Context, id openapi_types.UUID, params *UpdateChannelParams, body UpdateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListChannelDeliveries List a channel's deliveries
+	//
+	// Returns one page of the channel's delivery attempts, newest first, optionally those of one message (delivery_id): when each was made, the receiver's status code, the latency, the error, the payload sent and the start of the answer. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	//
+	// Corresponds with GET /channel/{id}/deliveries (the `ListChannelDeliveries` operationId).
+	ListChannelDeliveries(ctx context.Context, id openapi_types.UUID, params *ListChannelDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TestChannel Send a test message
+	//
+	// Sends a sample message (event test, about a made-up plan and execution) through the channel now, once, without retries, records the attempt in the channel's deliveries and returns it: the receiver's status code, the latency, the outcome, the error if any, the start of its answer and the payload sent. A receiver that fails or refuses the message still gives 200: the answer describes what happened. 503 if the server was started without alert delivery.
+	//
+	// Corresponds with POST /channel/{id}/test (the `TestChannel` operationId).
+	TestChannel(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEnvironments List environments
 	//
@@ -1946,6 +2978,294 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /secret/{name} (the `PutSecret` operationId).
 	PutSecret(ctx context.Context, name string, body PutSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ListAlertRules List alert rules
+//
+// Returns one page of alert rules, oldest first, optionally only those attached to one plan or one schedule, or sending to one channel (the filters combine). Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+//
+// Corresponds with GET /alert-rule (the `ListAlertRules` operationId).
+func (c *APIClient) ListAlertRules(ctx context.Context, params *ListAlertRulesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListAlertRulesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAlertRuleWithBody Create an alert rule
+//
+// Stores a new alert rule at revision 1: which executions it watches (a plan, a schedule, or every plan), which channels its messages go to, and when it sends. A rule keeps a state per plan: how many of the plan's executions failed (status failed or error) in a row, and whether the rule is alerting for it. threshold = max(1, after_consecutive_failures) failures in a row start the rule alerting; the message execution.failed is then sent if on_failure is set, or after_consecutive_failures is above 0, or every_failure is set. While alerting, every further failure sends execution.failed again only with every_failure. The first pass after the rule started alerting ends it and sends execution.recovered if on_recovery is set. Cancelled executions are ignored. One message at most is sent per rule and plan per ASTRO_ALERT_MIN_INTERVAL (default 5m): messages due sooner are not sent but counted, and the next message carries the count (suppressed), so a plan that flaps sends at most one message per interval, and a recovery that came within the interval is still told, when it ends. A rule attached to a plan applies to all its executions; one attached to a schedule, to the executions that the schedule creates; one with neither plan_id nor schedule_id applies to every plan, with a state kept per plan. Each message goes to every channel of the rule, each delivered on its own with retries. A plan, schedule or channel that does not exist, both a plan and a schedule, or a rule that could never send (on_failure, on_recovery and every_failure false and after_consecutive_failures 0) give 422 naming the field, and nothing is stored. The body may be at most 64 KiB (413).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /alert-rule (the `CreateAlertRule` operationId).
+func (c *APIClient) CreateAlertRuleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAlertRuleRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateAlertRule Create an alert rule
+//
+// Stores a new alert rule at revision 1: which executions it watches (a plan, a schedule, or every plan), which channels its messages go to, and when it sends. A rule keeps a state per plan: how many of the plan's executions failed (status failed or error) in a row, and whether the rule is alerting for it. threshold = max(1, after_consecutive_failures) failures in a row start the rule alerting; the message execution.failed is then sent if on_failure is set, or after_consecutive_failures is above 0, or every_failure is set. While alerting, every further failure sends execution.failed again only with every_failure. The first pass after the rule started alerting ends it and sends execution.recovered if on_recovery is set. Cancelled executions are ignored. One message at most is sent per rule and plan per ASTRO_ALERT_MIN_INTERVAL (default 5m): messages due sooner are not sent but counted, and the next message carries the count (suppressed), so a plan that flaps sends at most one message per interval, and a recovery that came within the interval is still told, when it ends. A rule attached to a plan applies to all its executions; one attached to a schedule, to the executions that the schedule creates; one with neither plan_id nor schedule_id applies to every plan, with a state kept per plan. Each message goes to every channel of the rule, each delivered on its own with retries. A plan, schedule or channel that does not exist, both a plan and a schedule, or a rule that could never send (on_failure, on_recovery and every_failure false and after_consecutive_failures 0) give 422 naming the field, and nothing is stored. The body may be at most 64 KiB (413).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /alert-rule (the `CreateAlertRule` operationId).
+func (c *APIClient) CreateAlertRule(ctx context.Context, body CreateAlertRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateAlertRuleRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteAlertRule Delete an alert rule
+//
+// Deletes an alert rule and its states. Messages it already queued are still delivered, and its channels keep their delivery logs.
+//
+// Corresponds with DELETE /alert-rule/{id} (the `DeleteAlertRule` operationId).
+func (c *APIClient) DeleteAlertRule(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteAlertRuleRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetAlertRule Get an alert rule
+//
+// Returns one alert rule, with its revision in the ETag header. A rule keeps a state per plan: how many of the plan's executions failed (status failed or error) in a row, and whether the rule is alerting for it. threshold = max(1, after_consecutive_failures) failures in a row start the rule alerting; the message execution.failed is then sent if on_failure is set, or after_consecutive_failures is above 0, or every_failure is set. While alerting, every further failure sends execution.failed again only with every_failure. The first pass after the rule started alerting ends it and sends execution.recovered if on_recovery is set. Cancelled executions are ignored. One message at most is sent per rule and plan per ASTRO_ALERT_MIN_INTERVAL (default 5m): messages due sooner are not sent but counted, and the next message carries the count (suppressed), so a plan that flaps sends at most one message per interval, and a recovery that came within the interval is still told, when it ends. A rule attached to a plan applies to all its executions; one attached to a schedule, to the executions that the schedule creates; one with neither plan_id nor schedule_id applies to every plan, with a state kept per plan. Each message goes to every channel of the rule, each delivered on its own with retries.
+//
+// Corresponds with GET /alert-rule/{id} (the `GetAlertRule` operationId).
+func (c *APIClient) GetAlertRule(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetAlertRuleRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateAlertRuleWithBody Replace an alert rule
+//
+// Replaces every field of an alert rule, with the defaults of create-alert-rule for those left out, and bumps its revision; the checks are those of create-alert-rule. A rule whose plan or schedule changes forgets what it knew of past executions (its states); otherwise a rule that is alerting stays alerting. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the rule changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /alert-rule/{id} (the `UpdateAlertRule` operationId).
+func (c *APIClient) UpdateAlertRuleWithBody(ctx context.Context, id openapi_types.UUID, params *UpdateAlertRuleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateAlertRuleRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateAlertRule Replace an alert rule
+//
+// Replaces every field of an alert rule, with the defaults of create-alert-rule for those left out, and bumps its revision; the checks are those of create-alert-rule. A rule whose plan or schedule changes forgets what it knew of past executions (its states); otherwise a rule that is alerting stays alerting. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the rule changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /alert-rule/{id} (the `UpdateAlertRule` operationId).
+func (c *APIClient) UpdateAlertRule(ctx context.Context, id openapi_types.UUID, params *UpdateAlertRuleParams, body UpdateAlertRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateAlertRuleRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListChannels List channels
+//
+// Returns one page of channels, oldest first, without the values of their write-only fields. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+//
+// Corresponds with GET /channel (the `ListChannels` operationId).
+func (c *APIClient) ListChannels(ctx context.Context, params *ListChannelsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListChannelsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateChannelWithBody Create a channel
+//
+// Stores a new channel at revision 1: where alerts go. A webhook channel receives the signed alert document (see the webhook "alert"); a slack channel receives a Block Kit message through a Slack incoming webhook. The URL must be an absolute http or https URL that the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY) allows: an address or a host name it denies, or a name that resolves to a denied address, is refused now (422, "blocked by the network policy"); a name that does not resolve yet is accepted, and the policy is applied again on every delivery. The secret, the header values and a slack channel's URL are write-only: no answer ever contains them. Fields that fail their checks give 422 naming them, and nothing is stored. The body may be at most 64 KiB (413).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /channel (the `CreateChannel` operationId).
+func (c *APIClient) CreateChannelWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateChannelRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateChannel Create a channel
+//
+// Stores a new channel at revision 1: where alerts go. A webhook channel receives the signed alert document (see the webhook "alert"); a slack channel receives a Block Kit message through a Slack incoming webhook. The URL must be an absolute http or https URL that the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY) allows: an address or a host name it denies, or a name that resolves to a denied address, is refused now (422, "blocked by the network policy"); a name that does not resolve yet is accepted, and the policy is applied again on every delivery. The secret, the header values and a slack channel's URL are write-only: no answer ever contains them. Fields that fail their checks give 422 naming them, and nothing is stored. The body may be at most 64 KiB (413).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /channel (the `CreateChannel` operationId).
+func (c *APIClient) CreateChannel(ctx context.Context, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateChannelRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteChannel Delete a channel
+//
+// Deletes a channel and its delivery log. While alert rules still send to it the answer is 409, saying how many: GET /alert-rule?channel_id={id} lists them; remove the channel from them or delete them first.
+//
+// Corresponds with DELETE /channel/{id} (the `DeleteChannel` operationId).
+func (c *APIClient) DeleteChannel(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteChannelRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetChannel Get a channel
+//
+// Returns one channel, with its revision in the ETag header. It shows the names of its headers and whether it has a secret, never their values, and only the scheme and host of a slack channel's URL.
+//
+// Corresponds with GET /channel/{id} (the `GetChannel` operationId).
+func (c *APIClient) GetChannel(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetChannelRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateChannelWithBody Replace a channel
+//
+// Replaces a channel and bumps its revision, except for its write-only fields when they are left out: an omitted secret keeps the stored one ("" removes it), omitted headers keep the stored ones ({} removes them), and a slack channel's omitted URL keeps the stored one. A webhook channel's URL is always required. The kind cannot change (422). The URL is checked as in create-channel. Deliveries already queued use the channel as it is when they are sent. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the channel changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /channel/{id} (the `UpdateChannel` operationId).
+func (c *APIClient) UpdateChannelWithBody(ctx context.Context, id openapi_types.UUID, params *UpdateChannelParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateChannelRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateChannel Replace a channel
+//
+// Replaces a channel and bumps its revision, except for its write-only fields when they are left out: an omitted secret keeps the stored one ("" removes it), omitted headers keep the stored ones ({} removes them), and a slack channel's omitted URL keeps the stored one. A webhook channel's URL is always required. The kind cannot change (422). The URL is checked as in create-channel. Deliveries already queued use the channel as it is when they are sent. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the channel changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /channel/{id} (the `UpdateChannel` operationId).
+func (c *APIClient) UpdateChannel(ctx context.Context, id openapi_types.UUID, params *UpdateChannelParams, body UpdateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateChannelRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListChannelDeliveries List a channel's deliveries
+//
+// Returns one page of the channel's delivery attempts, newest first, optionally those of one message (delivery_id): when each was made, the receiver's status code, the latency, the error, the payload sent and the start of the answer. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+//
+// Corresponds with GET /channel/{id}/deliveries (the `ListChannelDeliveries` operationId).
+func (c *APIClient) ListChannelDeliveries(ctx context.Context, id openapi_types.UUID, params *ListChannelDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListChannelDeliveriesRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TestChannel Send a test message
+//
+// Sends a sample message (event test, about a made-up plan and execution) through the channel now, once, without retries, records the attempt in the channel's deliveries and returns it: the receiver's status code, the latency, the outcome, the error if any, the start of its answer and the payload sent. A receiver that fails or refuses the message still gives 200: the answer describes what happened. 503 if the server was started without alert delivery.
+//
+// Corresponds with POST /channel/{id}/test (the `TestChannel` operationId).
+func (c *APIClient) TestChannel(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTestChannelRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // ListEnvironments List environments
@@ -2624,6 +3944,629 @@ func (c *APIClient) PutSecret(ctx context.Context, name string, body PutSecretJS
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewListAlertRulesRequest constructs an http.Request for the ListAlertRules method
+func NewListAlertRulesRequest(server string, params *ListAlertRulesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/alert-rule")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PlanId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "plan_id", *params.PlanId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ScheduleId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "schedule_id", *params.ScheduleId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ChannelId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "channel_id", *params.ChannelId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateAlertRuleRequest calls the generic CreateAlertRule builder with application/json body
+func NewCreateAlertRuleRequest(server string, body CreateAlertRuleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateAlertRuleRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateAlertRuleRequestWithBody constructs an http.Request for the CreateAlertRule method, with any body, and a specified content type
+func NewCreateAlertRuleRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/alert-rule")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteAlertRuleRequest constructs an http.Request for the DeleteAlertRule method
+func NewDeleteAlertRuleRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/alert-rule/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetAlertRuleRequest constructs an http.Request for the GetAlertRule method
+func NewGetAlertRuleRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/alert-rule/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateAlertRuleRequest calls the generic UpdateAlertRule builder with application/json body
+func NewUpdateAlertRuleRequest(server string, id openapi_types.UUID, params *UpdateAlertRuleParams, body UpdateAlertRuleJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateAlertRuleRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateAlertRuleRequestWithBody constructs an http.Request for the UpdateAlertRule method, with any body, and a specified content type
+func NewUpdateAlertRuleRequestWithBody(server string, id openapi_types.UUID, params *UpdateAlertRuleParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/alert-rule/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("If-Match", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewListChannelsRequest constructs an http.Request for the ListChannels method
+func NewListChannelsRequest(server string, params *ListChannelsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/channel")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateChannelRequest calls the generic CreateChannel builder with application/json body
+func NewCreateChannelRequest(server string, body CreateChannelJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateChannelRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateChannelRequestWithBody constructs an http.Request for the CreateChannel method, with any body, and a specified content type
+func NewCreateChannelRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/channel")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteChannelRequest constructs an http.Request for the DeleteChannel method
+func NewDeleteChannelRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/channel/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetChannelRequest constructs an http.Request for the GetChannel method
+func NewGetChannelRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/channel/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateChannelRequest calls the generic UpdateChannel builder with application/json body
+func NewUpdateChannelRequest(server string, id openapi_types.UUID, params *UpdateChannelParams, body UpdateChannelJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateChannelRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewUpdateChannelRequestWithBody constructs an http.Request for the UpdateChannel method, with any body, and a specified content type
+func NewUpdateChannelRequestWithBody(server string, id openapi_types.UUID, params *UpdateChannelParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/channel/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("If-Match", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewListChannelDeliveriesRequest constructs an http.Request for the ListChannelDeliveries method
+func NewListChannelDeliveriesRequest(server string, id openapi_types.UUID, params *ListChannelDeliveriesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/channel/%s/deliveries", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.DeliveryId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "delivery_id", *params.DeliveryId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewTestChannelRequest constructs an http.Request for the TestChannel method
+func NewTestChannelRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/channel/%s/test", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewListEnvironmentsRequest constructs an http.Request for the ListEnvironments method
@@ -4045,6 +5988,150 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ListAlertRulesWithResponse List alert rules
+	//
+	// Returns one page of alert rules, oldest first, optionally only those attached to one plan or one schedule, or sending to one channel (the filters combine). Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /alert-rule (the `ListAlertRules` operationId).
+	ListAlertRulesWithResponse(ctx context.Context, params *ListAlertRulesParams, reqEditors ...RequestEditorFn) (*ListAlertRulesResponse, error)
+
+	// CreateAlertRuleWithBodyWithResponse Create an alert rule
+	//
+	// Stores a new alert rule at revision 1: which executions it watches (a plan, a schedule, or every plan), which channels its messages go to, and when it sends. A rule keeps a state per plan: how many of the plan's executions failed (status failed or error) in a row, and whether the rule is alerting for it. threshold = max(1, after_consecutive_failures) failures in a row start the rule alerting; the message execution.failed is then sent if on_failure is set, or after_consecutive_failures is above 0, or every_failure is set. While alerting, every further failure sends execution.failed again only with every_failure. The first pass after the rule started alerting ends it and sends execution.recovered if on_recovery is set. Cancelled executions are ignored. One message at most is sent per rule and plan per ASTRO_ALERT_MIN_INTERVAL (default 5m): messages due sooner are not sent but counted, and the next message carries the count (suppressed), so a plan that flaps sends at most one message per interval, and a recovery that came within the interval is still told, when it ends. A rule attached to a plan applies to all its executions; one attached to a schedule, to the executions that the schedule creates; one with neither plan_id nor schedule_id applies to every plan, with a state kept per plan. Each message goes to every channel of the rule, each delivered on its own with retries. A plan, schedule or channel that does not exist, both a plan and a schedule, or a rule that could never send (on_failure, on_recovery and every_failure false and after_consecutive_failures 0) give 422 naming the field, and nothing is stored. The body may be at most 64 KiB (413).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /alert-rule (the `CreateAlertRule` operationId).
+	CreateAlertRuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAlertRuleResponse, error)
+
+	// CreateAlertRuleWithResponse Create an alert rule
+	//
+	// Stores a new alert rule at revision 1: which executions it watches (a plan, a schedule, or every plan), which channels its messages go to, and when it sends. A rule keeps a state per plan: how many of the plan's executions failed (status failed or error) in a row, and whether the rule is alerting for it. threshold = max(1, after_consecutive_failures) failures in a row start the rule alerting; the message execution.failed is then sent if on_failure is set, or after_consecutive_failures is above 0, or every_failure is set. While alerting, every further failure sends execution.failed again only with every_failure. The first pass after the rule started alerting ends it and sends execution.recovered if on_recovery is set. Cancelled executions are ignored. One message at most is sent per rule and plan per ASTRO_ALERT_MIN_INTERVAL (default 5m): messages due sooner are not sent but counted, and the next message carries the count (suppressed), so a plan that flaps sends at most one message per interval, and a recovery that came within the interval is still told, when it ends. A rule attached to a plan applies to all its executions; one attached to a schedule, to the executions that the schedule creates; one with neither plan_id nor schedule_id applies to every plan, with a state kept per plan. Each message goes to every channel of the rule, each delivered on its own with retries. A plan, schedule or channel that does not exist, both a plan and a schedule, or a rule that could never send (on_failure, on_recovery and every_failure false and after_consecutive_failures 0) give 422 naming the field, and nothing is stored. The body may be at most 64 KiB (413).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /alert-rule (the `CreateAlertRule` operationId).
+	CreateAlertRuleWithResponse(ctx context.Context, body CreateAlertRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAlertRuleResponse, error)
+
+	// DeleteAlertRuleWithResponse Delete an alert rule
+	//
+	// Deletes an alert rule and its states. Messages it already queued are still delivered, and its channels keep their delivery logs.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /alert-rule/{id} (the `DeleteAlertRule` operationId).
+	DeleteAlertRuleWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DeleteAlertRuleResponse, error)
+
+	// GetAlertRuleWithResponse Get an alert rule
+	//
+	// Returns one alert rule, with its revision in the ETag header. A rule keeps a state per plan: how many of the plan's executions failed (status failed or error) in a row, and whether the rule is alerting for it. threshold = max(1, after_consecutive_failures) failures in a row start the rule alerting; the message execution.failed is then sent if on_failure is set, or after_consecutive_failures is above 0, or every_failure is set. While alerting, every further failure sends execution.failed again only with every_failure. The first pass after the rule started alerting ends it and sends execution.recovered if on_recovery is set. Cancelled executions are ignored. One message at most is sent per rule and plan per ASTRO_ALERT_MIN_INTERVAL (default 5m): messages due sooner are not sent but counted, and the next message carries the count (suppressed), so a plan that flaps sends at most one message per interval, and a recovery that came within the interval is still told, when it ends. A rule attached to a plan applies to all its executions; one attached to a schedule, to the executions that the schedule creates; one with neither plan_id nor schedule_id applies to every plan, with a state kept per plan. Each message goes to every channel of the rule, each delivered on its own with retries.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /alert-rule/{id} (the `GetAlertRule` operationId).
+	GetAlertRuleWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetAlertRuleResponse, error)
+
+	// UpdateAlertRuleWithBodyWithResponse Replace an alert rule
+	//
+	// Replaces every field of an alert rule, with the defaults of create-alert-rule for those left out, and bumps its revision; the checks are those of create-alert-rule. A rule whose plan or schedule changes forgets what it knew of past executions (its states); otherwise a rule that is alerting stays alerting. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the rule changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /alert-rule/{id} (the `UpdateAlertRule` operationId).
+	UpdateAlertRuleWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateAlertRuleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAlertRuleResponse, error)
+
+	// UpdateAlertRuleWithResponse Replace an alert rule
+	//
+	// Replaces every field of an alert rule, with the defaults of create-alert-rule for those left out, and bumps its revision; the checks are those of create-alert-rule. A rule whose plan or schedule changes forgets what it knew of past executions (its states); otherwise a rule that is alerting stays alerting. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the rule changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /alert-rule/{id} (the `UpdateAlertRule` operationId).
+	UpdateAlertRuleWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateAlertRuleParams, body UpdateAlertRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAlertRuleResponse, error)
+
+	// ListChannelsWithResponse List channels
+	//
+	// Returns one page of channels, oldest first, without the values of their write-only fields. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /channel (the `ListChannels` operationId).
+	ListChannelsWithResponse(ctx context.Context, params *ListChannelsParams, reqEditors ...RequestEditorFn) (*ListChannelsResponse, error)
+
+	// CreateChannelWithBodyWithResponse Create a channel
+	//
+	// Stores a new channel at revision 1: where alerts go. A webhook channel receives the signed alert document (see the webhook "alert"); a slack channel receives a Block Kit message through a Slack incoming webhook. The URL must be an absolute http or https URL that the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY) allows: an address or a host name it denies, or a name that resolves to a denied address, is refused now (422, "blocked by the network policy"); a name that does not resolve yet is accepted, and the policy is applied again on every delivery. The secret, the header values and a slack channel's URL are write-only: no answer ever contains them. Fields that fail their checks give 422 naming them, and nothing is stored. The body may be at most 64 KiB (413).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /channel (the `CreateChannel` operationId).
+	CreateChannelWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error)
+
+	// CreateChannelWithResponse Create a channel
+	//
+	// Stores a new channel at revision 1: where alerts go. A webhook channel receives the signed alert document (see the webhook "alert"); a slack channel receives a Block Kit message through a Slack incoming webhook. The URL must be an absolute http or https URL that the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY) allows: an address or a host name it denies, or a name that resolves to a denied address, is refused now (422, "blocked by the network policy"); a name that does not resolve yet is accepted, and the policy is applied again on every delivery. The secret, the header values and a slack channel's URL are write-only: no answer ever contains them. Fields that fail their checks give 422 naming them, and nothing is stored. The body may be at most 64 KiB (413).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /channel (the `CreateChannel` operationId).
+	CreateChannelWithResponse(ctx context.Context, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error)
+
+	// DeleteChannelWithResponse Delete a channel
+	//
+	// Deletes a channel and its delivery log. While alert rules still send to it the answer is 409, saying how many: GET /alert-rule?channel_id={id} lists them; remove the channel from them or delete them first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /channel/{id} (the `DeleteChannel` operationId).
+	DeleteChannelWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DeleteChannelResponse, error)
+
+	// GetChannelWithResponse Get a channel
+	//
+	// Returns one channel, with its revision in the ETag header. It shows the names of its headers and whether it has a secret, never their values, and only the scheme and host of a slack channel's URL.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /channel/{id} (the `GetChannel` operationId).
+	GetChannelWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetChannelResponse, error)
+
+	// UpdateChannelWithBodyWithResponse Replace a channel
+	//
+	// Replaces a channel and bumps its revision, except for its write-only fields when they are left out: an omitted secret keeps the stored one ("" removes it), omitted headers keep the stored ones ({} removes them), and a slack channel's omitted URL keeps the stored one. A webhook channel's URL is always required. The kind cannot change (422). The URL is checked as in create-channel. Deliveries already queued use the channel as it is when they are sent. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the channel changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /channel/{id} (the `UpdateChannel` operationId).
+	UpdateChannelWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateChannelParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateChannelResponse, error)
+
+	// UpdateChannelWithResponse Replace a channel
+	//
+	// Replaces a channel and bumps its revision, except for its write-only fields when they are left out: an omitted secret keeps the stored one ("" removes it), omitted headers keep the stored ones ({} removes them), and a slack channel's omitted URL keeps the stored one. A webhook channel's URL is always required. The kind cannot change (422). The URL is checked as in create-channel. Deliveries already queued use the channel as it is when they are sent. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the channel changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /channel/{id} (the `UpdateChannel` operationId).
+	UpdateChannelWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateChannelParams, body UpdateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateChannelResponse, error)
+
+	// ListChannelDeliveriesWithResponse List a channel's deliveries
+	//
+	// Returns one page of the channel's delivery attempts, newest first, optionally those of one message (delivery_id): when each was made, the receiver's status code, the latency, the error, the payload sent and the start of the answer. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /channel/{id}/deliveries (the `ListChannelDeliveries` operationId).
+	ListChannelDeliveriesWithResponse(ctx context.Context, id openapi_types.UUID, params *ListChannelDeliveriesParams, reqEditors ...RequestEditorFn) (*ListChannelDeliveriesResponse, error)
+
+	// TestChannelWithResponse Send a test message
+	//
+	// Sends a sample message (event test, about a made-up plan and execution) through the channel now, once, without retries, records the attempt in the channel's deliveries and returns it: the receiver's status code, the latency, the outcome, the error if any, the start of its answer and the payload sent. A receiver that fails or refuses the message still gives 200: the answer describes what happened. 503 if the server was started without alert delivery.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /channel/{id}/test (the `TestChannel` operationId).
+	TestChannelWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*TestChannelResponse, error)
+
 	// ListEnvironmentsWithResponse List environments
 	//
 	// Returns one page of environments, ordered by name. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
@@ -4386,6 +6473,1067 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /secret/{name} (the `PutSecret` operationId).
 	PutSecretWithResponse(ctx context.Context, name string, body PutSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*PutSecretResponse, error)
+}
+
+// ListAlertRulesResponse200Headers the declared response headers of an HTTP 200 response for ListAlertRules
+type ListAlertRulesResponse200Headers struct {
+	Link *string
+}
+
+type ListAlertRulesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AlertRuleList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListAlertRulesResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListAlertRulesResponse) GetJSON200() *AlertRuleList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListAlertRulesResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListAlertRulesResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListAlertRulesResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListAlertRulesResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListAlertRulesResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListAlertRulesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListAlertRulesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListAlertRulesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListAlertRulesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateAlertRuleResponse201Headers the declared response headers of an HTTP 201 response for CreateAlertRule
+type CreateAlertRuleResponse201Headers struct {
+	ETag     *string
+	Location *string
+}
+
+type CreateAlertRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *AlertRule
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateAlertRuleResponse201Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateAlertRuleResponse) GetJSON201() *AlertRule {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateAlertRuleResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateAlertRuleResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateAlertRuleResponse) GetApplicationproblemJSON413() *ErrorModel {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateAlertRuleResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateAlertRuleResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateAlertRuleResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateAlertRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateAlertRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateAlertRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateAlertRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteAlertRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteAlertRuleResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteAlertRuleResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteAlertRuleResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteAlertRuleResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteAlertRuleResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteAlertRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteAlertRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteAlertRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteAlertRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetAlertRuleResponse200Headers the declared response headers of an HTTP 200 response for GetAlertRule
+type GetAlertRuleResponse200Headers struct {
+	ETag *string
+}
+
+type GetAlertRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AlertRule
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetAlertRuleResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetAlertRuleResponse) GetJSON200() *AlertRule {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetAlertRuleResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetAlertRuleResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetAlertRuleResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetAlertRuleResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetAlertRuleResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetAlertRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetAlertRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetAlertRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetAlertRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateAlertRuleResponse200Headers the declared response headers of an HTTP 200 response for UpdateAlertRule
+type UpdateAlertRuleResponse200Headers struct {
+	ETag *string
+}
+
+type UpdateAlertRuleResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AlertRule
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *ErrorModel
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON428 the response for an HTTP 428 `application/problem+json` response
+	ApplicationproblemJSON428 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateAlertRuleResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateAlertRuleResponse) GetJSON200() *AlertRule {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateAlertRuleResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateAlertRuleResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateAlertRuleResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdateAlertRuleResponse) GetApplicationproblemJSON412() *ErrorModel {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateAlertRuleResponse) GetApplicationproblemJSON413() *ErrorModel {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateAlertRuleResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON428 returns the response for an HTTP 428 `application/problem+json` response
+func (r UpdateAlertRuleResponse) GetApplicationproblemJSON428() *ErrorModel {
+	return r.ApplicationproblemJSON428
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateAlertRuleResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateAlertRuleResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateAlertRuleResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateAlertRuleResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateAlertRuleResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateAlertRuleResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListChannelsResponse200Headers the declared response headers of an HTTP 200 response for ListChannels
+type ListChannelsResponse200Headers struct {
+	Link *string
+}
+
+type ListChannelsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ChannelList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListChannelsResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListChannelsResponse) GetJSON200() *ChannelList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListChannelsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListChannelsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListChannelsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListChannelsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateChannelResponse201Headers the declared response headers of an HTTP 201 response for CreateChannel
+type CreateChannelResponse201Headers struct {
+	ETag     *string
+	Location *string
+}
+
+type CreateChannelResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *Channel
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateChannelResponse201Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateChannelResponse) GetJSON201() *Channel {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON413() *ErrorModel {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateChannelResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateChannelResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateChannelResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateChannelResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteChannelResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteChannelResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteChannelResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteChannelResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r DeleteChannelResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteChannelResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteChannelResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteChannelResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteChannelResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteChannelResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteChannelResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetChannelResponse200Headers the declared response headers of an HTTP 200 response for GetChannel
+type GetChannelResponse200Headers struct {
+	ETag *string
+}
+
+type GetChannelResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Channel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetChannelResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetChannelResponse) GetJSON200() *Channel {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetChannelResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetChannelResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetChannelResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetChannelResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetChannelResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetChannelResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetChannelResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetChannelResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetChannelResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateChannelResponse200Headers the declared response headers of an HTTP 200 response for UpdateChannel
+type UpdateChannelResponse200Headers struct {
+	ETag *string
+}
+
+type UpdateChannelResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Channel
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *ErrorModel
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *ErrorModel
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON428 the response for an HTTP 428 `application/problem+json` response
+	ApplicationproblemJSON428 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateChannelResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateChannelResponse) GetJSON200() *Channel {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateChannelResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateChannelResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateChannelResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateChannelResponse) GetApplicationproblemJSON409() *ErrorModel {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdateChannelResponse) GetApplicationproblemJSON412() *ErrorModel {
+	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateChannelResponse) GetApplicationproblemJSON413() *ErrorModel {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateChannelResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON428 returns the response for an HTTP 428 `application/problem+json` response
+func (r UpdateChannelResponse) GetApplicationproblemJSON428() *ErrorModel {
+	return r.ApplicationproblemJSON428
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r UpdateChannelResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateChannelResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateChannelResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateChannelResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateChannelResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateChannelResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListChannelDeliveriesResponse200Headers the declared response headers of an HTTP 200 response for ListChannelDeliveries
+type ListChannelDeliveriesResponse200Headers struct {
+	Link *string
+}
+
+type ListChannelDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeliveryList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListChannelDeliveriesResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListChannelDeliveriesResponse) GetJSON200() *DeliveryList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListChannelDeliveriesResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListChannelDeliveriesResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListChannelDeliveriesResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListChannelDeliveriesResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListChannelDeliveriesResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListChannelDeliveriesResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListChannelDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListChannelDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListChannelDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListChannelDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type TestChannelResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Delivery
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r TestChannelResponse) GetJSON200() *Delivery {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r TestChannelResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r TestChannelResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r TestChannelResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r TestChannelResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r TestChannelResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r TestChannelResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TestChannelResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TestChannelResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TestChannelResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // ListEnvironmentsResponse200Headers the declared response headers of an HTTP 200 response for ListEnvironments
@@ -6895,6 +10043,246 @@ func (r PutSecretResponse) ContentType() string {
 	return ""
 }
 
+// ListAlertRulesWithResponse List alert rules
+//
+// Returns one page of alert rules, oldest first, optionally only those attached to one plan or one schedule, or sending to one channel (the filters combine). Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /alert-rule (the `ListAlertRules` operationId).
+func (c *ClientWithResponses) ListAlertRulesWithResponse(ctx context.Context, params *ListAlertRulesParams, reqEditors ...RequestEditorFn) (*ListAlertRulesResponse, error) {
+	rsp, err := c.ListAlertRules(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListAlertRulesResponse(rsp)
+}
+
+// CreateAlertRuleWithBodyWithResponse Create an alert rule
+//
+// Stores a new alert rule at revision 1: which executions it watches (a plan, a schedule, or every plan), which channels its messages go to, and when it sends. A rule keeps a state per plan: how many of the plan's executions failed (status failed or error) in a row, and whether the rule is alerting for it. threshold = max(1, after_consecutive_failures) failures in a row start the rule alerting; the message execution.failed is then sent if on_failure is set, or after_consecutive_failures is above 0, or every_failure is set. While alerting, every further failure sends execution.failed again only with every_failure. The first pass after the rule started alerting ends it and sends execution.recovered if on_recovery is set. Cancelled executions are ignored. One message at most is sent per rule and plan per ASTRO_ALERT_MIN_INTERVAL (default 5m): messages due sooner are not sent but counted, and the next message carries the count (suppressed), so a plan that flaps sends at most one message per interval, and a recovery that came within the interval is still told, when it ends. A rule attached to a plan applies to all its executions; one attached to a schedule, to the executions that the schedule creates; one with neither plan_id nor schedule_id applies to every plan, with a state kept per plan. Each message goes to every channel of the rule, each delivered on its own with retries. A plan, schedule or channel that does not exist, both a plan and a schedule, or a rule that could never send (on_failure, on_recovery and every_failure false and after_consecutive_failures 0) give 422 naming the field, and nothing is stored. The body may be at most 64 KiB (413).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /alert-rule (the `CreateAlertRule` operationId).
+func (c *ClientWithResponses) CreateAlertRuleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateAlertRuleResponse, error) {
+	rsp, err := c.CreateAlertRuleWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAlertRuleResponse(rsp)
+}
+
+// CreateAlertRuleWithResponse Create an alert rule
+//
+// Stores a new alert rule at revision 1: which executions it watches (a plan, a schedule, or every plan), which channels its messages go to, and when it sends. A rule keeps a state per plan: how many of the plan's executions failed (status failed or error) in a row, and whether the rule is alerting for it. threshold = max(1, after_consecutive_failures) failures in a row start the rule alerting; the message execution.failed is then sent if on_failure is set, or after_consecutive_failures is above 0, or every_failure is set. While alerting, every further failure sends execution.failed again only with every_failure. The first pass after the rule started alerting ends it and sends execution.recovered if on_recovery is set. Cancelled executions are ignored. One message at most is sent per rule and plan per ASTRO_ALERT_MIN_INTERVAL (default 5m): messages due sooner are not sent but counted, and the next message carries the count (suppressed), so a plan that flaps sends at most one message per interval, and a recovery that came within the interval is still told, when it ends. A rule attached to a plan applies to all its executions; one attached to a schedule, to the executions that the schedule creates; one with neither plan_id nor schedule_id applies to every plan, with a state kept per plan. Each message goes to every channel of the rule, each delivered on its own with retries. A plan, schedule or channel that does not exist, both a plan and a schedule, or a rule that could never send (on_failure, on_recovery and every_failure false and after_consecutive_failures 0) give 422 naming the field, and nothing is stored. The body may be at most 64 KiB (413).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /alert-rule (the `CreateAlertRule` operationId).
+func (c *ClientWithResponses) CreateAlertRuleWithResponse(ctx context.Context, body CreateAlertRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateAlertRuleResponse, error) {
+	rsp, err := c.CreateAlertRule(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateAlertRuleResponse(rsp)
+}
+
+// DeleteAlertRuleWithResponse Delete an alert rule
+//
+// Deletes an alert rule and its states. Messages it already queued are still delivered, and its channels keep their delivery logs.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /alert-rule/{id} (the `DeleteAlertRule` operationId).
+func (c *ClientWithResponses) DeleteAlertRuleWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DeleteAlertRuleResponse, error) {
+	rsp, err := c.DeleteAlertRule(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteAlertRuleResponse(rsp)
+}
+
+// GetAlertRuleWithResponse Get an alert rule
+//
+// Returns one alert rule, with its revision in the ETag header. A rule keeps a state per plan: how many of the plan's executions failed (status failed or error) in a row, and whether the rule is alerting for it. threshold = max(1, after_consecutive_failures) failures in a row start the rule alerting; the message execution.failed is then sent if on_failure is set, or after_consecutive_failures is above 0, or every_failure is set. While alerting, every further failure sends execution.failed again only with every_failure. The first pass after the rule started alerting ends it and sends execution.recovered if on_recovery is set. Cancelled executions are ignored. One message at most is sent per rule and plan per ASTRO_ALERT_MIN_INTERVAL (default 5m): messages due sooner are not sent but counted, and the next message carries the count (suppressed), so a plan that flaps sends at most one message per interval, and a recovery that came within the interval is still told, when it ends. A rule attached to a plan applies to all its executions; one attached to a schedule, to the executions that the schedule creates; one with neither plan_id nor schedule_id applies to every plan, with a state kept per plan. Each message goes to every channel of the rule, each delivered on its own with retries.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /alert-rule/{id} (the `GetAlertRule` operationId).
+func (c *ClientWithResponses) GetAlertRuleWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetAlertRuleResponse, error) {
+	rsp, err := c.GetAlertRule(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetAlertRuleResponse(rsp)
+}
+
+// UpdateAlertRuleWithBodyWithResponse Replace an alert rule
+//
+// Replaces every field of an alert rule, with the defaults of create-alert-rule for those left out, and bumps its revision; the checks are those of create-alert-rule. A rule whose plan or schedule changes forgets what it knew of past executions (its states); otherwise a rule that is alerting stays alerting. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the rule changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /alert-rule/{id} (the `UpdateAlertRule` operationId).
+func (c *ClientWithResponses) UpdateAlertRuleWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateAlertRuleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateAlertRuleResponse, error) {
+	rsp, err := c.UpdateAlertRuleWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateAlertRuleResponse(rsp)
+}
+
+// UpdateAlertRuleWithResponse Replace an alert rule
+//
+// Replaces every field of an alert rule, with the defaults of create-alert-rule for those left out, and bumps its revision; the checks are those of create-alert-rule. A rule whose plan or schedule changes forgets what it knew of past executions (its states); otherwise a rule that is alerting stays alerting. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the rule changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /alert-rule/{id} (the `UpdateAlertRule` operationId).
+func (c *ClientWithResponses) UpdateAlertRuleWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateAlertRuleParams, body UpdateAlertRuleJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateAlertRuleResponse, error) {
+	rsp, err := c.UpdateAlertRule(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateAlertRuleResponse(rsp)
+}
+
+// ListChannelsWithResponse List channels
+//
+// Returns one page of channels, oldest first, without the values of their write-only fields. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /channel (the `ListChannels` operationId).
+func (c *ClientWithResponses) ListChannelsWithResponse(ctx context.Context, params *ListChannelsParams, reqEditors ...RequestEditorFn) (*ListChannelsResponse, error) {
+	rsp, err := c.ListChannels(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListChannelsResponse(rsp)
+}
+
+// CreateChannelWithBodyWithResponse Create a channel
+//
+// Stores a new channel at revision 1: where alerts go. A webhook channel receives the signed alert document (see the webhook "alert"); a slack channel receives a Block Kit message through a Slack incoming webhook. The URL must be an absolute http or https URL that the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY) allows: an address or a host name it denies, or a name that resolves to a denied address, is refused now (422, "blocked by the network policy"); a name that does not resolve yet is accepted, and the policy is applied again on every delivery. The secret, the header values and a slack channel's URL are write-only: no answer ever contains them. Fields that fail their checks give 422 naming them, and nothing is stored. The body may be at most 64 KiB (413).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /channel (the `CreateChannel` operationId).
+func (c *ClientWithResponses) CreateChannelWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error) {
+	rsp, err := c.CreateChannelWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateChannelResponse(rsp)
+}
+
+// CreateChannelWithResponse Create a channel
+//
+// Stores a new channel at revision 1: where alerts go. A webhook channel receives the signed alert document (see the webhook "alert"); a slack channel receives a Block Kit message through a Slack incoming webhook. The URL must be an absolute http or https URL that the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY) allows: an address or a host name it denies, or a name that resolves to a denied address, is refused now (422, "blocked by the network policy"); a name that does not resolve yet is accepted, and the policy is applied again on every delivery. The secret, the header values and a slack channel's URL are write-only: no answer ever contains them. Fields that fail their checks give 422 naming them, and nothing is stored. The body may be at most 64 KiB (413).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /channel (the `CreateChannel` operationId).
+func (c *ClientWithResponses) CreateChannelWithResponse(ctx context.Context, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error) {
+	rsp, err := c.CreateChannel(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateChannelResponse(rsp)
+}
+
+// DeleteChannelWithResponse Delete a channel
+//
+// Deletes a channel and its delivery log. While alert rules still send to it the answer is 409, saying how many: GET /alert-rule?channel_id={id} lists them; remove the channel from them or delete them first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /channel/{id} (the `DeleteChannel` operationId).
+func (c *ClientWithResponses) DeleteChannelWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DeleteChannelResponse, error) {
+	rsp, err := c.DeleteChannel(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteChannelResponse(rsp)
+}
+
+// GetChannelWithResponse Get a channel
+//
+// Returns one channel, with its revision in the ETag header. It shows the names of its headers and whether it has a secret, never their values, and only the scheme and host of a slack channel's URL.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /channel/{id} (the `GetChannel` operationId).
+func (c *ClientWithResponses) GetChannelWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetChannelResponse, error) {
+	rsp, err := c.GetChannel(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetChannelResponse(rsp)
+}
+
+// UpdateChannelWithBodyWithResponse Replace a channel
+//
+// Replaces a channel and bumps its revision, except for its write-only fields when they are left out: an omitted secret keeps the stored one ("" removes it), omitted headers keep the stored ones ({} removes them), and a slack channel's omitted URL keeps the stored one. A webhook channel's URL is always required. The kind cannot change (422). The URL is checked as in create-channel. Deliveries already queued use the channel as it is when they are sent. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the channel changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /channel/{id} (the `UpdateChannel` operationId).
+func (c *ClientWithResponses) UpdateChannelWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateChannelParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateChannelResponse, error) {
+	rsp, err := c.UpdateChannelWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateChannelResponse(rsp)
+}
+
+// UpdateChannelWithResponse Replace a channel
+//
+// Replaces a channel and bumps its revision, except for its write-only fields when they are left out: an omitted secret keeps the stored one ("" removes it), omitted headers keep the stored ones ({} removes them), and a slack channel's omitted URL keeps the stored one. A webhook channel's URL is always required. The kind cannot change (422). The URL is checked as in create-channel. Deliveries already queued use the channel as it is when they are sent. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the channel changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /channel/{id} (the `UpdateChannel` operationId).
+func (c *ClientWithResponses) UpdateChannelWithResponse(ctx context.Context, id openapi_types.UUID, params *UpdateChannelParams, body UpdateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateChannelResponse, error) {
+	rsp, err := c.UpdateChannel(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateChannelResponse(rsp)
+}
+
+// ListChannelDeliveriesWithResponse List a channel's deliveries
+//
+// Returns one page of the channel's delivery attempts, newest first, optionally those of one message (delivery_id): when each was made, the receiver's status code, the latency, the error, the payload sent and the start of the answer. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /channel/{id}/deliveries (the `ListChannelDeliveries` operationId).
+func (c *ClientWithResponses) ListChannelDeliveriesWithResponse(ctx context.Context, id openapi_types.UUID, params *ListChannelDeliveriesParams, reqEditors ...RequestEditorFn) (*ListChannelDeliveriesResponse, error) {
+	rsp, err := c.ListChannelDeliveries(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListChannelDeliveriesResponse(rsp)
+}
+
+// TestChannelWithResponse Send a test message
+//
+// Sends a sample message (event test, about a made-up plan and execution) through the channel now, once, without retries, records the attempt in the channel's deliveries and returns it: the receiver's status code, the latency, the outcome, the error if any, the start of its answer and the payload sent. A receiver that fails or refuses the message still gives 200: the answer describes what happened. 503 if the server was started without alert delivery.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /channel/{id}/test (the `TestChannel` operationId).
+func (c *ClientWithResponses) TestChannelWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*TestChannelResponse, error) {
+	rsp, err := c.TestChannel(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTestChannelResponse(rsp)
+}
+
 // ListEnvironmentsWithResponse List environments
 //
 // Returns one page of environments, ordered by name. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
@@ -7463,6 +10851,959 @@ func (c *ClientWithResponses) PutSecretWithResponse(ctx context.Context, name st
 		return nil, err
 	}
 	return ParsePutSecretResponse(rsp)
+}
+
+// ParseListAlertRulesResponse parses an HTTP response from a ListAlertRulesWithResponse call
+func ParseListAlertRulesResponse(rsp *http.Response) (*ListAlertRulesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListAlertRulesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AlertRuleList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListAlertRulesResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateAlertRuleResponse parses an HTTP response from a CreateAlertRuleWithResponse call
+func ParseCreateAlertRuleResponse(rsp *http.Response) (*CreateAlertRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateAlertRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest AlertRule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateAlertRuleResponse201Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers201 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteAlertRuleResponse parses an HTTP response from a DeleteAlertRuleWithResponse call
+func ParseDeleteAlertRuleResponse(rsp *http.Response) (*DeleteAlertRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteAlertRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetAlertRuleResponse parses an HTTP response from a GetAlertRuleWithResponse call
+func ParseGetAlertRuleResponse(rsp *http.Response) (*GetAlertRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetAlertRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AlertRule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetAlertRuleResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateAlertRuleResponse parses an HTTP response from a UpdateAlertRuleWithResponse call
+func ParseUpdateAlertRuleResponse(rsp *http.Response) (*UpdateAlertRuleResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateAlertRuleResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AlertRule
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 428:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON428 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateAlertRuleResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListChannelsResponse parses an HTTP response from a ListChannelsWithResponse call
+func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListChannelsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ChannelList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListChannelsResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateChannelResponse parses an HTTP response from a CreateChannelWithResponse call
+func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateChannelResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest Channel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateChannelResponse201Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers201 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteChannelResponse parses an HTTP response from a DeleteChannelWithResponse call
+func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteChannelResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetChannelResponse parses an HTTP response from a GetChannelWithResponse call
+func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetChannelResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Channel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetChannelResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateChannelResponse parses an HTTP response from a UpdateChannelWithResponse call
+func ParseUpdateChannelResponse(rsp *http.Response) (*UpdateChannelResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateChannelResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Channel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 428:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON428 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateChannelResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListChannelDeliveriesResponse parses an HTTP response from a ListChannelDeliveriesWithResponse call
+func ParseListChannelDeliveriesResponse(rsp *http.Response) (*ListChannelDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListChannelDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeliveryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListChannelDeliveriesResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseTestChannelResponse parses an HTTP response from a TestChannelWithResponse call
+func ParseTestChannelResponse(rsp *http.Response) (*TestChannelResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TestChannelResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Delivery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
 }
 
 // ParseListEnvironmentsResponse parses an HTTP response from a ListEnvironmentsWithResponse call
@@ -9652,4 +13993,163 @@ func ParsePutSecretResponse(rsp *http.Response) (*PutSecretResponse, error) {
 	}
 
 	return response, nil
+}
+
+// WebhookInitiator sends OpenAPI 3.1 webhook requests to target URLs.
+// Modeled on the generated Client, but with no stored Server -- the full
+// target URL is provided per-call by the caller (typically discovered
+// from a subscription registration).
+type WebhookInitiator struct {
+	// Doer for performing requests, typically a *http.Client with any
+	// customized settings, such as certificate chains.
+	Client HttpRequestDoer
+
+	// A list of callbacks for modifying requests which are generated before sending over
+	// the network.
+	RequestEditors []RequestEditorFn
+}
+
+// WebhookInitiatorOption allows setting custom parameters during construction.
+type WebhookInitiatorOption func(*WebhookInitiator) error
+
+// NewWebhookInitiator creates a new WebhookInitiator with reasonable defaults.
+func NewWebhookInitiator(opts ...WebhookInitiatorOption) (*WebhookInitiator, error) {
+	initiator := WebhookInitiator{}
+	for _, o := range opts {
+		if err := o(&initiator); err != nil {
+			return nil, err
+		}
+	}
+	if initiator.Client == nil {
+		initiator.Client = &http.Client{}
+	}
+	return &initiator, nil
+}
+
+// WithWebhookHTTPClient allows overriding the default Doer, which is
+// automatically created using http.Client. This is useful for tests.
+func WithWebhookHTTPClient(doer HttpRequestDoer) WebhookInitiatorOption {
+	return func(p *WebhookInitiator) error {
+		p.Client = doer
+		return nil
+	}
+}
+
+// WithWebhookRequestEditorFn allows setting up a callback function, which
+// will be called right before sending the webhook request. This can be
+// used to mutate the request, e.g. to add signature headers.
+func WithWebhookRequestEditorFn(fn RequestEditorFn) WebhookInitiatorOption {
+	return func(p *WebhookInitiator) error {
+		p.RequestEditors = append(p.RequestEditors, fn)
+		return nil
+	}
+}
+
+func (p *WebhookInitiator) applyWebhookEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
+	for _, r := range p.RequestEditors {
+		if err := r(ctx, req); err != nil {
+			return err
+		}
+	}
+	for _, r := range additionalEditors {
+		if err := r(ctx, req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WebhookInitiatorInterface is the interface specification for the webhook initiator.
+type WebhookInitiatorInterface interface {
+	// AlertWebhookWithBody fires the alert webhook with any body
+	AlertWebhookWithBody(ctx context.Context, targetURL string, params *AlertWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	AlertWebhook(ctx context.Context, targetURL string, params *AlertWebhookParams, body AlertWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+func (p *WebhookInitiator) AlertWebhookWithBody(ctx context.Context, targetURL string, params *AlertWebhookParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAlertWebhookWebhookRequestWithBody(targetURL, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyWebhookEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *WebhookInitiator) AlertWebhook(ctx context.Context, targetURL string, params *AlertWebhookParams, body AlertWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAlertWebhookWebhookRequest(targetURL, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyWebhookEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+// NewAlertWebhookWebhookRequest builds a application/json POST request for the alert webhook
+func NewAlertWebhookWebhookRequest(targetURL string, params *AlertWebhookParams, body AlertWebhookJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAlertWebhookWebhookRequestWithBody(targetURL, params, "application/json", bodyReader)
+}
+
+// NewAlertWebhookWebhookRequestWithBody builds a POST request for the alert webhook with any body
+func NewAlertWebhookWebhookRequestWithBody(targetURL string, params *AlertWebhookParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+	_ = err
+
+	reqURL, err := url.Parse(targetURL)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, reqURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Astro-Event", params.XAstroEvent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-Astro-Event", headerParam0)
+
+		var headerParam1 string
+
+		headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Astro-Delivery", params.XAstroDelivery, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: "uuid"})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("X-Astro-Delivery", headerParam1)
+
+		if params.XAstroSignature != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Astro-Signature", *params.XAstroSignature, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Astro-Signature", headerParam2)
+		}
+
+	}
+	return req, nil
 }

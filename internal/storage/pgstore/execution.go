@@ -1,10 +1,12 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -234,14 +236,19 @@ func executionFromRow(r *postgres.Execution) *storage.Execution {
 }
 
 // ExecutionReconcile finishes executions whose job ended without finishing
-// them. See storage.ExecutionStore.
+// them, and returns them ordered by ID. See storage.ExecutionStore.
 func (s *Store) ExecutionReconcile(ctx context.Context) ([]*storage.Execution, error) {
-	// TODO(alerts): return the executions, from RETURNING.
-	n, err := s.q.ExecutionReconcile(ctx, s.db)
+	rows, err := s.q.ExecutionReconcile(ctx, s.db)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile executions: %w", interpretError(err))
 	}
-	return make([]*storage.Execution, n), nil
+	done := make([]*storage.Execution, len(rows))
+	for i, r := range rows {
+		done[i] = executionFromRow(r)
+	}
+	// RETURNING gives the rows in no particular order.
+	slices.SortFunc(done, func(a, b *storage.Execution) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return done, nil
 }
 
 // optionalID returns nil for uuid.Nil and a pointer to id otherwise, for a

@@ -1,11 +1,13 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -301,14 +303,19 @@ func executionFromRow(r *sqlite.Execution) *storage.Execution {
 }
 
 // ExecutionReconcile finishes executions whose job ended without finishing
-// them. See storage.ExecutionStore.
+// them, and returns them ordered by ID. See storage.ExecutionStore.
 func (s *Store) ExecutionReconcile(ctx context.Context) ([]*storage.Execution, error) {
-	// TODO(alerts): return the executions, from RETURNING.
-	n, err := s.q.ExecutionReconcile(ctx, s.db, sql.NullInt64{Int64: now(), Valid: true})
+	rows, err := s.q.ExecutionReconcile(ctx, s.db, sql.NullInt64{Int64: now(), Valid: true})
 	if err != nil {
 		return nil, fmt.Errorf("reconcile executions: %w", interpretError(err))
 	}
-	return make([]*storage.Execution, n), nil
+	done := make([]*storage.Execution, len(rows))
+	for i, r := range rows {
+		done[i] = executionFromRow(r)
+	}
+	// RETURNING gives the rows in no particular order.
+	slices.SortFunc(done, func(a, b *storage.Execution) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	return done, nil
 }
 
 // ExecutionPrune deletes one batch of old finished executions. See

@@ -1,9 +1,12 @@
 package storagetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -529,9 +532,13 @@ func testExecutionReconcile(t *testing.T, s storage.Store) {
 	jobFor(live, 5)
 	noJob := newExec()
 
-	n, err := s.ExecutionReconcile(ctx)
+	done, err := s.ExecutionReconcile(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, int64(3), n)
+	assertReconciled(t, ctx, s, done, map[uuid.UUID]storage.ExecutionStatus{
+		discarded.ID: storage.ExecutionError,
+		cancelled.ID: storage.ExecutionCancelled,
+		noJob.ID:     storage.ExecutionError,
+	})
 
 	want := map[uuid.UUID]storage.ExecutionStatus{
 		discarded.ID: storage.ExecutionError,
@@ -564,9 +571,26 @@ func testExecutionReconcile(t *testing.T, s storage.Store) {
 	require.NoError(t, err)
 	assertExecutionEqual(t, passed, got)
 
-	n, err = s.ExecutionReconcile(ctx)
+	done, err = s.ExecutionReconcile(ctx)
 	require.NoError(t, err)
-	assert.Zero(t, n, "a second pass finds nothing to do")
+	assert.Empty(t, done, "a second pass finds nothing to do")
+}
+
+// assertReconciled checks that ExecutionReconcile returned exactly the
+// executions of want, ordered by ID, each with the status want gives and
+// as ExecutionGetByID now reads it.
+func assertReconciled(t *testing.T, ctx context.Context, s storage.Store, done []*storage.Execution, want map[uuid.UUID]storage.ExecutionStatus) {
+	t.Helper()
+	wantIDs := slices.Collect(maps.Keys(want))
+	slices.SortFunc(wantIDs, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	require.Equal(t, wantIDs, executionIDs(done), "the executions reconciled, ordered by ID")
+	for _, e := range done {
+		assert.Equal(t, want[e.ID], e.Status, "execution %s", e.ID)
+		assert.NotNil(t, e.FinishedAt, "execution %s", e.ID)
+		got, err := s.ExecutionGetByID(ctx, e.ID)
+		require.NoError(t, err)
+		assertExecutionEqual(t, got, e)
+	}
 }
 
 func testExecutionCreateInputs(t *testing.T, s storage.Store) {

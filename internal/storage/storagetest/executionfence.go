@@ -196,9 +196,13 @@ func testReconcileCompletedAndMissing(t *testing.T, s storage.Store) {
 	liveRunning, err := s.ExecutionSetStatus(ctx, fenced(live.ID, storage.ExecutionRunning, lj))
 	require.NoError(t, err)
 
-	n, err := s.ExecutionReconcile(ctx)
+	done, err := s.ExecutionReconcile(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, int64(3), n)
+	assertReconciled(t, ctx, s, done, map[uuid.UUID]storage.ExecutionStatus{
+		completed.ID:       storage.ExecutionError,
+		queuedCompleted.ID: storage.ExecutionError,
+		missing.ID:         storage.ExecutionError,
+	})
 
 	for id, reason := range map[uuid.UUID]string{
 		completed.ID:       storage.ReconcileReasonCompleted,
@@ -215,7 +219,7 @@ func testReconcileCompletedAndMissing(t *testing.T, s storage.Store) {
 	require.NoError(t, err)
 	assertExecutionEqual(t, liveRunning, got)
 
-	n, err = s.ExecutionReconcile(ctx)
+	done, err = s.ExecutionReconcile(ctx)
 	require.NoError(t, err)
-	assert.Zero(t, n, "a second pass finds nothing to do")
+	assert.Empty(t, done, "a second pass finds nothing to do")
 }

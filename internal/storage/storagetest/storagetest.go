@@ -84,6 +84,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Secret", secretCases()},
 		{"Retention", retentionCases()},
 		{"Schedule", scheduleCases()},
+		{"Alert", alertCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -177,7 +178,10 @@ func malformedCursors(list string) map[string]string {
 		"TooLong":           b64(`{"i":"` + strings.Repeat("a", 300) + `"}`),
 		"WithoutListing":    b64(`{"i":"0192f3a4-5b6c-7d8e-9f01-23456789abcd"}`),
 	}
-	for _, other := range []string{storage.ListPlans, storage.ListExecutions, storage.ListJobs, storage.ListEnvironments, storage.ListSchedules} {
+	for _, other := range []string{
+		storage.ListPlans, storage.ListExecutions, storage.ListJobs, storage.ListEnvironments, storage.ListSchedules,
+		storage.ListChannels, storage.ListAlertRules, storage.ListAlertDeliveries,
+	} {
 		if other != list {
 			m["CursorOf_"+other] = cursorOf(other)
 		}

@@ -4,6 +4,150 @@
  */
 
 export interface paths {
+    "/alert-rule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List alert rules
+         * @description Returns one page of alert rules, oldest first, optionally only those attached to one plan or one schedule, or sending to one channel (the filters combine). Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+         */
+        get: operations["list-alert-rules"];
+        put?: never;
+        /**
+         * Create an alert rule
+         * @description Stores a new alert rule at revision 1: which executions it watches (a plan, a schedule, or every plan), which channels its messages go to, and when it sends. A rule keeps a state per plan: how many of the plan's executions failed (status failed or error) in a row, and whether the rule is alerting for it. threshold = max(1, after_consecutive_failures) failures in a row start the rule alerting; the message execution.failed is then sent if on_failure is set, or after_consecutive_failures is above 0, or every_failure is set. While alerting, every further failure sends execution.failed again only with every_failure. The first pass after the rule started alerting ends it and sends execution.recovered if on_recovery is set. Cancelled executions are ignored. One message at most is sent per rule and plan per ASTRO_ALERT_MIN_INTERVAL (default 5m): messages due sooner are not sent but counted, and the next message carries the count (suppressed), so a plan that flaps sends at most one message per interval, and a recovery that came within the interval is still told, when it ends. A rule attached to a plan applies to all its executions; one attached to a schedule, to the executions that the schedule creates; one with neither plan_id nor schedule_id applies to every plan, with a state kept per plan. Each message goes to every channel of the rule, each delivered on its own with retries. A plan, schedule or channel that does not exist, both a plan and a schedule, or a rule that could never send (on_failure, on_recovery and every_failure false and after_consecutive_failures 0) give 422 naming the field, and nothing is stored. The body may be at most 64 KiB (413).
+         */
+        post: operations["create-alert-rule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alert-rule/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an alert rule
+         * @description Returns one alert rule, with its revision in the ETag header. A rule keeps a state per plan: how many of the plan's executions failed (status failed or error) in a row, and whether the rule is alerting for it. threshold = max(1, after_consecutive_failures) failures in a row start the rule alerting; the message execution.failed is then sent if on_failure is set, or after_consecutive_failures is above 0, or every_failure is set. While alerting, every further failure sends execution.failed again only with every_failure. The first pass after the rule started alerting ends it and sends execution.recovered if on_recovery is set. Cancelled executions are ignored. One message at most is sent per rule and plan per ASTRO_ALERT_MIN_INTERVAL (default 5m): messages due sooner are not sent but counted, and the next message carries the count (suppressed), so a plan that flaps sends at most one message per interval, and a recovery that came within the interval is still told, when it ends. A rule attached to a plan applies to all its executions; one attached to a schedule, to the executions that the schedule creates; one with neither plan_id nor schedule_id applies to every plan, with a state kept per plan. Each message goes to every channel of the rule, each delivered on its own with retries.
+         */
+        get: operations["get-alert-rule"];
+        /**
+         * Replace an alert rule
+         * @description Replaces every field of an alert rule, with the defaults of create-alert-rule for those left out, and bumps its revision; the checks are those of create-alert-rule. A rule whose plan or schedule changes forgets what it knew of past executions (its states); otherwise a rule that is alerting stays alerting. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the rule changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+         */
+        put: operations["update-alert-rule"];
+        post?: never;
+        /**
+         * Delete an alert rule
+         * @description Deletes an alert rule and its states. Messages it already queued are still delivered, and its channels keep their delivery logs.
+         */
+        delete: operations["delete-alert-rule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/channel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List channels
+         * @description Returns one page of channels, oldest first, without the values of their write-only fields. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+         */
+        get: operations["list-channels"];
+        put?: never;
+        /**
+         * Create a channel
+         * @description Stores a new channel at revision 1: where alerts go. A webhook channel receives the signed alert document (see the webhook "alert"); a slack channel receives a Block Kit message through a Slack incoming webhook. The URL must be an absolute http or https URL that the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY) allows: an address or a host name it denies, or a name that resolves to a denied address, is refused now (422, "blocked by the network policy"); a name that does not resolve yet is accepted, and the policy is applied again on every delivery. The secret, the header values and a slack channel's URL are write-only: no answer ever contains them. Fields that fail their checks give 422 naming them, and nothing is stored. The body may be at most 64 KiB (413).
+         */
+        post: operations["create-channel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/channel/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a channel
+         * @description Returns one channel, with its revision in the ETag header. It shows the names of its headers and whether it has a secret, never their values, and only the scheme and host of a slack channel's URL.
+         */
+        get: operations["get-channel"];
+        /**
+         * Replace a channel
+         * @description Replaces a channel and bumps its revision, except for its write-only fields when they are left out: an omitted secret keeps the stored one ("" removes it), omitted headers keep the stored ones ({} removes them), and a slack channel's omitted URL keeps the stored one. A webhook channel's URL is always required. The kind cannot change (422). The URL is checked as in create-channel. Deliveries already queued use the channel as it is when they are sent. If-Match must carry the ETag of the revision being replaced, quoted ("3") or bare (3): without it the answer is 428, and if the channel changed since, 412. A weak tag (W/"3") never matches and also gives 412. The body may be at most 64 KiB (413).
+         */
+        put: operations["update-channel"];
+        post?: never;
+        /**
+         * Delete a channel
+         * @description Deletes a channel and its delivery log. While alert rules still send to it the answer is 409, saying how many: GET /alert-rule?channel_id={id} lists them; remove the channel from them or delete them first.
+         */
+        delete: operations["delete-channel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/channel/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a channel's deliveries
+         * @description Returns one page of the channel's delivery attempts, newest first, optionally those of one message (delivery_id): when each was made, the receiver's status code, the latency, the error, the payload sent and the start of the answer. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+         */
+        get: operations["list-channel-deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/channel/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test message
+         * @description Sends a sample message (event test, about a made-up plan and execution) through the channel now, once, without retries, records the attempt in the channel's deliveries and returns it: the receiver's status code, the latency, the outcome, the error if any, the start of its answer and the payload sent. A receiver that fails or refuses the message still gives 200: the answer describes what happened. 503 if the server was started without alert delivery.
+         */
+        post: operations["test-channel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/environment": {
         parameters: {
             query?: never;
@@ -461,9 +605,694 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    alert: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Alert sent to a webhook channel
+         * @description What astro-runner sends to a webhook channel: a POST whose JSON body is the alert document (version 1), for the events execution.failed, execution.recovered and test (POST /channel/{id}/test). Fields may be added to version 1; a field removed or renamed gives a new version.
+         *
+         *     Headers:
+         *
+         *     - `Content-Type: application/json`.
+         *     - `X-Astro-Event`: the event, as in the body.
+         *     - `X-Astro-Delivery`: the identity of the message (delivery_id in the body). It is the same on every attempt to deliver the message: deduplicate on it.
+         *     - `X-Astro-Signature: t=<unix>,v1=<hex>`, when the channel has a secret: t is the time of the attempt in Unix seconds and v1 the lowercase hex HMAC-SHA256, keyed with the secret, of the text `<t>.<body>` (t, a dot, then the raw body bytes as received). To verify, compute it over the raw body before parsing it, compare in constant time, and refuse a t too far from now (5 minutes, say) to stop replays.
+         *
+         *     Delivery: a 2xx answer delivers the message. A network error, a timeout, a 5xx or a 429 answer is retried later with backoff (after Retry-After when the answer sends one), up to a limit of attempts, then the message is discarded; any other answer (a 4xx, a redirect) discards it at once. Redirects are not followed. Answer 2xx quickly and do slow work afterwards. Every attempt is listed by GET /channel/{id}/deliveries.
+         */
+        post: operations["alert-webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
+        AlertEvent: {
+            /**
+             * Format: int64
+             * @description Failed or error executions in a row, up to and including this one; 0 for a recovery.
+             * @example 1
+             */
+            consecutive_failures: number;
+            /**
+             * Format: date-time
+             * @description When the message was made: when the execution finished, or when suppressed messages were summed up.
+             * @example 2026-01-02T15:04:06Z
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description Identity of this message, the same on every attempt and in the X-Astro-Delivery header: receivers deduplicate on it.
+             * @example 0190c1f0-3d4e-7f50-9a60-7c8d9e0f1a2b
+             */
+            delivery_id: string;
+            /**
+             * @description What happened. execution.failed: a rule started alerting for a plan (or, with every_failure, the plan failed again). execution.recovered: the first pass after the rule alerted. test: a sample sent by POST /channel/{id}/test.
+             * @example execution.failed
+             * @enum {string}
+             */
+            event: "execution.failed" | "execution.recovered" | "test";
+            /**
+             * @description The execution the message is about.
+             * @example {
+             *       "created_at": "2026-01-02T15:04:05Z",
+             *       "environment": "staging",
+             *       "error": "",
+             *       "finished_at": "2026-01-02T15:04:06Z",
+             *       "id": "0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f",
+             *       "schedule_id": "0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a",
+             *       "started_at": "2026-01-02T15:04:05Z",
+             *       "status": "failed",
+             *       "trigger": "schedule",
+             *       "url": "http://localhost:8080/execution/0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f"
+             *     }
+             */
+            execution: components["schemas"]["AlertEventExecution"];
+            /**
+             * @description The steps that failed or errored, in order, at most 10; empty for a recovery.
+             * @example [
+             *       {
+             *         "assertion": {
+             *           "actual": "503",
+             *           "expected": "201",
+             *           "kind": "status",
+             *           "message": "expected 201, got 503",
+             *           "target": ""
+             *         },
+             *         "error": "",
+             *         "index": 1,
+             *         "name": "Create an order",
+             *         "status": "failed"
+             *       }
+             *     ]
+             */
+            failed_steps: components["schemas"]["AlertFailedStep"][];
+            /**
+             * Format: int64
+             * @description Failed or errored steps left out of failed_steps.
+             * @example 0
+             */
+            more_failed_steps: number;
+            /**
+             * @description The plan that ran.
+             * @example {
+             *       "id": "0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d",
+             *       "name": "checkout",
+             *       "revision": 3
+             *     }
+             */
+            plan: components["schemas"]["AlertEventPlan"];
+            /**
+             * @description The rule that sent the message; null for a test.
+             * @example {
+             *       "id": "0190c1f1-4e5f-7061-8b70-8d9e0f1a2b3c",
+             *       "name": "checkout is down"
+             *     }
+             */
+            rule: components["schemas"]["AlertEventRule"] | null;
+            /**
+             * Format: int64
+             * @description Messages of this rule for this plan that were not sent since the previous message, because they came sooner than ASTRO_ALERT_MIN_INTERVAL after it.
+             * @example 0
+             */
+            suppressed: number;
+            /**
+             * @description Version of this document's schema.
+             * @example 1
+             * @enum {string}
+             */
+            version: "1";
+        };
+        AlertEventExecution: {
+            /**
+             * Format: date-time
+             * @description When it was created.
+             * @example 2026-01-02T15:04:05Z
+             */
+            created_at: string;
+            /**
+             * @description The environment it ran with; empty for none.
+             * @example staging
+             */
+            environment: string;
+            /**
+             * @description Why it could not finish, for status error; empty otherwise.
+             * @example
+             */
+            error: string;
+            /**
+             * Format: date-time
+             * @description When it finished.
+             * @example 2026-01-02T15:04:06Z
+             */
+            finished_at: string | null;
+            /**
+             * Format: uuid
+             * @description Identity of the execution.
+             * @example 0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The schedule that created it, or null.
+             * @example 0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+             */
+            schedule_id: string | null;
+            /**
+             * Format: date-time
+             * @description When it last started running, or null if it never ran.
+             * @example 2026-01-02T15:04:05Z
+             */
+            started_at: string | null;
+            /**
+             * @description Final status of the execution.
+             * @example failed
+             * @enum {string}
+             */
+            status: "passed" | "failed" | "error";
+            /**
+             * @description What created the execution.
+             * @example schedule
+             * @enum {string}
+             */
+            trigger: "api" | "cli" | "schedule";
+            /**
+             * @description Link to the execution in the API, from ASTRO_PUBLIC_URL.
+             * @example http://localhost:8080/execution/0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f
+             */
+            url: string;
+        };
+        AlertEventPlan: {
+            /**
+             * Format: uuid
+             * @description Identity of the plan.
+             * @example 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+             */
+            id: string;
+            /**
+             * @description Name of the plan.
+             * @example checkout
+             */
+            name: string;
+            /**
+             * Format: int64
+             * @description Revision of the plan that ran.
+             * @example 3
+             */
+            revision: number;
+        };
+        AlertEventRule: {
+            /**
+             * Format: uuid
+             * @description Identity of the rule.
+             * @example 0190c1f1-4e5f-7061-8b70-8d9e0f1a2b3c
+             */
+            id: string;
+            /**
+             * @description Name of the rule; empty if it has none.
+             * @example checkout is down
+             */
+            name: string;
+        };
+        AlertFailedAssertion: {
+            /**
+             * @description The value found, as JSON text, cut to 1 KiB.
+             * @example 503
+             */
+            actual: string;
+            /**
+             * @description The expected value, as JSON text, cut to 1 KiB.
+             * @example 201
+             */
+            expected: string;
+            /**
+             * @description What was checked, as in the execution's result.
+             * @example status
+             */
+            kind: string;
+            /**
+             * @description Why the check failed.
+             * @example expected 201, got 503
+             */
+            message: string;
+            /**
+             * @description The header, JSONPath or capture checked; empty for a status or body check.
+             * @example
+             */
+            target: string;
+        };
+        AlertFailedStep: {
+            /**
+             * @description The step's first failed assertion, or null.
+             * @example {
+             *       "actual": "503",
+             *       "expected": "201",
+             *       "kind": "status",
+             *       "message": "expected 201, got 503",
+             *       "target": ""
+             *     }
+             */
+            assertion: components["schemas"]["AlertFailedAssertion"] | null;
+            /**
+             * @description Why the step failed or errored, cut to 1 KiB; empty if an assertion says why.
+             * @example
+             */
+            error: string;
+            /**
+             * Format: int64
+             * @description Position of the step in the plan, from 0.
+             * @example 1
+             */
+            index: number;
+            /**
+             * @description Name of the step.
+             * @example Create an order
+             */
+            name: string;
+            /**
+             * @description Outcome of the step.
+             * @example failed
+             * @enum {string}
+             */
+            status: "failed" | "error";
+        };
+        AlertRule: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/AlertRule.json
+             */
+            readonly $schema?: string;
+            /**
+             * Format: int64
+             * @description How many failures in a row start the rule alerting; 0 means the first.
+             * @example 3
+             */
+            after_consecutive_failures: number;
+            /**
+             * @description The channels that the rule's messages go to, in the order given.
+             * @example [
+             *       "0190c1f2-5f60-7172-9c80-9e0f1a2b3c4d"
+             *     ]
+             */
+            channels: string[];
+            /**
+             * Format: date-time
+             * @description When the rule was created.
+             * @example 2026-01-02T15:04:05Z
+             */
+            created_at: string;
+            /**
+             * @description Whether every further failure sends execution.failed while the rule is alerting.
+             * @example false
+             */
+            every_failure: boolean;
+            /**
+             * Format: uuid
+             * @description Identity of the rule.
+             * @example 0190c1f1-4e5f-7061-8b70-8d9e0f1a2b3c
+             */
+            id: string;
+            /**
+             * @description Name of the rule; empty if it has none.
+             * @example checkout is down
+             */
+            name: string;
+            /**
+             * @description Whether execution.failed is sent when the rule starts alerting.
+             * @example true
+             */
+            on_failure: boolean;
+            /**
+             * @description Whether execution.recovered is sent on the first pass after the rule alerted.
+             * @example true
+             */
+            on_recovery: boolean;
+            /**
+             * Format: uuid
+             * @description The plan the rule watches, or null.
+             * @example 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+             */
+            plan_id: string | null;
+            /**
+             * Format: int64
+             * @description Revision of the rule: 1 when created, bumped by every update. The ETag header carries it.
+             * @example 1
+             */
+            revision: number;
+            /**
+             * Format: uuid
+             * @description The schedule the rule watches, or null. With plan_id null too, the rule watches every plan.
+             * @example 0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+             */
+            schedule_id: string | null;
+            /**
+             * Format: date-time
+             * @description When the rule was last changed.
+             * @example 2026-01-02T15:04:05Z
+             */
+            updated_at: string;
+        };
+        AlertRuleBody: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/AlertRuleBody.json
+             */
+            readonly $schema?: string;
+            /**
+             * Format: int64
+             * @description How many failures in a row start the rule alerting; 0 and 1 both mean the first failure. Above 0, execution.failed is sent when the count is reached, whatever on_failure says. Defaults to 0.
+             * @example 3
+             */
+            after_consecutive_failures?: number;
+            /**
+             * @description Identities of the channels that the rule's messages go to: 1 to 20, each once, each existing (422).
+             * @example [
+             *       "0190c1f2-5f60-7172-9c80-9e0f1a2b3c4d"
+             *     ]
+             */
+            channels: string[];
+            /**
+             * @description While alerting, send execution.failed on every further failure too (still at most one message per ASTRO_ALERT_MIN_INTERVAL). Defaults to false.
+             * @example false
+             */
+            every_failure?: boolean;
+            /**
+             * @description Name of the rule, shown in its messages. No NUL characters. Defaults to empty.
+             * @example checkout is down
+             */
+            name?: string;
+            /**
+             * @description Send execution.failed when the rule starts alerting. Defaults to true.
+             * @example true
+             */
+            on_failure?: boolean;
+            /**
+             * @description Send execution.recovered on the first pass after the rule alerted. Defaults to true.
+             * @example true
+             */
+            on_recovery?: boolean;
+            /**
+             * Format: uuid
+             * @description The plan whose executions the rule watches; it must exist (422). Omitted or null, with no schedule_id either, the rule watches every plan.
+             * @example 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+             */
+            plan_id?: string | null;
+            /**
+             * Format: uuid
+             * @description The schedule whose executions the rule watches, instead of a plan; it must exist (422). A rule names a plan or a schedule, not both.
+             * @example 0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a
+             */
+            schedule_id?: string | null;
+        };
+        AlertRuleList: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/AlertRuleList.json
+             */
+            readonly $schema?: string;
+            /**
+             * @description Cursor of the next page, to pass as ?cursor=. Empty on the last page.
+             * @example eyJsIjoiYWxlcnRfcnVsZXMiLCJpIjoiMDE5MGMxZjEtNGU1Zi03MDYxLThiNzAtOGQ5ZTBmMWEyYjNjIn0
+             */
+            next_cursor: string;
+            /**
+             * @description The rules of this page, oldest first.
+             * @example []
+             */
+            rules: components["schemas"]["AlertRule"][];
+        };
+        Channel: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/Channel.json
+             */
+            readonly $schema?: string;
+            /**
+             * Format: date-time
+             * @description When the channel was created.
+             * @example 2026-01-02T15:04:05Z
+             */
+            created_at: string;
+            /**
+             * @description Whether deliveries are signed with a secret (X-Astro-Signature); the secret is write-only.
+             * @example true
+             */
+            has_secret: boolean;
+            /**
+             * @description Names of the extra request headers, sorted; their values are write-only.
+             * @example [
+             *       "Authorization"
+             *     ]
+             */
+            header_names: string[];
+            /**
+             * Format: uuid
+             * @description Identity of the channel.
+             * @example 0190c1f2-5f60-7172-9c80-9e0f1a2b3c4d
+             */
+            id: string;
+            /**
+             * @description How the channel delivers: webhook or slack.
+             * @example webhook
+             * @enum {string}
+             */
+            kind: "webhook" | "slack";
+            /**
+             * @description Name of the channel.
+             * @example ops-webhook
+             */
+            name: string;
+            /**
+             * Format: int64
+             * @description Revision of the channel: 1 when created, bumped by every update. The ETag header carries it.
+             * @example 1
+             */
+            revision: number;
+            /**
+             * Format: date-time
+             * @description When the channel was last changed.
+             * @example 2026-01-02T15:04:05Z
+             */
+            updated_at: string;
+            /**
+             * @description Where deliveries go. A webhook's URL in full; for a slack channel, only its scheme and host followed by /… (the URL is a credential).
+             * @example https://hooks.example.com/astro
+             */
+            url: string;
+        };
+        ChannelBody: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/ChannelBody.json
+             */
+            readonly $schema?: string;
+            /**
+             * @description Extra request headers of a webhook channel. Omitted keeps the stored headers, whose values are never shown; {} removes them all.
+             * @example {
+             *       "Authorization": "Bearer 0123456789abcdef"
+             *     }
+             */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * @description The channel's kind, which cannot change (422).
+             * @example webhook
+             * @enum {string}
+             */
+            kind: "webhook" | "slack";
+            /**
+             * @description Name of the channel, unique: 1 to 100 lowercase letters, digits, '-' and '_', starting with a letter or digit.
+             * @example ops-webhook
+             */
+            name: string;
+            /**
+             * @description Signing secret of a webhook channel, 16 to 256 bytes. Omitted keeps the stored secret; "" removes it.
+             * @example whsec_4f1c2d3e4f5a6b7c8d9e
+             */
+            secret?: string;
+            /**
+             * @description Where deliveries go, as in create-channel. Required for a webhook channel; for a slack channel, omitted keeps the stored URL.
+             * @example https://hooks.example.com/astro
+             */
+            url?: string;
+        };
+        ChannelCreateBody: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/ChannelCreateBody.json
+             */
+            readonly $schema?: string;
+            /**
+             * @description Extra request headers of a webhook channel; a slack channel takes none.
+             * @example {
+             *       "Authorization": "Bearer 0123456789abcdef"
+             *     }
+             */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * @description How the channel delivers. webhook: a signed POST of the alert document (see the webhook "alert" of this document). slack: a Block Kit message to a Slack incoming webhook.
+             * @example webhook
+             * @enum {string}
+             */
+            kind: "webhook" | "slack";
+            /**
+             * @description Name of the channel, unique: 1 to 100 lowercase letters, digits, '-' and '_', starting with a letter or digit.
+             * @example ops-webhook
+             */
+            name: string;
+            /**
+             * @description Secret that signs the deliveries of a webhook channel (the X-Astro-Signature header): 16 to 256 bytes; omitted or empty, deliveries are not signed. A slack channel takes none. Write-only: answers say only whether one is set.
+             * @example whsec_4f1c2d3e4f5a6b7c8d9e
+             */
+            secret?: string;
+            /**
+             * @description Where deliveries go: an absolute http or https URL with a host and without user name or password, at most 2048 bytes. It must pass the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY), checked now and again on every delivery. For a slack channel it is the incoming-webhook URL, a credential: it is write-only, and answers show only its scheme and host.
+             * @example https://hooks.example.com/astro
+             */
+            url: string;
+        };
+        ChannelList: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/ChannelList.json
+             */
+            readonly $schema?: string;
+            /**
+             * @description The channels of this page, oldest first.
+             * @example []
+             */
+            channels: components["schemas"]["Channel"][];
+            /**
+             * @description Cursor of the next page, to pass as ?cursor=. Empty on the last page.
+             * @example eyJsIjoiY2hhbm5lbHMiLCJpIjoiMDE5MGMxZjItNWY2MC03MTcyLTljODAtOWUwZjFhMmIzYzRkIn0
+             */
+            next_cursor: string;
+        };
+        Delivery: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/Delivery.json
+             */
+            readonly $schema?: string;
+            /**
+             * Format: int64
+             * @description Number of the attempt, from 1.
+             * @example 1
+             */
+            attempt: number;
+            /**
+             * Format: date-time
+             * @description When the attempt was made.
+             * @example 2026-01-02T15:04:07Z
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description Identity of the message: every attempt of one message has the same one, sent as X-Astro-Delivery.
+             * @example 0190c1f0-3d4e-7f50-9a60-7c8d9e0f1a2b
+             */
+            delivery_id: string;
+            /**
+             * @description Why the attempt failed, or empty.
+             * @example
+             */
+            error: string;
+            /**
+             * @description The message's event: execution.failed, execution.recovered, or test for a message sent by test-channel.
+             * @example execution.failed
+             * @enum {string}
+             */
+            event: "execution.failed" | "execution.recovered" | "test";
+            /**
+             * Format: uuid
+             * @description The execution the message is about, or null for a test message.
+             * @example 0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f
+             */
+            execution_id: string | null;
+            /**
+             * Format: uuid
+             * @description Identity of the attempt.
+             * @example 0190c1f3-6071-7283-8d90-af1a2b3c4d5e
+             */
+            id: string;
+            /**
+             * Format: int64
+             * @description How long the attempt took, in milliseconds.
+             * @example 87
+             */
+            latency_ms: number;
+            /**
+             * @description What became of the attempt. delivered: the receiver answered 2xx. retrying: it failed (a network error, 5xx or 429) and another attempt follows. discarded: it failed and no other follows (another answer, or attempts ran out).
+             * @example delivered
+             * @enum {string}
+             */
+            outcome: "delivered" | "retrying" | "discarded";
+            /**
+             * @description The request body sent, as JSON: the alert document for a webhook channel, the Block Kit message for a slack channel.
+             * @example {
+             *       "event": "execution.failed",
+             *       "version": "1"
+             *     }
+             */
+            payload: components["schemas"]["JSONValue"];
+            /**
+             * @description The start of the receiver's answer, or empty.
+             * @example ok
+             */
+            response: string;
+            /**
+             * Format: uuid
+             * @description The rule that sent the message, or null for a test message.
+             * @example 0190c1f1-4e5f-7061-8b70-8d9e0f1a2b3c
+             */
+            rule_id: string | null;
+            /**
+             * Format: int64
+             * @description The receiver's HTTP status, or null if no answer came.
+             * @example 200
+             */
+            status_code: number | null;
+        };
+        DeliveryList: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/DeliveryList.json
+             */
+            readonly $schema?: string;
+            /**
+             * @description The attempts of this page, newest first.
+             * @example []
+             */
+            deliveries: components["schemas"]["Delivery"][];
+            /**
+             * @description Cursor of the next page, to pass as ?cursor=. Empty on the last page.
+             * @example eyJsIjoiZGVsaXZlcmllcyIsImkiOiIwMTkwYzFmMy02MDcxLTcyODMtOGQ5MC1hZjFhMmIzYzRkNWUifQ
+             */
+            next_cursor: string;
+        };
         Environment: {
             /**
              * Format: uri
@@ -1781,6 +2610,988 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    "list-alert-rules": {
+        parameters: {
+            query?: {
+                /** @description Keep the rules attached to this plan (not those of every plan, nor those of its schedules). */
+                plan_id?: string;
+                /** @description Keep the rules attached to this schedule. */
+                schedule_id?: string;
+                /** @description Keep the rules that send to this channel. */
+                channel_id?: string;
+                /** @description Largest number of rules to return. */
+                limit?: number;
+                /** @description The next_cursor of the previous page. Empty for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "create-alert-rule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    ETag?: string;
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-alert-rule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Identity of the rule. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "update-alert-rule": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The rule's current ETag, from a previous read. Required: the update fails with 412 if the rule changed since. */
+                "If-Match": string;
+            };
+            path: {
+                /** @description Identity of the rule. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Required */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "delete-alert-rule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Identity of the rule. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-channels": {
+        parameters: {
+            query?: {
+                /** @description Largest number of channels to return. */
+                limit?: number;
+                /** @description The next_cursor of the previous page. Empty for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "create-channel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChannelCreateBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    ETag?: string;
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Channel"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-channel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Identity of the channel. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Channel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "update-channel": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The channel's current ETag, from a previous read. Required: the update fails with 412 if the channel changed since. */
+                "If-Match": string;
+            };
+            path: {
+                /** @description Identity of the channel. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChannelBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Channel"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Precondition Required */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "delete-channel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Identity of the channel. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-channel-deliveries": {
+        parameters: {
+            query?: {
+                /** @description Keep the attempts of one message. */
+                delivery_id?: string;
+                /** @description Largest number of attempts to return. */
+                limit?: number;
+                /** @description The next_cursor of the previous page. Empty for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Identity of the channel. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "test-channel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Identity of the channel. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     "list-environments": {
         parameters: {
             query?: {
@@ -4061,6 +5872,57 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ErrorModel"];
                 };
+            };
+        };
+    };
+    "alert-webhook": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event of the message, as in the body. */
+                "X-Astro-Event": "execution.failed" | "execution.recovered" | "test";
+                /** @description Identity of the message, the same on every attempt: deduplicate on it. */
+                "X-Astro-Delivery": string;
+                /** @description Present when the channel has a secret: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed with the secret>. */
+                "X-Astro-Signature"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The alert document. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertEvent"];
+            };
+        };
+        responses: {
+            /** @description Retried later, after Retry-After if sent. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Delivered: any 2xx answer. The body of the answer is ignored but for its start, kept in the delivery log. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried later, with backoff, or after Retry-After if sent. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer discards the message: it is not retried. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

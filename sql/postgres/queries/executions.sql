@@ -71,14 +71,15 @@ SELECT EXISTS (
 -- name: ExecutionDeleteByPlanID :execrows
 DELETE FROM executions WHERE plan_id = @plan_id;
 
--- name: ExecutionReconcile :execrows
+-- name: ExecutionReconcile :many
 -- Finishes queued or running executions whose newest job ended without
 -- finishing them, or that have no job at all (an execution and its job are
 -- created in one transaction, so a missing job was pruned, never not yet
 -- enqueued). A cancelled job cancels its execution; a discarded or
 -- completed job, or none, ends it in error with the reason in its result.
 -- An execution's job carries the unique key 'execution:<id>'; the newest
--- job's state is looked up where it is needed, on an index.
+-- job's state is looked up where it is needed, on an index. RETURNING
+-- gives the executions finished, in no particular order.
 UPDATE executions
 SET status = CASE WHEN (SELECT j.state FROM jobs AS j
                   WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1) = 'cancelled'
@@ -97,7 +98,8 @@ SET status = CASE WHEN (SELECT j.state FROM jobs AS j
 WHERE status IN ('queued', 'running')
   AND COALESCE((SELECT j.state FROM jobs AS j
                   WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1), 'gone')
-      IN ('discarded', 'cancelled', 'completed', 'gone');
+      IN ('discarded', 'cancelled', 'completed', 'gone')
+RETURNING *;
 
 -- name: ExecutionPrune :execrows
 -- Deletes up to max_rows final executions that finished longer ago than
