@@ -366,6 +366,16 @@ type receivedRequest struct {
 	answered     int
 }
 
+// String summarises the request for failure messages.
+func (r receivedRequest) String() string {
+	body := string(r.body)
+	if len(body) > 300 {
+		body = body[:300] + "…"
+	}
+	return fmt.Sprintf("%s %s (event %q, delivery %q, answered %d): %s", r.method, r.path,
+		r.header.Get("X-Astro-Event"), r.header.Get("X-Astro-Delivery"), r.answered, body)
+}
+
 // alertReceiver records every request and answers with the statuses of
 // its script in turn, then 200.
 type alertReceiver struct {
