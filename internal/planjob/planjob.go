@@ -302,8 +302,8 @@ func isHookError(err error) bool {
 }
 
 // finish stores the final status and result, then returns jobErr (nil
-// completes the job). If the store is unavailable, the attempt fails so
-// that the plan runs again; if it refuses the result, or the result is too
+// completes the job). If the store is unavailable, or Handler.Alerts
+// fails, the attempt fails so that the plan runs again; if it refuses the result, or the result is too
 // large, the execution ends in error without it and the job is discarded.
 func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *Result, jobErr error) error {
 	doc, err := json.Marshal(res)
