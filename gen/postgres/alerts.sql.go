@@ -342,6 +342,20 @@ func (q *Queries) AlertRuleList(ctx context.Context, db DBTX, arg *AlertRuleList
 	return items, nil
 }
 
+const alertRuleLockShared = `-- name: AlertRuleLockShared :one
+SELECT id FROM alert_rules WHERE id = $1 FOR KEY SHARE
+`
+
+// Holds the rule (FOR KEY SHARE) until the transaction ends, so that it
+// cannot be deleted meanwhile; no row, and no error that would abort the
+// transaction, if it is gone.
+func (q *Queries) AlertRuleLockShared(ctx context.Context, db DBTX, id uuid.UUID) (uuid.UUID, error) {
+	row := db.QueryRow(ctx, alertRuleLockShared, id)
+	var id_2 uuid.UUID
+	err := row.Scan(&id_2)
+	return id_2, err
+}
+
 const alertRuleUpdate = `-- name: AlertRuleUpdate :one
 UPDATE alert_rules
 SET name = $1,

@@ -32,6 +32,9 @@ const (
 	sendTimeout = 10 * time.Second
 	// maxAnswerRead is the most of a receiver's answer read.
 	maxAnswerRead = 64 << 10
+	// maxAnswerHeader bounds the headers of a receiver's answer; an
+	// answer with more fails the attempt as a network error does.
+	maxAnswerHeader = 64 << 10
 	// maxAnswerKept is the most of a receiver's answer stored.
 	maxAnswerKept = 1024
 	// maxErrorText bounds the error text of an attempt.
@@ -85,19 +88,21 @@ type Deliverer struct {
 // NewHTTPClient returns the client that delivers alerts: it dials only
 // destinations that policy allows (checked at dial time, on the address
 // connected to; nil is the default policy), ignores proxy settings, never
-// follows redirects, and gives up on a request after 10 seconds.
+// follows redirects, reads at most 64 KiB of an answer's headers, and
+// gives up on a request after 10 seconds.
 func NewHTTPClient(policy *netguard.Policy) *http.Client {
 	dialer := &net.Dialer{Timeout: sendTimeout, KeepAlive: 30 * time.Second}
 	return &http.Client{
 		Transport: &http.Transport{
-			Proxy:                 nil,
-			DialContext:           policy.DialContext(dialer),
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          64,
-			MaxIdleConnsPerHost:   4,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   sendTimeout,
-			ResponseHeaderTimeout: sendTimeout,
+			Proxy:                  nil,
+			DialContext:            policy.DialContext(dialer),
+			ForceAttemptHTTP2:      true,
+			MaxIdleConns:           64,
+			MaxIdleConnsPerHost:    4,
+			IdleConnTimeout:        90 * time.Second,
+			TLSHandshakeTimeout:    sendTimeout,
+			ResponseHeaderTimeout:  sendTimeout,
+			MaxResponseHeaderBytes: maxAnswerHeader,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		Timeout:       sendTimeout,

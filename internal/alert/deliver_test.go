@@ -375,3 +375,27 @@ func TestTestChannelSendsASampleAndRecordsIt(t *testing.T) {
 		assert.Len(t, bad.requests(), 1)
 	})
 }
+
+// TestReceiverHeadersAreBounded checks that the headers of a receiver's
+// answer are bounded, as its body is: an answer with a megabyte of
+// headers is refused, not read.
+func TestReceiverHeadersAreBounded(t *testing.T) {
+	t.Parallel()
+	huge := strings.Repeat("h", 1<<20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-Huge", huge)
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	eachStore(t, func(t *testing.T, st storage.Store) {
+		f := newFixture(t, st)
+		ch := f.channel(t, srv.URL, "", nil)
+		dl := newDeliverer(t, st)
+		dl.Client = alert.NewHTTPClient(nil)
+		att, err := dl.TestChannel(t.Context(), ch)
+		require.NoError(t, err)
+		assert.Equal(t, storage.DeliveryDiscarded, att.Outcome)
+		assert.Zero(t, att.StatusCode)
+		assert.Contains(t, att.Error, "headers exceeded")
+	})
+}

@@ -241,7 +241,8 @@ func FlushKey(ruleID, planID uuid.UUID) string {
 // documentation describes: it locks and updates each rule's state for the
 // plan, enqueues one deliver_alert job per channel of each message sent,
 // and a flush_alerts job for a suppressed one. A cancelled or unfinished
-// execution, or one that a rule's state already counted, changes nothing.
+// execution, or one that a rule's state already counted, changes nothing;
+// a rule deleted since it was listed is skipped.
 //
 // It returns only store errors, wrapped; the caller's transaction then
 // rolls back, and with it the execution's finish.
@@ -265,6 +266,11 @@ func (e *Evaluator) ExecutionFinished(ctx context.Context, tx storage.Store, exe
 	// order.
 	for _, r := range rules {
 		st, err := tx.AlertStateLock(ctx, r.ID, exec.PlanID)
+		if errors.Is(err, storage.ErrNotFound) {
+			// The rule was deleted since it was listed: it has nothing to
+			// say, and must not undo the execution's finish.
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("alerts: lock state of rule %s: %w", r.ID, err)
 		}
@@ -391,8 +397,8 @@ func (e *Evaluator) HandleFlush(ctx context.Context, job *storage.Job) error {
 		retry = 0
 		st, err := tx.AlertStateLock(ctx, p.RuleID, p.PlanID)
 		if errors.Is(err, storage.ErrNotFound) {
-			// The rule or the plan is gone. Roll back: on Postgres the
-			// failed statement has aborted the transaction.
+			// The rule or the plan is gone. Roll back: on Postgres a
+			// plan found gone has aborted the transaction.
 			return errGone
 		}
 		if err != nil {

@@ -123,7 +123,9 @@ type Config struct {
 	AlertMinInterval time.Duration
 	// AlertMaxAttempts is ASTRO_ALERT_MAX_ATTEMPTS, how many times one
 	// alert message is tried before it is discarded. Defaults to 12
-	// (alert.DefaultMaxAttempts), about 37 minutes of retries.
+	// (alert.DefaultMaxAttempts): the queue's backoff waits 1s, 2s, …,
+	// 512s, then 10m between them, about 27 minutes in all (up to a fifth
+	// more with jitter).
 	AlertMaxAttempts int
 	// PublicURL is ASTRO_PUBLIC_URL, the address people reach the API at,
 	// for the links in alert messages. Defaults to http://localhost and

@@ -3,6 +3,7 @@ package planjob_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -32,6 +33,8 @@ type recordingHook struct {
 	mu       sync.Mutex
 	seen     []storage.ExecutionStatus
 	failures int
+	// failWith is the error of a failure; nil means a plain one.
+	failWith error
 }
 
 func (h *recordingHook) ExecutionFinished(ctx context.Context, tx storage.Store, e *storage.Execution) error {
@@ -43,6 +46,9 @@ func (h *recordingHook) ExecutionFinished(ctx context.Context, tx storage.Store,
 	h.seen = append(h.seen, e.Status)
 	if h.failures > 0 {
 		h.failures--
+		if h.failWith != nil {
+			return h.failWith
+		}
 		return errors.New("hook failed")
 	}
 	return nil
@@ -171,4 +177,40 @@ func TestReconcileTellsTheHookOfWhatItEnds(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, storage.ExecutionError, got.Status)
 	})
+}
+
+// TestAHookErrorIsNeverTakenForTheExecutionsOwn checks that a hook whose
+// error wraps a store sentinel that ExecutionSetStatus also returns (an
+// alert rule or state not found, a conflict, refused input) fails the
+// attempt like any hook error: it is not taken for an execution cancelled
+// or deleted meanwhile (which would complete the job and leave the
+// execution running, its result lost), nor for a result the store
+// refused (which would replace the result with an error).
+func TestAHookErrorIsNeverTakenForTheExecutionsOwn(t *testing.T) {
+	t.Parallel()
+	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(target.Close)
+	for _, sentinel := range []error{storage.ErrNotFound, storage.ErrConflict, storage.ErrInvalidInput} {
+		t.Run(sentinel.Error(), func(t *testing.T) {
+			t.Parallel()
+			eachBackend(t, func(t *testing.T, st storage.Store) {
+				hook := &recordingHook{failures: 1, failWith: fmt.Errorf("lock alert state: %w", sentinel)}
+				pool := runWithHook(t, st, hook)
+				exec := createExecution(t, st, step("up", target.URL))
+				pool.Wake()
+				job, err := st.JobGetByUniqueKey(context.Background(), storage.ExecutionJobKey(exec.ID))
+				require.NoError(t, err)
+				require.Eventually(t, func() bool {
+					j, err := st.JobGet(context.Background(), job.ID)
+					require.NoError(t, err)
+					return j.State.Final()
+				}, 30*time.Second, 10*time.Millisecond)
+				got, err := st.ExecutionGetByID(context.Background(), exec.ID)
+				require.NoError(t, err)
+				require.Equal(t, storage.ExecutionPassed, got.Status, "the next attempt finishes the execution")
+				require.Equal(t, 2, got.Attempt)
+				require.Equal(t, 1, probeJobs(t, st))
+			})
+		})
+	}
 }

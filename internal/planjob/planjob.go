@@ -275,7 +275,7 @@ func (r *run) set(ctx context.Context, status storage.ExecutionStatus, attempt i
 		}
 		exec = e
 		if err := r.h.Alerts.ExecutionFinished(ctx, tx, e); err != nil {
-			return fmt.Errorf("evaluate alert rules: %w", err)
+			return &hookError{err: err}
 		}
 		return nil
 	})
@@ -285,9 +285,25 @@ func (r *run) set(ctx context.Context, status storage.ExecutionStatus, attempt i
 	return exec, nil
 }
 
+// hookError is the error of Handler.Alerts, which rolled back the final
+// status. Whatever store error it wraps, it says nothing of the execution
+// itself (not cancelled, not deleted, its result not refused): the attempt
+// fails, so that the next one stores the status and the alerts together.
+type hookError struct{ err error }
+
+func (e *hookError) Error() string { return "evaluate alert rules: " + e.err.Error() }
+
+func (e *hookError) Unwrap() error { return e.err }
+
+// isHookError reports whether err came from Handler.Alerts.
+func isHookError(err error) bool {
+	_, ok := errors.AsType[*hookError](err)
+	return ok
+}
+
 // finish stores the final status and result, then returns jobErr (nil
-// completes the job). If the store is unavailable, the attempt fails so
-// that the plan runs again; if it refuses the result, or the result is too
+// completes the job). If the store is unavailable, or Handler.Alerts
+// fails, the attempt fails so that the plan runs again; if it refuses the result, or the result is too
 // large, the execution ends in error without it and the job is discarded.
 func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *Result, jobErr error) error {
 	doc, err := json.Marshal(res)
@@ -306,6 +322,8 @@ func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *R
 	_, err = r.set(wctx, status, 0, doc)
 	switch {
 	case errors.Is(err, storage.ErrLeaseLost):
+		return r.storeFailed("store execution result", err)
+	case isHookError(err):
 		return r.storeFailed("store execution result", err)
 	case errors.Is(err, storage.ErrInvalidInput):
 		r.log.Warn("store refused execution result", "bytes", len(doc), "error", err)
@@ -332,6 +350,8 @@ func (r *run) unstorable(ctx context.Context, revision int64, why string, jobErr
 	switch {
 	case errors.Is(err, storage.ErrLeaseLost):
 		return r.storeFailed("store execution error", err)
+	case isHookError(err):
+		r.log.Warn("could not store execution error", "error", err)
 	case errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound):
 		return jobErr // Cancelled or deleted meanwhile; keep what is there.
 	case err != nil:

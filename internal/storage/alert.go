@@ -347,7 +347,9 @@ type AlertStore interface {
 	// (stored) if it has none, and holds it until the transaction ends: a
 	// concurrent AlertStateLock of the same rule and plan waits (FOR
 	// UPDATE on Postgres, the single writer on SQLite). Call it inside
-	// InTx. Returns ErrNotFound if the rule or the plan does not exist.
+	// InTx. Returns ErrNotFound if the rule or the plan does not exist;
+	// for a rule that does not exist (deleted since it was listed), the
+	// transaction stays usable.
 	AlertStateLock(ctx context.Context, ruleID, planID uuid.UUID) (*AlertState, error)
 	// AlertStatePut stores a state got from AlertStateLock (UpdatedAt is
 	// set by the store). Returns ErrNotFound if the state no longer

@@ -285,7 +285,15 @@ func (s *Store) AlertRulesFor(ctx context.Context, planID, scheduleID uuid.UUID)
 
 // AlertStateLock stores a zero state if there is none, then locks the
 // state with FOR UPDATE. See storage.AlertStore.
+//
+// It first holds the rule FOR KEY SHARE: a rule deleted since the caller
+// listed it is then found missing by a plain query, instead of by the
+// insert's foreign key check, whose error would abort the caller's
+// transaction.
 func (s *Store) AlertStateLock(ctx context.Context, ruleID, planID uuid.UUID) (*storage.AlertState, error) {
+	if _, err := s.q.AlertRuleLockShared(ctx, s.db, ruleID); err != nil {
+		return nil, fmt.Errorf("lock alert state of rule %s for plan %s: rule: %w", ruleID, planID, interpretError(err))
+	}
 	err := s.q.AlertStateInsert(ctx, s.db, &postgres.AlertStateInsertParams{RuleID: ruleID, PlanID: planID})
 	if err != nil {
 		err = interpretError(err)

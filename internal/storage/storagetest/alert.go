@@ -3,6 +3,7 @@ package storagetest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -49,6 +50,7 @@ func alertCases() []testCase {
 
 		{"StateLockCreatesAZeroState", testStateLockZero},
 		{"StateLockReturnsErrNotFoundForUnknownRuleOrPlan", testStateLockUnknown},
+		{"StateLockOfAGoneRuleLeavesTheTransactionUsable", testStateLockGoneRuleInTx},
 		{"StatePutRoundTripsEveryField", testStatePut},
 		{"StatePutReturnsErrNotFoundWithoutAState", testStatePutUnknown},
 		{"ConcurrentLockedIncrementsAreNeverLost", testStateLockConcurrent},
@@ -786,6 +788,33 @@ func testStateLockUnknown(t *testing.T, s storage.Store) {
 	require.ErrorIs(t, err, storage.ErrNotFound, "unknown rule")
 	_, err = lockState(t, ctx, s, r.ID, uuid.Must(uuid.NewV7()))
 	require.ErrorIs(t, err, storage.ErrNotFound, "unknown plan")
+}
+
+// testStateLockGoneRuleInTx checks that a transaction in which
+// AlertStateLock found the rule gone (deleted since it was listed) can go
+// on and commit: a finishing execution skips that rule.
+func testStateLockGoneRuleInTx(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	p := createPlan(t, ctx, s, "p")
+	c := createChannel(t, ctx, s, "c")
+	gone := createRule(t, ctx, s, storage.AlertRuleCreateParams{ChannelIDs: channelIDs(c)})
+	kept := createRule(t, ctx, s, storage.AlertRuleCreateParams{ChannelIDs: channelIDs(c)})
+	err := s.InTx(ctx, func(tx storage.Store) error {
+		if err := tx.AlertRuleDelete(ctx, gone.ID); err != nil {
+			return err
+		}
+		if _, err := tx.AlertStateLock(ctx, gone.ID, p.ID); !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("lock the state of the deleted rule: got %v, want ErrNotFound", err)
+		}
+		st, err := tx.AlertStateLock(ctx, kept.ID, p.ID)
+		if err != nil {
+			return err
+		}
+		st.ConsecutiveFailures = 1
+		return tx.AlertStatePut(ctx, st)
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 1, failuresOf(t, ctx, s, kept.ID, p.ID))
 }
 
 func testStatePut(t *testing.T, s storage.Store) {

@@ -96,6 +96,12 @@ FROM unnest(@channel_ids::uuid[]) WITH ORDINALITY AS c (channel_id, position);
 -- name: AlertStateDeleteByRuleID :exec
 DELETE FROM alert_states WHERE rule_id = @rule_id;
 
+-- name: AlertRuleLockShared :one
+-- Holds the rule (FOR KEY SHARE) until the transaction ends, so that it
+-- cannot be deleted meanwhile; no row, and no error that would abort the
+-- transaction, if it is gone.
+SELECT id FROM alert_rules WHERE id = @id FOR KEY SHARE;
+
 -- name: AlertStateInsert :exec
 -- Stores a zero state unless the rule has one for the plan already.
 INSERT INTO alert_states (rule_id, plan_id)
