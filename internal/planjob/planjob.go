@@ -4,11 +4,13 @@
 package planjob
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -470,6 +472,10 @@ func (h *Handler) reconcile(ctx context.Context, alerts FinishHook) (int64, erro
 		if alerts == nil {
 			return nil
 		}
+		// By plan, so that every node locks the alert states of the plans
+		// (rules in ID order within a plan) in one order: two reconciles at
+		// once cannot deadlock on them.
+		slices.SortStableFunc(done, func(a, b *storage.Execution) int { return bytes.Compare(a.PlanID[:], b.PlanID[:]) })
 		for _, e := range done {
 			if err := alerts.ExecutionFinished(ctx, tx, e); err != nil {
 				return fmt.Errorf("evaluate alert rules: %w", err)
