@@ -370,6 +370,10 @@ func TestCreateChannelRejectsBadFieldsAndWritesNothing(t *testing.T) {
 		{"SecretTooShort", webhook(map[string]any{"secret": "short-secret-15"}), "body.secret", "16 to 256 bytes"},
 		{"SecretTooLong", webhook(map[string]any{"secret": strings.Repeat("s", 257)}), "body.secret", ""},
 		{"SecretTooManyBytes", webhook(map[string]any{"secret": strings.Repeat("é", 129)}), "body.secret", "16 to 256 bytes"},
+		// A host that is not ASCII is dialled as net/http maps it (IDNA),
+		// which the policy check cannot see: １２７.０.０.１ is 127.0.0.1.
+		{"FullwidthHost", webhook(map[string]any{"url": "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11:9/hook"}), "body.url", "ASCII"},
+		{"EscapedNonASCIIHost", webhook(map[string]any{"url": "http://%E2%91%A0%E2%91%A5%E2%91%A8.254.169.254/latest"}), "body.url", "ASCII"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
