@@ -45,10 +45,6 @@ const (
 	maxChannelSecretBytes = 256
 )
 
-// reservedHeaders are the request headers that astro-runner sets on every
-// delivery, in canonical form; X-Astro-* are reserved as well.
-var reservedHeaders = []string{"Connection", "Content-Length", "Content-Type", "Host", "Transfer-Encoding", "User-Agent"}
-
 // ChannelHeaders are the extra request headers of a webhook channel, by
 // name.
 type ChannelHeaders map[string]string
@@ -181,10 +177,11 @@ func checkHeaderName(name string) string {
 			return "header names are HTTP tokens: letters, digits and !#$%&'*+-.^_`|~"
 		}
 	}
-	canon := http.CanonicalHeaderKey(name)
-	if slices.Contains(reservedHeaders, canon) || strings.HasPrefix(canon, "X-Astro-") {
-		return "header " + canon + " is set by astro-runner and cannot be given (" +
-			strings.Join(reservedHeaders, ", ") + " and X-Astro-* are reserved)"
+	// The deliverer never sends these: refuse them rather than store a
+	// header that would silently never go.
+	if alert.ReservedHeader(name) {
+		return "header " + http.CanonicalHeaderKey(name) + " is set by astro-runner and cannot be given (" +
+			strings.Join(alert.ReservedHeaders, ", ") + " and X-Astro-* are reserved)"
 	}
 	return ""
 }

@@ -370,6 +370,14 @@ func TestCreateChannelRejectsBadFieldsAndWritesNothing(t *testing.T) {
 		{"SecretTooShort", webhook(map[string]any{"secret": "short-secret-15"}), "body.secret", "16 to 256 bytes"},
 		{"SecretTooLong", webhook(map[string]any{"secret": strings.Repeat("s", 257)}), "body.secret", ""},
 		{"SecretTooManyBytes", webhook(map[string]any{"secret": strings.Repeat("é", 129)}), "body.secret", "16 to 256 bytes"},
+		// Headers that the deliverer never sends (it manages them, or
+		// HTTP does): saving them would promise a header that never goes.
+		{"ContentEncoding", webhook(map[string]any{"headers": map[string]string{"Content-Encoding": "gzip"}}), "body.headers.Content-Encoding", "set by astro-runner"},
+		{"TE", webhook(map[string]any{"headers": map[string]string{"TE": "trailers"}}), "body.headers.TE", "set by astro-runner"},
+		{"Trailer", webhook(map[string]any{"headers": map[string]string{"Trailer": "X-A"}}), "body.headers.Trailer", "set by astro-runner"},
+		{"Upgrade", webhook(map[string]any{"headers": map[string]string{"upgrade": "h2c"}}), "body.headers.upgrade", "set by astro-runner"},
+		{"KeepAlive", webhook(map[string]any{"headers": map[string]string{"Keep-Alive": "timeout=5"}}), "body.headers.Keep-Alive", "set by astro-runner"},
+		{"ProxyConnection", webhook(map[string]any{"headers": map[string]string{"Proxy-Connection": "keep-alive"}}), "body.headers.Proxy-Connection", "set by astro-runner"},
 		// A host that is not ASCII is dialled as net/http maps it (IDNA),
 		// which the policy check cannot see: １２７.０.０.１ is 127.0.0.1.
 		{"FullwidthHost", webhook(map[string]any{"url": "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11:9/hook"}), "body.url", "ASCII"},
