@@ -139,7 +139,10 @@ func checkChannelExtras(prefix *huma.PathBuffer, kind string, headers ChannelHea
 	if secret != nil && *secret != "" {
 		n := len(*secret)
 		// A secret over 256 characters is reported by the schema.
-		if n < minChannelSecretBytes || n > maxChannelSecretBytes && utf8.RuneCountInString(*secret) <= maxChannelSecretBytes {
+		if strings.ContainsRune(*secret, 0) {
+			// Neither store can hold NUL (a Postgres text refuses it).
+			errs = append(errs, &huma.ErrorDetail{Location: prefix.With("secret"), Message: "secret " + msgNUL})
+		} else if n < minChannelSecretBytes || n > maxChannelSecretBytes && utf8.RuneCountInString(*secret) <= maxChannelSecretBytes {
 			errs = append(errs, &huma.ErrorDetail{Location: prefix.With("secret"),
 				Message: fmt.Sprintf("secret must be %d to %d bytes long", minChannelSecretBytes, maxChannelSecretBytes)})
 		}

@@ -370,6 +370,9 @@ func TestCreateChannelRejectsBadFieldsAndWritesNothing(t *testing.T) {
 		{"SecretTooShort", webhook(map[string]any{"secret": "short-secret-15"}), "body.secret", "16 to 256 bytes"},
 		{"SecretTooLong", webhook(map[string]any{"secret": strings.Repeat("s", 257)}), "body.secret", ""},
 		{"SecretTooManyBytes", webhook(map[string]any{"secret": strings.Repeat("é", 129)}), "body.secret", "16 to 256 bytes"},
+		// The stores cannot hold NUL (Postgres text refuses it): without
+		// this check the answer was a bare 400 "invalid input".
+		{"SecretWithNUL", webhook(map[string]any{"secret": "0123456789abcdef\x00"}), "body.secret", "NUL"},
 		// Headers that the deliverer never sends (it manages them, or
 		// HTTP does): saving them would promise a header that never goes.
 		{"ContentEncoding", webhook(map[string]any{"headers": map[string]string{"Content-Encoding": "gzip"}}), "body.headers.Content-Encoding", "set by astro-runner"},
