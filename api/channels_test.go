@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -492,13 +493,17 @@ func TestListChannelsFollowsLinkHeader(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, res.Status)
 }
 
-// nextPath returns the path of a response's Link rel="next", or "".
+// nextPath returns the path of a response's Link rel="next", or "". The
+// answer carries other links too (rel="describedBy"), so it picks the one
+// with rel="next" rather than the first.
 func nextPath(res *response) string {
-	link := res.Header.Get("Link")
-	if link == "" {
-		return ""
+	re := regexp.MustCompile(`^<([^>]+)>;\s*rel="next"$`)
+	for _, v := range res.Header.Values("Link") {
+		if m := re.FindStringSubmatch(v); m != nil {
+			return m[1]
+		}
 	}
-	return link[1 : len(link)-len(`>; rel="next"`)]
+	return ""
 }
 
 func TestDeletingAChannelThatRulesUseConflicts(t *testing.T) {
