@@ -123,7 +123,8 @@ type Config struct {
 	AlertMinInterval time.Duration
 	// AlertMaxAttempts is ASTRO_ALERT_MAX_ATTEMPTS, how many times one
 	// alert message is tried before it is discarded. Defaults to 12
-	// (alert.DefaultMaxAttempts), about 37 minutes of retries.
+	// (alert.DefaultMaxAttempts): about 27 minutes of backoff, plus
+	// jitter.
 	AlertMaxAttempts int
 	// PublicURL is ASTRO_PUBLIC_URL, the address people reach the API at,
 	// for the links in alert messages. Defaults to http://localhost and
