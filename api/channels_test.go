@@ -229,6 +229,12 @@ func TestChannelWriteOnlyValuesNeverAppear(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, res.Status, "body: %s", res.Body)
 	check(res, "malformed body")
 	assert.Equal(t, 2, e.channelCount())
+
+	// Nor does any log line.
+	logs := e.logs.String()
+	for _, secret := range []string{testSecret, testHeaderValue, testSlackPath, "slackpathtoken42"} {
+		assert.NotContains(t, logs, secret, "a log line holds a write-only value")
+	}
 }
 
 // TestChannelUpdateKeepsOrClearsWriteOnlyFields checks the merge rules of
