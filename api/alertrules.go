@@ -261,15 +261,18 @@ func checkRuleRefs(ctx context.Context, tx storage.Store, b *AlertRuleBody) erro
 		}
 		return err
 	}
+	// A given ID is looked up even when it is the nil UUID, which names
+	// nothing: targets() would read it as "not given", a rule that
+	// watches every plan.
 	t := b.targets()
-	if t.planID != uuid.Nil {
+	if b.PlanID != nil {
 		if _, err := tx.PlanGetByID(ctx, t.planID); err != nil {
 			if err := missing(err, "body.plan_id", fmt.Sprintf("no plan has id %s", t.planID)); err != nil {
 				return fmt.Errorf("plan of alert rule: %w", err)
 			}
 		}
 	}
-	if t.scheduleID != uuid.Nil {
+	if b.ScheduleID != nil {
 		if _, err := tx.ScheduleGetByID(ctx, t.scheduleID); err != nil {
 			if err := missing(err, "body.schedule_id", noSchedule(t.scheduleID)); err != nil {
 				return fmt.Errorf("schedule of alert rule: %w", err)

@@ -145,6 +145,10 @@ func TestCreateAlertRuleRejectsBadFieldsAndWritesNothing(t *testing.T) {
 		{"UnknownPlan", map[string]any{"plan_id": unknown, "channels": []uuid.UUID{c.ID}}, "body.plan_id", "no plan has id " + unknown.String()},
 		{"UnknownSchedule", map[string]any{"schedule_id": unknown, "channels": []uuid.UUID{c.ID}}, "body.schedule_id", "no schedule has id " + unknown.String()},
 		{"UnknownChannel", map[string]any{"channels": []uuid.UUID{c.ID, unknown}}, "body.channels[1]", "no channel has id " + unknown.String()},
+		// The nil UUID names no plan or schedule: it must not make a rule
+		// that watches every plan.
+		{"NilPlan", map[string]any{"plan_id": uuid.Nil, "channels": []uuid.UUID{c.ID}}, "body.plan_id", "no plan has id " + uuid.Nil.String()},
+		{"NilSchedule", map[string]any{"schedule_id": uuid.Nil, "channels": []uuid.UUID{c.ID}}, "body.schedule_id", "no schedule has id " + uuid.Nil.String()},
 		{"NoChannel", map[string]any{"channels": []uuid.UUID{}}, "body.channels", ""},
 		{"MissingChannels", map[string]any{"plan_id": p.ID}, "body", "channels"},
 		{"TooManyChannels", map[string]any{"channels": many}, "body.channels", ""},
@@ -204,6 +208,8 @@ func TestUpdateAlertRuleRejectsBadFieldsAndWritesNothing(t *testing.T) {
 		{"plan_id": uuid.New(), "channels": []uuid.UUID{c.ID}},
 		{"schedule_id": uuid.New(), "channels": []uuid.UUID{c.ID}},
 		{"plan_id": p.ID, "channels": []uuid.UUID{c.ID}, "on_failure": false, "on_recovery": false},
+		{"plan_id": uuid.Nil, "channels": []uuid.UUID{c.ID}},
+		{"schedule_id": uuid.Nil, "channels": []uuid.UUID{c.ID}},
 	} {
 		res := e.request(http.MethodPut, path, body, "If-Match", `"1"`)
 		require.Equal(t, http.StatusUnprocessableEntity, res.Status, "body: %s", res.Body)

@@ -45,10 +45,6 @@ const (
 	maxChannelSecretBytes = 256
 )
 
-// reservedHeaders are the request headers that astro-runner sets on every
-// delivery, in canonical form; X-Astro-* are reserved as well.
-var reservedHeaders = []string{"Connection", "Content-Length", "Content-Type", "Host", "Transfer-Encoding", "User-Agent"}
-
 // ChannelHeaders are the extra request headers of a webhook channel, by
 // name.
 type ChannelHeaders map[string]string
@@ -62,8 +58,9 @@ func (ChannelHeaders) Schema(huma.Registry) *huma.Schema {
 		Type: huma.TypeObject,
 		Description: "Extra request headers sent with every delivery of a webhook channel, by name: at most 20; names are " +
 			"HTTP tokens of at most 100 bytes, unique regardless of case; values are at most 1 KiB, without control " +
-			"characters (CR, LF, NUL...). Content-Type, Content-Length, Host, Transfer-Encoding, Connection, User-Agent " +
-			"and X-Astro-* are set by astro-runner and refused. Values are write-only: answers list the names only.",
+			"characters (CR, LF, NUL...). Content-Type, Content-Length, Content-Encoding, Host, Connection, Keep-Alive, " +
+			"Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, User-Agent and X-Astro-* are set by astro-runner " +
+			"or by HTTP itself, and refused. Values are write-only: answers list the names only.",
 		MaxProperties:        &maxProps,
 		AdditionalProperties: &huma.Schema{Type: huma.TypeString, MaxLength: &maxValue},
 		Examples:             []any{map[string]any{"Authorization": "Bearer 0123456789abcdef"}},
@@ -74,9 +71,9 @@ func (ChannelHeaders) Schema(huma.Registry) *huma.Schema {
 type ChannelCreateBody struct {
 	Name    string         `json:"name" pattern:"^[a-z0-9][a-z0-9_-]{0,99}$" maxLength:"100" doc:"Name of the channel, unique: 1 to 100 lowercase letters, digits, '-' and '_', starting with a letter or digit." example:"ops-webhook"`
 	Kind    string         `json:"kind" enum:"webhook,slack" doc:"How the channel delivers. webhook: a signed POST of the alert document (see the webhook \"alert\" of this document). slack: a Block Kit message to a Slack incoming webhook." example:"webhook"`
-	URL     string         `json:"url" minLength:"1" maxLength:"2048" doc:"Where deliveries go: an absolute http or https URL with a host and without user name or password, at most 2048 bytes. It must pass the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY), checked now and again on every delivery. For a slack channel it is the incoming-webhook URL, a credential: it is write-only, and answers show only its scheme and host." example:"https://hooks.example.com/astro"`
+	URL     string         `json:"url" minLength:"1" maxLength:"2048" doc:"Where deliveries go: an absolute http or https URL with an ASCII host (an internationalized name in its xn-- form) and without user name or password, at most 2048 bytes. It must pass the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY), checked now and again on every delivery. For a slack channel it is the incoming-webhook URL, a credential: it is write-only, and answers show only its scheme and host." example:"https://hooks.example.com/astro"`
 	Headers ChannelHeaders `json:"headers,omitempty" doc:"Extra request headers of a webhook channel; a slack channel takes none." example:"{\"Authorization\":\"Bearer 0123456789abcdef\"}"`
-	Secret  string         `json:"secret,omitempty" maxLength:"256" doc:"Secret that signs the deliveries of a webhook channel (the X-Astro-Signature header): 16 to 256 bytes; omitted or empty, deliveries are not signed. A slack channel takes none. Write-only: answers say only whether one is set." example:"whsec_4f1c2d3e4f5a6b7c8d9e"`
+	Secret  string         `json:"secret,omitempty" maxLength:"256" doc:"Secret that signs the deliveries of a webhook channel (the X-Astro-Signature header): 16 to 256 bytes, without NUL characters; omitted or empty, deliveries are not signed. A slack channel takes none. Write-only: answers say only whether one is set." example:"whsec_4f1c2d3e4f5a6b7c8d9e"`
 }
 
 // Resolve checks what the schema cannot: the URL's form, the headers, the
@@ -95,7 +92,7 @@ type ChannelBody struct {
 	Kind    string          `json:"kind" enum:"webhook,slack" doc:"The channel's kind, which cannot change (422)." example:"webhook"`
 	URL     *string         `json:"url,omitempty" minLength:"1" maxLength:"2048" doc:"Where deliveries go, as in create-channel. Required for a webhook channel; for a slack channel, omitted keeps the stored URL." example:"https://hooks.example.com/astro"`
 	Headers *ChannelHeaders `json:"headers,omitempty" doc:"Extra request headers of a webhook channel. Omitted keeps the stored headers, whose values are never shown; {} removes them all." example:"{\"Authorization\":\"Bearer 0123456789abcdef\"}"`
-	Secret  *string         `json:"secret,omitempty" maxLength:"256" doc:"Signing secret of a webhook channel, 16 to 256 bytes. Omitted keeps the stored secret; \"\" removes it." example:"whsec_4f1c2d3e4f5a6b7c8d9e"`
+	Secret  *string         `json:"secret,omitempty" maxLength:"256" doc:"Signing secret of a webhook channel, 16 to 256 bytes without NUL characters. Omitted keeps the stored secret; \"\" removes it." example:"whsec_4f1c2d3e4f5a6b7c8d9e"`
 }
 
 // Resolve checks what the schema cannot, as ChannelCreateBody does, and
@@ -143,7 +140,10 @@ func checkChannelExtras(prefix *huma.PathBuffer, kind string, headers ChannelHea
 	if secret != nil && *secret != "" {
 		n := len(*secret)
 		// A secret over 256 characters is reported by the schema.
-		if n < minChannelSecretBytes || n > maxChannelSecretBytes && utf8.RuneCountInString(*secret) <= maxChannelSecretBytes {
+		if strings.ContainsRune(*secret, 0) {
+			// Neither store can hold NUL (a Postgres text refuses it).
+			errs = append(errs, &huma.ErrorDetail{Location: prefix.With("secret"), Message: "secret " + msgNUL})
+		} else if n < minChannelSecretBytes || n > maxChannelSecretBytes && utf8.RuneCountInString(*secret) <= maxChannelSecretBytes {
 			errs = append(errs, &huma.ErrorDetail{Location: prefix.With("secret"),
 				Message: fmt.Sprintf("secret must be %d to %d bytes long", minChannelSecretBytes, maxChannelSecretBytes)})
 		}
@@ -181,10 +181,11 @@ func checkHeaderName(name string) string {
 			return "header names are HTTP tokens: letters, digits and !#$%&'*+-.^_`|~"
 		}
 	}
-	canon := http.CanonicalHeaderKey(name)
-	if slices.Contains(reservedHeaders, canon) || strings.HasPrefix(canon, "X-Astro-") {
-		return "header " + canon + " is set by astro-runner and cannot be given (" +
-			strings.Join(reservedHeaders, ", ") + " and X-Astro-* are reserved)"
+	// The deliverer never sends these: refuse them rather than store a
+	// header that would silently never go.
+	if alert.ReservedHeader(name) {
+		return "header " + http.CanonicalHeaderKey(name) + " is set by astro-runner and cannot be given (" +
+			strings.Join(alert.ReservedHeaders, ", ") + " and X-Astro-* are reserved)"
 	}
 	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -228,6 +229,12 @@ func TestChannelWriteOnlyValuesNeverAppear(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, res.Status, "body: %s", res.Body)
 	check(res, "malformed body")
 	assert.Equal(t, 2, e.channelCount())
+
+	// Nor does any log line.
+	logs := e.logs.String()
+	for _, secret := range []string{testSecret, testHeaderValue, testSlackPath, "slackpathtoken42"} {
+		assert.NotContains(t, logs, secret, "a log line holds a write-only value")
+	}
 }
 
 // TestChannelUpdateKeepsOrClearsWriteOnlyFields checks the merge rules of
@@ -370,6 +377,21 @@ func TestCreateChannelRejectsBadFieldsAndWritesNothing(t *testing.T) {
 		{"SecretTooShort", webhook(map[string]any{"secret": "short-secret-15"}), "body.secret", "16 to 256 bytes"},
 		{"SecretTooLong", webhook(map[string]any{"secret": strings.Repeat("s", 257)}), "body.secret", ""},
 		{"SecretTooManyBytes", webhook(map[string]any{"secret": strings.Repeat("é", 129)}), "body.secret", "16 to 256 bytes"},
+		// The stores cannot hold NUL (Postgres text refuses it): without
+		// this check the answer was a bare 400 "invalid input".
+		{"SecretWithNUL", webhook(map[string]any{"secret": "0123456789abcdef\x00"}), "body.secret", "NUL"},
+		// Headers that the deliverer never sends (it manages them, or
+		// HTTP does): saving them would promise a header that never goes.
+		{"ContentEncoding", webhook(map[string]any{"headers": map[string]string{"Content-Encoding": "gzip"}}), "body.headers.Content-Encoding", "set by astro-runner"},
+		{"TE", webhook(map[string]any{"headers": map[string]string{"TE": "trailers"}}), "body.headers.TE", "set by astro-runner"},
+		{"Trailer", webhook(map[string]any{"headers": map[string]string{"Trailer": "X-A"}}), "body.headers.Trailer", "set by astro-runner"},
+		{"Upgrade", webhook(map[string]any{"headers": map[string]string{"upgrade": "h2c"}}), "body.headers.upgrade", "set by astro-runner"},
+		{"KeepAlive", webhook(map[string]any{"headers": map[string]string{"Keep-Alive": "timeout=5"}}), "body.headers.Keep-Alive", "set by astro-runner"},
+		{"ProxyConnection", webhook(map[string]any{"headers": map[string]string{"Proxy-Connection": "keep-alive"}}), "body.headers.Proxy-Connection", "set by astro-runner"},
+		// A host that is not ASCII is dialled as net/http maps it (IDNA),
+		// which the policy check cannot see: １２７.０.０.１ is 127.0.0.1.
+		{"FullwidthHost", webhook(map[string]any{"url": "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11:9/hook"}), "body.url", "ASCII"},
+		{"EscapedNonASCIIHost", webhook(map[string]any{"url": "http://%E2%91%A0%E2%91%A5%E2%91%A8.254.169.254/latest"}), "body.url", "ASCII"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -477,13 +499,17 @@ func TestListChannelsFollowsLinkHeader(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, res.Status)
 }
 
-// nextPath returns the path of a response's Link rel="next", or "".
+// nextPath returns the path of a response's Link rel="next", or "". The
+// answer carries other links too (rel="describedBy"), so it picks the one
+// with rel="next" rather than the first.
 func nextPath(res *response) string {
-	link := res.Header.Get("Link")
-	if link == "" {
-		return ""
+	re := regexp.MustCompile(`^<([^>]+)>;\s*rel="next"$`)
+	for _, v := range res.Header.Values("Link") {
+		if m := re.FindStringSubmatch(v); m != nil {
+			return m[1]
+		}
 	}
-	return link[1 : len(link)-len(`>; rel="next"`)]
+	return ""
 }
 
 func TestDeletingAChannelThatRulesUseConflicts(t *testing.T) {

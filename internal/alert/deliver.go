@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -249,7 +250,7 @@ func (d *Deliverer) attempt(ctx context.Context, ch *storage.Channel, msg *messa
 		if !validHeader(name, value) {
 			return discard(fmt.Sprintf("the channel's header %q is not a valid HTTP header", clean(name, 100)))
 		}
-		if !reservedHeader(name) {
+		if !ReservedHeader(name) {
 			req.Header.Set(name, value)
 		}
 	}
@@ -301,21 +302,21 @@ func (d *Deliverer) attempt(ctx context.Context, ch *storage.Channel, msg *messa
 	}
 }
 
-// reservedHeader reports whether a channel's extra header names one that
-// the deliverer sets, or one that HTTP itself manages: those are never
-// taken from the channel.
-func reservedHeader(name string) bool {
-	switch c := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name)); {
-	case strings.HasPrefix(c, "X-Astro-"):
-		return true
-	default:
-		switch c {
-		case "Content-Type", "Content-Length", "User-Agent", "Host", "Connection", "Transfer-Encoding",
-			"Te", "Trailer", "Upgrade", "Keep-Alive", "Proxy-Connection", "Content-Encoding":
-			return true
-		}
-	}
-	return false
+// ReservedHeaders are the request headers, in canonical form, that a
+// channel's extra headers cannot set: those the deliverer sets, and those
+// that HTTP itself manages. X-Astro-* are reserved as well. The API
+// refuses them when a channel is saved; the deliverer never sends them.
+var ReservedHeaders = []string{
+	"Connection", "Content-Encoding", "Content-Length", "Content-Type", "Host", "Keep-Alive",
+	"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "User-Agent",
+}
+
+// ReservedHeader reports whether a channel's extra header names one of
+// ReservedHeaders or an X-Astro-* header: those are never taken from the
+// channel.
+func ReservedHeader(name string) bool {
+	c := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name))
+	return strings.HasPrefix(c, "X-Astro-") || slices.Contains(ReservedHeaders, c)
 }
 
 // discardError is a job error that gives up, whose text is text alone: it

@@ -38,11 +38,12 @@ func TestRetryAfter(t *testing.T) {
 func TestChannelHeaderChecks(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"x-astro-signature", "X-Astro-Delivery", "X-ASTRO-EVENT", "X-Astro-Anything", "content-type",
-		"User-Agent", "Host", "Content-Length", "Transfer-Encoding", "Connection"} {
-		assert.True(t, reservedHeader(name), name)
+		"User-Agent", "Host", "Content-Length", "Transfer-Encoding", "Connection", "TE", "trailer", "Upgrade",
+		"Keep-Alive", "Proxy-Connection", "Content-Encoding"} {
+		assert.True(t, ReservedHeader(name), name)
 	}
 	for _, name := range []string{"Authorization", "X-Team", "X-Astronomer"} {
-		assert.False(t, reservedHeader(name), name)
+		assert.False(t, ReservedHeader(name), name)
 	}
 	assert.True(t, validHeader("Authorization", "Bearer abc\tdef"))
 	assert.False(t, validHeader("", "v"))

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/astro-runner/astro-runner/internal/netguard"
 )
@@ -40,9 +41,11 @@ func (e *URLError) Unwrap() error {
 }
 
 // ParseURL checks the form of a channel URL: at most MaxURLBytes bytes, an
-// absolute http or https URL with a host, without user information (put
-// credentials in a header or the signing secret instead). It returns the
-// parsed URL, or a *URLError.
+// absolute http or https URL with an ASCII host (net/http maps any other
+// host through IDNA before dialling, so CheckURL would judge a name other
+// than the one dialled), without user information (put credentials in a
+// header or the signing secret instead). It returns the parsed URL, or a
+// *URLError.
 func ParseURL(raw string) (*url.URL, error) {
 	if len(raw) > MaxURLBytes {
 		return nil, &URLError{Reason: fmt.Sprintf("must be at most %d bytes long", MaxURLBytes)}
@@ -68,6 +71,10 @@ func ParseURL(raw string) (*url.URL, error) {
 		return nil, &URLError{Reason: "must not carry a user name or password: use a header or the signing secret"}
 	case u.Hostname() == "":
 		return nil, &URLError{Reason: "must name a host"}
+	case !isASCII(u.Hostname()):
+		// net/http dials such a host as IDNA maps it ("１２７.０.０.１"
+		// is 127.0.0.1), which CheckURL could not see.
+		return nil, &URLError{Reason: "must have an ASCII host name: write an internationalized name in its xn-- form"}
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
@@ -77,6 +84,16 @@ func ParseURL(raw string) (*url.URL, error) {
 		return nil, &URLError{Reason: "has an empty port"}
 	}
 	return u, nil
+}
+
+// isASCII reports whether s holds only ASCII characters.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // describeParseError returns the reason of a url.Parse error without the

@@ -33,6 +33,12 @@ func TestParseURLRefusesBadForms(t *testing.T) {
 		{"BadEscape", "http://127.0.0.1/%zz", "invalid percent-encoding"},
 		{"Space", "http://a b/x", "is not a valid URL"},
 		{"TooLong", "http://127.0.0.1/" + strings.Repeat("a", alert.MaxURLBytes), "at most 2048 bytes"},
+		// net/http would dial these as 127.0.0.1 (IDNA maps fullwidth and
+		// circled digits, and the ideographic full stop).
+		{"FullwidthDigits", "http://\uff11\uff12\uff17.\uff10.\uff10.\uff11/x", "must have an ASCII host name"},
+		{"IdeographicFullStop", "http://127\u30020\u30020\u30021/x", "must have an ASCII host name"},
+		{"EscapedCircledDigits", "http://%E2%91%A0%E2%91%A1%E2%91%A6.0.0.1/x", "must have an ASCII host name"},
+		{"UnicodeName", "https://b\u00fccher.example/x", "must have an ASCII host name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,6 +60,7 @@ func TestParseURLAcceptsHTTPAndHTTPS(t *testing.T) {
 		"https://127.0.0.1:8443/services/T0/B0/abc?x=1#f",
 		"http://[::1]:9/x",
 		"https://hooks.example.com",
+		"https://xn--bcher-kva.example/b%C3%BCcher?q=%C3%A9", // an IDN in its ASCII form; the path may be anything
 		"http://127.0.0.1/" + strings.Repeat("a", alert.MaxURLBytes-len("http://127.0.0.1/")),
 	} {
 		u, err := alert.ParseURL(raw)
