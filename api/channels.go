@@ -706,15 +706,42 @@ const alertWebhookDescription = "What astro-runner sends to a webhook channel: a
 	"raw body bytes as received). To verify, compute it over the raw body before parsing it, compare in constant time, " +
 	"and refuse a t too far from now (5 minutes, say) to stop replays.\n\n" +
 	"Delivery: a 2xx answer delivers the message. A network error, a timeout, a 5xx or a 429 answer is retried later " +
-	"with backoff (after Retry-After when the answer sends one), up to a limit of attempts, then the message is " +
+	"with backoff (or after Retry-After, when the answer sends one and it is longer), up to a limit of attempts, then the message is " +
 	"discarded; any other answer (a 4xx, a redirect) discards it at once. Redirects are not followed. Answer 2xx " +
 	"quickly and do slow work afterwards. Every attempt is listed by GET /channel/{id}/deliveries."
+
+// openEventSchemas drops "additionalProperties: false" from the alert
+// document's schema and the schemas it refers to: version 1 may gain
+// fields, and a receiver that validates against the published schema must
+// still accept them.
+func openEventSchemas(reg huma.Registry, s *huma.Schema, seen map[*huma.Schema]bool) {
+	if s == nil || seen[s] {
+		return
+	}
+	seen[s] = true
+	if s.Ref != "" {
+		openEventSchemas(reg, reg.SchemaFromRef(s.Ref), seen)
+		return
+	}
+	s.AdditionalProperties = nil
+	for _, p := range s.Properties {
+		openEventSchemas(reg, p, seen)
+	}
+	openEventSchemas(reg, s.Items, seen)
+	for _, sub := range s.OneOf {
+		openEventSchemas(reg, sub, seen)
+	}
+	for _, sub := range s.AnyOf {
+		openEventSchemas(reg, sub, seen)
+	}
+}
 
 // registerAlertWebhook adds the alert document (alert.Event) to the
 // schemas and describes, as the OpenAPI 3.1 webhook "alert", the request
 // that a webhook channel receives.
 func registerAlertWebhook(oapi *huma.OpenAPI) {
 	event := oapi.Components.Schemas.Schema(reflect.TypeFor[alert.Event](), true, "")
+	openEventSchemas(oapi.Components.Schemas, event, map[*huma.Schema]bool{})
 	header := func(name, description string, example any, enum ...any) *huma.Param {
 		return &huma.Param{
 			Name: name, In: "header", Required: true, Description: description,

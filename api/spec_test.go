@@ -403,3 +403,16 @@ func TestOpenAPI30WritesNullableReferencesThe30Way(t *testing.T) {
 	assert.Contains(t, string(res.Body), "nullable: true")
 	assert.NotContains(t, string(res.Body), `type: "null"`)
 }
+
+// TestAlertDocumentSchemasAcceptAddedFields checks that the alert document's
+// schemas do not forbid additional properties, since version 1 may gain
+// fields, while the API's own response schemas still do.
+func TestAlertDocumentSchemasAcceptAddedFields(t *testing.T) {
+	t.Parallel()
+	schemas := specAPI().Components.Schemas.Map()
+	for _, name := range []string{"AlertEvent", "AlertEventExecution", "AlertEventPlan", "AlertEventRule", "AlertFailedStep", "AlertFailedAssertion"} {
+		require.Contains(t, schemas, name)
+		assert.Nil(t, schemas[name].AdditionalProperties, "%s must accept fields added to version 1", name)
+	}
+	assert.Equal(t, false, schemas["Channel"].AdditionalProperties, "response schemas stay closed")
+}

@@ -982,7 +982,7 @@ type ChannelBody struct {
 	// Examples: ops-webhook
 	Name string `json:"name"`
 
-	// Secret Signing secret of a webhook channel, 16 to 256 bytes. Omitted keeps the stored secret; "" removes it.
+	// Secret Signing secret of a webhook channel, 16 to 256 bytes without NUL characters. Omitted keeps the stored secret; "" removes it.
 	//
 	// Examples: whsec_4f1c2d3e4f5a6b7c8d9e
 	Secret *string `json:"secret,omitempty"`
@@ -1020,12 +1020,12 @@ type ChannelCreateBody struct {
 	// Examples: ops-webhook
 	Name string `json:"name"`
 
-	// Secret Secret that signs the deliveries of a webhook channel (the X-Astro-Signature header): 16 to 256 bytes; omitted or empty, deliveries are not signed. A slack channel takes none. Write-only: answers say only whether one is set.
+	// Secret Secret that signs the deliveries of a webhook channel (the X-Astro-Signature header): 16 to 256 bytes, without NUL characters; omitted or empty, deliveries are not signed. A slack channel takes none. Write-only: answers say only whether one is set.
 	//
 	// Examples: whsec_4f1c2d3e4f5a6b7c8d9e
 	Secret *string `json:"secret,omitempty"`
 
-	// Url Where deliveries go: an absolute http or https URL with a host and without user name or password, at most 2048 bytes. It must pass the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY), checked now and again on every delivery. For a slack channel it is the incoming-webhook URL, a credential: it is write-only, and answers show only its scheme and host.
+	// Url Where deliveries go: an absolute http or https URL with an ASCII host (an internationalized name in its xn-- form) and without user name or password, at most 2048 bytes. It must pass the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY), checked now and again on every delivery. For a slack channel it is the incoming-webhook URL, a credential: it is write-only, and answers show only its scheme and host.
 	//
 	// Examples: https://hooks.example.com/astro
 	Url string `json:"url"`

@@ -626,7 +626,7 @@ export interface webhooks {
          *     - `X-Astro-Delivery`: the identity of the message (delivery_id in the body). It is the same on every attempt to deliver the message: deduplicate on it.
          *     - `X-Astro-Signature: t=<unix>,v1=<hex>`, when the channel has a secret: t is the time of the attempt in Unix seconds and v1 the lowercase hex HMAC-SHA256, keyed with the secret, of the text `<t>.<body>` (t, a dot, then the raw body bytes as received). To verify, compute it over the raw body before parsing it, compare in constant time, and refuse a t too far from now (5 minutes, say) to stop replays.
          *
-         *     Delivery: a 2xx answer delivers the message. A network error, a timeout, a 5xx or a 429 answer is retried later with backoff (after Retry-After when the answer sends one), up to a limit of attempts, then the message is discarded; any other answer (a 4xx, a redirect) discards it at once. Redirects are not followed. Answer 2xx quickly and do slow work afterwards. Every attempt is listed by GET /channel/{id}/deliveries.
+         *     Delivery: a 2xx answer delivers the message. A network error, a timeout, a 5xx or a 429 answer is retried later with backoff (or after Retry-After, when the answer sends one and it is longer), up to a limit of attempts, then the message is discarded; any other answer (a 4xx, a redirect) discards it at once. Redirects are not followed. Answer 2xx quickly and do slow work afterwards. Every attempt is listed by GET /channel/{id}/deliveries.
          */
         post: operations["alert-webhook"];
         delete?: never;
@@ -1123,7 +1123,7 @@ export interface components {
              */
             name: string;
             /**
-             * @description Signing secret of a webhook channel, 16 to 256 bytes. Omitted keeps the stored secret; "" removes it.
+             * @description Signing secret of a webhook channel, 16 to 256 bytes without NUL characters. Omitted keeps the stored secret; "" removes it.
              * @example whsec_4f1c2d3e4f5a6b7c8d9e
              */
             secret?: string;
@@ -1161,12 +1161,12 @@ export interface components {
              */
             name: string;
             /**
-             * @description Secret that signs the deliveries of a webhook channel (the X-Astro-Signature header): 16 to 256 bytes; omitted or empty, deliveries are not signed. A slack channel takes none. Write-only: answers say only whether one is set.
+             * @description Secret that signs the deliveries of a webhook channel (the X-Astro-Signature header): 16 to 256 bytes, without NUL characters; omitted or empty, deliveries are not signed. A slack channel takes none. Write-only: answers say only whether one is set.
              * @example whsec_4f1c2d3e4f5a6b7c8d9e
              */
             secret?: string;
             /**
-             * @description Where deliveries go: an absolute http or https URL with a host and without user name or password, at most 2048 bytes. It must pass the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY), checked now and again on every delivery. For a slack channel it is the incoming-webhook URL, a credential: it is write-only, and answers show only its scheme and host.
+             * @description Where deliveries go: an absolute http or https URL with an ASCII host (an internationalized name in its xn-- form) and without user name or password, at most 2048 bytes. It must pass the server's network policy (ASTRO_TARGET_ALLOW, ASTRO_TARGET_DENY), checked now and again on every delivery. For a slack channel it is the incoming-webhook URL, a credential: it is write-only, and answers show only its scheme and host.
              * @example https://hooks.example.com/astro
              */
             url: string;
