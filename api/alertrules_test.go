@@ -18,11 +18,7 @@ import (
 // createRule creates an alert rule through the API and returns it.
 func (e *testEnv) createRule(body map[string]any) AlertRule {
 	e.t.Helper()
-	res := e.request(http.MethodPost, "/alert-rule", body)
-	require.Equal(e.t, http.StatusCreated, res.Status, "body: %s", res.Body)
-	var r AlertRule
-	res.decode(e.t, &r)
-	return r
+	return created[AlertRule](e, "/alert-rule", body)
 }
 
 // ruleCount returns how many alert rules the store holds.

@@ -55,11 +55,7 @@ func slackBody(name string) map[string]any {
 // createChannel creates a channel through the API and returns it.
 func (e *testEnv) createChannel(body map[string]any) Channel {
 	e.t.Helper()
-	res := e.request(http.MethodPost, "/channel", body)
-	require.Equal(e.t, http.StatusCreated, res.Status, "body: %s", res.Body)
-	var c Channel
-	res.decode(e.t, &c)
-	return c
+	return created[Channel](e, "/channel", body)
 }
 
 // channelCount returns how many channels the store holds.

@@ -16,14 +16,20 @@ import (
 
 func schedulePath(planID uuid.UUID) string { return "/plan/" + planID.String() + "/schedule" }
 
+// created POSTs body to path, requires 201 and returns the answer's body.
+func created[T any](e *testEnv, path string, body map[string]any) T {
+	e.t.Helper()
+	res := e.request(http.MethodPost, path, body)
+	require.Equal(e.t, http.StatusCreated, res.Status, "body: %s", res.Body)
+	var v T
+	res.decode(e.t, &v)
+	return v
+}
+
 // createSchedule creates a schedule of a plan through the API.
 func (e *testEnv) createSchedule(planID uuid.UUID, body map[string]any) Schedule {
 	e.t.Helper()
-	res := e.request(http.MethodPost, schedulePath(planID), body)
-	require.Equal(e.t, http.StatusCreated, res.Status, "body: %s", res.Body)
-	var sc Schedule
-	res.decode(e.t, &sc)
-	return sc
+	return created[Schedule](e, schedulePath(planID), body)
 }
 
 // scheduleCount returns how many schedules the store holds.
