@@ -197,7 +197,7 @@ func Load(lookup LookupFunc) (*Config, error) {
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			r.fail("ASTRO_METRICS_ADDR", fmt.Sprintf("%q is not host:port", c.MetricsAddr))
-		} else if c.MetricsAddr == c.Addr {
+		} else if _, port, _ := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr == c.Addr && port != "0" {
 			r.fail("ASTRO_METRICS_ADDR", fmt.Sprintf("%q must differ from ASTRO_ADDR: the API serves /metrics there already", c.MetricsAddr))
 		}
 	}
