@@ -10,4 +10,6 @@ import (
 func SetClock(c *QueueStateCollector, now func() time.Time) { c.now = now }
 
 // AddedByQueue exposes addedByQueue.
-func AddedByQueue(ps []*storage.JobEnqueueParams, added int) map[string]int { return addedByQueue(ps, added) }
+func AddedByQueue(ps []*storage.JobEnqueueParams, added int) map[string]int {
+	return addedByQueue(ps, added)
+}
