@@ -13,12 +13,12 @@ import (
 )
 
 // withMetrics serves m at /metrics, observes every request in it and
-// instruments the store, as serve does.
-func withMetrics(m *metrics.Metrics) envOption {
+// instruments the store, labelled backend, as serve does.
+func withMetrics(m *metrics.Metrics, backend string) envOption {
 	return func(d *Deps) {
 		d.Metrics = m.Handler()
 		d.ObserveRequestFunc = m.HTTP.Observe
-		d.Store = metrics.InstrumentStore(d.Store, "sqlite", m.Store)
+		d.Store = metrics.InstrumentStore(d.Store, backend, m.Store)
 	}
 }
 
@@ -28,7 +28,11 @@ func withMetrics(m *metrics.Metrics) envOption {
 // requests made.
 func TestMetricsEndpoint(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, withToken(testToken), withMetrics(metrics.New(metrics.Options{})))
+	backend := "sqlite"
+	if onPostgres(t) {
+		backend = "postgres"
+	}
+	e := newEnv(t, withToken(testToken), withMetrics(metrics.New(metrics.Options{}), backend))
 
 	p := e.createPlan("metered", nil)
 	require.Equal(t, http.StatusOK, e.request(http.MethodGet, "/plan/"+p.ID.String(), nil).Status)
@@ -58,9 +62,9 @@ func TestMetricsEndpoint(t *testing.T) {
 		`astro_http_requests_total{code="404",method="other",route="unmatched"} 1`,
 		`astro_http_requests_total{code="401",method="GET",route="/metrics"} 2`,
 		`astro_http_request_duration_seconds_count{method="GET",route="/plan/{id}"} 3`,
-		`astro_store_operation_duration_seconds_count{backend="sqlite",operation="PlanCreate"} 1`,
-		`astro_store_operation_duration_seconds_count{backend="sqlite",operation="PlanGetByID"} 2`,
-		fmt.Sprintf(`astro_store_errors_total{backend="sqlite",kind=%q,operation="PlanGetByID"} 1`, metrics.KindNotFound),
+		fmt.Sprintf(`astro_store_operation_duration_seconds_count{backend=%q,operation="PlanCreate"} 1`, backend),
+		fmt.Sprintf(`astro_store_operation_duration_seconds_count{backend=%q,operation="PlanGetByID"} 2`, backend),
+		fmt.Sprintf(`astro_store_errors_total{backend=%q,kind=%q,operation="PlanGetByID"} 1`, backend, metrics.KindNotFound),
 	} {
 		require.Contains(t, text, line+"\n")
 	}
