@@ -81,11 +81,13 @@ func TestServeWiresMetrics(t *testing.T) {
 		require.NoError(t, <-done)
 	}()
 
+	// serve logs "listening" once it has opened the secret box (a
+	// SecretList call) and started everything.
 	var addr string
 	require.Eventually(t, func() bool {
 		addr = logField(t, logs.String(), "metrics listener", "addr")
-		return addr != ""
-	}, 10*time.Second, 10*time.Millisecond, "the metrics listener is logged: %s", logs.String())
+		return addr != "" && logField(t, logs.String(), "listening", "addr") != ""
+	}, 10*time.Second, 10*time.Millisecond, "serve starts: %s", logs.String())
 
 	res, err := http.Get("http://" + addr + "/metrics")
 	require.NoError(t, err)
