@@ -372,7 +372,7 @@ func logAndRecover(next http.Handler, logger *slog.Logger, mux *http.ServeMux,
 			switch {
 			case status >= http.StatusInternalServerError:
 				level = slog.LevelError
-			case isHealthProbe(r.URL.Path):
+			case isHealthProbe(r.URL.Path) && status < http.StatusBadRequest:
 				level = slog.LevelDebug
 			}
 			logger.LogAttrs(ctx, level, "http request",
@@ -389,11 +389,12 @@ func logAndRecover(next http.Handler, logger *slog.Logger, mux *http.ServeMux,
 	})
 }
 
-// isHealthProbe reports whether a request path is a health check, which
-// orchestrators poll every few seconds: their successful requests are
-// logged at debug, so they do not drown the request log.
+// isHealthProbe reports whether a request path is a health check or the
+// metrics, which orchestrators and Prometheus poll every few seconds:
+// their successful requests are logged at debug, so they do not drown the
+// request log.
 func isHealthProbe(p string) bool {
-	return p == "/healthz" || p == "/readyz"
+	return p == "/healthz" || p == "/readyz" || p == "/metrics"
 }
 
 // publicPaths are the exact paths served without a token.

@@ -72,6 +72,16 @@ func TestMetricsEndpoint(t *testing.T) {
 	require.NotContains(t, text, missing.String(), "no raw path")
 	require.NotContains(t, text, "/coffee")
 	require.NotContains(t, text, "BREW")
+
+	// Scrapes come every few seconds: a successful one is logged at debug,
+	// like the health checks; a refused one at info.
+	levels := map[int]string{}
+	for _, r := range e.logs.records(t) {
+		if r["msg"] == "http request" && r["path"] == "/metrics" {
+			levels[int(r["status"].(float64))] = r["level"].(string)
+		}
+	}
+	require.Equal(t, map[int]string{http.StatusOK: "DEBUG", http.StatusUnauthorized: "INFO"}, levels)
 }
 
 // TestMetricsNotRoutedWithoutHandler checks that /metrics is an unknown
