@@ -244,3 +244,28 @@ func testStoreMetrics(t *testing.T, raw storage.Store, backend string) {
 	require.Len(t, series(t, reg, "astro_queue_oldest_available_age_seconds", map[string]string{"queue": "eu"}), 1)
 	require.EqualValues(t, 1, histCount(t, reg, durationName, op("JobStats")))
 }
+
+// okStore answers PlanGetByID at once, to measure the decorator alone.
+type okStore struct{ storage.Store }
+
+func (okStore) PlanGetByID(context.Context, uuid.UUID) (*storage.Plan, error) { return nil, nil }
+
+// BenchmarkInstrumentedCall measures what the decorator adds to one store
+// call: compare with the bare store.
+func BenchmarkInstrumentedCall(b *testing.B) {
+	ctx := context.Background()
+	id := uuid.New()
+	for _, tc := range []struct {
+		name string
+		st   storage.Store
+	}{
+		{"bare", okStore{}},
+		{"instrumented", metrics.InstrumentStore(okStore{}, "fake", metrics.New(metrics.Options{}).Store)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				_, _ = tc.st.PlanGetByID(ctx, id)
+			}
+		})
+	}
+}
