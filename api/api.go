@@ -74,6 +74,16 @@ type Deps struct {
 	// ChannelTester sends the sample message of POST /channel/{id}/test;
 	// the real one is *alert.Deliverer. Nil answers that route with 503.
 	ChannelTester ChannelTester
+	// Metrics, when set, is served at GET /metrics (the Prometheus text
+	// format), behind APIToken like every route but the health checks and
+	// the documents. It is not an operation of the OpenAPI document. Nil
+	// leaves /metrics unrouted.
+	Metrics http.Handler
+	// ObserveRequestFunc, when set, is called once per request after it
+	// was answered, with its method, the ServeMux pattern that matched it
+	// ("GET /plan/{id}", or empty when none did), the status sent and the
+	// time taken; (*metrics.HTTPMetrics).Observe fits. It must not block.
+	ObserveRequestFunc func(method, pattern string, status int, elapsed time.Duration)
 }
 
 // withDefaults returns a copy of d with defaults filled in.

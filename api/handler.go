@@ -33,13 +33,15 @@ const requestIDHeader = "X-Request-ID"
 const maxRequestIDLength = 128
 
 // NewHandler returns the complete HTTP handler of the API: the operations
-// of Register, the OpenAPI and schema documents, and the embedded docs page
-// at /docs. Every request passes, outermost first, through:
+// of Register, the OpenAPI and schema documents, the embedded docs page
+// at /docs, and deps.Metrics at /metrics when it is set. Every request
+// passes, outermost first, through:
 //
 //   - the request ID: X-Request-ID is kept if it is at most 128 characters
 //     of [A-Za-z0-9._-] and generated otherwise, and sent back;
 //   - the request log: one slog record per request with the method, the
-//     route pattern, the status, the duration and the request ID;
+//     route pattern, the status, the duration and the request ID; the same
+//     goes to deps.ObserveRequestFunc when it is set;
 //   - panic recovery: a panicking handler gives a bare 500 problem;
 //   - bearer authentication, when deps.APIToken is set: every route except
 //     /healthz, /readyz, /docs, /openapi.* and /schemas/ requires
@@ -58,12 +60,15 @@ func NewHandler(deps Deps) http.Handler {
 	docs := docsui.Handler(docsui.Options{})
 	mux.Handle("/docs", docs)
 	mux.Handle("/docs/", docs)
+	if deps.Metrics != nil {
+		mux.Handle("GET /metrics", deps.Metrics)
+	}
 
 	var h http.Handler = recordPattern(withSpec30(withRouteProblems(mux), api.OpenAPI()))
 	h = withBodyErrors(h)
 	h = withTimeout(h, requestTimeout)
 	h = requireToken(h, deps.APIToken)
-	h = logAndRecover(h, deps.Logger, mux)
+	h = logAndRecover(h, deps.Logger, mux, deps.ObserveRequestFunc)
 	h = withRequestID(h)
 	return h
 }
@@ -328,8 +333,10 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // logAndRecover logs one record per request and turns a panic into a bare
 // 500 problem. The route is the mux pattern; for a request that never
 // reached the mux (such as a 401) it is looked up in mux. Neither headers
-// nor query strings are logged, so tokens never reach the log.
-func logAndRecover(next http.Handler, logger *slog.Logger, mux *http.ServeMux) http.Handler {
+// nor query strings are logged, so tokens never reach the log. observe,
+// when not nil, is told of every request too.
+func logAndRecover(next http.Handler, logger *slog.Logger, mux *http.ServeMux,
+	observe func(method, pattern string, status int, elapsed time.Duration)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -357,11 +364,15 @@ func logAndRecover(next http.Handler, logger *slog.Logger, mux *http.ServeMux) h
 			if status == 0 {
 				status = http.StatusOK
 			}
+			elapsed := time.Since(start)
+			if observe != nil {
+				observe(r.Method, route, status, elapsed)
+			}
 			level := slog.LevelInfo
 			switch {
 			case status >= http.StatusInternalServerError:
 				level = slog.LevelError
-			case isHealthProbe(r.URL.Path):
+			case isHealthProbe(r.URL.Path) && status < http.StatusBadRequest:
 				level = slog.LevelDebug
 			}
 			logger.LogAttrs(ctx, level, "http request",
@@ -369,7 +380,7 @@ func logAndRecover(next http.Handler, logger *slog.Logger, mux *http.ServeMux) h
 				slog.String("route", route),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", status),
-				slog.Duration("duration", time.Since(start)),
+				slog.Duration("duration", elapsed),
 				slog.Int64("bytes", sw.bytes),
 				slog.String("request_id", st.id),
 			)
@@ -378,11 +389,12 @@ func logAndRecover(next http.Handler, logger *slog.Logger, mux *http.ServeMux) h
 	})
 }
 
-// isHealthProbe reports whether a request path is a health check, which
-// orchestrators poll every few seconds: their successful requests are
-// logged at debug, so they do not drown the request log.
+// isHealthProbe reports whether a request path is a health check or the
+// metrics, which orchestrators and Prometheus poll every few seconds:
+// their successful requests are logged at debug, so they do not drown the
+// request log.
 func isHealthProbe(p string) bool {
-	return p == "/healthz" || p == "/readyz"
+	return p == "/healthz" || p == "/readyz" || p == "/metrics"
 }
 
 // publicPaths are the exact paths served without a token.

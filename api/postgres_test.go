@@ -52,6 +52,8 @@ var postgresTests = map[string]func(*testing.T){
 	"TestCancelQueuedExecution":                                  TestCancelQueuedExecution,
 	"TestCancelRunningExecutionFlagsItsJob":                      TestCancelRunningExecutionFlagsItsJob,
 	"TestCreatePlan":                                             TestCreatePlan,
+	"TestMetricsEndpoint":                                        TestMetricsEndpoint,
+	"TestMetricsNotRoutedWithoutHandler":                         TestMetricsNotRoutedWithoutHandler,
 	"TestPlanRetention":                                          TestPlanRetention,
 	"TestPlanRetentionValidation":                                TestPlanRetentionValidation,
 	"TestCreatePlanBodyTooLarge":                                 TestCreatePlanBodyTooLarge,

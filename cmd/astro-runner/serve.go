@@ -101,6 +101,14 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	if err != nil {
 		return err
 	}
+	// From here on, store records its operations; raw is the backend's own.
+	raw := store
+	m, store := newMetrics(cfg, raw)
+	stopMetrics, err := serveMetrics(cfg, m, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	box, err := openSecretBox(ctx, cfg, store, log)
 	if err != nil {
 		return err
@@ -127,7 +135,7 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	if l, ok := store.(listener); ok {
+	if l, ok := raw.(listener); ok {
 		wg.Go(func() { l.Listen(workCtx, pools.wake, pools.checkCancels) })
 	}
 	wg.Go(func() { reconcile(workCtx, handler, log) })
@@ -170,6 +178,7 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 				PlanEnvAllow: cfg.PlanEnvAllow, Version: version, WakeFunc: pools.wake,
 				CancelFunc: pools.checkCancels, Secrets: box, ScheduleMinInterval: cfg.ScheduleMinInterval,
 				TargetPolicy: policy, ChannelTester: deliverer,
+				Metrics: m.Handler(), ObserveRequestFunc: m.HTTP.Observe,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,

@@ -131,6 +131,16 @@ type Config struct {
 	// for the links in alert messages. Defaults to http://localhost and
 	// the port of ASTRO_ADDR.
 	PublicURL string
+	// MetricsAddr is ASTRO_METRICS_ADDR. When set, a second listener there
+	// serves the Prometheus metrics at /metrics without a token, for a
+	// scrape that stays inside a private network; the API serves them at
+	// /metrics either way, behind ASTRO_API_TOKEN. The worker command
+	// serves them only there.
+	MetricsAddr string
+	// MetricsPlanLabels is ASTRO_METRICS_PLAN_LABELS: true adds the plan's
+	// name as a label to the run metrics, false (default) does not, as
+	// plan names are unbounded.
+	MetricsPlanLabels bool
 }
 
 // LogFormat names a log format.
@@ -185,6 +195,21 @@ func Load(lookup LookupFunc) (*Config, error) {
 		r.fail("ASTRO_SCHEDULER", fmt.Sprintf("unknown value %q: want on or off", v))
 	}
 	c.ExecutionRetention = r.retention("ASTRO_EXECUTION_RETENTION")
+	c.MetricsAddr = r.str("ASTRO_METRICS_ADDR", "")
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			r.fail("ASTRO_METRICS_ADDR", fmt.Sprintf("%q is not host:port", c.MetricsAddr))
+		} else if _, port, _ := net.SplitHostPort(c.MetricsAddr); c.MetricsAddr == c.Addr && port != "0" {
+			r.fail("ASTRO_METRICS_ADDR", fmt.Sprintf("%q must differ from ASTRO_ADDR: the API serves /metrics there already", c.MetricsAddr))
+		}
+	}
+	switch v := r.str("ASTRO_METRICS_PLAN_LABELS", "false"); v {
+	case "true":
+		c.MetricsPlanLabels = true
+	case "false":
+	default:
+		r.fail("ASTRO_METRICS_PLAN_LABELS", fmt.Sprintf("unknown value %q: want true or false", v))
+	}
 	switch c.Backend {
 	case BackendMemory, BackendSQLite:
 	case BackendPostgres:

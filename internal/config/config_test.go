@@ -75,6 +75,10 @@ func TestInvalidValuesNameTheirVariable(t *testing.T) {
 		{map[string]string{"ASTRO_PUBLIC_URL": "ftp://astro.example.com"}, "ASTRO_PUBLIC_URL"},
 		{map[string]string{"ASTRO_PUBLIC_URL": "https://astro.example.com/?x=1"}, "ASTRO_PUBLIC_URL"},
 		{map[string]string{"ASTRO_PUBLIC_URL": "https://user:pw@astro.example.com"}, "ASTRO_PUBLIC_URL"},
+		{map[string]string{"ASTRO_METRICS_ADDR": "9090"}, "ASTRO_METRICS_ADDR"},
+		{map[string]string{"ASTRO_METRICS_ADDR": "127.0.0.1:9090", "ASTRO_ADDR": "127.0.0.1:9090"}, "ASTRO_METRICS_ADDR"},
+		{map[string]string{"ASTRO_METRICS_PLAN_LABELS": "yes"}, "ASTRO_METRICS_PLAN_LABELS"},
+		{map[string]string{"ASTRO_METRICS_PLAN_LABELS": "1"}, "ASTRO_METRICS_PLAN_LABELS"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want+"="+tc.env[tc.want], func(t *testing.T) {
@@ -148,4 +152,23 @@ func TestAlertSettingsAreRead(t *testing.T) {
 	c, err = config.Load(env(map[string]string{"ASTRO_ADDR": "127.0.0.1:9090"}))
 	require.NoError(t, err)
 	require.Equal(t, "http://localhost:9090", c.PublicURL, "the default follows ASTRO_ADDR's port")
+}
+
+func TestMetricsSettingsAreRead(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load(env(nil))
+	require.NoError(t, err)
+	require.Empty(t, c.MetricsAddr, "no metrics listener by default")
+	require.False(t, c.MetricsPlanLabels, "no plan labels by default")
+
+	c, err = config.Load(env(map[string]string{
+		"ASTRO_METRICS_ADDR": "127.0.0.1:9464", "ASTRO_METRICS_PLAN_LABELS": "true",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:9464", c.MetricsAddr)
+	require.True(t, c.MetricsPlanLabels)
+
+	c, err = config.Load(env(map[string]string{"ASTRO_METRICS_PLAN_LABELS": "false"}))
+	require.NoError(t, err)
+	require.False(t, c.MetricsPlanLabels)
 }

@@ -118,6 +118,17 @@ func redactParseError(err error) error {
 // Pool returns the store's connection pool, for listeners and tests.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
+// PoolStats returns a snapshot of the store's connection pools, for
+// metrics: "main", and "queue" when Config.AsyncQueueCommit gave the
+// worker's bookkeeping a pool of its own.
+func (s *Store) PoolStats() map[string]*pgxpool.Stat {
+	stats := map[string]*pgxpool.Stat{"main": s.pool.Stat()}
+	if s.qpool != nil {
+		stats["queue"] = s.qpool.Stat()
+	}
+	return stats
+}
+
 // MigrateDirection says which way Migrate moves.
 type MigrateDirection = migration.Direction
 
