@@ -22,6 +22,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/astro-runner/astro-runner/internal/alert"
 	"github.com/astro-runner/astro-runner/internal/netguard"
@@ -74,6 +75,11 @@ type Deps struct {
 	// ChannelTester sends the sample message of POST /channel/{id}/test;
 	// the real one is *alert.Deliverer. Nil answers that route with 503.
 	ChannelTester ChannelTester
+	// TracerProvider, when set, gives every request but the health checks
+	// a server span, and the job of each execution it creates the trace
+	// context of that span, so that the job's span links to it. Nil (the
+	// default, and tracing.Tracing's when tracing is off) traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // withDefaults returns a copy of d with defaults filled in.

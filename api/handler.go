@@ -36,6 +36,7 @@ const maxRequestIDLength = 128
 // of Register, the OpenAPI and schema documents, and the embedded docs page
 // at /docs. Every request passes, outermost first, through:
 //
+//   - a server span, when deps.TracerProvider is set (see withTracing);
 //   - the request ID: X-Request-ID is kept if it is at most 128 characters
 //     of [A-Za-z0-9._-] and generated otherwise, and sent back;
 //   - the request log: one slog record per request with the method, the
@@ -65,6 +66,7 @@ func NewHandler(deps Deps) http.Handler {
 	h = requireToken(h, deps.APIToken)
 	h = logAndRecover(h, deps.Logger, mux)
 	h = withRequestID(h)
+	h = withTracing(h, deps.TracerProvider, mux)
 	return h
 }
 
