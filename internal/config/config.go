@@ -129,6 +129,11 @@ type Config struct {
 	// for the links in alert messages. Defaults to http://localhost and
 	// the port of ASTRO_ADDR.
 	PublicURL string
+	// TraceTargets is ASTRO_TRACE_TARGETS: when tracing is on (see package
+	// tracing), each step's request carries the W3C traceparent of its
+	// HTTP client span, so that the targets' spans join the run's trace.
+	// true (default) or false; a plan can also turn it off per step.
+	TraceTargets bool
 }
 
 // LogFormat names a log format.
@@ -174,6 +179,7 @@ func Load(lookup LookupFunc) (*Config, error) {
 		ScheduleMinInterval: r.duration("ASTRO_SCHEDULE_MIN_INTERVAL", 10*time.Second, time.Second),
 		AlertMinInterval:    r.duration("ASTRO_ALERT_MIN_INTERVAL", 5*time.Minute, 0),
 		AlertMaxAttempts:    r.integer("ASTRO_ALERT_MAX_ATTEMPTS", 12, 1, 50),
+		TraceTargets:        r.traceTargets(),
 	}
 	switch v := r.str("ASTRO_SCHEDULER", "on"); v {
 	case "on":
