@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/astro-runner/astro-runner/internal/config"
 )
 
 // These tests set OTEL_ variables, which the OpenTelemetry SDK reads from
@@ -186,4 +188,14 @@ func TestServeTracesARunAndFlushesOnExit(t *testing.T) {
 	require.Len(t, seen, 1)
 	assert.Contains(t, seen[0], "-"+exec.Result.TraceID+"-", "the target saw the run's trace")
 	assert.Contains(t, stderr.String(), "tracing on", "logged at start-up")
+}
+
+func TestRunnerFollowsASTROTraceTargets(t *testing.T) {
+	for v, wantOff := range map[string]bool{"": false, "true": false, "false": true} {
+		cfg, err := config.Load(envOf(map[string]string{"ASTRO_TRACE_TARGETS": v}))
+		require.NoError(t, err)
+		r, err := newRunner(cfg)
+		require.NoError(t, err)
+		assert.Equal(t, wantOff, r.NoTracePropagation, "ASTRO_TRACE_TARGETS=%q", v)
+	}
 }
