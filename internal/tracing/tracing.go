@@ -39,18 +39,6 @@ import (
 // otherwise.
 const DefaultServiceName = "astro-runner"
 
-// Instrumentation scope names of the tracers, one per component.
-const (
-	// ScopeAPI names the tracer of API request spans.
-	ScopeAPI = "github.com/astro-runner/astro-runner/api"
-	// ScopeWorker names the tracer of job spans.
-	ScopeWorker = "github.com/astro-runner/astro-runner/internal/worker"
-	// ScopePlanjob names the tracer of execution spans.
-	ScopePlanjob = "github.com/astro-runner/astro-runner/internal/planjob"
-	// ScopePlanrun names the tracer of step and HTTP client spans.
-	ScopePlanrun = "github.com/astro-runner/astro-runner/internal/planrun"
-)
-
 // Options configure Setup.
 type Options struct {
 	// Version is the build version, recorded as service.version.
