@@ -198,10 +198,14 @@ func TestTracingNamesRequestsByRouteTemplate(t *testing.T) {
 		require.NoError(t, err)
 		_ = res.Body.Close()
 	}
+	// A server span ends just after its response is written: wait for it.
 	names := map[string]sdktrace.ReadOnlySpan{}
-	for _, s := range rec.Ended() {
-		names[s.Name()] = s
-	}
+	require.Eventually(t, func() bool {
+		for _, s := range rec.Ended() {
+			names[s.Name()] = s
+		}
+		return len(rec.Ended()) >= 3
+	}, 30*time.Second, 5*time.Millisecond)
 	require.Len(t, names, 3, "no span for the health check: %v", names)
 	plan := names["GET /plan/{id}"]
 	require.NotNil(t, plan)
