@@ -22,6 +22,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/astro-runner/astro-runner/internal/alert"
 	"github.com/astro-runner/astro-runner/internal/netguard"
@@ -84,6 +85,11 @@ type Deps struct {
 	// ("GET /plan/{id}", or empty when none did), the status sent and the
 	// time taken; (*metrics.HTTPMetrics).Observe fits. It must not block.
 	ObserveRequestFunc func(method, pattern string, status int, elapsed time.Duration)
+	// TracerProvider, when set, gives every request but the health checks
+	// a server span, and the job of each execution it creates the trace
+	// context of that span, so that the job's span links to it. Nil (the
+	// default, and tracing.Tracing's when tracing is off) traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // withDefaults returns a copy of d with defaults filled in.

@@ -16,6 +16,7 @@ import (
 	"github.com/astro-runner/astro-runner/internal/planjob"
 	"github.com/astro-runner/astro-runner/internal/planrun"
 	"github.com/astro-runner/astro-runner/internal/storage"
+	"github.com/astro-runner/astro-runner/internal/tracing"
 )
 
 // Execution is one request to run a plan, and its outcome.
@@ -337,7 +338,9 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 		if err != nil {
 			return fmt.Errorf("execute plan: %w", err)
 		}
-		job, err := tx.JobEnqueue(ctx, planjob.EnqueueParams(e))
+		jp := planjob.EnqueueParams(e)
+		jp.TraceContext = tracing.TraceParent(ctx) // The run's span links to this request's.
+		job, err := tx.JobEnqueue(ctx, jp)
 		if err != nil {
 			return fmt.Errorf("enqueue job of execution %s: %w", e.ID, err)
 		}

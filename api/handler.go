@@ -37,6 +37,7 @@ const maxRequestIDLength = 128
 // at /docs, and deps.Metrics at /metrics when it is set. Every request
 // passes, outermost first, through:
 //
+//   - a server span, when deps.TracerProvider is set (see withTracing);
 //   - the request ID: X-Request-ID is kept if it is at most 128 characters
 //     of [A-Za-z0-9._-] and generated otherwise, and sent back;
 //   - the request log: one slog record per request with the method, the
@@ -70,6 +71,7 @@ func NewHandler(deps Deps) http.Handler {
 	h = requireToken(h, deps.APIToken)
 	h = logAndRecover(h, deps.Logger, mux, deps.ObserveRequestFunc)
 	h = withRequestID(h)
+	h = withTracing(h, deps.TracerProvider, mux)
 	return h
 }
 

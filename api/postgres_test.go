@@ -145,6 +145,10 @@ var postgresTests = map[string]func(*testing.T){
 	"TestCreateAlertRuleRejectsBadFieldsAndWritesNothing":        TestCreateAlertRuleRejectsBadFieldsAndWritesNothing,
 	"TestUpdateAlertRuleRejectsBadFieldsAndWritesNothing":        TestUpdateAlertRuleRejectsBadFieldsAndWritesNothing,
 	"TestListAlertRulesFiltersAndFollowsLinkHeader":              TestListAlertRulesFiltersAndFollowsLinkHeader,
+	// Tracing (issue 15).
+	"TestTracingFollowsAnExecutionFromRequestToTarget":        TestTracingFollowsAnExecutionFromRequestToTarget,
+	"TestTracingOffSendsNoTraceparentAndStoresNoTraceContext": TestTracingOffSendsNoTraceparentAndStoresNoTraceContext,
+	"TestTracingNamesRequestsByRouteTemplate":                 TestTracingNamesRequestsByRouteTemplate,
 }
 
 // notOnPostgres are the tests that TestPostgres leaves out, with the

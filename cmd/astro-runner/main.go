@@ -130,6 +130,11 @@ func (c *cli) serve(ctx context.Context, withAPI bool) error {
 	if err != nil {
 		return err
 	}
+	tr, err := startTracing(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tr, log)
 	if !withAPI && cfg.Backend == config.BackendMemory {
 		return fmt.Errorf("STORAGE_BACKEND=memory: a worker alone can never receive a job, because the in-memory queue " +
 			"lives only in its own process; run `astro-runner serve`, or set STORAGE_BACKEND to sqlite or postgres")
@@ -140,7 +145,7 @@ func (c *cli) serve(ctx context.Context, withAPI bool) error {
 	}
 	defer store.Close()
 	log.Info("store open", "backend", cfg.Backend)
-	return serve(ctx, cfg, store, log, withAPI)
+	return serve(ctx, cfg, store, log, withAPI, tr.TracerProvider())
 }
 
 // load reads the configuration and builds the logger it describes.

@@ -75,7 +75,7 @@ func TestServeWiresMetrics(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- serve(runCtx, cfg, st, log, true) }()
+	go func() { done <- serve(runCtx, cfg, st, log, true, nil) }()
 	defer func() {
 		cancel()
 		require.NoError(t, <-done)

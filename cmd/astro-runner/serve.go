@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/astro-runner/astro-runner/api"
 	"github.com/astro-runner/astro-runner/internal/alert"
 	"github.com/astro-runner/astro-runner/internal/config"
@@ -79,9 +81,10 @@ func targetPolicy(cfg *config.Config) (*netguard.Policy, error) {
 // policy.
 func newRunnerWith(cfg *config.Config, policy *netguard.Policy) *planrun.Runner {
 	return &planrun.Runner{
-		Client:        planrun.NewHTTPClient(policy),
-		EnvAllow:      cfg.PlanEnvAllow,
-		SecretPattern: cfg.SecretPattern,
+		Client:             planrun.NewHTTPClient(policy),
+		EnvAllow:           cfg.PlanEnvAllow,
+		SecretPattern:      cfg.SecretPattern,
+		NoTracePropagation: !cfg.TraceTargets,
 	}
 }
 
@@ -95,8 +98,9 @@ var _ listener = (*pgstore.Store)(nil)
 
 // serve runs the workers and, with withAPI, the HTTP server, until ctx
 // ends; then it stops accepting requests, drains them, and stops the
-// workers.
-func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *slog.Logger, withAPI bool) error {
+// workers. tp, when not nil, traces the requests and the jobs.
+func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *slog.Logger, withAPI bool,
+	tp trace.TracerProvider) error {
 	policy, err := targetPolicy(cfg)
 	if err != nil {
 		return err
@@ -129,8 +133,8 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 		RunTimeout: cfg.RunTimeout,
 		Alerts:     alerts,
 	}
-	pools := newPools(store, cfg, log, handler)
-	pools = append(pools, newAlertPool(store, cfg, alertLog, alerts, deliverer))
+	pools := newPools(store, cfg, log, handler, tp)
+	pools = append(pools, newAlertPool(store, cfg, alertLog, alerts, deliverer, tp))
 
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -177,7 +181,7 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 				Store: store, Logger: log, APIToken: cfg.APIToken,
 				PlanEnvAllow: cfg.PlanEnvAllow, Version: version, WakeFunc: pools.wake,
 				CancelFunc: pools.checkCancels, Secrets: box, ScheduleMinInterval: cfg.ScheduleMinInterval,
-				TargetPolicy: policy, ChannelTester: deliverer,
+				TargetPolicy: policy, ChannelTester: deliverer, TracerProvider: tp,
 				Metrics: m.Handler(), ObserveRequestFunc: m.HTTP.Observe,
 			}),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -220,8 +224,8 @@ type pools []*worker.Pool
 // newPools returns a pool for each of cfg.Queues, running handler's jobs.
 // The handler ends a run itself after cfg.RunTimeout; the worker's job
 // timeout is only a backstop, five minutes later, which leaves time to
-// store the result.
-func newPools(store storage.Store, cfg *config.Config, log *slog.Logger, handler *planjob.Handler) pools {
+// store the result. tp, when not nil, traces the jobs.
+func newPools(store storage.Store, cfg *config.Config, log *slog.Logger, handler *planjob.Handler, tp trace.TracerProvider) pools {
 	ps := make(pools, 0, len(cfg.Queues))
 	for _, queue := range cfg.Queues {
 		pool := worker.New(store, worker.Config{
@@ -232,6 +236,7 @@ func newPools(store storage.Store, cfg *config.Config, log *slog.Logger, handler
 			JobTimeout:      cfg.RunTimeout + 5*time.Minute,
 			ShutdownTimeout: cfg.ShutdownTimeout,
 			Logger:          log.With("queue", queue),
+			TracerProvider:  tp,
 		})
 		pool.Handle(planjob.Kind, handler.Handle)
 		ps = append(ps, pool)
@@ -249,7 +254,8 @@ const alertJobTimeout = time.Minute
 // newAlertPool returns the pool of the alert queue, which every serve and
 // worker process runs, whatever ASTRO_QUEUES says: it delivers alert
 // messages and sends those held back by ASTRO_ALERT_MIN_INTERVAL.
-func newAlertPool(store storage.Store, cfg *config.Config, log *slog.Logger, e *alert.Evaluator, d *alert.Deliverer) *worker.Pool {
+func newAlertPool(store storage.Store, cfg *config.Config, log *slog.Logger, e *alert.Evaluator, d *alert.Deliverer,
+	tp trace.TracerProvider) *worker.Pool {
 	pool := worker.New(store, worker.Config{
 		Queue:           alert.Queue,
 		Workers:         alertWorkers,
@@ -258,6 +264,7 @@ func newAlertPool(store storage.Store, cfg *config.Config, log *slog.Logger, e *
 		JobTimeout:      alertJobTimeout,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Logger:          log.With("queue", alert.Queue),
+		TracerProvider:  tp,
 	})
 	pool.Handle(alert.DeliverKind, d.Handle)
 	pool.Handle(alert.FlushKind, e.HandleFlush)

@@ -16,7 +16,7 @@ SET state = CASE WHEN state = 'running' THEN 'running' ELSE 'cancelled' END,
     cancel_requested = (state = 'running'),
     finished_at = CASE WHEN state = 'running' THEN NULL ELSE now() END
 WHERE id = $1 AND state IN ('available', 'retryable', 'running')
-RETURNING id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at
+RETURNING id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context
 `
 
 func (q *Queries) JobCancel(ctx context.Context, db DBTX, id int64) (*Job, error) {
@@ -41,6 +41,7 @@ func (q *Queries) JobCancel(ctx context.Context, db DBTX, id int64) (*Job, error
 		&i.UniqueKey,
 		&i.CreatedAt,
 		&i.FinishedAt,
+		&i.TraceContext,
 	)
 	return &i, err
 }
@@ -61,7 +62,7 @@ SET state = 'running',
     lease_expires_at = now() + make_interval(secs => $3::float8)
 FROM picked
 WHERE jobs.id = picked.id
-RETURNING jobs.id, jobs.queue, jobs.kind, jobs.payload, jobs.priority, jobs.run_at, jobs.state, jobs.attempt, jobs.max_attempts, jobs.last_error, jobs.errors, jobs.lease_owner, jobs.lease_token, jobs.lease_expires_at, jobs.cancel_requested, jobs.unique_key, jobs.created_at, jobs.finished_at
+RETURNING jobs.id, jobs.queue, jobs.kind, jobs.payload, jobs.priority, jobs.run_at, jobs.state, jobs.attempt, jobs.max_attempts, jobs.last_error, jobs.errors, jobs.lease_owner, jobs.lease_token, jobs.lease_expires_at, jobs.cancel_requested, jobs.unique_key, jobs.created_at, jobs.finished_at, jobs.trace_context
 `
 
 type JobClaimParams struct {
@@ -106,6 +107,7 @@ func (q *Queries) JobClaim(ctx context.Context, db DBTX, arg *JobClaimParams) ([
 			&i.UniqueKey,
 			&i.CreatedAt,
 			&i.FinishedAt,
+			&i.TraceContext,
 		); err != nil {
 			return nil, err
 		}
@@ -163,20 +165,22 @@ func (q *Queries) JobCompleteMany(ctx context.Context, db DBTX, arg *JobComplete
 }
 
 const jobEnqueue = `-- name: JobEnqueue :one
-INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key)
-VALUES ($1, $2, $3, $4, COALESCE($5::timestamptz, now()), $6, $7)
+INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, trace_context)
+VALUES ($1, $2, $3, $4, COALESCE($5::timestamptz, now()), $6, $7,
+    $8)
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
-RETURNING id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at
+RETURNING id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context
 `
 
 type JobEnqueueParams struct {
-	Queue       string
-	Kind        string
-	Payload     []byte
-	Priority    int32
-	RunAt       *time.Time
-	MaxAttempts int32
-	UniqueKey   *string
+	Queue        string
+	Kind         string
+	Payload      []byte
+	Priority     int32
+	RunAt        *time.Time
+	MaxAttempts  int32
+	UniqueKey    *string
+	TraceContext *string
 }
 
 func (q *Queries) JobEnqueue(ctx context.Context, db DBTX, arg *JobEnqueueParams) (*Job, error) {
@@ -188,6 +192,7 @@ func (q *Queries) JobEnqueue(ctx context.Context, db DBTX, arg *JobEnqueueParams
 		arg.RunAt,
 		arg.MaxAttempts,
 		arg.UniqueKey,
+		arg.TraceContext,
 	)
 	var i Job
 	err := row.Scan(
@@ -209,15 +214,16 @@ func (q *Queries) JobEnqueue(ctx context.Context, db DBTX, arg *JobEnqueueParams
 		&i.UniqueKey,
 		&i.CreatedAt,
 		&i.FinishedAt,
+		&i.TraceContext,
 	)
 	return &i, err
 }
 
 const jobEnqueueMany = `-- name: JobEnqueueMany :many
-INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key)
+INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, trace_context)
 SELECT t.queue, t.kind, t.payload, t.priority,
     CASE WHEN t.run_at < '1970-01-01'::timestamptz THEN now() ELSE t.run_at END,
-    t.max_attempts, NULLIF(t.unique_key, '')
+    t.max_attempts, NULLIF(t.unique_key, ''), NULLIF(t.trace_context, '')
 FROM (
     SELECT unnest($1::text[]) AS queue,
         unnest($2::text[]) AS kind,
@@ -225,20 +231,22 @@ FROM (
         unnest($4::integer[]) AS priority,
         unnest($5::timestamptz[]) AS run_at,
         unnest($6::integer[]) AS max_attempts,
-        unnest($7::text[]) AS unique_key
+        unnest($7::text[]) AS unique_key,
+        unnest($8::text[]) AS trace_context
 ) AS t
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
 RETURNING id
 `
 
 type JobEnqueueManyParams struct {
-	Queues      []string
-	Kinds       []string
-	Payloads    [][]byte
-	Priorities  []int32
-	RunAts      []time.Time
-	MaxAttempts []int32
-	UniqueKeys  []string
+	Queues        []string
+	Kinds         []string
+	Payloads      [][]byte
+	Priorities    []int32
+	RunAts        []time.Time
+	MaxAttempts   []int32
+	UniqueKeys    []string
+	TraceContexts []string
 }
 
 func (q *Queries) JobEnqueueMany(ctx context.Context, db DBTX, arg *JobEnqueueManyParams) ([]int64, error) {
@@ -250,6 +258,7 @@ func (q *Queries) JobEnqueueMany(ctx context.Context, db DBTX, arg *JobEnqueueMa
 		arg.RunAts,
 		arg.MaxAttempts,
 		arg.UniqueKeys,
+		arg.TraceContexts,
 	)
 	if err != nil {
 		return nil, err
@@ -350,7 +359,7 @@ SET state = CASE
     lease_expires_at = NULL
 FROM locked
 WHERE jobs.id = locked.id
-RETURNING jobs.id, jobs.queue, jobs.kind, jobs.payload, jobs.priority, jobs.run_at, jobs.state, jobs.attempt, jobs.max_attempts, jobs.last_error, jobs.errors, jobs.lease_owner, jobs.lease_token, jobs.lease_expires_at, jobs.cancel_requested, jobs.unique_key, jobs.created_at, jobs.finished_at
+RETURNING jobs.id, jobs.queue, jobs.kind, jobs.payload, jobs.priority, jobs.run_at, jobs.state, jobs.attempt, jobs.max_attempts, jobs.last_error, jobs.errors, jobs.lease_owner, jobs.lease_token, jobs.lease_expires_at, jobs.cancel_requested, jobs.unique_key, jobs.created_at, jobs.finished_at, jobs.trace_context
 `
 
 type JobFailManyParams struct {
@@ -395,6 +404,7 @@ func (q *Queries) JobFailMany(ctx context.Context, db DBTX, arg *JobFailManyPara
 			&i.UniqueKey,
 			&i.CreatedAt,
 			&i.FinishedAt,
+			&i.TraceContext,
 		); err != nil {
 			return nil, err
 		}
@@ -407,7 +417,7 @@ func (q *Queries) JobFailMany(ctx context.Context, db DBTX, arg *JobFailManyPara
 }
 
 const jobGet = `-- name: JobGet :one
-SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at FROM jobs WHERE id = $1
+SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context FROM jobs WHERE id = $1
 `
 
 func (q *Queries) JobGet(ctx context.Context, db DBTX, id int64) (*Job, error) {
@@ -432,12 +442,13 @@ func (q *Queries) JobGet(ctx context.Context, db DBTX, id int64) (*Job, error) {
 		&i.UniqueKey,
 		&i.CreatedAt,
 		&i.FinishedAt,
+		&i.TraceContext,
 	)
 	return &i, err
 }
 
 const jobGetByUniqueKey = `-- name: JobGetByUniqueKey :one
-SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at FROM jobs
+SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context FROM jobs
 WHERE unique_key = $1
 ORDER BY id DESC
 LIMIT 1
@@ -465,12 +476,13 @@ func (q *Queries) JobGetByUniqueKey(ctx context.Context, db DBTX, uniqueKey *str
 		&i.UniqueKey,
 		&i.CreatedAt,
 		&i.FinishedAt,
+		&i.TraceContext,
 	)
 	return &i, err
 }
 
 const jobGetLiveByUniqueKey = `-- name: JobGetLiveByUniqueKey :one
-SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at FROM jobs
+SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context FROM jobs
 WHERE unique_key = $1 AND state IN ('available', 'running', 'retryable')
 `
 
@@ -496,6 +508,7 @@ func (q *Queries) JobGetLiveByUniqueKey(ctx context.Context, db DBTX, uniqueKey 
 		&i.UniqueKey,
 		&i.CreatedAt,
 		&i.FinishedAt,
+		&i.TraceContext,
 	)
 	return &i, err
 }
@@ -533,7 +546,7 @@ func (q *Queries) JobIDsByUniqueKeys(ctx context.Context, db DBTX, uniqueKeys []
 }
 
 const jobList = `-- name: JobList :many
-SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at FROM jobs
+SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context FROM jobs
 WHERE id > $1
   AND ($2::text IS NULL OR queue = $2::text)
   AND ($3::text IS NULL OR state = $3::text)
@@ -584,6 +597,7 @@ func (q *Queries) JobList(ctx context.Context, db DBTX, arg *JobListParams) ([]*
 			&i.UniqueKey,
 			&i.CreatedAt,
 			&i.FinishedAt,
+			&i.TraceContext,
 		); err != nil {
 			return nil, err
 		}

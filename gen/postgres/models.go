@@ -169,6 +169,7 @@ type Job struct {
 	UniqueKey       *string
 	CreatedAt       time.Time
 	FinishedAt      *time.Time
+	TraceContext    *string
 }
 
 type Plan struct {

@@ -17,7 +17,7 @@ SET state = CASE WHEN state = 'running' THEN 'running' ELSE 'cancelled' END,
     cancel_requested = (state = 'running'),
     finished_at = CASE WHEN state = 'running' THEN NULL ELSE ?1 END
 WHERE id = ?2 AND state IN ('available', 'retryable', 'running')
-RETURNING id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at
+RETURNING id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context
 `
 
 type JobCancelParams struct {
@@ -47,6 +47,7 @@ func (q *Queries) JobCancel(ctx context.Context, db DBTX, arg *JobCancelParams) 
 		&i.UniqueKey,
 		&i.CreatedAt,
 		&i.FinishedAt,
+		&i.TraceContext,
 	)
 	return &i, err
 }
@@ -64,7 +65,7 @@ WHERE id IN (
     ORDER BY j.priority DESC, j.run_at, j.id
     LIMIT ?6
 )
-RETURNING id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at
+RETURNING id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context
 `
 
 type JobClaimParams struct {
@@ -111,6 +112,7 @@ func (q *Queries) JobClaim(ctx context.Context, db DBTX, arg *JobClaimParams) ([
 			&i.UniqueKey,
 			&i.CreatedAt,
 			&i.FinishedAt,
+			&i.TraceContext,
 		); err != nil {
 			return nil, err
 		}
@@ -192,21 +194,23 @@ func (q *Queries) JobCompleteMany(ctx context.Context, db DBTX, arg *JobComplete
 }
 
 const jobEnqueue = `-- name: JobEnqueue :one
-INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, created_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, CAST(?7 AS TEXT), ?8)
+INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, created_at, trace_context)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, CAST(?7 AS TEXT), ?8,
+    CAST(?9 AS TEXT))
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
-RETURNING id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at
+RETURNING id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context
 `
 
 type JobEnqueueParams struct {
-	Queue       string
-	Kind        string
-	Payload     string
-	Priority    int64
-	RunAt       int64
-	MaxAttempts int64
-	UniqueKey   sql.NullString
-	Now         int64
+	Queue        string
+	Kind         string
+	Payload      string
+	Priority     int64
+	RunAt        int64
+	MaxAttempts  int64
+	UniqueKey    sql.NullString
+	Now          int64
+	TraceContext sql.NullString
 }
 
 func (q *Queries) JobEnqueue(ctx context.Context, db DBTX, arg *JobEnqueueParams) (*Job, error) {
@@ -219,6 +223,7 @@ func (q *Queries) JobEnqueue(ctx context.Context, db DBTX, arg *JobEnqueueParams
 		arg.MaxAttempts,
 		arg.UniqueKey,
 		arg.Now,
+		arg.TraceContext,
 	)
 	var i Job
 	err := row.Scan(
@@ -240,13 +245,14 @@ func (q *Queries) JobEnqueue(ctx context.Context, db DBTX, arg *JobEnqueueParams
 		&i.UniqueKey,
 		&i.CreatedAt,
 		&i.FinishedAt,
+		&i.TraceContext,
 	)
 	return &i, err
 }
 
 const jobEnqueueMany = `-- name: JobEnqueueMany :many
-INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, created_at)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, ?1
+INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, created_at, trace_context)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, ?1, value ->> 7
 FROM jsonb_each(CAST(?2 AS TEXT))
 WHERE true
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
@@ -259,7 +265,8 @@ type JobEnqueueManyParams struct {
 }
 
 // @jobs is a JSON array of [queue, kind, payload, priority, run_at,
-// max_attempts, unique_key] arrays, so a whole batch is one statement.
+// max_attempts, unique_key, trace_context] arrays, so a whole batch is one
+// statement.
 // "WHERE true" keeps ON CONFLICT from parsing as a join constraint.
 // jsonb_each hands each row over as JSONB, which ->> reads without parsing
 // it again.
@@ -349,7 +356,7 @@ SET state = CASE
     errors = json_insert(errors, '$[#]', json_object('at', CAST(?5 AS TEXT), 'attempt', attempt, 'error', CAST(?4 AS TEXT))),
     lease_expires_at = NULL
 WHERE id = ?6 AND lease_token = ?7 AND state = 'running'
-RETURNING id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at
+RETURNING id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context
 `
 
 type JobFailParams struct {
@@ -392,12 +399,13 @@ func (q *Queries) JobFail(ctx context.Context, db DBTX, arg *JobFailParams) (*Jo
 		&i.UniqueKey,
 		&i.CreatedAt,
 		&i.FinishedAt,
+		&i.TraceContext,
 	)
 	return &i, err
 }
 
 const jobGet = `-- name: JobGet :one
-SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at FROM jobs WHERE id = ?1
+SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context FROM jobs WHERE id = ?1
 `
 
 func (q *Queries) JobGet(ctx context.Context, db DBTX, id int64) (*Job, error) {
@@ -422,12 +430,13 @@ func (q *Queries) JobGet(ctx context.Context, db DBTX, id int64) (*Job, error) {
 		&i.UniqueKey,
 		&i.CreatedAt,
 		&i.FinishedAt,
+		&i.TraceContext,
 	)
 	return &i, err
 }
 
 const jobGetByUniqueKey = `-- name: JobGetByUniqueKey :one
-SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at FROM jobs
+SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context FROM jobs
 WHERE unique_key = ?1
 ORDER BY id DESC
 LIMIT 1
@@ -455,12 +464,13 @@ func (q *Queries) JobGetByUniqueKey(ctx context.Context, db DBTX, uniqueKey sql.
 		&i.UniqueKey,
 		&i.CreatedAt,
 		&i.FinishedAt,
+		&i.TraceContext,
 	)
 	return &i, err
 }
 
 const jobGetLiveByUniqueKey = `-- name: JobGetLiveByUniqueKey :one
-SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at FROM jobs
+SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context FROM jobs
 WHERE unique_key = ?1 AND state IN ('available', 'running', 'retryable')
 `
 
@@ -486,6 +496,7 @@ func (q *Queries) JobGetLiveByUniqueKey(ctx context.Context, db DBTX, uniqueKey 
 		&i.UniqueKey,
 		&i.CreatedAt,
 		&i.FinishedAt,
+		&i.TraceContext,
 	)
 	return &i, err
 }
@@ -536,7 +547,7 @@ func (q *Queries) JobIDsByUniqueKeys(ctx context.Context, db DBTX, uniqueKeys []
 }
 
 const jobList = `-- name: JobList :many
-SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at FROM jobs
+SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context FROM jobs
 WHERE id > ?1
   AND (CAST(?2 AS TEXT) IS NULL OR queue = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) IS NULL OR state = CAST(?3 AS TEXT))
@@ -587,6 +598,7 @@ func (q *Queries) JobList(ctx context.Context, db DBTX, arg *JobListParams) ([]*
 			&i.UniqueKey,
 			&i.CreatedAt,
 			&i.FinishedAt,
+			&i.TraceContext,
 		); err != nil {
 			return nil, err
 		}

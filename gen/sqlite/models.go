@@ -118,6 +118,7 @@ type Job struct {
 	UniqueKey       sql.NullString
 	CreatedAt       int64
 	FinishedAt      sql.NullInt64
+	TraceContext    sql.NullString
 }
 
 type Plan struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/astro-runner/astro-runner/internal/storage"
+	"github.com/astro-runner/astro-runner/internal/tracing"
 	"github.com/astro-runner/astro-runner/internal/worker"
 )
 
@@ -302,11 +303,22 @@ func (e *Evaluator) ExecutionFinished(ctx context.Context, tx storage.Store, exe
 		}
 	}
 	if len(jobs) > 0 {
+		withTraceContext(ctx, jobs)
 		if _, err := tx.JobEnqueueMany(ctx, jobs); err != nil {
 			return fmt.Errorf("alerts: enqueue deliveries: %w", err)
 		}
 	}
 	return nil
+}
+
+// withTraceContext gives jobs the trace context of the span in ctx (the
+// execution's, or the flush job's, when the server traces), so that the
+// spans of their deliveries link to it.
+func withTraceContext(ctx context.Context, jobs []*storage.JobEnqueueParams) {
+	tc := tracing.TraceParent(ctx)
+	for _, j := range jobs {
+		j.TraceContext = tc
+	}
 }
 
 // messageTime is the time of a message about exec: when it finished.
@@ -330,6 +342,7 @@ func (e *Evaluator) enqueueFlush(ctx context.Context, tx storage.Store, ruleID, 
 	p := &storage.JobEnqueueParams{
 		Queue: Queue, Kind: FlushKind, Payload: payload, RunAt: at,
 		MaxAttempts: e.maxAttempts(), UniqueKey: FlushKey(ruleID, planID),
+		TraceContext: tracing.TraceParent(ctx),
 	}
 	job, err := tx.JobEnqueue(ctx, p)
 	if err != nil {
@@ -434,6 +447,7 @@ func (e *Evaluator) HandleFlush(ctx context.Context, job *storage.Job) error {
 				if err != nil {
 					return err
 				}
+				withTraceContext(ctx, jobs)
 				if _, err := tx.JobEnqueueMany(ctx, jobs); err != nil {
 					return storeError("enqueue deliveries", err)
 				}

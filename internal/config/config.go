@@ -141,6 +141,11 @@ type Config struct {
 	// name as a label to the run metrics, false (default) does not, as
 	// plan names are unbounded.
 	MetricsPlanLabels bool
+	// TraceTargets is ASTRO_TRACE_TARGETS: when tracing is on (see package
+	// tracing), each step's request carries the W3C traceparent of its
+	// HTTP client span, so that the targets' spans join the run's trace.
+	// true (default) or false; a plan can also turn it off per step.
+	TraceTargets bool
 }
 
 // LogFormat names a log format.
@@ -186,6 +191,7 @@ func Load(lookup LookupFunc) (*Config, error) {
 		ScheduleMinInterval: r.duration("ASTRO_SCHEDULE_MIN_INTERVAL", 10*time.Second, time.Second),
 		AlertMinInterval:    r.duration("ASTRO_ALERT_MIN_INTERVAL", 5*time.Minute, 0),
 		AlertMaxAttempts:    r.integer("ASTRO_ALERT_MAX_ATTEMPTS", 12, 1, 50),
+		TraceTargets:        r.traceTargets(),
 	}
 	switch v := r.str("ASTRO_SCHEDULER", "on"); v {
 	case "on":

@@ -90,6 +90,13 @@ type Step struct {
 	Assert            *Assert   `json:"assert,omitempty" doc:"Checks made on the response. Without them any response passes." example:"{\"status\":[200,201]}"`
 	Capture           []Capture `json:"capture,omitempty" maxItems:"50" doc:"Values captured from the response for use by later steps as {{name}}." example:"[{\"name\":\"user_id\",\"jsonpath\":\"$.id\"}]"`
 	ContinueOnFailure bool      `json:"continue_on_failure,omitempty" doc:"Run the next steps even if this one fails or errors." example:"false"`
+	PropagateTrace    *bool     `json:"propagate_trace,omitempty" doc:"Whether the step's request carries a W3C traceparent header naming its HTTP client span, so that a target which traces joins the run's trace. Absent or true sends it when the server traces (OTEL_EXPORTER_OTLP_ENDPOINT is set) and ASTRO_TRACE_TARGETS is not false; false never sends it, for targets that must not see trace headers. The step's own spans are recorded either way. A traceparent header that the step sets in request.headers is always sent as written, and astro-runner adds none." example:"false"`
+}
+
+// SendsTraceContext reports whether the step's request may carry the
+// traceparent of its client span: unless PropagateTrace is false.
+func (s *Step) SendsTraceContext() bool {
+	return s.PropagateTrace == nil || *s.PropagateTrace
 }
 
 // Timeout returns the step's per-attempt timeout in milliseconds, applying

@@ -115,6 +115,35 @@ func TestHumaAppliesDefaults(t *testing.T) {
 	require.Equal(t, 1, out.Document.Steps[0].Capture[0].Group)
 }
 
+func TestHumaKeepsPropagateTraceAsGiven(t *testing.T) {
+	t.Parallel()
+	api := newPlanAPI(t)
+	body := `{"document":{"steps":[` +
+		`{"name":"absent","request":{"method":"GET","url":"https://a.example/"}},` +
+		`{"name":"off","request":{"method":"GET","url":"https://a.example/"},"propagate_trace":false},` +
+		`{"name":"on","request":{"method":"GET","url":"https://a.example/"},"propagate_trace":true}]}}`
+	resp := api.Post("/plans", strings.NewReader(body))
+	require.Equal(t, http.StatusOK, resp.Code, resp.Body.String())
+	var out struct {
+		Document struct {
+			Steps []map[string]any `json:"steps"`
+		} `json:"document"`
+	}
+	require.NoError(t, json.Unmarshal(resp.Body.Bytes(), &out))
+	require.Len(t, out.Document.Steps, 3)
+	require.NotContains(t, out.Document.Steps[0], "propagate_trace", "no default is filled in: the stored plan stays as written")
+	require.Equal(t, false, out.Document.Steps[1]["propagate_trace"])
+	require.Equal(t, true, out.Document.Steps[2]["propagate_trace"])
+
+	var doc struct {
+		Document plan.Document `json:"document"`
+	}
+	require.NoError(t, json.Unmarshal(resp.Body.Bytes(), &doc))
+	require.Equal(t, []bool{true, false, true}, []bool{
+		doc.Document.Steps[0].SendsTraceContext(), doc.Document.Steps[1].SendsTraceContext(), doc.Document.Steps[2].SendsTraceContext(),
+	})
+}
+
 func TestHumaRejectsDocuments(t *testing.T) {
 	t.Parallel()
 	api := newPlanAPI(t)
@@ -134,6 +163,7 @@ func TestHumaRejectsDocuments(t *testing.T) {
 		{name: "NoSteps", body: `{"document":{"steps":[]}}`, location: "body.document.steps"},
 		{name: "UnknownField", body: docJSON(`{"method":"GET","url":"https://a.example/","bogus":1}`, ""), location: "body.document.steps[0].request.bogus"},
 		{name: "FileURLByValidate", body: docJSON(`{"method":"GET","url":"file:///etc/passwd"}`, ""), location: "body.document.steps[0].request.url"},
+		{name: "PropagateTraceNotABoolean", body: `{"document":{"steps":[{"name":"s","request":{"method":"GET","url":"https://a.example/"},"propagate_trace":"no"}]}}`, location: "body.document.steps[0].propagate_trace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/astro-runner/astro-runner/internal/plan"
 	"github.com/astro-runner/astro-runner/internal/planrun"
@@ -51,6 +52,9 @@ type Result struct {
 	PlanRevision int64 `json:"plan_revision" doc:"Revision of the plan that ran." example:"3"`
 	// Error says why the run could not finish, for status error.
 	Error string `json:"error,omitempty" doc:"Why the run could not finish, when the execution ended in error." example:"plan no longer exists"`
+	// TraceID is the W3C trace ID of the run that stored this result, when
+	// the server traces.
+	TraceID string `json:"trace_id,omitempty" doc:"W3C trace ID (32 hex digits) of the run that produced this result, present when the server exports traces (OTEL_EXPORTER_OTLP_ENDPOINT): look it up in your tracing backend. Each step's request carried it in its traceparent header, unless ASTRO_TRACE_TARGETS is false or the step's propagate_trace is false, so the targets' own spans are in the same trace." example:"4bf92f3577b34da6a3ce929d0e0e4736"`
 }
 
 // DefaultMaxResultBytes is the default of Handler.MaxResultBytes. The
@@ -117,6 +121,10 @@ type Handler struct {
 // The errors it returns become the job's last_error, which the API shows,
 // so store errors are reduced to the handler's own words ("load
 // execution: storage unavailable"); their full text is logged.
+//
+// When ctx carries a span (the job's, when the server traces), the attempt
+// runs inside a span of its own, the parent of each step's span, and the
+// result stores its trace ID.
 func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 	var p Payload
 	if err := json.Unmarshal(job.Payload, &p); err != nil || p.ExecutionID == uuid.Nil {
@@ -124,7 +132,16 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 	}
 	r := &run{h: h, log: h.logger().With("execution_id", p.ExecutionID), id: p.ExecutionID,
 		job: storage.JobRef{ID: job.ID, Token: job.LeaseToken}, start: time.Now()}
-	exec, err := h.Store.ExecutionGetByID(ctx, p.ExecutionID)
+	ctx = r.startSpan(ctx, job)
+	err := r.handle(ctx, job)
+	r.endSpan(err)
+	return err
+}
+
+// handle runs one attempt at the execution; see Handle.
+func (r *run) handle(ctx context.Context, job *storage.Job) error {
+	h := r.h
+	exec, err := h.Store.ExecutionGetByID(ctx, r.id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil // Deleted with its plan; nothing to run.
 	}
@@ -135,6 +152,7 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 		return nil
 	}
 	r.planID = exec.PlanID
+	r.spanExecution(exec)
 	pl, err := h.Store.PlanGetByID(ctx, exec.PlanID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return r.finish(ctx, storage.ExecutionError, &Result{Error: "plan no longer exists"}, worker.ErrDiscard)
@@ -183,6 +201,7 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 		return r.storeFailed("mark execution running", err)
 	}
 	r.log.Info("running execution", "plan_id", pl.ID, "attempt", job.Attempt)
+	r.spanPlan(pl)
 
 	runCtx, cancelRun := context.WithTimeoutCause(ctx, h.runTimeout(), ErrRunTimeout)
 	res, runErr := h.Runner.RunWithSecrets(runCtx, doc, secrets)
@@ -254,11 +273,18 @@ type run struct {
 	// start is when the attempt began, for the duration logged when the
 	// execution finishes.
 	start time.Time
+	// span is the attempt's span, or nil when it is not traced; traceID is
+	// its trace ID, stored with the result.
+	span    trace.Span
+	traceID string
+	// status is the final status the attempt stored, if any.
+	status storage.ExecutionStatus
 }
 
 // finished logs the one line that says an execution ended: its status and
 // how long its last attempt took.
 func (r *run) finished(status storage.ExecutionStatus) {
+	r.status = status
 	r.log.Info("execution finished", "plan_id", r.planID, "status", status, "duration", time.Since(r.start))
 }
 
@@ -308,6 +334,7 @@ func isHookError(err error) bool {
 // fails, the attempt fails so that the plan runs again; if it refuses the result, or the result is too
 // large, the execution ends in error without it and the job is discarded.
 func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *Result, jobErr error) error {
+	res.TraceID = r.traceID
 	doc, err := json.Marshal(res)
 	if err != nil {
 		r.log.Warn("could not encode execution result", "error", err)
@@ -345,7 +372,7 @@ func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *R
 // still discarded and ExecutionReconcile ends the execution later.
 func (r *run) unstorable(ctx context.Context, revision int64, why string, jobErr error) error {
 	msg := "result could not be stored: " + why
-	doc, _ := json.Marshal(&Result{PlanRevision: revision, Error: msg})
+	doc, _ := json.Marshal(&Result{PlanRevision: revision, Error: msg, TraceID: r.traceID})
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	_, err := r.set(wctx, storage.ExecutionError, 0, doc)

@@ -102,6 +102,15 @@ type Runner struct {
 	// (100) steps: 4.4 MiB with the default. Defaults to
 	// DefaultMaxResultBytes.
 	MaxResultBytes int
+	// NoTracePropagation keeps every step's request free of the W3C
+	// traceparent header (ASTRO_TRACE_TARGETS=false). Without it, when the
+	// run's context carries a span (the execution's, when the server
+	// traces), each step gets a span, each attempt an HTTP client span
+	// inside it, and the request carries that client span's traceparent,
+	// unless the step sets propagate_trace false or its own traceparent
+	// header. A context without a span records no spans and sends no trace
+	// headers.
+	NoTracePropagation bool
 }
 
 // Run validates doc and runs its steps in order. Each step sees the
@@ -144,7 +153,7 @@ func (r *Runner) RunWithSecrets(ctx context.Context, doc *plan.Document, secrets
 			res.Steps = append(res.Steps, budget.fit(StepResult{Name: step.Name, Status: StatusSkipped, Error: skipReason}))
 			continue
 		}
-		sr := budget.fit(state.step(ctx, step))
+		sr := budget.fit(state.step(ctx, step, i))
 		res.Steps = append(res.Steps, sr)
 		switch {
 		case ctx.Err() != nil:
@@ -218,6 +227,9 @@ type run struct {
 	// scrub scrubs the first scrubbed of secrets; see scrubber.
 	scrub    *scrubber
 	scrubbed int
+	// propagate is whether steps send the traceparent of their client
+	// spans; see Runner.NoTracePropagation.
+	propagate bool
 }
 
 func (r *Runner) newRun(doc *plan.Document) *run {
@@ -229,6 +241,7 @@ func (r *Runner) newRun(doc *plan.Document) *run {
 		maxBodyBytes:  r.MaxBodyBytes,
 		vars:          maps.Clone(doc.Variables),
 		captureSizes:  map[string]int{},
+		propagate:     !r.NoTracePropagation,
 	}
 	if rn.client == nil {
 		rn.client = defaultClient()
@@ -267,8 +280,10 @@ func (rn *run) lookup(name string) (string, bool) {
 	return v, ok
 }
 
-// step runs one step with its retries.
-func (rn *run) step(ctx context.Context, step *plan.Step) StepResult {
+// step runs one step, the index-th of the plan, with its retries, inside
+// its span when the run is traced.
+func (rn *run) step(ctx context.Context, step *plan.Step, index int) StepResult {
+	ctx, span := startStepSpan(ctx, step, index)
 	start := time.Now()
 	var out attempt
 	for n := 1; n <= step.Retries+1; n++ {
@@ -303,6 +318,7 @@ func (rn *run) step(ctx context.Context, step *plan.Step) StepResult {
 	}
 	rn.redact(&sr, out.body)
 	sanitize(&sr, MaxEchoBytes)
+	endStepSpan(span, &sr)
 	return sr
 }
 
@@ -344,10 +360,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // excerpt to ExcerptBytes) only after scrubbing it, and sets the excerpt
 // from body.
 func (rn *run) redact(sr *StepResult, body []byte) {
-	if rn.scrubbed != len(rn.secrets) {
-		rn.scrub, rn.scrubbed = newScrubber(rn.secrets), len(rn.secrets)
-	}
-	sc := rn.scrub
+	sc := rn.scrubber()
 	sr.Error = sc.cut(sr.Error, MaxEchoBytes)
 	for i := range sr.Assertions {
 		a := &sr.Assertions[i]
@@ -382,6 +395,15 @@ func (rn *run) redact(sr *StepResult, body []byte) {
 	}
 }
 
+// scrubber returns the scrubber of every secret the run knows so far; nil
+// (which scrubs nothing) while there are none.
+func (rn *run) scrubber() *scrubber {
+	if rn.scrubbed != len(rn.secrets) {
+		rn.scrub, rn.scrubbed = newScrubber(rn.secrets), len(rn.secrets)
+	}
+	return rn.scrub
+}
+
 // attempt is the outcome of one try of a step.
 type attempt struct {
 	result   StepResult
@@ -407,13 +429,16 @@ func (rn *run) attempt(ctx context.Context, step *plan.Step) attempt {
 	if err != nil {
 		return attempt{result: StepResult{Status: StatusError, Error: "build request: " + err.Error()}, permanent: true}
 	}
+	req, span := rn.startClientSpan(req, step)
 	sent := time.Now()
 	resp, err := rn.client.Do(req)
 	if err != nil {
+		endClientSpan(actx, span, 0, err)
 		return attempt{result: StepResult{Status: StatusError, Error: describeError(ctx, actx, step, err)}}
 	}
 	body, truncated, err := readBody(resp.Body, rn.maxBodyBytes)
 	latency := time.Since(sent)
+	endClientSpan(actx, span, resp.StatusCode, err)
 	if err != nil {
 		return attempt{
 			result: StepResult{

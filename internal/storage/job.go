@@ -74,6 +74,9 @@ type Job struct {
 	UniqueKey       string
 	CreatedAt       time.Time
 	FinishedAt      *time.Time
+	// TraceContext is the W3C traceparent of the span that enqueued the
+	// job, or empty: the span of each run of the job links to it.
+	TraceContext string
 }
 
 // JobError records one failed attempt.
@@ -99,6 +102,10 @@ type JobEnqueueParams struct {
 	// UniqueKey, when set, makes the enqueue return the existing job with
 	// that key while that job is not final, instead of adding a duplicate.
 	UniqueKey string
+	// TraceContext is the W3C traceparent of the span that enqueues the
+	// job (see tracing.TraceParent), stored with it so that the span of
+	// each run links to the enqueuer's. Empty stores none (NULL).
+	TraceContext string
 }
 
 // WithDefaults returns a copy of p with defaults filled in.

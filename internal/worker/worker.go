@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
@@ -130,6 +132,10 @@ type Config struct {
 	CompleteDelay time.Duration
 	// Logger receives the pool's logs. Defaults to slog.Default().
 	Logger *slog.Logger
+	// TracerProvider, when set, gives every handled job a span, linked to
+	// the span that enqueued the job (its storage.Job.TraceContext), with
+	// the handler's context inside it. Nil records no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // WithDefaults returns a copy of c with defaults filled in.
@@ -483,11 +489,14 @@ func (p *Pool) start(job *storage.Job, claimedAt time.Time, done func()) {
 	go func() {
 		defer done()
 		ctx, cancelTimeout := context.WithTimeoutCause(jobCtx, p.cfg.JobTimeout, ErrJobTimeout)
+		ctx, span := p.startJobSpan(ctx, job)
 		err := p.run(ctx, job)
 		cause := context.Cause(ctx) // The timeout's cause, or the parent's.
 		cancelTimeout()
 		cancel(nil)
-		p.results <- p.outcomeOf(job, err, cause)
+		o := p.outcomeOf(job, err, cause)
+		endJobSpan(span, o)
+		p.results <- o
 	}()
 }
 

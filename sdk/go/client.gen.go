@@ -1493,6 +1493,11 @@ type ExecutionResult struct {
 	// Examples: {"duration_ms":12,"errors":0,"failed":0,"passed":1,"skipped":0}
 	Totals *RunTotals `json:"totals,omitempty"`
 
+	// TraceId W3C trace ID (32 hex digits) of the run that produced this result, present when the server exports traces (OTEL_EXPORTER_OTLP_ENDPOINT): look it up in your tracing backend. Each step's request carried it in its traceparent header, unless ASTRO_TRACE_TARGETS is false or the step's propagate_trace is false, so the targets' own spans are in the same trace.
+	//
+	// Examples: 4bf92f3577b34da6a3ce929d0e0e4736
+	TraceId *string `json:"trace_id,omitempty"`
+
 	// Truncated Whether the result reached its size budget (4 MiB of JSON by default), so that some steps kept only their outcome; those steps are marked truncated.
 	//
 	// Examples: false
@@ -1906,6 +1911,11 @@ type PlanStep struct {
 	//
 	// Examples: Create a user
 	Name string `json:"name"`
+
+	// PropagateTrace Whether the step's request carries a W3C traceparent header naming its HTTP client span, so that a target which traces joins the run's trace. Absent or true sends it when the server traces (OTEL_EXPORTER_OTLP_ENDPOINT is set) and ASTRO_TRACE_TARGETS is not false; false never sends it, for targets that must not see trace headers. The step's own spans are recorded either way. A traceparent header that the step sets in request.headers is always sent as written, and astro-runner adds none.
+	//
+	// Examples: false
+	PropagateTrace *bool `json:"propagate_trace,omitempty"`
 
 	// Request Request to send.
 	//

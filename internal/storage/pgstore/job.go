@@ -28,6 +28,9 @@ func (s *Store) JobEnqueue(ctx context.Context, p *storage.JobEnqueueParams) (*s
 	if e.UniqueKey != "" {
 		arg.UniqueKey = &e.UniqueKey
 	}
+	if e.TraceContext != "" {
+		arg.TraceContext = &e.TraceContext
+	}
 	// The insert skips a key held by a live job, and the lookup then finds
 	// that job. If the holder finishes between the two, the key is free
 	// again, so insert once more.
@@ -56,13 +59,14 @@ func (s *Store) JobEnqueueMany(ctx context.Context, ps []*storage.JobEnqueuePara
 		return nil, nil
 	}
 	arg := &postgres.JobEnqueueManyParams{
-		Queues:      make([]string, len(ps)),
-		Kinds:       make([]string, len(ps)),
-		Payloads:    make([][]byte, len(ps)),
-		Priorities:  make([]int32, len(ps)),
-		RunAts:      make([]time.Time, len(ps)),
-		MaxAttempts: make([]int32, len(ps)),
-		UniqueKeys:  make([]string, len(ps)),
+		Queues:        make([]string, len(ps)),
+		Kinds:         make([]string, len(ps)),
+		Payloads:      make([][]byte, len(ps)),
+		Priorities:    make([]int32, len(ps)),
+		RunAts:        make([]time.Time, len(ps)),
+		MaxAttempts:   make([]int32, len(ps)),
+		UniqueKeys:    make([]string, len(ps)),
+		TraceContexts: make([]string, len(ps)),
 	}
 	for i, p := range ps {
 		e := p.WithDefaults()
@@ -73,6 +77,7 @@ func (s *Store) JobEnqueueMany(ctx context.Context, ps []*storage.JobEnqueuePara
 		arg.RunAts[i] = e.RunAt // The zero time means now, in the query.
 		arg.MaxAttempts[i] = int32(e.MaxAttempts)
 		arg.UniqueKeys[i] = e.UniqueKey
+		arg.TraceContexts[i] = e.TraceContext // Empty means NULL, in the query.
 	}
 	ids, err := s.q.JobEnqueueMany(ctx, s.db, arg)
 	if err != nil {
@@ -346,6 +351,9 @@ func jobFromRow(r *postgres.Job) *storage.Job {
 	}
 	if r.UniqueKey != nil {
 		j.UniqueKey = *r.UniqueKey
+	}
+	if r.TraceContext != nil {
+		j.TraceContext = *r.TraceContext
 	}
 	return j
 }

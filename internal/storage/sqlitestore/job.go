@@ -34,14 +34,15 @@ func (s *Store) jobEnqueue(ctx context.Context, p *storage.JobEnqueueParams) (*s
 	}
 	t := now()
 	row, err := s.q.JobEnqueue(ctx, s.db, &sqlite.JobEnqueueParams{
-		Queue:       e.Queue,
-		Kind:        e.Kind,
-		Payload:     string(e.Payload),
-		Priority:    int64(e.Priority),
-		RunAt:       runAtMicros(e, t),
-		MaxAttempts: int64(e.MaxAttempts),
-		UniqueKey:   nullString(e.UniqueKey),
-		Now:         t,
+		Queue:        e.Queue,
+		Kind:         e.Kind,
+		Payload:      string(e.Payload),
+		Priority:     int64(e.Priority),
+		RunAt:        runAtMicros(e, t),
+		MaxAttempts:  int64(e.MaxAttempts),
+		UniqueKey:    nullString(e.UniqueKey),
+		Now:          t,
+		TraceContext: nullString(e.TraceContext),
 	})
 	if err == nil {
 		return jobFromRow(row), nil
@@ -100,21 +101,24 @@ func (s *Store) JobEnqueueMany(ctx context.Context, ps []*storage.JobEnqueuePara
 const enqueueChunk = 5000
 
 // enqueueBatch encodes jobs as the JSON array JobEnqueueMany reads: one
-// [queue, kind, payload, priority, run_at, max_attempts, unique_key] array
-// per job. The payload travels as a JSON string, so it is stored as given
+// [queue, kind, payload, priority, run_at, max_attempts, unique_key,
+// trace_context] array per job. The payload travels as a JSON string, so it is stored as given
 // (JSON text is UTF-8; an invalid byte would become U+FFFD).
 func enqueueBatch(ps []*storage.JobEnqueueParams, t int64) (string, error) {
-	rows := make([][7]any, len(ps))
+	rows := make([][8]any, len(ps))
 	for i, p := range ps {
 		e := p.WithDefaults()
 		if err := checkJobNoNUL(&e); err != nil {
 			return "", fmt.Errorf("job %d: %w", i, err)
 		}
-		var key any
+		var key, traceContext any
 		if e.UniqueKey != "" {
 			key = e.UniqueKey
 		}
-		rows[i] = [7]any{e.Queue, e.Kind, string(e.Payload), e.Priority, runAtMicros(e, t), e.MaxAttempts, key}
+		if e.TraceContext != "" {
+			traceContext = e.TraceContext
+		}
+		rows[i] = [8]any{e.Queue, e.Kind, string(e.Payload), e.Priority, runAtMicros(e, t), e.MaxAttempts, key, traceContext}
 	}
 	b, err := json.Marshal(rows)
 	if err != nil {
@@ -129,6 +133,7 @@ func checkJobNoNUL(e *storage.JobEnqueueParams) error {
 		checkNoNUL("queue", e.Queue),
 		checkNoNUL("kind", e.Kind),
 		checkNoNUL("unique key", e.UniqueKey),
+		checkNoNUL("trace context", e.TraceContext),
 		checkJSONNoNUL("payload", e.Payload),
 	)
 }
@@ -432,6 +437,7 @@ func jobFromRow(r *sqlite.Job) *storage.Job {
 		UniqueKey:       r.UniqueKey.String,
 		CreatedAt:       fromMicros(r.CreatedAt),
 		FinishedAt:      fromNullMicros(r.FinishedAt),
+		TraceContext:    r.TraceContext.String,
 	}
 	return j
 }

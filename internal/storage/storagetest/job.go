@@ -73,6 +73,7 @@ func jobCases() []testCase {
 		{"EnqueueManyKeepsPayloadsAndReturnsIDsInOrder", testJobEnqueueManyBytesAndOrder},
 		{"EnqueueManyTakesLargeBatches", testJobEnqueueManyLarge},
 		{"VacuumKeepsEveryJobAndWorksInsideATx", testJobVacuum},
+		{"EnqueueKeepsTheTraceContextThroughClaimGetAndList", testJobTraceContext},
 	}
 }
 
@@ -1513,4 +1514,37 @@ func testJobVacuum(t *testing.T, s storage.Store) {
 	left := claim(t, ctx, s, storage.DefaultQueue, "worker", 10, longLease)
 	require.Len(t, left, 2)
 	assert.ElementsMatch(t, []string{"k", "in-tx"}, []string{left[0].Kind, left[1].Kind})
+}
+
+func testJobTraceContext(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	const (
+		tc1 = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		tc2 = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+	)
+	one := enqueue(t, ctx, s, storage.JobEnqueueParams{Queue: "traced", Kind: "k", TraceContext: tc1})
+	assert.Equal(t, tc1, one.TraceContext, "as enqueued")
+	plain := enqueue(t, ctx, s, storage.JobEnqueueParams{Queue: "traced", Kind: "k"})
+	assert.Empty(t, plain.TraceContext, "none given, none stored")
+	ids, err := s.JobEnqueueMany(ctx, []*storage.JobEnqueueParams{
+		{Queue: "traced", Kind: "many", TraceContext: tc2},
+		{Queue: "traced", Kind: "many"},
+	})
+	require.NoError(t, err)
+	require.Len(t, ids, 2)
+	assert.Equal(t, tc2, getJob(t, ctx, s, ids[0]).TraceContext, "JobEnqueueMany")
+	assert.Empty(t, getJob(t, ctx, s, ids[1]).TraceContext, "JobEnqueueMany without one")
+
+	want := map[int64]string{one.ID: tc1, plain.ID: "", ids[0]: tc2, ids[1]: ""}
+	claimed := claim(t, ctx, s, "traced", "worker", 10, longLease)
+	require.Len(t, claimed, 4)
+	for _, j := range claimed {
+		assert.Equal(t, want[j.ID], j.TraceContext, "claimed job %d", j.ID)
+	}
+	page, err := s.JobList(ctx, &storage.JobListParams{Queue: "traced"})
+	require.NoError(t, err)
+	require.Len(t, page.Jobs, 4)
+	for _, j := range page.Jobs {
+		assert.Equal(t, want[j.ID], j.TraceContext, "listed job %d", j.ID)
+	}
 }

@@ -1,6 +1,7 @@
 -- name: JobEnqueue :one
-INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key)
-VALUES (@queue, @kind, @payload, @priority, COALESCE(sqlc.narg('run_at')::timestamptz, now()), @max_attempts, sqlc.narg('unique_key'))
+INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, trace_context)
+VALUES (@queue, @kind, @payload, @priority, COALESCE(sqlc.narg('run_at')::timestamptz, now()), @max_attempts, sqlc.narg('unique_key'),
+    sqlc.narg('trace_context'))
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
 RETURNING *;
 
@@ -15,10 +16,10 @@ ORDER BY id DESC
 LIMIT 1;
 
 -- name: JobEnqueueMany :many
-INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key)
+INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, trace_context)
 SELECT t.queue, t.kind, t.payload, t.priority,
     CASE WHEN t.run_at < '1970-01-01'::timestamptz THEN now() ELSE t.run_at END,
-    t.max_attempts, NULLIF(t.unique_key, '')
+    t.max_attempts, NULLIF(t.unique_key, ''), NULLIF(t.trace_context, '')
 FROM (
     SELECT unnest(@queues::text[]) AS queue,
         unnest(@kinds::text[]) AS kind,
@@ -26,7 +27,8 @@ FROM (
         unnest(@priorities::integer[]) AS priority,
         unnest(@run_ats::timestamptz[]) AS run_at,
         unnest(@max_attempts::integer[]) AS max_attempts,
-        unnest(@unique_keys::text[]) AS unique_key
+        unnest(@unique_keys::text[]) AS unique_key,
+        unnest(@trace_contexts::text[]) AS trace_context
 ) AS t
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
 RETURNING id;

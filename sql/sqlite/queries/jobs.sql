@@ -1,6 +1,7 @@
 -- name: JobEnqueue :one
-INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, created_at)
-VALUES (@queue, @kind, @payload, @priority, @run_at, @max_attempts, CAST(sqlc.narg('unique_key') AS TEXT), @now)
+INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, created_at, trace_context)
+VALUES (@queue, @kind, @payload, @priority, @run_at, @max_attempts, CAST(sqlc.narg('unique_key') AS TEXT), @now,
+    CAST(sqlc.narg('trace_context') AS TEXT))
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
 RETURNING *;
 
@@ -121,12 +122,13 @@ WHERE id IN (
 
 -- name: JobEnqueueMany :many
 -- @jobs is a JSON array of [queue, kind, payload, priority, run_at,
--- max_attempts, unique_key] arrays, so a whole batch is one statement.
+-- max_attempts, unique_key, trace_context] arrays, so a whole batch is one
+-- statement.
 -- "WHERE true" keeps ON CONFLICT from parsing as a join constraint.
 -- jsonb_each hands each row over as JSONB, which ->> reads without parsing
 -- it again.
-INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, created_at)
-SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, @now
+INSERT INTO jobs (queue, kind, payload, priority, run_at, max_attempts, unique_key, created_at, trace_context)
+SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, @now, value ->> 7
 FROM jsonb_each(CAST(@jobs AS TEXT))
 WHERE true
 ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'running', 'retryable') DO NOTHING
