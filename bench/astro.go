@@ -28,6 +28,9 @@ type astroSystem struct {
 	// metrics attaches the product's metrics to the pool, as serve does
 	// (see withMetrics).
 	metrics bool
+	// burndownCPU is the CPU time this process used during the timed part
+	// of the last Burndown.
+	burndownCPU time.Duration
 }
 
 // astroQueue is one fresh astro-runner queue.
@@ -149,6 +152,7 @@ func (a *astroSystem) Burndown(ctx context.Context, n, w int) (float64, error) {
 	}
 
 	bd := newBurnDown(n)
+	cpu := processCPU()
 	start := time.Now()
 	_, stop := q.start(ctx, w, a.log, func(context.Context, *storage.Job) error {
 		bd.handle()
@@ -159,6 +163,7 @@ func (a *astroSystem) Burndown(ctx context.Context, n, w int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	a.burndownCPU = processCPU() - cpu
 	stop()
 	if done, err := q.count(ctx, string(storage.JobCompleted)); err != nil || done != int64(n) {
 		return 0, fmt.Errorf("burn-down completed %d of %d jobs (%v)", done, n, err)

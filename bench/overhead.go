@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/astro-runner/astro-runner/internal/metrics"
@@ -48,6 +49,8 @@ func scrapeEvery(ctx context.Context, h http.Handler, interval time.Duration) {
 type overheadRow struct {
 	workload, backend, w, unit string
 	off, on                    []float64
+	// cpuOff and cpuOn are this process's CPU time per job, in µs.
+	cpuOff, cpuOn []float64
 }
 
 // overheadCases runs astro-runner's burn-down with metrics off and on, in
@@ -72,13 +75,16 @@ func (r *runner) overheadCases(ctx context.Context, b *backend) error {
 				if err != nil {
 					return fmt.Errorf("astro with metrics %s on %s, %s, W=%d: %w", onOff(on), b.name, row.workload, w, err)
 				}
+				cpu := float64(systems[on].burndownCPU.Microseconds()) / float64(n)
 				if on {
 					row.on = append(row.on, v)
+					row.cpuOn = append(row.cpuOn, cpu)
 				} else {
 					row.off = append(row.off, v)
+					row.cpuOff = append(row.cpuOff, cpu)
 				}
-				fmt.Fprintf(r.progress, "round %d  %-8s %-44s W=%-4d metrics %-3s %14s %s  (%.1fs)\n", round+1, b.name, row.workload,
-					w, onOff(on), format(v, row.unit), row.unit, time.Since(started).Seconds())
+				fmt.Fprintf(r.progress, "round %d  %-8s %-44s W=%-4d metrics %-3s %14s %s  %6.1f µs CPU/job  (%.1fs)\n", round+1, b.name,
+					row.workload, w, onOff(on), format(v, row.unit), row.unit, cpu, time.Since(started).Seconds())
 			}
 			slices.Reverse(order)
 		}
@@ -101,19 +107,46 @@ func (r *runner) printOverhead(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nastro-runner with its metrics off and on (on/off below 1 is the cost):")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| workload | backend | W | metrics off | metrics on | on/off |")
-	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|")
+	fmt.Fprintln(w, "| workload | backend | W | metrics off | metrics on | on/off | CPU µs/job off | CPU µs/job on | on/off |")
+	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|")
 	for _, row := range r.overhead {
 		off, _ := median(row.off)
 		on, _ := median(row.on)
-		ratio := "–"
-		if off > 0 {
-			ratio = fmt.Sprintf("%.3f", on/off)
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s %s | %s %s | %s |\n", row.workload, row.backend, row.w,
-			format(off, row.unit), row.unit, format(on, row.unit), row.unit, ratio)
+		cpuOff, _ := median(row.cpuOff)
+		cpuOn, _ := median(row.cpuOn)
+		fmt.Fprintf(w, "| %s | %s | %s | %s %s | %s %s | %s | %.1f | %.1f | %s |\n", row.workload, row.backend, row.w,
+			format(off, row.unit), row.unit, format(on, row.unit), row.unit, pairedRatio(row.on, row.off), cpuOff, cpuOn,
+			pairedRatio(row.cpuOn, row.cpuOff))
 	}
+	fmt.Fprintln(w, "\nThe on/off columns are the median of each round's own ratio; CPU is this process's (user and system)")
+	fmt.Fprintln(w, "during the timed part, divided by N, so on Postgres it leaves out the server's.")
 	if r.o.rounds > 1 {
-		fmt.Fprintf(w, "\nEach cell is the median of %d runs; off and on alternated which ran first.\n", r.o.rounds)
+		fmt.Fprintf(w, "Each other cell is the median of %d runs; off and on alternated which ran first.\n", r.o.rounds)
 	}
+}
+
+// pairedRatio is the median, over rounds, of on[i]/off[i]: each round's
+// runs ran back to back, so their ratio is steadier than the ratio of
+// medians on a busy machine.
+func pairedRatio(on, off []float64) string {
+	var rs []float64
+	for i := range min(len(on), len(off)) {
+		if off[i] > 0 {
+			rs = append(rs, on[i]/off[i])
+		}
+	}
+	m, ok := median(rs)
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", m)
+}
+
+// processCPU is the CPU time, user and system, this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

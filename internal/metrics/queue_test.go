@@ -148,3 +148,16 @@ func TestMetricsFollowPrometheusNaming(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkQueueMetricsPerJob measures what the queue metrics add to each
+// job: the two calls a pool makes per job, from every core at once.
+func BenchmarkQueueMetricsPerJob(b *testing.B) {
+	q := metrics.New(metrics.Options{}).Queue
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			q.JobClaimed("default", "execute_plan", 3*time.Millisecond)
+			q.JobFinished("default", "execute_plan", worker.OutcomeCompleted, 40*time.Millisecond)
+		}
+	})
+}
