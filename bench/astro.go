@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/astro-runner/astro-runner/internal/metrics"
 	"github.com/astro-runner/astro-runner/internal/storage"
 	"github.com/astro-runner/astro-runner/internal/storage/pgstore"
 	"github.com/astro-runner/astro-runner/internal/storage/sqlitestore"
@@ -24,6 +25,12 @@ type astroSystem struct {
 	// asyncQueueCommit is pgstore.Config.AsyncQueueCommit, which
 	// ASTRO_QUEUE_COMMIT=async (the default) sets in the product.
 	asyncQueueCommit bool
+	// metrics attaches the product's metrics to the pool, as serve does
+	// (see withMetrics).
+	metrics bool
+	// burndownCPU is the CPU time this process used during the timed part
+	// of the last Burndown.
+	burndownCPU time.Duration
 }
 
 // astroQueue is one fresh astro-runner queue.
@@ -35,11 +42,21 @@ type astroQueue struct {
 	probe  liveProbe
 	count  func(ctx context.Context, state string) (int64, error)
 	close  func()
+	// metrics, when set, observes the pool, and is scraped while it runs.
+	metrics *metrics.Metrics
 }
 
 const astroLiveQuery = "SELECT EXISTS (SELECT 1 FROM %sjobs WHERE state IN ('available', 'running', 'retryable'))"
 
 func (a *astroSystem) open(ctx context.Context) (*astroQueue, error) {
+	q, err := a.openStore(ctx)
+	if err != nil || !a.metrics {
+		return q, err
+	}
+	return withMetrics(q), nil
+}
+
+func (a *astroSystem) openStore(ctx context.Context) (*astroQueue, error) {
 	switch a.b.name {
 	case "postgres":
 		u, err := a.b.freshSchema(ctx, "astro")
@@ -87,10 +104,17 @@ func (a *astroSystem) open(ctx context.Context) (*astroQueue, error) {
 // start runs a pool of w workers with handler h, and its listener on
 // Postgres, until the returned stop is called.
 func (q *astroQueue) start(ctx context.Context, w int, log *slog.Logger, h worker.HandlerFunc) (pool *worker.Pool, stop func()) {
-	pool = worker.New(q.store, worker.Config{Workers: w, Logger: log})
+	cfg := worker.Config{Workers: w, Logger: log}
+	if q.metrics != nil {
+		cfg.Observer = q.metrics.Queue
+	}
+	pool = worker.New(q.store, cfg)
 	pool.Handle(noopKind, h)
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	if q.metrics != nil {
+		wg.Go(func() { scrapeEvery(runCtx, q.metrics.Handler(), scrapeInterval) })
+	}
 	if q.listen != nil {
 		wg.Go(func() { q.listen(runCtx, pool.Wake, pool.CheckCancels) })
 	}
@@ -128,6 +152,7 @@ func (a *astroSystem) Burndown(ctx context.Context, n, w int) (float64, error) {
 	}
 
 	bd := newBurnDown(n)
+	cpu := processCPU()
 	start := time.Now()
 	_, stop := q.start(ctx, w, a.log, func(context.Context, *storage.Job) error {
 		bd.handle()
@@ -138,6 +163,7 @@ func (a *astroSystem) Burndown(ctx context.Context, n, w int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	a.burndownCPU = processCPU() - cpu
 	stop()
 	if done, err := q.count(ctx, string(storage.JobCompleted)); err != nil || done != int64(n) {
 		return 0, fmt.Errorf("burn-down completed %d of %d jobs (%v)", done, n, err)

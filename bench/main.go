@@ -47,6 +47,7 @@ type options struct {
 	cpuProfile      string
 	pgWaits         bool
 	queueCommit     string
+	metrics         string
 	logLevel        slog.Level
 }
 
@@ -76,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.BoolVar(&o.pgWaits, "pg-waits", false, "sample pg_stat_activity every 10ms during Postgres burn-downs and print the wait events")
 	fs.StringVar(&o.queueCommit, "astro-queue-commit", "async", "astro-runner's ASTRO_QUEUE_COMMIT on Postgres: async (the product's default) or sync")
+	fs.StringVar(&o.metrics, "metrics", "off", "astro-runner's metrics: off, on (in every workload), or both (also a table of the burn-down with metrics off and on, in turns)")
 	logLevel := fs.String("log-level", "warn", "level of the systems' logs on stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -104,6 +106,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.queueCommit != "async" && o.queueCommit != "sync" {
 		return nil, fmt.Errorf("-astro-queue-commit: want async or sync, not %q", o.queueCommit)
+	}
+	if o.metrics != "off" && o.metrics != "on" && o.metrics != "both" {
+		return nil, fmt.Errorf("-metrics: want off, on or both, not %q", o.metrics)
 	}
 	if o.rounds < 1 {
 		return nil, errors.New("-rounds must be at least 1")
@@ -175,6 +180,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := r.queueCases(ctx, b); err != nil {
 			return err
 		}
+		if o.metrics == "both" && o.workloads["burndown"] {
+			if err := r.overheadCases(ctx, b); err != nil {
+				return err
+			}
+		}
 	}
 	if o.workloads["http"] {
 		if err := r.httpCases(ctx, pgBackend, sqliteBackend); err != nil {
@@ -185,6 +195,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "\n%s · %d cores · %s · %s\n\n", time.Now().Format("2006-01-02 15:04 MST"), runtime.NumCPU(),
 		runtime.Version(), pgBackend.serverVersion(ctx))
 	r.printTable(stdout)
+	r.printOverhead(stdout)
 	return nil
 }
 
@@ -194,6 +205,8 @@ type runner struct {
 	log      *slog.Logger
 	progress io.Writer
 	rows     []*row
+	// overhead are the rows of the metrics table (-metrics both).
+	overhead []*overheadRow
 }
 
 // row is one line of the table.
@@ -213,7 +226,7 @@ type measure func(ctx context.Context, sys queueSystem) ([]float64, error)
 func (r *runner) queueCases(ctx context.Context, b *backend) error {
 	o := r.o
 	systems := map[string]queueSystem{
-		"astro": &astroSystem{b: b, log: r.log.With("system", "astro-runner"), asyncQueueCommit: r.o.queueCommit == "async"},
+		"astro": &astroSystem{b: b, log: r.log.With("system", "astro-runner"), asyncQueueCommit: r.o.queueCommit == "async", metrics: o.metrics == "on"},
 		"river": &riverSystem{b: b, log: r.log.With("system", "river"), fetchCooldown: o.riverCooldown, fetchPoll: o.riverPoll},
 	}
 	if o.workloads["burndown"] {

@@ -132,9 +132,11 @@ func serve(ctx context.Context, cfg *config.Config, store storage.Store, log *sl
 		Logger:     log,
 		RunTimeout: cfg.RunTimeout,
 		Alerts:     alerts,
+		Observer:   m.Runs,
 	}
-	pools := newPools(store, cfg, log, handler, tp)
-	pools = append(pools, newAlertPool(store, cfg, alertLog, alerts, deliverer, tp))
+	base := poolBase(cfg, tp, m.Queue)
+	pools := newPools(store, cfg, log, handler, base)
+	pools = append(pools, newAlertPool(store, alertLog, alerts, deliverer, base))
 
 	var wg sync.WaitGroup
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -224,24 +226,29 @@ type pools []*worker.Pool
 // newPools returns a pool for each of cfg.Queues, running handler's jobs.
 // The handler ends a run itself after cfg.RunTimeout; the worker's job
 // timeout is only a backstop, five minutes later, which leaves time to
-// store the result. tp, when not nil, traces the jobs.
-func newPools(store storage.Store, cfg *config.Config, log *slog.Logger, handler *planjob.Handler, tp trace.TracerProvider) pools {
+// store the result. base holds what every pool of the process shares
+// (see poolBase).
+func newPools(store storage.Store, cfg *config.Config, log *slog.Logger, handler *planjob.Handler, base worker.Config) pools {
 	ps := make(pools, 0, len(cfg.Queues))
 	for _, queue := range cfg.Queues {
-		pool := worker.New(store, worker.Config{
-			Queue:           queue,
-			Workers:         cfg.Workers,
-			Lease:           cfg.JobLease,
-			RescueInterval:  cfg.RescueInterval,
-			JobTimeout:      cfg.RunTimeout + 5*time.Minute,
-			ShutdownTimeout: cfg.ShutdownTimeout,
-			Logger:          log.With("queue", queue),
-			TracerProvider:  tp,
-		})
+		c := base
+		c.Queue, c.Workers, c.Logger = queue, cfg.Workers, log.With("queue", queue)
+		c.JobTimeout = cfg.RunTimeout + 5*time.Minute
+		pool := worker.New(store, c)
 		pool.Handle(planjob.Kind, handler.Handle)
 		ps = append(ps, pool)
 	}
 	return ps
+}
+
+// poolBase returns the settings that every worker pool of the process
+// shares: the lease, the rescuer, the shutdown timeout, and the tracer
+// (nil: no spans) and metrics that observe the jobs.
+func poolBase(cfg *config.Config, tp trace.TracerProvider, obs worker.Observer) worker.Config {
+	return worker.Config{
+		Lease: cfg.JobLease, RescueInterval: cfg.RescueInterval, ShutdownTimeout: cfg.ShutdownTimeout,
+		TracerProvider: tp, Observer: obs,
+	}
 }
 
 // alertWorkers is how many alert jobs one process runs at once.
@@ -254,18 +261,11 @@ const alertJobTimeout = time.Minute
 // newAlertPool returns the pool of the alert queue, which every serve and
 // worker process runs, whatever ASTRO_QUEUES says: it delivers alert
 // messages and sends those held back by ASTRO_ALERT_MIN_INTERVAL.
-func newAlertPool(store storage.Store, cfg *config.Config, log *slog.Logger, e *alert.Evaluator, d *alert.Deliverer,
-	tp trace.TracerProvider) *worker.Pool {
-	pool := worker.New(store, worker.Config{
-		Queue:           alert.Queue,
-		Workers:         alertWorkers,
-		Lease:           cfg.JobLease,
-		RescueInterval:  cfg.RescueInterval,
-		JobTimeout:      alertJobTimeout,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Logger:          log.With("queue", alert.Queue),
-		TracerProvider:  tp,
-	})
+func newAlertPool(store storage.Store, log *slog.Logger, e *alert.Evaluator, d *alert.Deliverer, base worker.Config) *worker.Pool {
+	c := base
+	c.Queue, c.Workers, c.Logger = alert.Queue, alertWorkers, log.With("queue", alert.Queue)
+	c.JobTimeout = alertJobTimeout
+	pool := worker.New(store, c)
 	pool.Handle(alert.DeliverKind, d.Handle)
 	pool.Handle(alert.FlushKind, e.HandleFlush)
 	return pool

@@ -61,7 +61,7 @@ func TestPoolsRunOnlyTheirQueues(t *testing.T) {
 	start := func(queues ...string) func() {
 		cfg := &config.Config{Queues: queues, Workers: 2, JobLease: 30 * time.Second,
 			RescueInterval: time.Second, RunTimeout: time.Minute, ShutdownTimeout: time.Second}
-		ps := newPools(st, cfg, log, handler, nil)
+		ps := newPools(st, cfg, log, handler, poolBase(cfg, nil, nil))
 		require.Len(t, ps, len(queues))
 		runCtx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})

@@ -100,6 +100,19 @@ type Handler struct {
 	// Alerts, when set, is told of every final status in the transaction
 	// that stores it (alert rules enqueue their messages there).
 	Alerts FinishHook
+	// Observer, when set, is told of every final status once it is
+	// stored, for metrics.
+	Observer Observer
+}
+
+// Observer is told of every execution that the handler or Reconcile
+// finishes, after its final status is stored. *metrics.RunMetrics is one.
+// It is called from the workers' goroutines, many at once.
+type Observer interface {
+	// ExecutionFinished is told of e as stored with its final status, the
+	// name of its plan ("" if it could not be read), and the run's
+	// result, or nil if the plan did not run.
+	ExecutionFinished(e *storage.Execution, planName string, res *planrun.Result)
 }
 
 // Handle runs one execute_plan job. It is a worker.HandlerFunc.
@@ -160,6 +173,7 @@ func (r *run) handle(ctx context.Context, job *storage.Job) error {
 	if err != nil {
 		return r.storeFailed("load plan", err)
 	}
+	r.planName = pl.Name
 	var stored plan.Document
 	if err := json.Unmarshal(pl.Document, &stored); err != nil {
 		return r.finish(ctx, storage.ExecutionError,
@@ -265,11 +279,12 @@ func (h *Handler) logger() *slog.Logger {
 // run is one attempt at an execution: the job's claim that fences its
 // writes, and its log.
 type run struct {
-	h      *Handler
-	log    *slog.Logger
-	id     uuid.UUID
-	planID uuid.UUID
-	job    storage.JobRef
+	h        *Handler
+	log      *slog.Logger
+	id       uuid.UUID
+	planID   uuid.UUID
+	planName string
+	job      storage.JobRef
 	// start is when the attempt began, for the duration logged when the
 	// execution finishes.
 	start time.Time
@@ -279,13 +294,19 @@ type run struct {
 	traceID string
 	// status is the final status the attempt stored, if any.
 	status storage.ExecutionStatus
+	// ran is the run's result, for Handler.Observer, once the plan ran.
+	ran *planrun.Result
 }
 
-// finished logs the one line that says an execution ended: its status and
-// how long its last attempt took.
-func (r *run) finished(status storage.ExecutionStatus) {
-	r.status = status
-	r.log.Info("execution finished", "plan_id", r.planID, "status", status, "duration", time.Since(r.start))
+// finished logs the one line that says an execution ended, e as stored
+// with its final status: the status and how long its last attempt took.
+// It then tells Handler.Observer.
+func (r *run) finished(e *storage.Execution) {
+	r.status = e.Status
+	r.log.Info("execution finished", "plan_id", r.planID, "status", e.Status, "duration", time.Since(r.start))
+	if r.h.Observer != nil {
+		r.h.Observer.ExecutionFinished(e, r.planName, r.ran)
+	}
 }
 
 // set writes the execution's status, fenced by the job's claim. A final
@@ -335,6 +356,7 @@ func isHookError(err error) bool {
 // large, the execution ends in error without it and the job is discarded.
 func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *Result, jobErr error) error {
 	res.TraceID = r.traceID
+	r.ran = res.Result
 	doc, err := json.Marshal(res)
 	if err != nil {
 		r.log.Warn("could not encode execution result", "error", err)
@@ -348,7 +370,7 @@ func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *R
 	// A cancelled job context must not stop the final write.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, err = r.set(wctx, status, 0, doc)
+	e, err := r.set(wctx, status, 0, doc)
 	switch {
 	case errors.Is(err, storage.ErrLeaseLost):
 		return r.storeFailed("store execution result", err)
@@ -362,7 +384,7 @@ func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *R
 	case err != nil:
 		return r.storeFailed("store execution result", err)
 	}
-	r.finished(status)
+	r.finished(e)
 	return jobErr
 }
 
@@ -375,7 +397,7 @@ func (r *run) unstorable(ctx context.Context, revision int64, why string, jobErr
 	doc, _ := json.Marshal(&Result{PlanRevision: revision, Error: msg, TraceID: r.traceID})
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, err := r.set(wctx, storage.ExecutionError, 0, doc)
+	e, err := r.set(wctx, storage.ExecutionError, 0, doc)
 	switch {
 	case errors.Is(err, storage.ErrLeaseLost):
 		return r.storeFailed("store execution error", err)
@@ -386,7 +408,7 @@ func (r *run) unstorable(ctx context.Context, revision int64, why string, jobErr
 	case err != nil:
 		r.log.Warn("could not store execution error", "error", err)
 	default:
-		r.finished(storage.ExecutionError)
+		r.finished(e)
 	}
 	return fmt.Errorf("%w: %s", worker.ErrDiscard, msg)
 }
@@ -472,30 +494,44 @@ func storeSummary(err error) string {
 // transaction. Should Alerts fail for any reason but an unavailable store,
 // the executions are ended without it, so that none stays unfinished.
 func (h *Handler) Reconcile(ctx context.Context) (int64, error) {
-	n, err := h.reconcile(ctx, h.Alerts)
+	done, err := h.reconcile(ctx, h.Alerts)
 	if err != nil && h.Alerts != nil && ctx.Err() == nil && !errors.Is(err, storage.ErrUnavailable) {
 		h.logger().WarnContext(ctx, "reconcile with alerts failed; ending the executions without their alerts", "error", err)
-		n, err = h.reconcile(ctx, nil)
+		done, err = h.reconcile(ctx, nil)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("reconcile executions: %w", err)
 	}
+	n := int64(len(done))
 	if n > 0 {
 		h.logger().InfoContext(ctx, "executions finished by reconcile", "count", n)
+	}
+	if h.Observer != nil {
+		names := map[uuid.UUID]string{}
+		for _, e := range done {
+			name, ok := names[e.PlanID]
+			if !ok {
+				if pl, err := h.Store.PlanGetByID(ctx, e.PlanID); err == nil {
+					name = pl.Name
+				}
+				names[e.PlanID] = name
+			}
+			h.Observer.ExecutionFinished(e, name, nil)
+		}
 	}
 	return n, nil
 }
 
 // reconcile ends the executions ExecutionReconcile finds and tells alerts,
-// if not nil, of each, in one transaction.
-func (h *Handler) reconcile(ctx context.Context, alerts FinishHook) (int64, error) {
-	var n int64
+// if not nil, of each, in one transaction, and returns them.
+func (h *Handler) reconcile(ctx context.Context, alerts FinishHook) ([]*storage.Execution, error) {
+	var done []*storage.Execution
 	err := h.Store.InTx(ctx, func(tx storage.Store) error {
-		done, err := tx.ExecutionReconcile(ctx)
+		var err error
+		done, err = tx.ExecutionReconcile(ctx)
 		if err != nil {
 			return err
 		}
-		n = int64(len(done))
 		if alerts == nil {
 			return nil
 		}
@@ -510,5 +546,8 @@ func (h *Handler) reconcile(ctx context.Context, alerts FinishHook) (int64, erro
 		}
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return nil, err
+	}
+	return done, nil
 }

@@ -82,6 +82,9 @@ func (p *Pool) flush(batch []outcome) (rest []outcome, err error) {
 		groups[o.kind] = append(groups[o.kind], o)
 	}
 	p.forget(groups[outcomeDrop])
+	for i := range groups[outcomeDrop] {
+		p.observe(&groups[outcomeDrop][i], OutcomeLeaseLost)
+	}
 	for _, kind := range []outcomeKind{outcomeComplete, outcomeFail, outcomeRelease} {
 		g := groups[kind]
 		if len(g) == 0 {
@@ -183,10 +186,14 @@ func (p *Pool) settle(g []outcome, ids []int64) {
 	for _, id := range ids {
 		written[id] = true
 	}
-	for _, o := range g {
+	for i := range g {
+		o := &g[i]
 		if !written[o.job.ID] {
 			p.log.Warn("job outcome not recorded: lease lost, the job may run again", "job_id", o.job.ID)
+			p.observe(o, OutcomeLeaseLost)
+			continue
 		}
+		p.observe(o, o.ended)
 	}
 	p.forget(g)
 }

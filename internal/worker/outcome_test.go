@@ -21,19 +21,21 @@ func TestOutcomeOf(t *testing.T) {
 		err, cause error
 		want       outcomeKind
 		retry      bool
+		ended      Outcome
 	}{
-		{name: "success completes", want: outcomeComplete},
-		{name: "pool lost the lease", err: context.Canceled, cause: ErrJobLeaseLost, want: outcomeDrop},
-		{name: "fenced write found the lease lost", err: fmt.Errorf("store result: %w", storage.ErrLeaseLost), want: outcomeDrop},
-		{name: "shutdown releases", err: context.Canceled, cause: ErrShutdown, want: outcomeRelease},
-		{name: "error retries", err: errors.New("boom"), want: outcomeFail, retry: true},
-		{name: "discard does not retry", err: fmt.Errorf("%w: bad payload", ErrDiscard), want: outcomeFail},
-		{name: "cancelled does not retry", err: context.Canceled, cause: ErrJobCancelled, want: outcomeFail},
+		{name: "success completes", want: outcomeComplete, ended: OutcomeCompleted},
+		{name: "pool lost the lease", err: context.Canceled, cause: ErrJobLeaseLost, want: outcomeDrop, ended: OutcomeLeaseLost},
+		{name: "fenced write found the lease lost", err: fmt.Errorf("store result: %w", storage.ErrLeaseLost), want: outcomeDrop, ended: OutcomeLeaseLost},
+		{name: "shutdown releases", err: context.Canceled, cause: ErrShutdown, want: outcomeRelease, ended: OutcomeReleased},
+		{name: "error retries", err: errors.New("boom"), want: outcomeFail, retry: true, ended: OutcomeFailed},
+		{name: "discard does not retry", err: fmt.Errorf("%w: bad payload", ErrDiscard), want: outcomeFail, ended: OutcomeDiscarded},
+		{name: "cancelled does not retry", err: context.Canceled, cause: ErrJobCancelled, want: outcomeFail, ended: OutcomeCancelled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			got := p.outcomeOf(job, tc.err, tc.cause)
 			assert.Equal(t, tc.want, got.kind)
+			assert.Equal(t, tc.ended, got.ended, "observed outcome")
 			if tc.want == outcomeFail {
 				assert.Equal(t, tc.retry, got.fail.Retry)
 			}
@@ -67,4 +69,43 @@ func TestRetryInLengthensTheBackoff(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestOutcomeOfTheLastAttemptDiscards(t *testing.T) {
+	t.Parallel()
+	p := New(nil, Config{})
+	last := &storage.Job{ID: 7, LeaseToken: 3, Attempt: 5, MaxAttempts: 5}
+	got := p.outcomeOf(last, errors.New("boom"), nil)
+	assert.True(t, got.fail.Retry, "the store decides; the pool asks for a retry")
+	assert.Equal(t, OutcomeDiscarded, got.ended)
+}
+
+func TestPickupLatency(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name           string
+		created, runAt time.Time
+		at             time.Time
+		want           time.Duration
+	}{
+		{"due when created", base, base.Add(-time.Hour), base.Add(3 * time.Second), 3 * time.Second},
+		{"due at a later run_at", base, base.Add(time.Minute), base.Add(time.Minute + 250*time.Millisecond), 250 * time.Millisecond},
+		{"clocks apart give zero, not a negative", base, base, base.Add(-time.Millisecond), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			job := &storage.Job{CreatedAt: tc.created, RunAt: tc.runAt}
+			assert.Equal(t, tc.want, pickupLatency(job, tc.at))
+		})
+	}
+}
+
+func TestOutcomeString(t *testing.T) {
+	t.Parallel()
+	want := []string{"completed", "failed", "discarded", "cancelled", "released", "lease_lost"}
+	for i, name := range want {
+		assert.Equal(t, name, Outcome(i).String())
+	}
+	assert.Equal(t, "unknown", Outcome(len(want)).String())
 }

@@ -136,6 +136,9 @@ type Config struct {
 	// the span that enqueued the job (its storage.Job.TraceContext), with
 	// the handler's context inside it. Nil records no spans.
 	TracerProvider trace.TracerProvider
+	// Observer, when set, is told of the pool's work, for metrics.
+	// Defaults to none.
+	Observer Observer
 }
 
 // WithDefaults returns a copy of c with defaults filled in.
@@ -201,11 +204,15 @@ type Pool struct {
 	cfg      Config
 	log      *slog.Logger
 	handlers map[string]HandlerFunc
+	obs      Observer // Config.Observer, or nil.
 
 	wake    chan struct{} // Something was enqueued.
 	check   chan struct{} // A job was asked to cancel.
 	freed   chan struct{} // A worker slot came free.
 	results chan outcome  // Finished handlers, for the completer.
+	// slots holds a token for each worker that holds a job: from its
+	// claim until its handler has returned.
+	slots chan struct{}
 
 	// now tells the time for the local lease deadlines.
 	now func() time.Time
@@ -260,6 +267,10 @@ type outcome struct {
 	// strikes counts the writes of this outcome alone that failed with an
 	// error that is neither a refusal nor an outage.
 	strikes int
+	// ended is how the attempt ended, for the observer, once written.
+	ended Outcome
+	// took is how long the handler ran, when the pool has an observer.
+	took time.Duration
 }
 
 // New returns a pool over store. Register handlers with Handle before Run.
@@ -270,10 +281,12 @@ func New(store Store, cfg Config) *Pool {
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "worker", "worker_id", cfg.ID, "queue", cfg.Queue),
 		handlers: map[string]HandlerFunc{},
+		obs:      cfg.Observer,
 		wake:     make(chan struct{}, 1),
 		check:    make(chan struct{}, 1),
 		freed:    make(chan struct{}, 1),
 		results:  make(chan outcome, cfg.Workers*2),
+		slots:    make(chan struct{}, cfg.Workers),
 		now:      time.Now,
 		held:     map[int64]*heldJob{},
 		outage:   outageLog{log: cfg.Logger, now: time.Now},
@@ -307,6 +320,10 @@ func signal(ch chan struct{}) {
 // rest and hands them back uncounted, and writes every outcome before it
 // returns.
 func (p *Pool) Run(ctx context.Context) error {
+	if p.obs != nil {
+		p.obs.PoolStarted(p)
+		defer p.obs.PoolStopped(p)
+	}
 	var bg sync.WaitGroup
 	bgCtx, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	completerDone := make(chan struct{})
@@ -356,7 +373,7 @@ func (p *Pool) Run(ctx context.Context) error {
 // up to claimGather for all of them); one that comes back short means the
 // queue is drained, so the loop waits for a wake-up or the next poll.
 func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
-	slots := make(chan struct{}, p.cfg.Workers)
+	slots := p.slots
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
 		free := p.cfg.Workers - len(slots)
@@ -490,12 +507,20 @@ func (p *Pool) start(job *storage.Job, claimedAt time.Time, done func()) {
 		defer done()
 		ctx, cancelTimeout := context.WithTimeoutCause(jobCtx, p.cfg.JobTimeout, ErrJobTimeout)
 		ctx, span := p.startJobSpan(ctx, job)
+		var began time.Time
+		if p.obs != nil {
+			began = time.Now()
+			p.obs.JobClaimed(p.cfg.Queue, job.Kind, pickupLatency(job, began))
+		}
 		err := p.run(ctx, job)
 		cause := context.Cause(ctx) // The timeout's cause, or the parent's.
 		cancelTimeout()
 		cancel(nil)
 		o := p.outcomeOf(job, err, cause)
 		endJobSpan(span, o)
+		if p.obs != nil {
+			o.took = time.Since(began)
+		}
 		p.results <- o
 	}()
 }
@@ -520,21 +545,22 @@ func (p *Pool) outcomeOf(job *storage.Job, err, cause error) outcome {
 	case errors.Is(cause, ErrJobLeaseLost), errors.Is(err, storage.ErrLeaseLost):
 		// The pool, or the store on a fenced write, found that another
 		// worker holds the job now: write nothing.
-		return outcome{kind: outcomeDrop, job: job}
+		return outcome{kind: outcomeDrop, job: job, ended: OutcomeLeaseLost}
 	case err == nil:
 		// A handler that returns nil has done its work, even if shutdown
 		// cancelled its context meanwhile: releasing it would run it again.
-		return outcome{kind: outcomeComplete, job: job}
+		return outcome{kind: outcomeComplete, job: job, ended: OutcomeCompleted}
 	case errors.Is(cause, ErrShutdown):
-		return outcome{kind: outcomeRelease, job: job}
+		return outcome{kind: outcomeRelease, job: job, ended: OutcomeReleased}
 	}
 	if errors.Is(cause, ErrJobTimeout) || errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("%w: %w", ErrJobTimeout, err)
 	}
-	return outcome{kind: outcomeFail, job: job, fail: &storage.JobFailParams{
+	retry := !errors.Is(err, ErrDiscard) && !errors.Is(cause, ErrJobCancelled)
+	return outcome{kind: outcomeFail, job: job, ended: failOutcome(job, retry, cause), fail: &storage.JobFailParams{
 		JobRef:     storage.JobRef{ID: job.ID, Token: job.LeaseToken},
 		Error:      cleanErrorText(err.Error()),
-		Retry:      !errors.Is(err, ErrDiscard) && !errors.Is(cause, ErrJobCancelled),
+		Retry:      retry,
 		RetryAfter: p.retryDelay(job.Attempt, err),
 	}}
 }
@@ -574,6 +600,9 @@ func (p *Pool) rescue(ctx context.Context) error {
 		p.outage.ok()
 		if n > 0 {
 			p.log.Info("rescued jobs with expired leases", "jobs", n)
+			if p.obs != nil {
+				p.obs.JobsRescued(n)
+			}
 			p.Wake()
 		}
 		if n < 1000 {
