@@ -82,7 +82,7 @@ type RunTotals struct {
 
 // PassRate returns Passed / (Passed + Failed + Error), and false when that
 // is zero over zero.
-func (t *RunTotals) PassRate() (float64, bool) {
+func (t RunTotals) PassRate() (float64, bool) {
 	return passRate(t.Passed, t.Passed+t.Failed+t.Error)
 }
 
@@ -119,7 +119,7 @@ type StepStats struct {
 
 // PassRate returns Passed / (Passed + Failed + Error), and false when that
 // is zero over zero.
-func (s *StepStats) PassRate() (float64, bool) {
+func (s StepStats) PassRate() (float64, bool) {
 	return passRate(s.Passed, s.Passed+s.Failed+s.Error)
 }
 
@@ -280,7 +280,7 @@ type PlanFailures struct {
 }
 
 // Failures returns Failed + Error.
-func (f *PlanFailures) Failures() int64 { return f.Failed + f.Error }
+func (f PlanFailures) Failures() int64 { return f.Failed + f.Error }
 
 // GlobalStats are the statistics of every plan's runs over a window.
 type GlobalStats struct {
