@@ -524,19 +524,24 @@ func testPlanStatsInvalid(t *testing.T, s storage.Store) {
 	_, err := s.PlanStats(ctx, &ok)
 	require.NoError(t, err)
 	tests := map[string]func(p *storage.PlanStatsParams){
-		"NoSince":            func(p *storage.PlanStatsParams) { p.Since = time.Time{} },
-		"NoUntil":            func(p *storage.PlanStatsParams) { p.Until = time.Time{} },
-		"EmptyWindow":        func(p *storage.PlanStatsParams) { p.Until = p.Since },
-		"ReversedWindow":     func(p *storage.PlanStatsParams) { p.Since, p.Until = p.Until, p.Since },
-		"WindowOver90Days":   func(p *storage.PlanStatsParams) { p.Since, p.Bucket = p.Until.Add(-90*24*time.Hour-time.Second), 24*time.Hour },
+		"NoSince":        func(p *storage.PlanStatsParams) { p.Since = time.Time{} },
+		"NoUntil":        func(p *storage.PlanStatsParams) { p.Until = time.Time{} },
+		"EmptyWindow":    func(p *storage.PlanStatsParams) { p.Until = p.Since },
+		"ReversedWindow": func(p *storage.PlanStatsParams) { p.Since, p.Until = p.Until, p.Since },
+		"WindowOver90Days": func(p *storage.PlanStatsParams) {
+			p.Since, p.Bucket = p.Until.Add(-90*24*time.Hour-time.Second), 24*time.Hour
+		},
 		"BucketUnderAMinute": func(p *storage.PlanStatsParams) { p.Bucket = 59 * time.Second },
 		"BucketOverADay":     func(p *storage.PlanStatsParams) { p.Bucket = 24*time.Hour + time.Second },
 		"BucketNotSeconds":   func(p *storage.PlanStatsParams) { p.Bucket = time.Minute + time.Millisecond },
 		"NoBucket":           func(p *storage.PlanStatsParams) { p.Bucket = 0 },
-		"TooManyBuckets":     func(p *storage.PlanStatsParams) { p.Since = p.Until.Add(-2000*time.Minute - time.Second); p.Bucket = time.Minute },
-		"UnknownTrigger":     func(p *storage.PlanStatsParams) { p.Trigger = "cron" },
-		"NegativeStepRuns":   func(p *storage.PlanStatsParams) { p.StepRuns = -1 },
-		"TooManyStepRuns":    func(p *storage.PlanStatsParams) { p.StepRuns = storage.MaxStatsStepRuns + 1 },
+		"TooManyBuckets": func(p *storage.PlanStatsParams) {
+			p.Since = p.Until.Add(-2000*time.Minute - time.Second)
+			p.Bucket = time.Minute
+		},
+		"UnknownTrigger":   func(p *storage.PlanStatsParams) { p.Trigger = "cron" },
+		"NegativeStepRuns": func(p *storage.PlanStatsParams) { p.StepRuns = -1 },
+		"TooManyStepRuns":  func(p *storage.PlanStatsParams) { p.StepRuns = storage.MaxStatsStepRuns + 1 },
 	}
 	for name, mutate := range tests {
 		t.Run(name, func(t *testing.T) {
