@@ -252,7 +252,7 @@ type PlanStatsTotalsRow struct {
 // The totals of one plan's final executions that finished in the window
 // (is_total true, one row, even for none) and those of each epoch-aligned
 // bucket of bucket_us microseconds that has any (is_total false), in one
-// scan of executions_stats_idx. Durations of cancelled runs are left out.
+// scan of executions_retention_idx. Durations of cancelled runs are left out.
 func (q *Queries) PlanStatsTotals(ctx context.Context, db DBTX, arg *PlanStatsTotalsParams) ([]*PlanStatsTotalsRow, error) {
 	rows, err := db.Query(ctx, planStatsTotals,
 		arg.BucketUs,

@@ -171,7 +171,7 @@ type PlanStatsScanRow struct {
 }
 
 // One batch of a plan's final executions that finished in the window, in
-// (finish time, ID) order after a position, as executions_stats_idx holds
+// (finish time, ID) order after a position, as executions_retention_idx holds
 // them (no sort, no table access). SQLite has no percentile function, and
 // a window-function query (row_number and count over each bucket)
 // measured several times slower at 100,000 executions than adding them up

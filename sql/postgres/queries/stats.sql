@@ -2,7 +2,7 @@
 -- The totals of one plan's final executions that finished in the window
 -- (is_total true, one row, even for none) and those of each epoch-aligned
 -- bucket of bucket_us microseconds that has any (is_total false), in one
--- scan of executions_stats_idx. Durations of cancelled runs are left out.
+-- scan of executions_retention_idx. Durations of cancelled runs are left out.
 SELECT (GROUPING(b.bucket) = 1)::boolean AS is_total,
     COALESCE(b.bucket, 0)::bigint AS bucket,
     count(*) AS runs,
