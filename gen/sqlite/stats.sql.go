@@ -10,65 +10,44 @@ import (
 	"database/sql"
 )
 
-const globalStatsScan = `-- name: GlobalStatsScan :many
-SELECT e.id, e.finished_at, e.status, e.duration_ms
-FROM executions AS e
-WHERE e.status IN ('passed', 'failed', 'error', 'cancelled')
-  AND e.finished_at >= CAST(?1 AS INTEGER)
-  AND (e.finished_at > CAST(?1 AS INTEGER) OR e.id > CAST(?2 AS TEXT))
-  AND e.finished_at < CAST(?3 AS INTEGER)
-ORDER BY e.finished_at, e.id
-LIMIT ?4
+const globalStatsScan = `-- name: GlobalStatsScan :one
+SELECT count(*) AS batch_rows,
+    CAST(COALESCE(group_concat(b.packed, ' '), '') AS TEXT) AS packed
+FROM (
+    SELECT e.finished_at || ',' || e.status || ',' || COALESCE(e.duration_ms, '') AS packed
+    FROM executions AS e
+    WHERE e.status IN ('passed', 'failed', 'error', 'cancelled')
+      AND e.finished_at >= CAST(?1 AS INTEGER) AND e.finished_at < CAST(?2 AS INTEGER)
+    ORDER BY e.finished_at, e.id
+    LIMIT ?4 OFFSET ?3
+) AS b
 `
 
 type GlobalStatsScanParams struct {
 	AfterFinishedAt int64
-	AfterID         string
 	Until           int64
+	Skip            int64
 	MaxRows         int64
 }
 
 type GlobalStatsScanRow struct {
-	ID         string
-	FinishedAt sql.NullInt64
-	Status     string
-	DurationMs sql.NullInt64
+	BatchRows int64
+	Packed    string
 }
 
 // One batch of every plan's final executions that finished in the
-// window, in (finish time, ID) order after a position, on
-// executions_finished_idx, as PlanStatsScan reads one plan's.
-func (q *Queries) GlobalStatsScan(ctx context.Context, db DBTX, arg *GlobalStatsScanParams) ([]*GlobalStatsScanRow, error) {
-	rows, err := db.QueryContext(ctx, globalStatsScan,
+// window, on executions_finished_idx, batched and packed as PlanStatsScan
+// does.
+func (q *Queries) GlobalStatsScan(ctx context.Context, db DBTX, arg *GlobalStatsScanParams) (*GlobalStatsScanRow, error) {
+	row := db.QueryRowContext(ctx, globalStatsScan,
 		arg.AfterFinishedAt,
-		arg.AfterID,
 		arg.Until,
+		arg.Skip,
 		arg.MaxRows,
 	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []*GlobalStatsScanRow
-	for rows.Next() {
-		var i GlobalStatsScanRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.FinishedAt,
-			&i.Status,
-			&i.DurationMs,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, &i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
+	var i GlobalStatsScanRow
+	err := row.Scan(&i.BatchRows, &i.Packed)
+	return &i, err
 }
 
 const globalStatsTopFailing = `-- name: GlobalStatsTopFailing :many
@@ -141,82 +120,67 @@ func (q *Queries) GlobalStatsTopFailing(ctx context.Context, db DBTX, arg *Globa
 	return items, nil
 }
 
-const planStatsScan = `-- name: PlanStatsScan :many
-SELECT e.id, e.finished_at, e.status, e.duration_ms
-FROM executions AS e
-WHERE e.plan_id = ?1
-  AND e.status IN ('passed', 'failed', 'error', 'cancelled')
-  AND e.finished_at >= CAST(?2 AS INTEGER)
-  AND (e.finished_at > CAST(?2 AS INTEGER) OR e.id > CAST(?3 AS TEXT))
-  AND e.finished_at < CAST(?4 AS INTEGER)
-  AND (CAST(?5 AS TEXT) IS NULL OR e.trigger = CAST(?5 AS TEXT))
-ORDER BY e.finished_at, e.id
-LIMIT ?6
+const planStatsScan = `-- name: PlanStatsScan :one
+SELECT count(*) AS batch_rows,
+    CAST(COALESCE(group_concat(b.packed, ' '), '') AS TEXT) AS packed
+FROM (
+    SELECT e.finished_at || ',' || e.status || ',' || COALESCE(e.duration_ms, '') AS packed
+    FROM executions AS e
+    WHERE e.plan_id = ?1
+      AND e.status IN ('passed', 'failed', 'error', 'cancelled')
+      AND e.finished_at >= CAST(?2 AS INTEGER) AND e.finished_at < CAST(?3 AS INTEGER)
+      AND (CAST(?4 AS TEXT) IS NULL OR e.trigger = CAST(?4 AS TEXT))
+    ORDER BY e.finished_at, e.id
+    LIMIT ?6 OFFSET ?5
+) AS b
 `
 
 type PlanStatsScanParams struct {
 	PlanID          string
 	AfterFinishedAt int64
-	AfterID         string
 	Until           int64
 	Trigger         sql.NullString
+	Skip            int64
 	MaxRows         int64
 }
 
 type PlanStatsScanRow struct {
-	ID         string
-	FinishedAt sql.NullInt64
-	Status     string
-	DurationMs sql.NullInt64
+	BatchRows int64
+	Packed    string
 }
 
-// One batch of a plan's final executions that finished in the window, in
-// (finish time, ID) order after a position, as executions_retention_idx holds
-// them (no sort, no table access). SQLite has no percentile function, and
-// a window-function query (row_number and count over each bucket)
-// measured several times slower at 100,000 executions than adding them up
-// in Go as they stream by, batch by batch, in bounded memory. The first
-// batch starts after (since, ”).
-func (q *Queries) PlanStatsScan(ctx context.Context, db DBTX, arg *PlanStatsScanParams) ([]*PlanStatsScanRow, error) {
-	rows, err := db.QueryContext(ctx, planStatsScan,
+// One batch of a plan's final executions that finished in the window: the
+// first max_rows in (finish time, ID) order from after_finished_at on,
+// skipping the first skip of them (those of that same finish time that
+// the previous batch read), read on executions_retention_idx without
+// touching the table. SQLite has no percentile function; a window-function
+// query (row_number and count over each bucket) measured several times
+// slower at 100,000 executions than adding the executions up in Go, batch
+// by batch, in bounded memory. Each batch comes back as one row, its
+// executions packed as "finished_at,status,duration_ms" separated by
+// spaces (duration_ms empty when NULL): passing 10,000 rows one by one
+// through database/sql cost twice as much.
+func (q *Queries) PlanStatsScan(ctx context.Context, db DBTX, arg *PlanStatsScanParams) (*PlanStatsScanRow, error) {
+	row := db.QueryRowContext(ctx, planStatsScan,
 		arg.PlanID,
 		arg.AfterFinishedAt,
-		arg.AfterID,
 		arg.Until,
 		arg.Trigger,
+		arg.Skip,
 		arg.MaxRows,
 	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []*PlanStatsScanRow
-	for rows.Next() {
-		var i PlanStatsScanRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.FinishedAt,
-			&i.Status,
-			&i.DurationMs,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, &i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
+	var i PlanStatsScanRow
+	err := row.Scan(&i.BatchRows, &i.Packed)
+	return &i, err
 }
 
 const planStatsSteps = `-- name: PlanStatsSteps :many
 SELECT e.step_summary
 FROM executions AS e
 WHERE e.plan_id = ?1
-  AND e.status IN ('passed', 'failed', 'error')
+  -- The final statuses as executions_retention_idx's condition says
+  -- them, so that the index is usable; then not cancelled.
+  AND e.status IN ('passed', 'failed', 'error', 'cancelled') AND e.status <> 'cancelled'
   AND e.finished_at >= CAST(?2 AS INTEGER) AND e.finished_at < CAST(?3 AS INTEGER)
   AND (CAST(?4 AS TEXT) IS NULL OR e.trigger = CAST(?4 AS TEXT))
 ORDER BY e.finished_at DESC

@@ -126,17 +126,24 @@ func DecodeStepSummaries(b []byte) ([]StepSummary, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	var rows []json.RawMessage
+	// One decoding of the whole array: strings become string, numbers
+	// float64 (exact, as stored durations are below 2^53).
+	var rows [][]any
 	if err := json.Unmarshal(b, &rows); err != nil {
 		return nil, fmt.Errorf("decode step summaries: %w", err)
 	}
 	out := make([]StepSummary, len(rows))
-	for i, raw := range rows {
-		var row []json.RawMessage
-		if err := json.Unmarshal(raw, &row); err != nil || len(row) != 3 {
+	for i, row := range rows {
+		if len(row) != 3 {
 			return nil, fmt.Errorf("decode step summary %d: not a [name, status, duration_ms] array", i)
 		}
-		out[i] = StepSummary{Name: summaryText(row[0]), Status: summaryText(row[1]), DurationMS: summaryMS(row[2])}
+		name, _ := row[0].(string)
+		status, _ := row[1].(string)
+		out[i] = StepSummary{Name: name, Status: status}
+		if f, ok := row[2].(float64); ok && f >= 0 && f <= maxSummaryMS {
+			ms := int64(math.Round(f))
+			out[i].DurationMS = &ms
+		}
 	}
 	return out, nil
 }

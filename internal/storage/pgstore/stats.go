@@ -24,7 +24,7 @@ func (s *Store) PlanStats(ctx context.Context, in *storage.PlanStatsParams) (*st
 		}
 		trigger := optional(string(p.Trigger))
 		rows, err := s.q.PlanStatsTotals(ctx, db, &postgres.PlanStatsTotalsParams{
-			BucketUs: storage.BucketMicros(p.Bucket), PlanID: p.PlanID, Since: p.Since, Until: p.Until, Trigger: trigger,
+			BucketSeconds: p.Bucket.Seconds(), PlanID: p.PlanID, Since: p.Since, Until: p.Until, Trigger: trigger,
 		})
 		if err != nil {
 			return interpretError(err)
@@ -39,7 +39,7 @@ func (s *Store) PlanStats(ctx context.Context, in *storage.PlanStatsParams) (*st
 			if r.IsTotal {
 				out.Totals = t
 			} else {
-				byBucket[r.Bucket] = t
+				byBucket[storage.BucketOf(r.Bucket, p.Bucket)] = t
 			}
 		}
 		out.Series = p.Series(byBucket)
@@ -118,13 +118,19 @@ func totals(runs, passed, failed, errored, cancelled int64, percentiles []float6
 }
 
 // readSnapshot runs fn's reads in one read-only REPEATABLE READ
-// transaction, so that they see the same executions, or, on a
-// transaction-bound Store, in its transaction.
+// transaction, so that they see the same executions, with room to sort in
+// memory (StatsWorkMem), or, on a transaction-bound Store, in its
+// transaction.
 func (s *Store) readSnapshot(ctx context.Context, fn func(db postgres.DBTX) error) error {
 	if s.inTx {
 		return fn(s.db)
 	}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
-		func(tx pgx.Tx) error { return fn(tx) })
+		func(tx pgx.Tx) error {
+			if err := s.q.StatsWorkMem(ctx, tx); err != nil {
+				return interpretError(err)
+			}
+			return fn(tx)
+		})
 	return interpretError(err)
 }

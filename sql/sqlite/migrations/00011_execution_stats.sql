@@ -33,7 +33,7 @@ WHERE result IS NOT NULL AND json_valid(result);
 
 -- One plan's final executions in a window of finish times, in the order
 -- (finish time, ID) that the statistics read them in batches, with what
--- they read, so that no read touches the table; the newest of them for
+-- they read (status, trigger, duration), so that no read touches the table; the newest of them for
 -- the per-step sample. The pruner's executions_retention_idx (plan_id,
 -- finished_at, id) already orders them so: it becomes this superset, under
 -- the same name, rather than a second index that every finished execution
