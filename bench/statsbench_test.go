@@ -278,8 +278,11 @@ func statsCreatePlans(tb testing.TB, s storage.Store) []uuid.UUID {
 }
 
 // windowFunctionStats computes what PlanStats' scan gives (the totals and
-// each bucket's counts and p50/p95/p99) with window functions in SQLite,
-// the rejected alternative, and reads every row of the answer.
+// each bucket's counts and p50/p95/p99 ranks) with window functions in
+// SQLite, the rejected alternative, and reads every row of the answer. It
+// is a measure of cost: it ranks cancelled runs in the buckets and leaves
+// the interpolation to the caller, which makes no difference to what it
+// costs.
 func windowFunctionStats(ctx context.Context, db *sql.DB, plan uuid.UUID, since, until time.Time, bucket time.Duration) error {
 	const q = `
 WITH d AS (

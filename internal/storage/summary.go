@@ -36,18 +36,20 @@ type ResultSummary struct {
 	Steps []byte
 }
 
-// maxSummaryMS is the largest duration a summary keeps: larger numbers
-// (over 285,000 years) are taken for garbage. It is below 2^53, so that
-// every kept value is exact as a float64.
-const maxSummaryMS = 1 << 53
+// maxSummaryMS bounds the durations a summary keeps: numbers from it up
+// (over 31,000 years) are taken for garbage. Far below 2^53, every number
+// under it reads the same as a float64, as an SQLite real and as a
+// Postgres numeric, so that migration 00011's backfill agrees with
+// SummarizeResult.
+const maxSummaryMS = 1e15
 
 // SummarizeResult reads the duration and the steps of a result document,
 // leniently, since the store does not otherwise interpret results: a
 // document that is not a JSON object gives an empty summary, steps that
 // is not an array gives no steps, a name or status that is not a string
-// gives "", and a duration that is not a number from 0 to 2^53 gives
-// none. Durations are rounded to whole milliseconds, halves away from
-// zero.
+// gives "", and a duration that is not a number from 0 to under 10^15
+// gives none. Durations are rounded to whole milliseconds, halves away
+// from zero.
 func SummarizeResult(result json.RawMessage) ResultSummary {
 	var doc map[string]json.RawMessage
 	if json.Unmarshal(result, &doc) != nil {
@@ -88,14 +90,14 @@ func summaryText(raw json.RawMessage) string {
 }
 
 // summaryMS returns raw as whole milliseconds if it is a JSON number from
-// 0 to maxSummaryMS, or nil.
+// 0 to under maxSummaryMS, or nil.
 func summaryMS(raw json.RawMessage) *int64 {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
 		return nil
 	}
 	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f > maxSummaryMS {
+	if err != nil || math.IsNaN(f) || f < 0 || f >= maxSummaryMS {
 		return nil
 	}
 	ms := int64(math.Round(f))
@@ -127,7 +129,7 @@ func DecodeStepSummaries(b []byte) ([]StepSummary, error) {
 		return nil, nil
 	}
 	// One decoding of the whole array: strings become string, numbers
-	// float64 (exact, as stored durations are below 2^53).
+	// float64 (exact, as stored durations are at most maxSummaryMS).
 	var rows [][]any
 	if err := json.Unmarshal(b, &rows); err != nil {
 		return nil, fmt.Errorf("decode step summaries: %w", err)

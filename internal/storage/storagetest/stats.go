@@ -758,3 +758,20 @@ func testExecutionListWindowAndLabels(t *testing.T, s storage.Store) {
 	}
 	require.NotEmpty(t, want(inWindow), "the window holds executions")
 }
+
+// SummaryDocs are result documents, typical and odd, whose summaries
+// (storage.SummarizeResult) each backend's store and its migration 00011
+// must agree on: the backends' tests of the migration use them.
+var SummaryDocs = []string{
+	`{"status":"passed","steps":[{"name":"a","status":"passed","duration_ms":12,"assertions":[]},{"name":"b","status":"skipped","duration_ms":0}],"totals":{"duration_ms":15}}`,
+	`{"error":"plan no longer exists","plan_revision":2}`,
+	`{"steps":[],"totals":{"duration_ms":0}}`,
+	`{"totals":{"duration_ms":2.5},"steps":[{"name":"a","status":"passed","duration_ms":1.5}]}`,
+	`{"steps":[7,{"status":"passed"},{"name":"a","status":"passed","duration_ms":"slow"}]}`,
+	`{"totals":{"duration_ms":-1},"steps":{"name":"a"}}`,
+	`{"totals":{"duration_ms":1e300},"steps":[{"name":"x","status":"error","duration_ms":9007199254740993}]}`,
+	`{"totals":"fast","steps":null}`,
+	`{"totals":{"duration_ms":true},"steps":[{"name":null,"status":["passed"],"duration_ms":{}}]}`,
+	`[]`,
+	`"text"`,
+}

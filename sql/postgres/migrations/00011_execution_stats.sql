@@ -10,11 +10,12 @@
 ALTER TABLE executions ADD COLUMN duration_ms bigint, ADD COLUMN step_summary jsonb;
 
 -- Existing results get their summary here, as the store computes it
--- (storage.SummarizeResult): numbers from 0 to 2^53 only, strings only.
+-- (storage.SummarizeResult): numbers from 0 to under 10^15 only, strings only.
 UPDATE executions
 SET duration_ms = CASE
         WHEN jsonb_typeof(result #> '{totals,duration_ms}') = 'number'
-         AND (result #>> '{totals,duration_ms}')::numeric BETWEEN 0 AND 9007199254740992
+         AND (result #>> '{totals,duration_ms}')::numeric >= 0
+         AND (result #>> '{totals,duration_ms}')::numeric < 1e15
         THEN round((result #>> '{totals,duration_ms}')::numeric)::bigint
     END,
     step_summary = CASE
@@ -23,7 +24,8 @@ SET duration_ms = CASE
                 CASE WHEN jsonb_typeof(s.v -> 'name') = 'string' THEN s.v ->> 'name' ELSE '' END,
                 CASE WHEN jsonb_typeof(s.v -> 'status') = 'string' THEN s.v ->> 'status' ELSE '' END,
                 CASE WHEN jsonb_typeof(s.v -> 'duration_ms') = 'number'
-                      AND (s.v ->> 'duration_ms')::numeric BETWEEN 0 AND 9007199254740992
+                      AND (s.v ->> 'duration_ms')::numeric >= 0
+                      AND (s.v ->> 'duration_ms')::numeric < 1e15
                      THEN round((s.v ->> 'duration_ms')::numeric)::bigint
                 END) ORDER BY s.i), '[]'::jsonb)
             FROM jsonb_array_elements(result -> 'steps') WITH ORDINALITY AS s(v, i))

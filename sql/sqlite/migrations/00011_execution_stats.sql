@@ -10,12 +10,13 @@ ALTER TABLE executions ADD COLUMN duration_ms INTEGER;
 ALTER TABLE executions ADD COLUMN step_summary TEXT;
 
 -- Existing results get their summary here, as the store computes it
--- (storage.SummarizeResult): numbers from 0 to 2^53 only, strings only.
+-- (storage.SummarizeResult): numbers from 0 to under 10^15 only, strings only.
 -- json_each walks the steps in order.
 UPDATE executions
 SET duration_ms = CASE
         WHEN json_type(result, '$.totals.duration_ms') IN ('integer', 'real')
-         AND json_extract(result, '$.totals.duration_ms') BETWEEN 0 AND 9007199254740992
+         AND json_extract(result, '$.totals.duration_ms') >= 0
+         AND json_extract(result, '$.totals.duration_ms') < 1e15
         THEN CAST(round(json_extract(result, '$.totals.duration_ms')) AS INTEGER)
     END,
     step_summary = CASE
@@ -24,7 +25,8 @@ SET duration_ms = CASE
                 CASE WHEN json_type(s.value, '$.name') = 'text' THEN json_extract(s.value, '$.name') ELSE '' END,
                 CASE WHEN json_type(s.value, '$.status') = 'text' THEN json_extract(s.value, '$.status') ELSE '' END,
                 CASE WHEN json_type(s.value, '$.duration_ms') IN ('integer', 'real')
-                      AND json_extract(s.value, '$.duration_ms') BETWEEN 0 AND 9007199254740992
+                      AND json_extract(s.value, '$.duration_ms') >= 0
+                      AND json_extract(s.value, '$.duration_ms') < 1e15
                      THEN CAST(round(json_extract(s.value, '$.duration_ms')) AS INTEGER)
                 END))
             FROM json_each(result, '$.steps') AS s)
