@@ -112,6 +112,7 @@ const (
 	tagSecrets      = "Secrets"
 	tagSchedules    = "Schedules"
 	tagAlerts       = "Alerts"
+	tagStats        = "Statistics"
 	tagQueue        = "Queue"
 	tagHealth       = "Health"
 )
@@ -150,6 +151,7 @@ func Config(version string) huma.Config {
 		{Name: tagEnvironments, Description: "Named sets of variables, global to the server, that an execution may run with."},
 		{Name: tagSchedules, Description: "Runs of a plan on a cron expression, in a time zone. Every node fires due schedules; each tick creates exactly one execution."},
 		{Name: tagAlerts, Description: "Alerts when plans start failing and when they recover: channels (signed webhooks, Slack incoming webhooks) with their delivery logs, and the rules that say which executions alert which channels, and when. The webhook \"alert\" of this document describes what a webhook channel receives."},
+		{Name: tagStats, Description: "Run-history trends: how often plans passed over a window of time, how long their runs and steps took, and which plans fail most."},
 		{Name: tagQueue, Description: "The durable job queue that runs executions."},
 		{Name: tagSecrets, Description: "Secret values that plans use as {{secret.NAME}}: stored encrypted, never returned, redacted from results."},
 		{Name: tagHealth, Description: "Liveness and readiness checks. They never require a token."},
@@ -308,6 +310,7 @@ func Register(api huma.API, deps Deps) {
 	s.registerSchedules(api)
 	s.registerChannels(api)
 	s.registerAlertRules(api)
+	s.registerStats(api)
 	registerAlertWebhook(api.OpenAPI())
 	s.registerHealth(api)
 	finishSpec(api.OpenAPI())

@@ -78,6 +78,9 @@ type listExecutionsInput struct {
 	Status     string    `query:"status" enum:"queued,running,passed,failed,error,cancelled" doc:"Keep the executions in this status." example:"running"`
 	Trigger    string    `query:"trigger" enum:"api,schedule,cli" doc:"Keep the executions created by this trigger." example:"schedule"`
 	ScheduleID uuid.UUID `query:"schedule_id" format:"uuid" doc:"Keep the executions created by this schedule." example:"0190c1e0-2c3d-7e4f-8a50-6b7c8d9e0f1a"`
+	Since      time.Time `query:"since" doc:"Keep the executions created at or after this time (RFC 3339)." example:"2026-01-01T00:00:00Z"`
+	Until      time.Time `query:"until" doc:"Keep the executions created before this time (RFC 3339)." example:"2026-01-08T00:00:00Z"`
+	Label      []string  `query:"label,explode" maxItems:"50" doc:"Keep the executions of plans that carry this label, written key:value, as GET /plan does. Repeat the parameter to require several labels." example:"[\"team:payments\"]"`
 	Limit      int       `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Largest number of executions to return." example:"50"`
 	Cursor     string    `query:"cursor" maxLength:"256" doc:"The next_cursor of the previous page. Empty for the first page." example:"eyJpIjoiMDE5MGMxZDAtMWIyYy03ZDNlLTlmNDAtNWE2YjdjOGQ5ZTBmIn0"`
 }
@@ -148,7 +151,8 @@ func (s *server) registerExecutions(api huma.API) {
 		Method:      http.MethodGet,
 		Path:        "/execution",
 		Summary:     "List executions",
-		Description: "Returns one page of executions, newest first, filtered by plan, status, trigger and schedule. " +
+		Description: "Returns one page of executions, newest first, filtered by plan, status, trigger, schedule, creation " +
+			"time (since, included, and until, excluded) and the plan's labels (label=key:value, repeatable). " +
 			"Follow next_cursor, or the Link header with rel=\"next\", for the next page. A malformed cursor gives 400.",
 		Tags:     []string{tagExecutions},
 		Security: secured,
@@ -384,11 +388,18 @@ func (s *server) getExecution(ctx context.Context, in *getExecutionInput) (*exec
 }
 
 func (s *server) listExecutions(ctx context.Context, in *listExecutionsInput) (*listExecutionsOutput, error) {
+	labels, err := parseLabelFilter(in.Label)
+	if err != nil {
+		return nil, err
+	}
 	page, err := s.deps.Store.ExecutionList(ctx, &storage.ExecutionListParams{
 		PlanID:     in.PlanID,
 		Status:     storage.ExecutionStatus(in.Status),
 		Trigger:    storage.ExecutionTrigger(in.Trigger),
 		ScheduleID: in.ScheduleID,
+		Since:      in.Since,
+		Until:      in.Until,
+		Labels:     labels,
 		Limit:      in.Limit,
 		Cursor:     in.Cursor,
 	})
@@ -418,6 +429,15 @@ func (s *server) listExecutions(ctx context.Context, in *listExecutionsInput) (*
 	}
 	if in.ScheduleID != uuid.Nil {
 		q.Set("schedule_id", in.ScheduleID.String())
+	}
+	if !in.Since.IsZero() {
+		q.Set("since", in.Since.Format(time.RFC3339Nano))
+	}
+	if !in.Until.IsZero() {
+		q.Set("until", in.Until.Format(time.RFC3339Nano))
+	}
+	for _, l := range in.Label {
+		q.Add("label", l)
 	}
 	out.Link = nextLink("/execution", q, in.Limit, page.NextCursor)
 	return out, nil

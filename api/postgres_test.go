@@ -28,6 +28,10 @@ func onPostgres(t *testing.T) bool {
 // Every test of the package that serves the API over a store belongs
 // here; TestEveryTestRunsOnPostgres checks that none is forgotten.
 var postgresTests = map[string]func(*testing.T){
+	"TestPlanAndGlobalStats":                                     TestPlanAndGlobalStats,
+	"TestStatsDefaultWindowAndBucket":                            TestStatsDefaultWindowAndBucket,
+	"TestStatsRejectBadParameters":                               TestStatsRejectBadParameters,
+	"TestListExecutionsBySinceUntilAndLabel":                     TestListExecutionsBySinceUntilAndLabel,
 	"TestScheduleLifecycle":                                      TestScheduleLifecycle,
 	"TestCreateScheduleRejectsBadFieldsAndWritesNothing":         TestCreateScheduleRejectsBadFieldsAndWritesNothing,
 	"TestScheduleMinIntervalIsConfigurable":                      TestScheduleMinIntervalIsConfigurable,

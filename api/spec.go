@@ -182,6 +182,7 @@ func finishSpec(oapi *huma.OpenAPI) {
 	nullableRef(oapi, "Execution", "result")
 	nullableRef(oapi, "AlertEvent", "rule")
 	nullableRef(oapi, "AlertFailedStep", "assertion")
+	finishStatsSpec(oapi)
 	runFieldsOptional(oapi.Components.Schemas.Map()["ExecutionResult"])
 	// Huma omits an empty errors list rather than sending null.
 	oapi.Components.Schemas.Map()["ErrorModel"].Properties["errors"].Nullable = false

@@ -17,7 +17,7 @@ const executionCreate = `-- name: ExecutionCreate :one
 INSERT INTO executions (id, plan_id, plan_revision, idempotency_key, variables, environment, trigger, schedule_id, queue)
 VALUES ($1, $2, $3, $4, $5, $6,
     $7, $8, $9)
-RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id, duration_ms, step_summary
 `
 
 type ExecutionCreateParams struct {
@@ -62,6 +62,8 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		&i.ScheduleID,
 		&i.Queue,
 		&i.WorkerID,
+		&i.DurationMs,
+		&i.StepSummary,
 	)
 	return &i, err
 }
@@ -82,7 +84,7 @@ FROM (
         unnest($9::text[]) AS queue
 ) AS t
 ON CONFLICT (plan_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id, duration_ms, step_summary
 `
 
 type ExecutionCreateManyParams struct {
@@ -137,6 +139,8 @@ func (q *Queries) ExecutionCreateMany(ctx context.Context, db DBTX, arg *Executi
 			&i.ScheduleID,
 			&i.Queue,
 			&i.WorkerID,
+			&i.DurationMs,
+			&i.StepSummary,
 		); err != nil {
 			return nil, err
 		}
@@ -161,7 +165,7 @@ func (q *Queries) ExecutionDeleteByPlanID(ctx context.Context, db DBTX, planID u
 }
 
 const executionGetByID = `-- name: ExecutionGetByID :one
-SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id FROM executions WHERE id = $1
+SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id, duration_ms, step_summary FROM executions WHERE id = $1
 `
 
 func (q *Queries) ExecutionGetByID(ctx context.Context, db DBTX, id uuid.UUID) (*Execution, error) {
@@ -184,12 +188,14 @@ func (q *Queries) ExecutionGetByID(ctx context.Context, db DBTX, id uuid.UUID) (
 		&i.ScheduleID,
 		&i.Queue,
 		&i.WorkerID,
+		&i.DurationMs,
+		&i.StepSummary,
 	)
 	return &i, err
 }
 
 const executionGetByIdempotencyKey = `-- name: ExecutionGetByIdempotencyKey :one
-SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id FROM executions WHERE plan_id = $1 AND idempotency_key = $2
+SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id, duration_ms, step_summary FROM executions WHERE plan_id = $1 AND idempotency_key = $2
 `
 
 type ExecutionGetByIdempotencyKeyParams struct {
@@ -217,6 +223,8 @@ func (q *Queries) ExecutionGetByIdempotencyKey(ctx context.Context, db DBTX, arg
 		&i.ScheduleID,
 		&i.Queue,
 		&i.WorkerID,
+		&i.DurationMs,
+		&i.StepSummary,
 	)
 	return &i, err
 }
@@ -242,14 +250,18 @@ func (q *Queries) ExecutionJobHoldsLease(ctx context.Context, db DBTX, arg *Exec
 }
 
 const executionList = `-- name: ExecutionList :many
-SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id FROM executions
+SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id, duration_ms, step_summary FROM executions
 WHERE ($1::uuid IS NULL OR id < $1::uuid)
   AND ($2::uuid IS NULL OR plan_id = $2::uuid)
   AND ($3::execution_status IS NULL OR status = $3::execution_status)
   AND ($4::text IS NULL OR trigger = $4::text)
   AND ($5::uuid IS NULL OR schedule_id = $5::uuid)
+  AND ($6::timestamptz IS NULL OR created_at >= $6::timestamptz)
+  AND ($7::timestamptz IS NULL OR created_at < $7::timestamptz)
+  AND ($8::jsonb IS NULL OR plan_id IN (
+      SELECT p.id FROM plans AS p WHERE p.labels @> $8::jsonb))
 ORDER BY id DESC
-LIMIT $6
+LIMIT $9
 `
 
 type ExecutionListParams struct {
@@ -258,6 +270,9 @@ type ExecutionListParams struct {
 	Status     NullExecutionStatus
 	Trigger    *string
 	ScheduleID *uuid.UUID
+	Since      *time.Time
+	Until      *time.Time
+	Labels     []byte
 	MaxRows    int32
 }
 
@@ -268,6 +283,9 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 		arg.Status,
 		arg.Trigger,
 		arg.ScheduleID,
+		arg.Since,
+		arg.Until,
+		arg.Labels,
 		arg.MaxRows,
 	)
 	if err != nil {
@@ -294,6 +312,8 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 			&i.ScheduleID,
 			&i.Queue,
 			&i.WorkerID,
+			&i.DurationMs,
+			&i.StepSummary,
 		); err != nil {
 			return nil, err
 		}
@@ -374,7 +394,7 @@ WHERE status IN ('queued', 'running')
   AND COALESCE((SELECT j.state FROM jobs AS j
                   WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1), 'gone')
       IN ('discarded', 'cancelled', 'completed', 'gone')
-RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id, duration_ms, step_summary
 `
 
 // Finishes queued or running executions whose newest job ended without
@@ -411,6 +431,8 @@ func (q *Queries) ExecutionReconcile(ctx context.Context, db DBTX) ([]*Execution
 			&i.ScheduleID,
 			&i.Queue,
 			&i.WorkerID,
+			&i.DurationMs,
+			&i.StepSummary,
 		); err != nil {
 			return nil, err
 		}
@@ -427,21 +449,27 @@ UPDATE executions
 SET status = $1::execution_status,
     attempt = CASE WHEN $2::integer > 0 THEN $2::integer ELSE attempt END,
     result = COALESCE($3::jsonb, result),
-    started_at = CASE WHEN $1::execution_status = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
-    worker_id = COALESCE($4::text, worker_id),
-    finished_at = CASE WHEN CAST($5 AS BOOLEAN) THEN now() ELSE finished_at END
-WHERE executions.id = $6 AND executions.status::text = ANY($7::text[])
-  AND ($8::bigint IS NULL OR EXISTS (
+    duration_ms = CASE WHEN $3::jsonb IS NULL THEN duration_ms ELSE $4::bigint END,
+    step_summary = CASE WHEN $3::jsonb IS NULL THEN step_summary ELSE $5::jsonb END,
+    started_at = CASE WHEN $1::execution_status = 'running' AND started_at IS NULL
+        THEN COALESCE($6::timestamptz, now()) ELSE started_at END,
+    worker_id = COALESCE($7::text, worker_id),
+    finished_at = CASE WHEN CAST($8 AS BOOLEAN) THEN COALESCE($6::timestamptz, now()) ELSE finished_at END
+WHERE executions.id = $9 AND executions.status::text = ANY($10::text[])
+  AND ($11::bigint IS NULL OR EXISTS (
       SELECT 1 FROM jobs AS j
-      WHERE j.id = $8::bigint AND j.lease_token = $9::bigint AND j.state = 'running'
+      WHERE j.id = $11::bigint AND j.lease_token = $12::bigint AND j.state = 'running'
       FOR SHARE))
-RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id, duration_ms, step_summary
 `
 
 type ExecutionSetStatusParams struct {
 	Status       ExecutionStatus
 	Attempt      int32
 	Result       []byte
+	DurationMs   pgtype.Int8
+	StepSummary  []byte
+	Now          *time.Time
 	WorkerID     *string
 	Final        bool
 	ID           uuid.UUID
@@ -454,11 +482,16 @@ type ExecutionSetStatusParams struct {
 // running under job_token. FOR SHARE makes a concurrent rescue or claim of
 // the job wait for this write (and this write see the job's newest state),
 // so a worker that lost its lease can never write over the new owner.
+// With a result, duration_ms and step_summary take its summary
+// (storage.SummarizeResult).
 func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *ExecutionSetStatusParams) (*Execution, error) {
 	row := db.QueryRow(ctx, executionSetStatus,
 		arg.Status,
 		arg.Attempt,
 		arg.Result,
+		arg.DurationMs,
+		arg.StepSummary,
+		arg.Now,
 		arg.WorkerID,
 		arg.Final,
 		arg.ID,
@@ -484,6 +517,8 @@ func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *Executio
 		&i.ScheduleID,
 		&i.Queue,
 		&i.WorkerID,
+		&i.DurationMs,
+		&i.StepSummary,
 	)
 	return &i, err
 }

@@ -148,6 +148,8 @@ type Execution struct {
 	ScheduleID     *uuid.UUID
 	Queue          string
 	WorkerID       *string
+	DurationMs     pgtype.Int8
+	StepSummary    []byte
 }
 
 type Job struct {

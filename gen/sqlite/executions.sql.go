@@ -15,7 +15,7 @@ const executionCreate = `-- name: ExecutionCreate :one
 INSERT INTO executions (id, plan_id, plan_revision, idempotency_key, variables, environment, trigger, schedule_id, queue, created_at)
 VALUES (?1, ?2, ?3, CAST(?4 AS TEXT), ?5,
     CAST(?6 AS TEXT), ?7, CAST(?8 AS TEXT), ?9, ?10)
-RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id, duration_ms, step_summary
 `
 
 type ExecutionCreateParams struct {
@@ -62,6 +62,8 @@ func (q *Queries) ExecutionCreate(ctx context.Context, db DBTX, arg *ExecutionCr
 		&i.ScheduleID,
 		&i.Queue,
 		&i.WorkerID,
+		&i.DurationMs,
+		&i.StepSummary,
 	)
 	return &i, err
 }
@@ -72,7 +74,7 @@ SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->
 FROM jsonb_each(CAST(?2 AS TEXT))
 WHERE true
 ON CONFLICT (plan_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id, duration_ms, step_summary
 `
 
 type ExecutionCreateManyParams struct {
@@ -112,6 +114,8 @@ func (q *Queries) ExecutionCreateMany(ctx context.Context, db DBTX, arg *Executi
 			&i.ScheduleID,
 			&i.Queue,
 			&i.WorkerID,
+			&i.DurationMs,
+			&i.StepSummary,
 		); err != nil {
 			return nil, err
 		}
@@ -139,7 +143,7 @@ func (q *Queries) ExecutionDeleteByPlanID(ctx context.Context, db DBTX, planID s
 }
 
 const executionGetByID = `-- name: ExecutionGetByID :one
-SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id FROM executions WHERE id = ?1
+SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id, duration_ms, step_summary FROM executions WHERE id = ?1
 `
 
 func (q *Queries) ExecutionGetByID(ctx context.Context, db DBTX, id string) (*Execution, error) {
@@ -162,12 +166,14 @@ func (q *Queries) ExecutionGetByID(ctx context.Context, db DBTX, id string) (*Ex
 		&i.ScheduleID,
 		&i.Queue,
 		&i.WorkerID,
+		&i.DurationMs,
+		&i.StepSummary,
 	)
 	return &i, err
 }
 
 const executionGetByIdempotencyKey = `-- name: ExecutionGetByIdempotencyKey :one
-SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id FROM executions WHERE plan_id = ?1 AND idempotency_key = ?2
+SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id, duration_ms, step_summary FROM executions WHERE plan_id = ?1 AND idempotency_key = ?2
 `
 
 type ExecutionGetByIdempotencyKeyParams struct {
@@ -195,6 +201,8 @@ func (q *Queries) ExecutionGetByIdempotencyKey(ctx context.Context, db DBTX, arg
 		&i.ScheduleID,
 		&i.Queue,
 		&i.WorkerID,
+		&i.DurationMs,
+		&i.StepSummary,
 	)
 	return &i, err
 }
@@ -220,14 +228,25 @@ func (q *Queries) ExecutionJobHoldsLease(ctx context.Context, db DBTX, arg *Exec
 }
 
 const executionList = `-- name: ExecutionList :many
-SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id FROM executions
+SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id, duration_ms, step_summary FROM executions
 WHERE (CAST(?1 AS TEXT) IS NULL OR id < CAST(?1 AS TEXT))
   AND (CAST(?2 AS TEXT) IS NULL OR plan_id = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) IS NULL OR status = CAST(?3 AS TEXT))
   AND (CAST(?4 AS TEXT) IS NULL OR trigger = CAST(?4 AS TEXT))
   AND (CAST(?5 AS TEXT) IS NULL OR schedule_id = CAST(?5 AS TEXT))
+  AND (CAST(?6 AS INTEGER) IS NULL OR created_at >= CAST(?6 AS INTEGER))
+  AND (CAST(?7 AS INTEGER) IS NULL OR created_at < CAST(?7 AS INTEGER))
+  AND (CAST(?8 AS TEXT) IS NULL OR plan_id IN (
+      SELECT p.id FROM plans AS p
+      WHERE NOT EXISTS (
+          SELECT 1 FROM json_each(CAST(?8 AS TEXT)) AS want
+          WHERE NOT EXISTS (
+              SELECT 1 FROM json_each(p.labels) AS have
+              WHERE have.key = want.key AND have.value = want.value
+          )
+      )))
 ORDER BY id DESC
-LIMIT ?6
+LIMIT ?9
 `
 
 type ExecutionListParams struct {
@@ -236,6 +255,9 @@ type ExecutionListParams struct {
 	Status     sql.NullString
 	Trigger    sql.NullString
 	ScheduleID sql.NullString
+	Since      sql.NullInt64
+	Until      sql.NullInt64
+	Labels     sql.NullString
 	MaxRows    int64
 }
 
@@ -246,6 +268,9 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 		arg.Status,
 		arg.Trigger,
 		arg.ScheduleID,
+		arg.Since,
+		arg.Until,
+		arg.Labels,
 		arg.MaxRows,
 	)
 	if err != nil {
@@ -272,6 +297,8 @@ func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionList
 			&i.ScheduleID,
 			&i.Queue,
 			&i.WorkerID,
+			&i.DurationMs,
+			&i.StepSummary,
 		); err != nil {
 			return nil, err
 		}
@@ -358,7 +385,7 @@ WHERE status IN ('queued', 'running')
   AND COALESCE((SELECT j.state FROM jobs AS j
                   WHERE j.unique_key = 'execution:' || executions.id ORDER BY j.id DESC LIMIT 1), 'gone')
       IN ('discarded', 'cancelled', 'completed', 'gone')
-RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id, duration_ms, step_summary
 `
 
 // Finishes queued or running executions whose newest job ended without
@@ -395,6 +422,8 @@ func (q *Queries) ExecutionReconcile(ctx context.Context, db DBTX, now sql.NullI
 			&i.ScheduleID,
 			&i.Queue,
 			&i.WorkerID,
+			&i.DurationMs,
+			&i.StepSummary,
 		); err != nil {
 			return nil, err
 		}
@@ -414,23 +443,29 @@ UPDATE executions
 SET status = CAST(?1 AS TEXT),
     attempt = CASE WHEN CAST(?2 AS INTEGER) > 0 THEN CAST(?2 AS INTEGER) ELSE attempt END,
     result = COALESCE(CAST(?3 AS TEXT), result),
-    started_at = CASE WHEN CAST(?1 AS TEXT) = 'running' AND started_at IS NULL THEN ?4 ELSE started_at END,
-    worker_id = COALESCE(CAST(?5 AS TEXT), worker_id),
-    finished_at = CASE WHEN CAST(?6 AS BOOLEAN) THEN ?4 ELSE finished_at END
-WHERE (CAST(?7 AS INTEGER) IS NULL OR EXISTS (
+    duration_ms = CASE WHEN CAST(?3 AS TEXT) IS NULL THEN duration_ms
+        ELSE CAST(?4 AS INTEGER) END,
+    step_summary = CASE WHEN CAST(?3 AS TEXT) IS NULL THEN step_summary
+        ELSE CAST(?5 AS TEXT) END,
+    started_at = CASE WHEN CAST(?1 AS TEXT) = 'running' AND started_at IS NULL THEN ?6 ELSE started_at END,
+    worker_id = COALESCE(CAST(?7 AS TEXT), worker_id),
+    finished_at = CASE WHEN CAST(?8 AS BOOLEAN) THEN ?6 ELSE finished_at END
+WHERE (CAST(?9 AS INTEGER) IS NULL OR EXISTS (
       SELECT 1 FROM jobs AS j
-      WHERE j.id = CAST(?7 AS INTEGER) AND j.lease_token = CAST(?8 AS INTEGER) AND j.state = 'running'))
-  AND executions.id = ?9
+      WHERE j.id = CAST(?9 AS INTEGER) AND j.lease_token = CAST(?10 AS INTEGER) AND j.state = 'running'))
+  AND executions.id = ?11
   -- The slice comes last: sqlc expands it into bare '?', which would
   -- shift any numbered parameter after it.
   AND executions.status IN (/*SLICE:from_statuses*/?)
-RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id
+RETURNING id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id, duration_ms, step_summary
 `
 
 type ExecutionSetStatusParams struct {
 	Status       string
 	Attempt      int64
 	Result       sql.NullString
+	DurationMs   sql.NullInt64
+	StepSummary  sql.NullString
 	Now          sql.NullInt64
 	WorkerID     sql.NullString
 	Final        bool
@@ -442,13 +477,16 @@ type ExecutionSetStatusParams struct {
 
 // With job_id set, the write is fenced: it happens only while that job is
 // running under job_token. SQLite has one writer, so the check and the
-// write are atomic.
+// write are atomic. With a result, duration_ms and step_summary take its
+// summary (storage.SummarizeResult).
 func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *ExecutionSetStatusParams) (*Execution, error) {
 	query := executionSetStatus
 	var queryParams []interface{}
 	queryParams = append(queryParams, arg.Status)
 	queryParams = append(queryParams, arg.Attempt)
 	queryParams = append(queryParams, arg.Result)
+	queryParams = append(queryParams, arg.DurationMs)
+	queryParams = append(queryParams, arg.StepSummary)
 	queryParams = append(queryParams, arg.Now)
 	queryParams = append(queryParams, arg.WorkerID)
 	queryParams = append(queryParams, arg.Final)
@@ -482,6 +520,8 @@ func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *Executio
 		&i.ScheduleID,
 		&i.Queue,
 		&i.WorkerID,
+		&i.DurationMs,
+		&i.StepSummary,
 	)
 	return &i, err
 }

@@ -97,6 +97,8 @@ type Execution struct {
 	ScheduleID     sql.NullString
 	Queue          string
 	WorkerID       sql.NullString
+	DurationMs     sql.NullInt64
+	StepSummary    sql.NullString
 }
 
 type Job struct {

@@ -184,6 +184,10 @@ type ExecutionSetStatusParams struct {
 	// that a job's handler makes sets it, so that a worker that lost its
 	// lease cannot write over the worker that holds it now.
 	Job *JobRef
+	// Now is the time stamped as started_at (on the first move to
+	// running) or finished_at (on a final status). Defaults to the
+	// database's current time (on SQLite, the process clock).
+	Now time.Time
 }
 
 // ExecutionListParams filter and page an execution listing, newest first.
@@ -198,6 +202,13 @@ type ExecutionListParams struct {
 	// ScheduleID keeps the executions of one schedule when it is not
 	// uuid.Nil.
 	ScheduleID uuid.UUID
+	// Since keeps executions created at or after it when it is not zero.
+	Since time.Time
+	// Until keeps executions created before it when it is not zero.
+	Until time.Time
+	// Labels keeps the executions of plans that carry every one of these
+	// key/value pairs, as PlanListParams.Labels does.
+	Labels map[string]string
 	// Limit is the page size. Defaults to 50; at most 200.
 	Limit int
 	// Cursor continues after the last execution of a previous page.
@@ -236,13 +247,14 @@ type ExecutionStore interface {
 	// ExecutionGetByIdempotencyKey returns the plan's execution created
 	// with that key. Returns ErrNotFound if there is none.
 	ExecutionGetByIdempotencyKey(ctx context.Context, planID uuid.UUID, key string) (*Execution, error)
-	// ExecutionList returns one page of executions, newest first. Returns
-	// ErrInvalidInput for a malformed cursor, an unknown status or an
-	// unknown trigger.
+	// ExecutionList returns one page of executions, newest first, that
+	// match every filter of p. Returns ErrInvalidInput for a malformed
+	// cursor, an unknown status or an unknown trigger.
 	ExecutionList(ctx context.Context, p *ExecutionListParams) (*ExecutionPage, error)
 	// ExecutionSetStatus moves an execution to p.Status, stamping
 	// started_at on the first move to running and finished_at on a final
-	// status. Returns ErrNotFound if no execution has that ID,
+	// status. With p.Result it also stores the result's summary
+	// (SummarizeResult) for the statistics. Returns ErrNotFound if no execution has that ID,
 	// ErrLeaseLost if p.Job is set and that job is no longer running under
 	// that token (the execution is then unchanged), and
 	// ErrIllegalTransition if its current status cannot move to p.Status.
@@ -339,17 +351,23 @@ const (
 func ExecutionJobKey(id uuid.UUID) string { return "execution:" + id.String() }
 
 // Decode checks p and returns the ID to list before (uuid.Nil for the
-// first page) and the page size. Returns ErrInvalidInput for a malformed
-// cursor, an unknown status or an unknown trigger.
-func (p *ExecutionListParams) Decode() (beforeID uuid.UUID, limit int, err error) {
+// first page), the labels as stored (nil when p has none) and the page
+// size. Returns ErrInvalidInput for a malformed cursor, an unknown status
+// or an unknown trigger.
+func (p *ExecutionListParams) Decode() (beforeID uuid.UUID, labels []byte, limit int, err error) {
 	if beforeID, err = DecodeUUIDCursor(p.Cursor, ListExecutions); err != nil {
-		return uuid.Nil, 0, err
+		return uuid.Nil, nil, 0, err
 	}
 	if p.Status != "" && !p.Status.Valid() {
-		return uuid.Nil, 0, fmt.Errorf("%w: unknown status %q", ErrInvalidInput, p.Status)
+		return uuid.Nil, nil, 0, fmt.Errorf("%w: unknown status %q", ErrInvalidInput, p.Status)
 	}
 	if p.Trigger != "" && !p.Trigger.Valid() {
-		return uuid.Nil, 0, fmt.Errorf("%w: unknown trigger %q", ErrInvalidInput, p.Trigger)
+		return uuid.Nil, nil, 0, fmt.Errorf("%w: unknown trigger %q", ErrInvalidInput, p.Trigger)
 	}
-	return beforeID, PageLimit(p.Limit), nil
+	if len(p.Labels) > 0 {
+		if labels, err = MarshalLabels(p.Labels); err != nil {
+			return uuid.Nil, nil, 0, err
+		}
+	}
+	return beforeID, labels, PageLimit(p.Limit), nil
 }

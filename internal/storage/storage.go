@@ -52,6 +52,7 @@ type Store interface {
 	SecretStore
 	ScheduleStore
 	AlertStore
+	StatsStore
 
 	// InTx runs fn with a Store bound to one transaction. It commits when fn
 	// returns nil, rolls back when fn returns an error or panics, and

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -116,11 +117,11 @@ func (s *Store) ExecutionGetByIdempotencyKey(ctx context.Context, planID uuid.UU
 // ExecutionList returns one page of executions, newest first. See
 // storage.ExecutionStore.
 func (s *Store) ExecutionList(ctx context.Context, p *storage.ExecutionListParams) (*storage.ExecutionPage, error) {
-	before, limit, err := p.Decode()
+	before, labels, limit, err := p.Decode()
 	if err != nil {
 		return nil, fmt.Errorf("list executions: %w", err)
 	}
-	arg := &postgres.ExecutionListParams{MaxRows: int32(limit + 1)}
+	arg := &postgres.ExecutionListParams{MaxRows: int32(limit + 1), Labels: labels}
 	if before != uuid.Nil {
 		arg.BeforeID = &before
 	}
@@ -132,6 +133,7 @@ func (s *Store) ExecutionList(ctx context.Context, p *storage.ExecutionListParam
 	}
 	arg.Trigger = optional(string(p.Trigger))
 	arg.ScheduleID = optionalID(p.ScheduleID)
+	arg.Since, arg.Until = optionalTime(p.Since), optionalTime(p.Until)
 	rows, err := s.q.ExecutionList(ctx, s.db, arg)
 	if err != nil {
 		return nil, fmt.Errorf("list executions: %w", interpretError(err))
@@ -162,6 +164,14 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 		FromStatuses: from,
 		Final:        p.Status.Final(),
 		WorkerID:     optional(p.WorkerID),
+		Now:          optionalTime(p.Now),
+	}
+	if p.Result != nil {
+		sum := storage.SummarizeResult(p.Result)
+		if sum.DurationMS != nil {
+			arg.DurationMs = pgtype.Int8{Int64: *sum.DurationMS, Valid: true}
+		}
+		arg.StepSummary = sum.Steps
 	}
 	if p.Job != nil {
 		arg.JobID = pgtype.Int8{Int64: p.Job.ID, Valid: true}
@@ -258,6 +268,15 @@ func optionalID(id uuid.UUID) *uuid.UUID {
 		return nil
 	}
 	return &id
+}
+
+// optionalTime returns nil for the zero time and a pointer to t
+// otherwise, for a nullable timestamptz parameter.
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // deref returns *s, or "" for nil.

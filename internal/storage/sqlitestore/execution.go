@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -146,6 +147,12 @@ func orNull(s string) any {
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
+// nullMicros returns t as stored (microseconds), or NULL for the zero
+// time.
+func nullMicros(t time.Time) sql.NullInt64 {
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: !t.IsZero()}
+}
+
 // ExecutionGetByID returns one execution. See storage.ExecutionStore.
 func (s *Store) ExecutionGetByID(ctx context.Context, id uuid.UUID) (*storage.Execution, error) {
 	row, err := s.q.ExecutionGetByID(ctx, s.read, id.String())
@@ -171,11 +178,20 @@ func (s *Store) ExecutionGetByIdempotencyKey(ctx context.Context, planID uuid.UU
 // ExecutionList returns one page of executions, newest first. See
 // storage.ExecutionStore.
 func (s *Store) ExecutionList(ctx context.Context, p *storage.ExecutionListParams) (*storage.ExecutionPage, error) {
-	before, limit, err := p.Decode()
+	before, labels, limit, err := p.Decode()
+	if err == nil {
+		err = checkJSONNoNUL("labels", labels)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list executions: %w", err)
 	}
-	arg := &sqlite.ExecutionListParams{MaxRows: int64(limit + 1), Status: nullString(string(p.Status))}
+	arg := &sqlite.ExecutionListParams{
+		MaxRows: int64(limit + 1),
+		Status:  nullString(string(p.Status)),
+		Since:   nullMicros(p.Since),
+		Until:   nullMicros(p.Until),
+		Labels:  nullString(string(labels)),
+	}
 	if before != uuid.Nil {
 		arg.BeforeID = nullString(before.String())
 	}
@@ -220,6 +236,16 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 		FromStatuses: from,
 		Final:        p.Status.Final(),
 		WorkerID:     nullString(p.WorkerID),
+	}
+	if !p.Now.IsZero() {
+		arg.Now.Int64 = p.Now.UnixMicro()
+	}
+	if p.Result != nil {
+		sum := storage.SummarizeResult(p.Result)
+		if sum.DurationMS != nil {
+			arg.DurationMs = sql.NullInt64{Int64: *sum.DurationMS, Valid: true}
+		}
+		arg.StepSummary = nullString(string(sum.Steps))
 	}
 	if p.Job != nil {
 		arg.JobID = sql.NullInt64{Int64: p.Job.ID, Valid: true}

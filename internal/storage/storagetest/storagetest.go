@@ -85,6 +85,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Retention", retentionCases()},
 		{"Schedule", scheduleCases()},
 		{"Alert", alertCases()},
+		{"Stats", statsCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -39,6 +39,10 @@ WHERE (sqlc.narg('before_id')::uuid IS NULL OR id < sqlc.narg('before_id')::uuid
   AND (sqlc.narg('status')::execution_status IS NULL OR status = sqlc.narg('status')::execution_status)
   AND (sqlc.narg('trigger')::text IS NULL OR trigger = sqlc.narg('trigger')::text)
   AND (sqlc.narg('schedule_id')::uuid IS NULL OR schedule_id = sqlc.narg('schedule_id')::uuid)
+  AND (sqlc.narg('since')::timestamptz IS NULL OR created_at >= sqlc.narg('since')::timestamptz)
+  AND (sqlc.narg('until')::timestamptz IS NULL OR created_at < sqlc.narg('until')::timestamptz)
+  AND (sqlc.narg('labels')::jsonb IS NULL OR plan_id IN (
+      SELECT p.id FROM plans AS p WHERE p.labels @> sqlc.narg('labels')::jsonb))
 ORDER BY id DESC
 LIMIT @max_rows;
 
@@ -47,13 +51,18 @@ LIMIT @max_rows;
 -- running under job_token. FOR SHARE makes a concurrent rescue or claim of
 -- the job wait for this write (and this write see the job's newest state),
 -- so a worker that lost its lease can never write over the new owner.
+-- With a result, duration_ms and step_summary take its summary
+-- (storage.SummarizeResult).
 UPDATE executions
 SET status = @status::execution_status,
     attempt = CASE WHEN @attempt::integer > 0 THEN @attempt::integer ELSE attempt END,
     result = COALESCE(sqlc.narg('result')::jsonb, result),
-    started_at = CASE WHEN @status::execution_status = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
+    duration_ms = CASE WHEN sqlc.narg('result')::jsonb IS NULL THEN duration_ms ELSE sqlc.narg('duration_ms')::bigint END,
+    step_summary = CASE WHEN sqlc.narg('result')::jsonb IS NULL THEN step_summary ELSE sqlc.narg('step_summary')::jsonb END,
+    started_at = CASE WHEN @status::execution_status = 'running' AND started_at IS NULL
+        THEN COALESCE(sqlc.narg('now')::timestamptz, now()) ELSE started_at END,
     worker_id = COALESCE(sqlc.narg('worker_id')::text, worker_id),
-    finished_at = CASE WHEN CAST(@final AS BOOLEAN) THEN now() ELSE finished_at END
+    finished_at = CASE WHEN CAST(@final AS BOOLEAN) THEN COALESCE(sqlc.narg('now')::timestamptz, now()) ELSE finished_at END
 WHERE executions.id = @id AND executions.status::text = ANY(@from_statuses::text[])
   AND (sqlc.narg('job_id')::bigint IS NULL OR EXISTS (
       SELECT 1 FROM jobs AS j

@@ -31,17 +31,33 @@ WHERE (CAST(sqlc.narg('before_id') AS TEXT) IS NULL OR id < CAST(sqlc.narg('befo
   AND (CAST(sqlc.narg('status') AS TEXT) IS NULL OR status = CAST(sqlc.narg('status') AS TEXT))
   AND (CAST(sqlc.narg('trigger') AS TEXT) IS NULL OR trigger = CAST(sqlc.narg('trigger') AS TEXT))
   AND (CAST(sqlc.narg('schedule_id') AS TEXT) IS NULL OR schedule_id = CAST(sqlc.narg('schedule_id') AS TEXT))
+  AND (CAST(sqlc.narg('since') AS INTEGER) IS NULL OR created_at >= CAST(sqlc.narg('since') AS INTEGER))
+  AND (CAST(sqlc.narg('until') AS INTEGER) IS NULL OR created_at < CAST(sqlc.narg('until') AS INTEGER))
+  AND (CAST(sqlc.narg('labels') AS TEXT) IS NULL OR plan_id IN (
+      SELECT p.id FROM plans AS p
+      WHERE NOT EXISTS (
+          SELECT 1 FROM json_each(CAST(sqlc.narg('labels') AS TEXT)) AS want
+          WHERE NOT EXISTS (
+              SELECT 1 FROM json_each(p.labels) AS have
+              WHERE have.key = want.key AND have.value = want.value
+          )
+      )))
 ORDER BY id DESC
 LIMIT @max_rows;
 
 -- name: ExecutionSetStatus :one
 -- With job_id set, the write is fenced: it happens only while that job is
 -- running under job_token. SQLite has one writer, so the check and the
--- write are atomic.
+-- write are atomic. With a result, duration_ms and step_summary take its
+-- summary (storage.SummarizeResult).
 UPDATE executions
 SET status = CAST(@status AS TEXT),
     attempt = CASE WHEN CAST(@attempt AS INTEGER) > 0 THEN CAST(@attempt AS INTEGER) ELSE attempt END,
     result = COALESCE(CAST(sqlc.narg('result') AS TEXT), result),
+    duration_ms = CASE WHEN CAST(sqlc.narg('result') AS TEXT) IS NULL THEN duration_ms
+        ELSE CAST(sqlc.narg('duration_ms') AS INTEGER) END,
+    step_summary = CASE WHEN CAST(sqlc.narg('result') AS TEXT) IS NULL THEN step_summary
+        ELSE CAST(sqlc.narg('step_summary') AS TEXT) END,
     started_at = CASE WHEN CAST(@status AS TEXT) = 'running' AND started_at IS NULL THEN @now ELSE started_at END,
     worker_id = COALESCE(CAST(sqlc.narg('worker_id') AS TEXT), worker_id),
     finished_at = CASE WHEN CAST(@final AS BOOLEAN) THEN @now ELSE finished_at END
