@@ -686,3 +686,15 @@ func (s *store) Close() (err error) {
 	defer s.observe("Close", time.Now(), &err)
 	return s.next.Close()
 }
+
+// PlanStats calls the wrapped store's PlanStats and records it.
+func (s *store) PlanStats(ctx context.Context, p *storage.PlanStatsParams) (_ *storage.PlanStats, err error) {
+	defer s.observe("PlanStats", time.Now(), &err)
+	return s.next.PlanStats(ctx, p)
+}
+
+// GlobalStats calls the wrapped store's GlobalStats and records it.
+func (s *store) GlobalStats(ctx context.Context, p *storage.GlobalStatsParams) (_ *storage.GlobalStats, err error) {
+	defer s.observe("GlobalStats", time.Now(), &err)
+	return s.next.GlobalStats(ctx, p)
+}

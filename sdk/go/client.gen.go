@@ -374,6 +374,27 @@ func (e PlanRequestMethod) Valid() bool {
 	}
 }
 
+// Defines values for PlanStatsTrigger.
+const (
+	PlanStatsTriggerApi      PlanStatsTrigger = "api"
+	PlanStatsTriggerCli      PlanStatsTrigger = "cli"
+	PlanStatsTriggerSchedule PlanStatsTrigger = "schedule"
+)
+
+// Valid indicates whether the value is a known member of the PlanStatsTrigger enum.
+func (e PlanStatsTrigger) Valid() bool {
+	switch e {
+	case PlanStatsTriggerApi:
+		return true
+	case PlanStatsTriggerCli:
+		return true
+	case PlanStatsTriggerSchedule:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RunAssertionResultKind.
 const (
 	RunAssertionResultKindBodyContains    RunAssertionResultKind = "body_contains"
@@ -518,6 +539,27 @@ func (e ListExecutionsParamsTrigger) Valid() bool {
 	case ListExecutionsParamsTriggerCli:
 		return true
 	case ListExecutionsParamsTriggerSchedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetPlanStatsParamsTrigger.
+const (
+	GetPlanStatsParamsTriggerApi      GetPlanStatsParamsTrigger = "api"
+	GetPlanStatsParamsTriggerCli      GetPlanStatsParamsTrigger = "cli"
+	GetPlanStatsParamsTriggerSchedule GetPlanStatsParamsTrigger = "schedule"
+)
+
+// Valid indicates whether the value is a known member of the GetPlanStatsParamsTrigger enum.
+func (e GetPlanStatsParamsTrigger) Valid() bool {
+	switch e {
+	case GetPlanStatsParamsTriggerApi:
+		return true
+	case GetPlanStatsParamsTriggerCli:
+		return true
+	case GetPlanStatsParamsTriggerSchedule:
 		return true
 	default:
 		return false
@@ -1155,6 +1197,24 @@ type DeliveryList struct {
 	NextCursor string `json:"next_cursor"`
 }
 
+// DurationPercentiles defines model for DurationPercentiles.
+type DurationPercentiles struct {
+	// P50 Median duration, in milliseconds.
+	//
+	// Examples: 120
+	P50 float64 `json:"p50"`
+
+	// P95 95th percentile, in milliseconds.
+	//
+	// Examples: 310.5
+	P95 float64 `json:"p95"`
+
+	// P99 99th percentile, in milliseconds.
+	//
+	// Examples: 482.2
+	P99 float64 `json:"p99"`
+}
+
 // Environment defines model for Environment.
 type Environment struct {
 	// Schema A URL to the JSON Schema for this object.
@@ -1509,6 +1569,34 @@ type ExecutionResult struct {
 // Examples: passed
 type ExecutionResultStatus string
 
+// GlobalStats defines model for GlobalStats.
+type GlobalStats struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/GlobalStats.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// Since Start of the window, included.
+	//
+	// Examples: 2026-01-01T00:00:00Z
+	Since time.Time `json:"since"`
+
+	// TopFailing The 10 plans with the most failed and error runs in the window, most first (then by plan ID); plans without any are left out.
+	//
+	// Examples: []
+	TopFailing []PlanFailures `json:"top_failing"`
+
+	// Totals The runs of every plan that finished in the window.
+	//
+	// Examples: {"cancelled":2,"duration_ms":{"p50":120,"p95":310.5,"p99":482.2},"error":2,"failed":6,"pass_rate":0.9322,"passed":110,"runs":120}
+	Totals StatsTotals `json:"totals"`
+
+	// Until End of the window, excluded.
+	//
+	// Examples: 2026-01-08T00:00:00Z
+	Until time.Time `json:"until"`
+}
+
 // Health defines model for Health.
 type Health struct {
 	// Schema A URL to the JSON Schema for this object.
@@ -1803,6 +1891,44 @@ type PlanDocument struct {
 	Variables *map[string]string `json:"variables,omitempty"`
 }
 
+// PlanFailures defines model for PlanFailures.
+type PlanFailures struct {
+	// Cancelled Of them, those that were cancelled.
+	//
+	// Examples: 1
+	Cancelled int64 `json:"cancelled"`
+
+	// Failures Of them, those that failed or ended in error.
+	//
+	// Examples: 7
+	Failures int64 `json:"failures"`
+
+	// Name Name of the plan.
+	//
+	// Examples: Checkout flow
+	Name string `json:"name"`
+
+	// PassRate passed / (passed + failures), from 0 to 1.
+	//
+	// Examples: 0.8511
+	PassRate *float64 `json:"pass_rate"`
+
+	// Passed Of them, those that passed.
+	//
+	// Examples: 40
+	Passed int64 `json:"passed"`
+
+	// PlanId Identity of the plan.
+	//
+	// Examples: 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+	PlanId openapi_types.UUID `json:"plan_id"`
+
+	// Runs The plan's executions that finished in the window.
+	//
+	// Examples: 48
+	Runs int64 `json:"runs"`
+}
+
 // PlanHeaderAssert defines model for PlanHeaderAssert.
 type PlanHeaderAssert struct {
 	// Equals Exact value the header must have.
@@ -1889,6 +2015,64 @@ type PlanRequest struct {
 //
 // Examples: POST
 type PlanRequestMethod string
+
+// PlanStats defines model for PlanStats.
+type PlanStats struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/PlanStats.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// BucketSeconds Length of the buckets of series, in seconds.
+	//
+	// Examples: 3600
+	BucketSeconds int64 `json:"bucket_seconds"`
+
+	// PlanId Identity of the plan.
+	//
+	// Examples: 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+	PlanId openapi_types.UUID `json:"plan_id"`
+
+	// Series The same totals per bucket, oldest first: every bucket that meets the window, empty ones included.
+	//
+	// Examples: []
+	Series []StatsBucket `json:"series"`
+
+	// Since Start of the window, included.
+	//
+	// Examples: 2026-01-01T00:00:00Z
+	Since time.Time `json:"since"`
+
+	// StepRuns How many runs the per-step statistics cover: the window's newest passed, failed or error runs, at most 1,000.
+	//
+	// Examples: 1000
+	StepRuns int64 `json:"step_runs"`
+
+	// Steps Statistics per step, by position then name, over the step results of the newest step_runs runs.
+	//
+	// Examples: []
+	Steps []StepStats `json:"steps"`
+
+	// Totals The runs of the plan that finished in the window.
+	//
+	// Examples: {"cancelled":2,"duration_ms":{"p50":120,"p95":310.5,"p99":482.2},"error":2,"failed":6,"pass_rate":0.9322,"passed":110,"runs":120}
+	Totals StatsTotals `json:"totals"`
+
+	// Trigger The trigger the runs were filtered by, or null for all.
+	//
+	// Examples: schedule
+	Trigger *PlanStatsTrigger `json:"trigger"`
+
+	// Until End of the window, excluded.
+	//
+	// Examples: 2026-01-08T00:00:00Z
+	Until time.Time `json:"until"`
+}
+
+// PlanStatsTrigger The trigger the runs were filtered by, or null for all.
+//
+// Examples: schedule
+type PlanStatsTrigger string
 
 // PlanStep defines model for PlanStep.
 type PlanStep struct {
@@ -2291,6 +2475,135 @@ type SecretList struct {
 	Secrets []Secret `json:"secrets"`
 }
 
+// StatsBucket defines model for StatsBucket.
+type StatsBucket struct {
+	// Cancelled Executions that were cancelled.
+	//
+	// Examples: 2
+	Cancelled int64 `json:"cancelled"`
+
+	// DurationMs Percentiles of the durations (the result's totals.duration_ms) of the passed, failed and error runs, interpolated linearly between the nearest ranks as SQL's percentile_cont. null when none has a duration.
+	//
+	// Examples: {"p50":120,"p95":310.5,"p99":482.2}
+	DurationMs *DurationPercentiles `json:"duration_ms"`
+
+	// Error Executions that ended in error: a step got no usable response, or the run could not finish.
+	//
+	// Examples: 2
+	Error int64 `json:"error"`
+
+	// Failed Executions that failed: a step failed an assertion.
+	//
+	// Examples: 6
+	Failed int64 `json:"failed"`
+
+	// PassRate passed / (passed + failed + error), from 0 to 1; cancelled runs are left out. null when there is no such run.
+	//
+	// Examples: 0.9322
+	PassRate *float64 `json:"pass_rate"`
+
+	// Passed Executions that passed.
+	//
+	// Examples: 110
+	Passed int64 `json:"passed"`
+
+	// Runs Executions that finished: passed + failed + error + cancelled.
+	//
+	// Examples: 120
+	Runs int64 `json:"runs"`
+
+	// Start Start of the bucket. Buckets are aligned to the Unix epoch (an hour's on the hour, a day's at midnight UTC); the first and last may reach outside the window, and count only the runs inside it.
+	//
+	// Examples: 2026-01-02T15:00:00Z
+	Start time.Time `json:"start"`
+}
+
+// StatsTotals defines model for StatsTotals.
+type StatsTotals struct {
+	// Cancelled Executions that were cancelled.
+	//
+	// Examples: 2
+	Cancelled int64 `json:"cancelled"`
+
+	// DurationMs Percentiles of the durations (the result's totals.duration_ms) of the passed, failed and error runs, interpolated linearly between the nearest ranks as SQL's percentile_cont. null when none has a duration.
+	//
+	// Examples: {"p50":120,"p95":310.5,"p99":482.2}
+	DurationMs *DurationPercentiles `json:"duration_ms"`
+
+	// Error Executions that ended in error: a step got no usable response, or the run could not finish.
+	//
+	// Examples: 2
+	Error int64 `json:"error"`
+
+	// Failed Executions that failed: a step failed an assertion.
+	//
+	// Examples: 6
+	Failed int64 `json:"failed"`
+
+	// PassRate passed / (passed + failed + error), from 0 to 1; cancelled runs are left out. null when there is no such run.
+	//
+	// Examples: 0.9322
+	PassRate *float64 `json:"pass_rate"`
+
+	// Passed Executions that passed.
+	//
+	// Examples: 110
+	Passed int64 `json:"passed"`
+
+	// Runs Executions that finished: passed + failed + error + cancelled.
+	//
+	// Examples: 120
+	Runs int64 `json:"runs"`
+}
+
+// StepStats defines model for StepStats.
+type StepStats struct {
+	// DurationMs Percentiles of the step's durations, skipped results left out; null when none has one.
+	//
+	// Examples: {"p50":120,"p95":310.5,"p99":482.2}
+	DurationMs *DurationPercentiles `json:"duration_ms"`
+
+	// Error Results without a usable response.
+	//
+	// Examples: 1
+	Error int64 `json:"error"`
+
+	// Failed Results with a failed assertion or capture.
+	//
+	// Examples: 2
+	Failed int64 `json:"failed"`
+
+	// Index Position of the step in the plan's results, from 0.
+	//
+	// Examples: 0
+	Index int64 `json:"index"`
+
+	// Name Name of the step. A step renamed by a plan update counts apart.
+	//
+	// Examples: Create a user
+	Name string `json:"name"`
+
+	// PassRate passed / (passed + failed + error), from 0 to 1; null when the step never ran.
+	//
+	// Examples: 0.97
+	PassRate *float64 `json:"pass_rate"`
+
+	// Passed Results that passed.
+	//
+	// Examples: 97
+	Passed int64 `json:"passed"`
+
+	// Runs Results of the step in the runs sampled (step_runs), skipped ones included.
+	//
+	// Examples: 100
+	Runs int64 `json:"runs"`
+
+	// Skipped Results of a step that did not run.
+	//
+	// Examples: 0
+	Skipped int64 `json:"skipped"`
+}
+
 // ListAlertRulesParams defines parameters for ListAlertRules.
 type ListAlertRulesParams struct {
 	// PlanId Keep the rules attached to this plan (not those of every plan, nor those of its schedules).
@@ -2371,6 +2684,15 @@ type ListExecutionsParams struct {
 	// ScheduleId Keep the executions created by this schedule.
 	ScheduleId *openapi_types.UUID `form:"schedule_id,omitempty" json:"schedule_id,omitempty"`
 
+	// Since Keep the executions created at or after this time (RFC 3339).
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Keep the executions created before this time (RFC 3339).
+	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
+
+	// Label Keep the executions of plans that carry this label, written key:value, as GET /plan does. Repeat the parameter to require several labels.
+	Label *[]string `form:"label,omitempty" json:"label,omitempty"`
+
 	// Limit Largest number of executions to return.
 	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
 
@@ -2417,6 +2739,24 @@ type ExecutePlanParams struct {
 	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
 }
 
+// GetPlanStatsParams defines parameters for GetPlanStats.
+type GetPlanStatsParams struct {
+	// Since Start of the window (RFC 3339), included: runs that finished at or after it count. Defaults to 7 days before until. The window is at most 90 days long.
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until End of the window (RFC 3339), excluded. Defaults to now.
+	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
+
+	// Bucket Length of the buckets of the time series, as a duration such as 1m, 15m, 1h or 24h: a whole number of seconds from 1m to 24h. The window may span at most 2000 buckets.
+	Bucket *string `form:"bucket,omitempty" json:"bucket,omitempty"`
+
+	// Trigger Keep the runs created by this trigger.
+	Trigger *GetPlanStatsParamsTrigger `form:"trigger,omitempty" json:"trigger,omitempty"`
+}
+
+// GetPlanStatsParamsTrigger defines parameters for GetPlanStats.
+type GetPlanStatsParamsTrigger string
+
 // ListSchedulesParams defines parameters for ListSchedules.
 type ListSchedulesParams struct {
 	// PlanId Keep the schedules of this plan.
@@ -2433,6 +2773,15 @@ type ListSchedulesParams struct {
 type UpdateScheduleParams struct {
 	// IfMatch The schedule's current ETag, from a previous read. Required: the update fails with 412 if the schedule changed since.
 	IfMatch string `json:"If-Match"`
+}
+
+// GetStatsParams defines parameters for GetStats.
+type GetStatsParams struct {
+	// Since Start of the window (RFC 3339), included: runs that finished at or after it count. Defaults to 7 days before until. The window is at most 90 days long.
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until End of the window (RFC 3339), excluded. Defaults to now.
+	Until *time.Time `form:"until,omitempty" json:"until,omitempty"`
 }
 
 // AlertWebhookParams defines parameters for AlertWebhook.
@@ -2750,7 +3099,7 @@ type ClientInterface interface {
 
 	// ListExecutions List executions
 	//
-	// Returns one page of executions, newest first, filtered by plan, status, trigger and schedule. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	// Returns one page of executions, newest first, filtered by plan, status, trigger, schedule, creation time (since, included, and until, excluded) and the plan's labels (label=key:value, repeatable). Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
 	//
 	// Corresponds with GET /execution (the `ListExecutions` operationId).
 	ListExecutions(ctx context.Context, params *ListExecutionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2890,6 +3239,13 @@ type ClientInterface interface {
 	// Corresponds with POST /plan/{id}/schedule (the `CreateSchedule` operationId).
 	CreateSchedule(ctx context.Context, id openapi_types.UUID, body CreateScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetPlanStats Get a plan's run statistics
+	//
+	// Summarises the plan's executions that finished in a window (by default the last 7 days): runs by status, the pass rate (passed / (passed + failed + error)) and duration percentiles p50, p95 and p99 (of the results' totals.duration_ms, interpolated linearly as SQL's percentile_cont); the same per bucket of a time series (bucket, by default 1h); and per step (by position and name) the pass rate and duration percentiles over the window's newest 1,000 runs. A bad since, until or bucket gives 422 naming it.
+	//
+	// Corresponds with GET /plan/{id}/stats (the `GetPlanStats` operationId).
+	GetPlanStats(ctx context.Context, id openapi_types.UUID, params *GetPlanStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetQueueStats Get queue statistics
 	//
 	// Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited.
@@ -2988,6 +3344,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /secret/{name} (the `PutSecret` operationId).
 	PutSecret(ctx context.Context, name string, body PutSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetStats Get run statistics across plans
+	//
+	// Summarises every plan's executions that finished in a window (by default the last 7 days), with the same totals as get-plan-stats, and ranks the 10 plans with the most failed and error runs. A bad since or until gives 422 naming it.
+	//
+	// Corresponds with GET /stats (the `GetStats` operationId).
+	GetStats(ctx context.Context, params *GetStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListAlertRules List alert rules
@@ -3407,7 +3770,7 @@ func (c *APIClient) UpdateEnvironment(ctx context.Context, name string, params *
 
 // ListExecutions List executions
 //
-// Returns one page of executions, newest first, filtered by plan, status, trigger and schedule. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+// Returns one page of executions, newest first, filtered by plan, status, trigger, schedule, creation time (since, included, and until, excluded) and the plan's labels (label=key:value, repeatable). Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
 //
 // Corresponds with GET /execution (the `ListExecutions` operationId).
 func (c *APIClient) ListExecutions(ctx context.Context, params *ListExecutionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3727,6 +4090,23 @@ func (c *APIClient) CreateSchedule(ctx context.Context, id openapi_types.UUID, b
 	return c.Client.Do(req)
 }
 
+// GetPlanStats Get a plan's run statistics
+//
+// Summarises the plan's executions that finished in a window (by default the last 7 days): runs by status, the pass rate (passed / (passed + failed + error)) and duration percentiles p50, p95 and p99 (of the results' totals.duration_ms, interpolated linearly as SQL's percentile_cont); the same per bucket of a time series (bucket, by default 1h); and per step (by position and name) the pass rate and duration percentiles over the window's newest 1,000 runs. A bad since, until or bucket gives 422 naming it.
+//
+// Corresponds with GET /plan/{id}/stats (the `GetPlanStats` operationId).
+func (c *APIClient) GetPlanStats(ctx context.Context, id openapi_types.UUID, params *GetPlanStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetPlanStatsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetQueueStats Get queue statistics
 //
 // Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited.
@@ -3946,6 +4326,23 @@ func (c *APIClient) PutSecretWithBody(ctx context.Context, name string, contentT
 // Corresponds with PUT /secret/{name} (the `PutSecret` operationId).
 func (c *APIClient) PutSecret(ctx context.Context, name string, body PutSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutSecretRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetStats Get run statistics across plans
+//
+// Summarises every plan's executions that finished in a window (by default the last 7 days), with the same totals as get-plan-stats, and ranks the 10 plans with the most failed and error runs. A bad since or until gives 422 naming it.
+//
+// Corresponds with GET /stats (the `GetStats` operationId).
+func (c *APIClient) GetStats(ctx context.Context, params *GetStatsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetStatsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4889,6 +5286,42 @@ func NewListExecutionsRequest(server string, params *ListExecutionsParams) (*htt
 
 		}
 
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Label != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "label", *params.Label, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Limit != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
@@ -5518,6 +5951,103 @@ func NewCreateScheduleRequestWithBody(server string, id openapi_types.UUID, cont
 	return req, nil
 }
 
+// NewGetPlanStatsRequest constructs an http.Request for the GetPlanStats method
+func NewGetPlanStatsRequest(server string, id openapi_types.UUID, params *GetPlanStatsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/plan/%s/stats", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Bucket != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "bucket", *params.Bucket, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Trigger != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "trigger", *params.Trigger, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetQueueStatsRequest constructs an http.Request for the GetQueueStats method
 func NewGetQueueStatsRequest(server string) (*http.Request, error) {
 	var err error
@@ -5954,6 +6484,72 @@ func NewPutSecretRequestWithBody(server string, name string, contentType string,
 	return req, nil
 }
 
+// NewGetStatsRequest constructs an http.Request for the GetStats method
+func NewGetStatsRequest(server string, params *GetStatsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/stats")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Until != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "until", *params.Until, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *APIClient) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -6207,7 +6803,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListExecutionsWithResponse List executions
 	//
-	// Returns one page of executions, newest first, filtered by plan, status, trigger and schedule. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	// Returns one page of executions, newest first, filtered by plan, status, trigger, schedule, creation time (since, included, and until, excluded) and the plan's labels (label=key:value, repeatable). Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6367,6 +6963,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /plan/{id}/schedule (the `CreateSchedule` operationId).
 	CreateScheduleWithResponse(ctx context.Context, id openapi_types.UUID, body CreateScheduleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateScheduleResponse, error)
 
+	// GetPlanStatsWithResponse Get a plan's run statistics
+	//
+	// Summarises the plan's executions that finished in a window (by default the last 7 days): runs by status, the pass rate (passed / (passed + failed + error)) and duration percentiles p50, p95 and p99 (of the results' totals.duration_ms, interpolated linearly as SQL's percentile_cont); the same per bucket of a time series (bucket, by default 1h); and per step (by position and name) the pass rate and duration percentiles over the window's newest 1,000 runs. A bad since, until or bucket gives 422 naming it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /plan/{id}/stats (the `GetPlanStats` operationId).
+	GetPlanStatsWithResponse(ctx context.Context, id openapi_types.UUID, params *GetPlanStatsParams, reqEditors ...RequestEditorFn) (*GetPlanStatsResponse, error)
+
 	// GetQueueStatsWithResponse Get queue statistics
 	//
 	// Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited.
@@ -6483,6 +7088,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /secret/{name} (the `PutSecret` operationId).
 	PutSecretWithResponse(ctx context.Context, name string, body PutSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*PutSecretResponse, error)
+
+	// GetStatsWithResponse Get run statistics across plans
+	//
+	// Summarises every plan's executions that finished in a window (by default the last 7 days), with the same totals as get-plan-stats, and ranks the 10 plans with the most failed and error runs. A bad since or until gives 422 naming it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /stats (the `GetStats` operationId).
+	GetStatsWithResponse(ctx context.Context, params *GetStatsParams, reqEditors ...RequestEditorFn) (*GetStatsResponse, error)
 }
 
 // ListAlertRulesResponse200Headers the declared response headers of an HTTP 200 response for ListAlertRules
@@ -9189,6 +9803,82 @@ func (r CreateScheduleResponse) ContentType() string {
 	return ""
 }
 
+type GetPlanStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PlanStats
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetPlanStatsResponse) GetJSON200() *PlanStats {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetPlanStatsResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetPlanStatsResponse) GetApplicationproblemJSON404() *ErrorModel {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetPlanStatsResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetPlanStatsResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetPlanStatsResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetPlanStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetPlanStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetPlanStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetPlanStatsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetQueueStatsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -10053,6 +10743,75 @@ func (r PutSecretResponse) ContentType() string {
 	return ""
 }
 
+type GetStatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GlobalStats
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetStatsResponse) GetJSON200() *GlobalStats {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetStatsResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetStatsResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetStatsResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetStatsResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetStatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetStatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetStatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetStatsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListAlertRulesWithResponse List alert rules
 //
 // Returns one page of alert rules, oldest first, optionally only those attached to one plan or one schedule, or sending to one channel (the filters combine). Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
@@ -10400,7 +11159,7 @@ func (c *ClientWithResponses) UpdateEnvironmentWithResponse(ctx context.Context,
 
 // ListExecutionsWithResponse List executions
 //
-// Returns one page of executions, newest first, filtered by plan, status, trigger and schedule. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+// Returns one page of executions, newest first, filtered by plan, status, trigger, schedule, creation time (since, included, and until, excluded) and the plan's labels (label=key:value, repeatable). Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -10668,6 +11427,21 @@ func (c *ClientWithResponses) CreateScheduleWithResponse(ctx context.Context, id
 	return ParseCreateScheduleResponse(rsp)
 }
 
+// GetPlanStatsWithResponse Get a plan's run statistics
+//
+// Summarises the plan's executions that finished in a window (by default the last 7 days): runs by status, the pass rate (passed / (passed + failed + error)) and duration percentiles p50, p95 and p99 (of the results' totals.duration_ms, interpolated linearly as SQL's percentile_cont); the same per bucket of a time series (bucket, by default 1h); and per step (by position and name) the pass rate and duration percentiles over the window's newest 1,000 runs. A bad since, until or bucket gives 422 naming it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /plan/{id}/stats (the `GetPlanStats` operationId).
+func (c *ClientWithResponses) GetPlanStatsWithResponse(ctx context.Context, id openapi_types.UUID, params *GetPlanStatsParams, reqEditors ...RequestEditorFn) (*GetPlanStatsResponse, error) {
+	rsp, err := c.GetPlanStats(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetPlanStatsResponse(rsp)
+}
+
 // GetQueueStatsWithResponse Get queue statistics
 //
 // Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited.
@@ -10861,6 +11635,21 @@ func (c *ClientWithResponses) PutSecretWithResponse(ctx context.Context, name st
 		return nil, err
 	}
 	return ParsePutSecretResponse(rsp)
+}
+
+// GetStatsWithResponse Get run statistics across plans
+//
+// Summarises every plan's executions that finished in a window (by default the last 7 days), with the same totals as get-plan-stats, and ranks the 10 plans with the most failed and error runs. A bad since or until gives 422 naming it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /stats (the `GetStats` operationId).
+func (c *ClientWithResponses) GetStatsWithResponse(ctx context.Context, params *GetStatsParams, reqEditors ...RequestEditorFn) (*GetStatsResponse, error) {
+	rsp, err := c.GetStats(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetStatsResponse(rsp)
 }
 
 // ParseListAlertRulesResponse parses an HTTP response from a ListAlertRulesWithResponse call
@@ -13270,6 +14059,67 @@ func ParseCreateScheduleResponse(rsp *http.Response) (*CreateScheduleResponse, e
 	return response, nil
 }
 
+// ParseGetPlanStatsResponse parses an HTTP response from a GetPlanStatsWithResponse call
+func ParseGetPlanStatsResponse(rsp *http.Response) (*GetPlanStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetPlanStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PlanStats
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetQueueStatsResponse parses an HTTP response from a GetQueueStatsWithResponse call
 func ParseGetQueueStatsResponse(rsp *http.Response) (*GetQueueStatsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -13978,6 +14828,60 @@ func ParsePutSecretResponse(rsp *http.Response) (*PutSecretResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetStatsResponse parses an HTTP response from a GetStatsWithResponse call
+func ParseGetStatsResponse(rsp *http.Response) (*GetStatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetStatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GlobalStats
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest ErrorModel

@@ -209,7 +209,7 @@ export interface paths {
         };
         /**
          * List executions
-         * @description Returns one page of executions, newest first, filtered by plan, status, trigger and schedule. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+         * @description Returns one page of executions, newest first, filtered by plan, status, trigger, schedule, creation time (since, included, and until, excluded) and the plan's labels (label=key:value, repeatable). Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
          */
         get: operations["list-executions"];
         put?: never;
@@ -432,6 +432,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/plan/{id}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a plan's run statistics
+         * @description Summarises the plan's executions that finished in a window (by default the last 7 days): runs by status, the pass rate (passed / (passed + failed + error)) and duration percentiles p50, p95 and p99 (of the results' totals.duration_ms, interpolated linearly as SQL's percentile_cont); the same per bucket of a time series (bucket, by default 1h); and per step (by position and name) the pass rate and duration percentiles over the window's newest 1,000 runs. A bad since, until or bucket gives 422 naming it.
+         */
+        get: operations["get-plan-stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/queue/stats": {
         parameters: {
             query?: never;
@@ -599,6 +619,26 @@ export interface paths {
          * @description Deletes a secret. Plans that still use it keep being accepted as saved, but their executions end in error saying which secret is missing. Without a key configured the answer is 409.
          */
         delete: operations["delete-secret"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get run statistics across plans
+         * @description Summarises every plan's executions that finished in a window (by default the last 7 days), with the same totals as get-plan-stats, and ranks the 10 plans with the most failed and error runs. A bad since or until gives 422 naming it.
+         */
+        get: operations["get-stats"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1293,6 +1333,26 @@ export interface components {
              */
             next_cursor: string;
         };
+        DurationPercentiles: {
+            /**
+             * Format: double
+             * @description Median duration, in milliseconds.
+             * @example 120
+             */
+            p50: number;
+            /**
+             * Format: double
+             * @description 95th percentile, in milliseconds.
+             * @example 310.5
+             */
+            p95: number;
+            /**
+             * Format: double
+             * @description 99th percentile, in milliseconds.
+             * @example 482.2
+             */
+            p99: number;
+        };
         Environment: {
             /**
              * Format: uri
@@ -1689,6 +1749,48 @@ export interface components {
              */
             truncated?: boolean;
         };
+        GlobalStats: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/GlobalStats.json
+             */
+            readonly $schema?: string;
+            /**
+             * Format: date-time
+             * @description Start of the window, included.
+             * @example 2026-01-01T00:00:00Z
+             */
+            since: string;
+            /**
+             * @description The 10 plans with the most failed and error runs in the window, most first (then by plan ID); plans without any are left out.
+             * @example []
+             */
+            top_failing: components["schemas"]["PlanFailures"][];
+            /**
+             * @description The runs of every plan that finished in the window.
+             * @example {
+             *       "cancelled": 2,
+             *       "duration_ms": {
+             *         "p50": 120,
+             *         "p95": 310.5,
+             *         "p99": 482.2
+             *       },
+             *       "error": 2,
+             *       "failed": 6,
+             *       "pass_rate": 0.9322,
+             *       "passed": 110,
+             *       "runs": 120
+             *     }
+             */
+            totals: components["schemas"]["StatsTotals"];
+            /**
+             * Format: date-time
+             * @description End of the window, excluded.
+             * @example 2026-01-08T00:00:00Z
+             */
+            until: string;
+        };
         Health: {
             /**
              * Format: uri
@@ -2068,6 +2170,49 @@ export interface components {
                 [key: string]: string;
             };
         };
+        PlanFailures: {
+            /**
+             * Format: int64
+             * @description Of them, those that were cancelled.
+             * @example 1
+             */
+            cancelled: number;
+            /**
+             * Format: int64
+             * @description Of them, those that failed or ended in error.
+             * @example 7
+             */
+            failures: number;
+            /**
+             * @description Name of the plan.
+             * @example Checkout flow
+             */
+            name: string;
+            /**
+             * Format: double
+             * @description passed / (passed + failures), from 0 to 1.
+             * @example 0.8511
+             */
+            pass_rate: number | null;
+            /**
+             * Format: int64
+             * @description Of them, those that passed.
+             * @example 40
+             */
+            passed: number;
+            /**
+             * Format: uuid
+             * @description Identity of the plan.
+             * @example 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+             */
+            plan_id: string;
+            /**
+             * Format: int64
+             * @description The plan's executions that finished in the window.
+             * @example 48
+             */
+            runs: number;
+        };
         PlanHeaderAssert: {
             /**
              * @description Exact value the header must have.
@@ -2153,6 +2298,77 @@ export interface components {
              * @example {{base_url}}/users
              */
             url: string;
+        };
+        PlanStats: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/PlanStats.json
+             */
+            readonly $schema?: string;
+            /**
+             * Format: int64
+             * @description Length of the buckets of series, in seconds.
+             * @example 3600
+             */
+            bucket_seconds: number;
+            /**
+             * Format: uuid
+             * @description Identity of the plan.
+             * @example 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+             */
+            plan_id: string;
+            /**
+             * @description The same totals per bucket, oldest first: every bucket that meets the window, empty ones included.
+             * @example []
+             */
+            series: components["schemas"]["StatsBucket"][];
+            /**
+             * Format: date-time
+             * @description Start of the window, included.
+             * @example 2026-01-01T00:00:00Z
+             */
+            since: string;
+            /**
+             * Format: int64
+             * @description How many runs the per-step statistics cover: the window's newest passed, failed or error runs, at most 1,000.
+             * @example 1000
+             */
+            step_runs: number;
+            /**
+             * @description Statistics per step, by position then name, over the step results of the newest step_runs runs.
+             * @example []
+             */
+            steps: components["schemas"]["StepStats"][];
+            /**
+             * @description The runs of the plan that finished in the window.
+             * @example {
+             *       "cancelled": 2,
+             *       "duration_ms": {
+             *         "p50": 120,
+             *         "p95": 310.5,
+             *         "p99": 482.2
+             *       },
+             *       "error": 2,
+             *       "failed": 6,
+             *       "pass_rate": 0.9322,
+             *       "passed": 110,
+             *       "runs": 120
+             *     }
+             */
+            totals: components["schemas"]["StatsTotals"];
+            /**
+             * @description The trigger the runs were filtered by, or null for all.
+             * @example schedule
+             * @enum {string|null}
+             */
+            trigger: "api" | "schedule" | "cli" | null;
+            /**
+             * Format: date-time
+             * @description End of the window, excluded.
+             * @example 2026-01-08T00:00:00Z
+             */
+            until: string;
         };
         PlanStep: {
             /**
@@ -2610,6 +2826,164 @@ export interface components {
              * @example []
              */
             secrets: components["schemas"]["Secret"][];
+        };
+        StatsBucket: {
+            /**
+             * Format: int64
+             * @description Executions that were cancelled.
+             * @example 2
+             */
+            cancelled: number;
+            /**
+             * @description Percentiles of the durations (the result's totals.duration_ms) of the passed, failed and error runs, interpolated linearly between the nearest ranks as SQL's percentile_cont. null when none has a duration.
+             * @example {
+             *       "p50": 120,
+             *       "p95": 310.5,
+             *       "p99": 482.2
+             *     }
+             */
+            duration_ms: components["schemas"]["DurationPercentiles"] | null;
+            /**
+             * Format: int64
+             * @description Executions that ended in error: a step got no usable response, or the run could not finish.
+             * @example 2
+             */
+            error: number;
+            /**
+             * Format: int64
+             * @description Executions that failed: a step failed an assertion.
+             * @example 6
+             */
+            failed: number;
+            /**
+             * Format: double
+             * @description passed / (passed + failed + error), from 0 to 1; cancelled runs are left out. null when there is no such run.
+             * @example 0.9322
+             */
+            pass_rate: number | null;
+            /**
+             * Format: int64
+             * @description Executions that passed.
+             * @example 110
+             */
+            passed: number;
+            /**
+             * Format: int64
+             * @description Executions that finished: passed + failed + error + cancelled.
+             * @example 120
+             */
+            runs: number;
+            /**
+             * Format: date-time
+             * @description Start of the bucket. Buckets are aligned to the Unix epoch (an hour's on the hour, a day's at midnight UTC); the first and last may reach outside the window, and count only the runs inside it.
+             * @example 2026-01-02T15:00:00Z
+             */
+            start: string;
+        };
+        StatsTotals: {
+            /**
+             * Format: int64
+             * @description Executions that were cancelled.
+             * @example 2
+             */
+            cancelled: number;
+            /**
+             * @description Percentiles of the durations (the result's totals.duration_ms) of the passed, failed and error runs, interpolated linearly between the nearest ranks as SQL's percentile_cont. null when none has a duration.
+             * @example {
+             *       "p50": 120,
+             *       "p95": 310.5,
+             *       "p99": 482.2
+             *     }
+             */
+            duration_ms: components["schemas"]["DurationPercentiles"] | null;
+            /**
+             * Format: int64
+             * @description Executions that ended in error: a step got no usable response, or the run could not finish.
+             * @example 2
+             */
+            error: number;
+            /**
+             * Format: int64
+             * @description Executions that failed: a step failed an assertion.
+             * @example 6
+             */
+            failed: number;
+            /**
+             * Format: double
+             * @description passed / (passed + failed + error), from 0 to 1; cancelled runs are left out. null when there is no such run.
+             * @example 0.9322
+             */
+            pass_rate: number | null;
+            /**
+             * Format: int64
+             * @description Executions that passed.
+             * @example 110
+             */
+            passed: number;
+            /**
+             * Format: int64
+             * @description Executions that finished: passed + failed + error + cancelled.
+             * @example 120
+             */
+            runs: number;
+        };
+        StepStats: {
+            /**
+             * @description Percentiles of the step's durations, skipped results left out; null when none has one.
+             * @example {
+             *       "p50": 120,
+             *       "p95": 310.5,
+             *       "p99": 482.2
+             *     }
+             */
+            duration_ms: components["schemas"]["DurationPercentiles"] | null;
+            /**
+             * Format: int64
+             * @description Results without a usable response.
+             * @example 1
+             */
+            error: number;
+            /**
+             * Format: int64
+             * @description Results with a failed assertion or capture.
+             * @example 2
+             */
+            failed: number;
+            /**
+             * Format: int64
+             * @description Position of the step in the plan's results, from 0.
+             * @example 0
+             */
+            index: number;
+            /**
+             * @description Name of the step. A step renamed by a plan update counts apart.
+             * @example Create a user
+             */
+            name: string;
+            /**
+             * Format: double
+             * @description passed / (passed + failed + error), from 0 to 1; null when the step never ran.
+             * @example 0.97
+             */
+            pass_rate: number | null;
+            /**
+             * Format: int64
+             * @description Results that passed.
+             * @example 97
+             */
+            passed: number;
+            /**
+             * Format: int64
+             * @description Results of the step in the runs sampled (step_runs), skipped ones included.
+             * @example 100
+             */
+            runs: number;
+            /**
+             * Format: int64
+             * @description Results of a step that did not run.
+             * @example 0
+             */
+            skipped: number;
         };
     };
     responses: never;
@@ -4029,6 +4403,12 @@ export interface operations {
                 trigger?: "api" | "schedule" | "cli";
                 /** @description Keep the executions created by this schedule. */
                 schedule_id?: string;
+                /** @description Keep the executions created at or after this time (RFC 3339). */
+                since?: string;
+                /** @description Keep the executions created before this time (RFC 3339). */
+                until?: string;
+                /** @description Keep the executions of plans that carry this label, written key:value, as GET /plan does. Repeat the parameter to require several labels. */
+                label?: string[] | null;
                 /** @description Largest number of executions to return. */
                 limit?: number;
                 /** @description The next_cursor of the previous page. Empty for the first page. */
@@ -5121,6 +5501,83 @@ export interface operations {
             };
         };
     };
+    "get-plan-stats": {
+        parameters: {
+            query?: {
+                /** @description Start of the window (RFC 3339), included: runs that finished at or after it count. Defaults to 7 days before until. The window is at most 90 days long. */
+                since?: string;
+                /** @description End of the window (RFC 3339), excluded. Defaults to now. */
+                until?: string;
+                /** @description Length of the buckets of the time series, as a duration such as 1m, 15m, 1h or 24h: a whole number of seconds from 1m to 24h. The window may span at most 2000 buckets. */
+                bucket?: string;
+                /** @description Keep the runs created by this trigger. */
+                trigger?: "api" | "schedule" | "cli";
+            };
+            header?: never;
+            path: {
+                /** @description Identity of the plan. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanStats"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     "get-queue-stats": {
         parameters: {
             query?: never;
@@ -5849,6 +6306,67 @@ export interface operations {
             };
             /** @description Conflict */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-stats": {
+        parameters: {
+            query?: {
+                /** @description Start of the window (RFC 3339), included: runs that finished at or after it count. Defaults to 7 days before until. The window is at most 90 days long. */
+                since?: string;
+                /** @description End of the window (RFC 3339), excluded. Defaults to now. */
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GlobalStats"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
