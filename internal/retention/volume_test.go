@@ -33,8 +33,10 @@ func TestPruneAtVolume(t *testing.T) {
 		finished  []uuid.UUID // Oldest first.
 	}
 	runs := map[uuid.UUID]*planRun{}
-	require.NoError(t, store.InTx(ctx, func(tx storage.Store) error {
-		for i := range plans {
+	// One transaction per plan: a single one for all of them would hold the
+	// SQLite writer close to its 10 s limit on a loaded machine.
+	for i := range plans {
+		require.NoError(t, store.InTx(ctx, func(tx storage.Store) error {
 			r := &planRun{}
 			switch {
 			case i < 10:
@@ -66,9 +68,9 @@ func TestPruneAtVolume(t *testing.T) {
 				}
 				r.finished = append(r.finished, e.ID)
 			}
-		}
-		return nil
-	}))
+			return nil
+		}))
+	}
 
 	p := retention.New(store, retention.Config{
 		Retention: time.Hour, BatchSize: 64, Pause: time.Microsecond,
