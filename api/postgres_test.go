@@ -153,6 +153,7 @@ var postgresTests = map[string]func(*testing.T){
 	"TestTracingFollowsAnExecutionFromRequestToTarget":        TestTracingFollowsAnExecutionFromRequestToTarget,
 	"TestTracingOffSendsNoTraceparentAndStoresNoTraceContext": TestTracingOffSendsNoTraceparentAndStoresNoTraceContext,
 	"TestTracingNamesRequestsByRouteTemplate":                 TestTracingNamesRequestsByRouteTemplate,
+	"TestTracingDoesNotNameSpansForUnknownMethods":            TestTracingDoesNotNameSpansForUnknownMethods,
 }
 
 // notOnPostgres are the tests that TestPostgres leaves out, with the

@@ -214,3 +214,32 @@ func TestTracingNamesRequestsByRouteTemplate(t *testing.T) {
 	assert.NotNil(t, names["GET"], "no route: the method alone")
 	assert.NotNil(t, names["GET /openapi.json"])
 }
+
+// TestTracingDoesNotNameSpansForUnknownMethods sends methods that no route
+// has: a client must not choose span names (which tracing backends index),
+// so a method that is not a standard one is named HTTP, as OpenTelemetry's
+// HTTP conventions say.
+func TestTracingDoesNotNameSpansForUnknownMethods(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	srv := httptest.NewServer(NewHandler(Deps{Store: openStore(t), Logger: slog.New(slog.DiscardHandler), TracerProvider: tp}))
+	t.Cleanup(srv.Close)
+
+	for _, path := range []string{"/no/such/route", "/docs", "/plan"} {
+		req, err := http.NewRequest("X-CLIENT-CHOSEN-1234", srv.URL+path, nil)
+		require.NoError(t, err)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = res.Body.Close()
+	}
+	var names []string
+	require.Eventually(t, func() bool {
+		names = names[:0]
+		for _, s := range rec.Ended() {
+			names = append(names, s.Name())
+		}
+		return len(names) >= 3
+	}, 30*time.Second, 5*time.Millisecond)
+	assert.ElementsMatch(t, []string{"HTTP", "HTTP /docs", "HTTP"}, names)
+}

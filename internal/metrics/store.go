@@ -43,7 +43,9 @@ var storeBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.
 //     worker whose lease was taken back) and invalid_input is the
 //     caller's mistake; canceled is a caller that gave up (a client that
 //     went away, a shutdown). unavailable and other are the ones that mean
-//     the store is in trouble: alert on those. An error returned by the
+//     the store is in trouble: alert on those. unavailable includes a call
+//     that ran out of time, since every deadline on a store call is
+//     astro-runner's own bound on how long the store may take. An error returned by the
 //     function given to InTx counts for that call and again for InTx.
 //   - astro_jobs_enqueued_total{queue}, the jobs that JobEnqueue returned
 //     and that JobEnqueueMany added. Inside InTx they count when the
@@ -80,8 +82,10 @@ func newStoreMetrics(reg *prometheus.Registry) *StoreMetrics {
 // ErrorKind classifies a store error for astro_store_errors_total by the
 // storage sentinel it wraps: not_found, conflict (every ErrConflict,
 // including stale revisions, illegal transitions and references),
-// invalid_input, lease_lost, unavailable, canceled (context.Canceled or
-// context.DeadlineExceeded) or other.
+// invalid_input, lease_lost, unavailable (ErrUnavailable, or
+// context.DeadlineExceeded: a store that did not answer in time, as when
+// it hangs or waits on a lock), canceled (context.Canceled: the caller
+// went away) or other.
 func ErrorKind(err error) string {
 	switch {
 	case errors.Is(err, storage.ErrLeaseLost):
@@ -92,9 +96,9 @@ func ErrorKind(err error) string {
 		return KindConflict
 	case errors.Is(err, storage.ErrInvalidInput):
 		return KindInvalidInput
-	case errors.Is(err, storage.ErrUnavailable):
+	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return KindUnavailable
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled):
 		return KindCanceled
 	default:
 		return KindOther

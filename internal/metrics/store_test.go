@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -85,7 +86,9 @@ func TestErrorKind(t *testing.T) {
 		{fmt.Errorf("complete: %w", storage.ErrLeaseLost), metrics.KindLeaseLost},
 		{fmt.Errorf("ping: %w: %w", storage.ErrUnavailable, context.DeadlineExceeded), metrics.KindUnavailable},
 		{fmt.Errorf("get: %w", context.Canceled), metrics.KindCanceled},
-		{context.DeadlineExceeded, metrics.KindCanceled},
+		// astro-runner's own deadlines: the store did not answer in time.
+		{context.DeadlineExceeded, metrics.KindUnavailable},
+		{fmt.Errorf("claim: %w", context.DeadlineExceeded), metrics.KindUnavailable},
 		{errors.New("disk on fire"), metrics.KindOther},
 	}
 	for _, tc := range cases {
@@ -243,6 +246,38 @@ func testStoreMetrics(t *testing.T, raw storage.Store, backend string) {
 		"every state of a queue is reported")
 	require.Len(t, series(t, reg, "astro_queue_oldest_available_age_seconds", map[string]string{"queue": "eu"}), 1)
 	require.EqualValues(t, 1, histCount(t, reg, durationName, op("JobStats")))
+}
+
+// TestStuckPostgresCountsAsUnavailable holds a lock that the queue state's
+// query waits for, as a database stuck behind a migration, a hung
+// connection or a network that drops packets would keep it waiting, and
+// scrapes: the query runs out of time, and that is store trouble that the
+// alert rule (kind unavailable or other) must see, not a caller that went
+// away.
+func TestStuckPostgresCountsAsUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	raw, err := pgstore.Open(ctx, pgstore.Config{URL: pgtest.URL(t), MaxConns: 4})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = raw.Close() })
+	m := metrics.New(metrics.Options{})
+	st := metrics.InstrumentStore(raw, "postgres", m.Store)
+	m.CollectQueueState(st, metrics.QueueStateOptions{Timeout: 200 * time.Millisecond})
+
+	tx, err := raw.Pool().Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	_, err = tx.Exec(ctx, "LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE")
+	require.NoError(t, err)
+
+	_, err = m.Registry().Gather()
+	require.NoError(t, err)
+	errs := func(kind string) float64 {
+		return value(t, m.Registry(), "astro_store_errors_total",
+			map[string]string{"operation": "JobStats", "backend": "postgres", "kind": kind})
+	}
+	require.EqualValues(t, 1, errs(metrics.KindUnavailable)+errs(metrics.KindCanceled), "the scrape's query failed")
+	require.EqualValues(t, 1, errs(metrics.KindUnavailable), "a store that does not answer is unavailable")
 }
 
 // okStore answers PlanGetByID at once, to measure the decorator alone.

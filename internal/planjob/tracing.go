@@ -35,7 +35,9 @@ const (
 
 // startSpan starts the attempt's span, a child of the span in ctx (the
 // job's), from the same provider, and returns the context to run in. A
-// context without a valid span starts none.
+// context without a valid span starts none. The result is to name the
+// trace only when it is sampled: a sampled-out trace is exported nowhere,
+// so there would be nothing to look up.
 func (r *run) startSpan(ctx context.Context, job *storage.Job) context.Context {
 	parent := trace.SpanFromContext(ctx)
 	if !parent.SpanContext().IsValid() {
@@ -43,7 +45,9 @@ func (r *run) startSpan(ctx context.Context, job *storage.Job) context.Context {
 	}
 	ctx, r.span = parent.TracerProvider().Tracer(tracerName).Start(ctx, "execution",
 		trace.WithAttributes(AttrExecutionID.String(r.id.String()), AttrExecutionAttempt.Int(job.Attempt)))
-	r.traceID = r.span.SpanContext().TraceID().String()
+	if sc := r.span.SpanContext(); sc.IsSampled() {
+		r.traceID = sc.TraceID().String()
+	}
 	return ctx
 }
 

@@ -129,3 +129,25 @@ func TestUntracedExecutionStoresNoTraceIDAndSendsNoTraceparent(t *testing.T) {
 	assert.NotContains(t, string(got.Result), "trace_id", "omitted from the stored result")
 	assert.Equal(t, []string{""}, seen())
 }
+
+// TestSampledOutExecutionStoresNoTraceID runs with a sampler that records
+// nothing, as OTEL_TRACES_SAMPLER=traceidratio does for most runs: the
+// result names no trace, since none was exported to look up, and the
+// target is still told the sampling decision.
+func TestSampledOutExecutionStoresNoTraceID(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()), sdktrace.WithSpanProcessor(rec))
+	h := newHarness(t, worker.Config{TracerProvider: tp})
+	url, seen := traceTarget(t)
+	got := h.waitFinal(h.execute(step("first", url+"/ok")))
+	require.Equal(t, storage.ExecutionPassed, got.Status)
+	assert.Empty(t, result(t, got).TraceID, "no trace was exported")
+	assert.NotContains(t, string(got.Result), "trace_id")
+	headers := seen()
+	require.Len(t, headers, 1)
+	sc := tracing.SpanContext(headers[0])
+	require.True(t, sc.IsValid(), "the target gets the trace context")
+	assert.False(t, sc.IsSampled(), "and the decision not to record it")
+	assert.Empty(t, rec.Ended())
+}

@@ -19,8 +19,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -98,7 +101,10 @@ var setupMu sync.Mutex
 // A value the SDK refuses (it would log it and carry on with a default) is
 // an error here, naming the variable when it can be told: a deployment
 // that asks for traces should not silently get different ones. So is an
-// exporter or protocol other than OTLP/HTTP.
+// exporter or protocol other than OTLP/HTTP, an endpoint that is not an
+// http or https URL (which the SDK takes, then exports nowhere), and an
+// OTEL_BSP_ size or delay below 1 (on which the SDK panics, drops every
+// span, or spins a CPU).
 func Setup(ctx context.Context, o Options) (*Tracing, error) {
 	on, err := wanted()
 	if err != nil {
@@ -183,7 +189,46 @@ func wanted() (bool, error) {
 			return false, fmt.Errorf("%s %q is not a protocol: want http/protobuf or http/json", name, p)
 		}
 	}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"} {
+		if err := checkEndpoint(name); err != nil {
+			return false, err
+		}
+	}
+	for _, name := range []string{"OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"} {
+		if err := checkPositive(name); err != nil {
+			return false, err
+		}
+	}
 	return true, nil
+}
+
+// checkEndpoint refuses an OTLP endpoint variable, when set, that is not
+// an http or https URL with a host. The SDK takes "collector:4318" without
+// a word (as a URL whose scheme is "collector") and then exports nowhere.
+// The value is not quoted: it may carry credentials.
+func checkEndpoint(name string) error {
+	v := getenv(name)
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (!strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https")) || u.Host == "" {
+		return fmt.Errorf("%s must be an http:// or https:// URL with a host, such as http://otel-collector:4318", name)
+	}
+	return nil
+}
+
+// checkPositive refuses a batch span processor variable, when it is an
+// integer, below 1: the SDK takes any integer, and then panics on a
+// negative size, drops every span with a queue of 0, and spins a CPU with
+// a schedule delay of 0 or less. A value that is not an integer is left to
+// the SDK, which reports it.
+func checkPositive(name string) error {
+	n, err := strconv.Atoi(os.Getenv(name))
+	if err != nil || n >= 1 {
+		return nil
+	}
+	return fmt.Errorf("%s must be at least 1, got %d", name, n)
 }
 
 func getenv(name string) string { return strings.TrimSpace(os.Getenv(name)) }
@@ -226,16 +271,25 @@ func (r report) variables() []string {
 		return names
 	}
 	if r.err != nil {
+		// The error's text, and what it quotes: the value refused, or the
+		// part of it at fault.
 		values = append(values, r.err.Error())
+		for _, q := range quoted.FindAllString(r.err.Error(), -1) {
+			if v, err := strconv.Unquote(q); err == nil {
+				values = append(values, v)
+			}
+		}
 	}
 	for _, env := range os.Environ() {
 		name, value, _ := strings.Cut(env, "=")
 		value = strings.TrimSpace(value)
-		if !strings.HasPrefix(name, "OTEL_") || len(value) < 2 {
+		if !strings.HasPrefix(name, "OTEL_") || value == "" {
 			continue
 		}
 		for _, v := range values {
-			if v == value || strings.Contains(v, value) || (len(v) >= 2 && strings.Contains(value, v)) {
+			// A value of one character is matched only whole: it is in
+			// too many texts.
+			if v == value || (len(value) >= 2 && strings.Contains(v, value)) || (len(v) >= 2 && strings.Contains(value, v)) {
 				names = append(names, name)
 				break
 			}
@@ -247,6 +301,10 @@ func (r report) variables() []string {
 	slices.Sort(names)
 	return slices.Compact(names)
 }
+
+// quoted matches the Go-quoted strings in an error's text, such as
+// strconv's `parsing "x"`.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 
 // reportSink is a logr.LogSink that collects the SDK's errors, and its
 // messages about values it refused, while Setup runs.

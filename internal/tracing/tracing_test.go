@@ -189,6 +189,22 @@ func TestSetupRefusesValuesTheSDKRefuses(t *testing.T) {
 		{name: "ProtocolGRPC", env: map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, wantName: "OTEL_EXPORTER_OTLP_PROTOCOL"},
 		{name: "UnknownProtocol", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "carrier-pigeon"}, wantName: "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"},
 		{name: "OtherExporter", env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, wantName: "OTEL_TRACES_EXPORTER"},
+		// The SDK reports these, but its reports carry no variable name
+		// and a value too short to match safely by its text.
+		{name: "TracesTimeoutOneCharacter", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "x"}, wantName: "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"},
+		{name: "ParentBasedSamplerArg", env: map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "x"}, wantName: "OTEL_TRACES_SAMPLER_ARG"},
+		{name: "ResourceAttributeBadEscape", env: map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "team=%zz"}, wantName: "OTEL_RESOURCE_ATTRIBUTES"},
+		// The SDK takes these without a word, then exports nowhere.
+		{name: "EndpointWithoutScheme", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4318"}, wantName: "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{name: "TracesEndpointWithoutScheme", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "localhost:4318/v1/traces"}, wantName: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+		{name: "EndpointOtherScheme", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://127.0.0.1:4318"}, wantName: "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		// The SDK panics on a negative size, drops every span with a
+		// queue of 0, and spins a CPU with a delay of 0 or less.
+		{name: "BatchQueueNegative", env: map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "-5"}, wantName: "OTEL_BSP_MAX_QUEUE_SIZE"},
+		{name: "BatchQueueZero", env: map[string]string{"OTEL_BSP_MAX_QUEUE_SIZE": "0"}, wantName: "OTEL_BSP_MAX_QUEUE_SIZE"},
+		{name: "BatchSizeNegative", env: map[string]string{"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "-1"}, wantName: "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"},
+		{name: "BatchDelayZero", env: map[string]string{"OTEL_BSP_SCHEDULE_DELAY": "0"}, wantName: "OTEL_BSP_SCHEDULE_DELAY"},
+		{name: "BatchDelayNegative", env: map[string]string{"OTEL_BSP_SCHEDULE_DELAY": "-1"}, wantName: "OTEL_BSP_SCHEDULE_DELAY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,6 +219,7 @@ func TestSetupRefusesValuesTheSDKRefuses(t *testing.T) {
 			require.Error(t, err)
 			assert.Nil(t, tr)
 			assert.Contains(t, err.Error(), tt.wantName)
+			assert.NotContains(t, err.Error(), "an OTEL_ variable", "every refusal names its variable")
 			assert.Equal(t, before, otel.GetTracerProvider(), "a refused set-up installs nothing")
 			names, _ := c.spans()
 			assert.Empty(t, names)
