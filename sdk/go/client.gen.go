@@ -1553,7 +1553,7 @@ type ExecutionResult struct {
 	// Examples: {"duration_ms":12,"errors":0,"failed":0,"passed":1,"skipped":0}
 	Totals *RunTotals `json:"totals,omitempty"`
 
-	// TraceId W3C trace ID (32 hex digits) of the run that produced this result, present when the server exports traces (OTEL_EXPORTER_OTLP_ENDPOINT): look it up in your tracing backend. Each step's request carried it in its traceparent header, unless ASTRO_TRACE_TARGETS is false or the step's propagate_trace is false, so the targets' own spans are in the same trace.
+	// TraceId W3C trace ID (32 hex digits) of the run that produced this result, present when the server exports traces (OTEL_EXPORTER_OTLP_ENDPOINT) and the run's trace was sampled: look it up in your tracing backend. Each step's request carried it in its traceparent header, unless ASTRO_TRACE_TARGETS is false or the step's propagate_trace is false, so the targets' own spans are in the same trace.
 	//
 	// Examples: 4bf92f3577b34da6a3ce929d0e0e4736
 	TraceId *string `json:"trace_id,omitempty"`

@@ -1739,7 +1739,7 @@ export interface components {
              */
             totals?: components["schemas"]["RunTotals"];
             /**
-             * @description W3C trace ID (32 hex digits) of the run that produced this result, present when the server exports traces (OTEL_EXPORTER_OTLP_ENDPOINT): look it up in your tracing backend. Each step's request carried it in its traceparent header, unless ASTRO_TRACE_TARGETS is false or the step's propagate_trace is false, so the targets' own spans are in the same trace.
+             * @description W3C trace ID (32 hex digits) of the run that produced this result, present when the server exports traces (OTEL_EXPORTER_OTLP_ENDPOINT) and the run's trace was sampled: look it up in your tracing backend. Each step's request carried it in its traceparent header, unless ASTRO_TRACE_TARGETS is false or the step's propagate_trace is false, so the targets' own spans are in the same trace.
              * @example 4bf92f3577b34da6a3ce929d0e0e4736
              */
             trace_id?: string;
