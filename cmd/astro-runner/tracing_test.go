@@ -8,77 +8,25 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/astro-runner/astro-runner/internal/config"
+	"github.com/astro-runner/astro-runner/internal/tracing/tracingtest"
 )
 
 // These tests set OTEL_ variables, which the OpenTelemetry SDK reads from
 // the process's environment, so they do not run in parallel.
 
-// clearOTELEnv unsets every OTEL_ variable for the test.
-func clearOTELEnv(t *testing.T) {
-	t.Helper()
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "OTEL_") {
-			t.Setenv(name, "")
-			require.NoError(t, os.Unsetenv(name))
-		}
-	}
-}
-
-// otlpCollector is a loopback OTLP/HTTP receiver that keeps the names of
-// the spans it receives and their service.name.
-type otlpCollector struct {
-	mu       sync.Mutex
-	spans    []string
-	services map[string]bool
-}
-
-func newOTLPCollector(t *testing.T) (*otlpCollector, string) {
-	t.Helper()
-	c := &otlpCollector{services: map[string]bool{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		req := &coltrace.ExportTraceServiceRequest{}
-		if err := proto.Unmarshal(body, req); err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		c.mu.Lock()
-		for _, rs := range req.GetResourceSpans() {
-			for _, kv := range rs.GetResource().GetAttributes() {
-				if kv.GetKey() == "service.name" {
-					c.services[kv.GetValue().GetStringValue()] = true
-				}
-			}
-			for _, ss := range rs.GetScopeSpans() {
-				for _, s := range ss.GetSpans() {
-					c.spans = append(c.spans, s.GetName())
-				}
-			}
-		}
-		c.mu.Unlock()
-		b, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
-		_, _ = w.Write(b)
-	}))
-	t.Cleanup(srv.Close)
-	return c, srv.URL
-}
+var clearOTELEnv = tracingtest.ClearOTELEnv
 
 func TestServeRefusesAnOTELValueTheSDKRefuses(t *testing.T) {
 	clearOTELEnv(t)
-	_, url := newOTLPCollector(t)
+	_, url := tracingtest.NewCollector(t)
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
 	t.Setenv("OTEL_TRACES_SAMPLER", "sometimes")
 	r := runCLI(t, map[string]string{"ASTRO_ADDR": "127.0.0.1:0"}, "serve")
@@ -104,7 +52,7 @@ func freeAddr(t *testing.T) string {
 // target.
 func TestServeTracesARunAndFlushesOnExit(t *testing.T) {
 	clearOTELEnv(t)
-	collector, url := newOTLPCollector(t)
+	collector, url := tracingtest.NewCollector(t)
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
 
 	var mu sync.Mutex
@@ -177,12 +125,15 @@ func TestServeTracesARunAndFlushesOnExit(t *testing.T) {
 
 	// The batch processor's delay (5 s) has not passed: what arrived was
 	// flushed at exit.
-	collector.mu.Lock()
-	defer collector.mu.Unlock()
+	names, resources := collector.Spans()
 	for _, name := range []string{"POST /plan", "POST /plan/{id}/execute", "job execute_plan", "execution", "step one", "GET"} {
-		assert.Contains(t, collector.spans, name)
+		assert.Contains(t, names, name)
 	}
-	assert.Equal(t, map[string]bool{"astro-runner": true}, collector.services)
+	services := map[string]bool{}
+	for _, r := range resources {
+		services[r["service.name"]] = true
+	}
+	assert.Equal(t, map[string]bool{"astro-runner": true}, services)
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, seen, 1)

@@ -2,12 +2,6 @@ package tracing_test
 
 import (
 	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,83 +10,15 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/astro-runner/astro-runner/internal/tracing"
+	"github.com/astro-runner/astro-runner/internal/tracing/tracingtest"
 )
 
 // These tests set environment variables and OpenTelemetry's globals, so
 // none of them runs in parallel.
 
-// clearOTELEnv unsets every OTEL_ variable for the test, restoring them
-// after it.
-func clearOTELEnv(t *testing.T) {
-	t.Helper()
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "OTEL_") {
-			t.Setenv(name, "")
-			require.NoError(t, os.Unsetenv(name))
-		}
-	}
-}
-
-// collector is a loopback OTLP/HTTP receiver that keeps the export
-// requests it gets.
-type collector struct {
-	mu       sync.Mutex
-	paths    []string
-	requests []*coltrace.ExportTraceServiceRequest
-}
-
-func newCollector(t *testing.T) (*collector, string) {
-	t.Helper()
-	c := &collector{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		req := &coltrace.ExportTraceServiceRequest{}
-		if err := proto.Unmarshal(body, req); err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		c.mu.Lock()
-		c.paths = append(c.paths, r.Method+" "+r.URL.Path)
-		c.requests = append(c.requests, req)
-		c.mu.Unlock()
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		b, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
-		_, _ = w.Write(b)
-	}))
-	t.Cleanup(srv.Close)
-	return c, srv.URL
-}
-
-// spans returns, for every exported span, its name and its resource's
-// attributes.
-func (c *collector) spans() (names []string, resources []map[string]string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, req := range c.requests {
-		for _, rs := range req.GetResourceSpans() {
-			attrs := map[string]string{}
-			for _, kv := range rs.GetResource().GetAttributes() {
-				attrs[kv.GetKey()] = kv.GetValue().GetStringValue()
-			}
-			for _, ss := range rs.GetScopeSpans() {
-				for _, s := range ss.GetSpans() {
-					names = append(names, s.GetName())
-					resources = append(resources, attrs)
-				}
-			}
-		}
-	}
-	return names, resources
-}
+var clearOTELEnv = tracingtest.ClearOTELEnv
 
 func TestSetupIsOffWithoutAnEndpoint(t *testing.T) {
 	clearOTELEnv(t)
@@ -113,7 +39,7 @@ func TestSetupIsOffWhenDisabled(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			clearOTELEnv(t)
-			_, url := newCollector(t)
+			_, url := tracingtest.NewCollector(t)
 			t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
 			for k, v := range env {
 				t.Setenv(k, v)
@@ -142,7 +68,7 @@ func TestSetupExportsOverOTLPHTTPAndFlushesOnShutdown(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clearOTELEnv(t)
-			c, url := newCollector(t)
+			c, url := tracingtest.NewCollector(t)
 			endpoint := url
 			if tt.endpointVar == "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" {
 				endpoint += tt.path
@@ -162,13 +88,11 @@ func TestSetupExportsOverOTLPHTTPAndFlushesOnShutdown(t *testing.T) {
 			// The batch processor holds the span until Shutdown flushes it.
 			require.NoError(t, tr.Shutdown(context.Background()))
 
-			names, resources := c.spans()
+			names, resources := c.Spans()
 			require.Equal(t, []string{"the-span"}, names)
 			assert.Equal(t, tt.wantService, resources[0]["service.name"])
 			assert.Equal(t, "1.2.3", resources[0]["service.version"])
-			c.mu.Lock()
-			assert.Equal(t, []string{"POST " + tt.path}, c.paths)
-			c.mu.Unlock()
+			assert.Equal(t, []string{"POST " + tt.path}, c.Paths())
 		})
 	}
 }
@@ -209,7 +133,7 @@ func TestSetupRefusesValuesTheSDKRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clearOTELEnv(t)
-			c, url := newCollector(t)
+			c, url := tracingtest.NewCollector(t)
 			t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url)
 			for k, v := range tt.env {
 				t.Setenv(k, v)
@@ -221,7 +145,7 @@ func TestSetupRefusesValuesTheSDKRefuses(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.wantName)
 			assert.NotContains(t, err.Error(), "an OTEL_ variable", "every refusal names its variable")
 			assert.Equal(t, before, otel.GetTracerProvider(), "a refused set-up installs nothing")
-			names, _ := c.spans()
+			names, _ := c.Spans()
 			assert.Empty(t, names)
 		})
 	}
