@@ -94,13 +94,32 @@ func (c *QueueStateCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect sends the queue state, read now if the last read is older than
 // MaxAge.
+// Past MaxQueueLabels queues, the others are summed under queue="other"
+// (their oldest age the largest of theirs).
 func (c *QueueStateCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, qs := range c.read() {
+	for _, qs := range boundQueues(c.read()) {
 		for _, state := range storage.JobStates {
 			ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(qs.Counts[state]), qs.Queue, string(state))
 		}
 		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, qs.OldestAvailableAge.Seconds(), qs.Queue)
 	}
+}
+
+// boundQueues returns stats with the queues past the first MaxQueueLabels
+// summed into one named OtherQueue.
+func boundQueues(stats []*storage.JobQueueStats) []*storage.JobQueueStats {
+	if len(stats) <= MaxQueueLabels {
+		return stats
+	}
+	out := append([]*storage.JobQueueStats(nil), stats[:MaxQueueLabels]...)
+	other := &storage.JobQueueStats{Queue: OtherQueue, Counts: map[storage.JobState]int64{}}
+	for _, qs := range stats[MaxQueueLabels:] {
+		for state, n := range qs.Counts {
+			other.Counts[state] += n
+		}
+		other.OldestAvailableAge = max(other.OldestAvailableAge, qs.OldestAvailableAge)
+	}
+	return append(out, other)
 }
 
 // read returns the cached stats, reading them again when they are older

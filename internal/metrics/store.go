@@ -57,6 +57,8 @@ type StoreMetrics struct {
 	duration *prometheus.HistogramVec
 	errors   *prometheus.CounterVec
 	enqueued *prometheus.CounterVec
+	// queues bounds the queue label of enqueued.
+	queues queueLabels
 }
 
 func newStoreMetrics(reg *prometheus.Registry) *StoreMetrics {
@@ -72,7 +74,7 @@ func newStoreMetrics(reg *prometheus.Registry) *StoreMetrics {
 		}, []string{"operation", "backend", "kind"}),
 		enqueued: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "astro_jobs_enqueued_total",
-			Help: "Jobs enqueued, by queue; counted when their transaction commits.",
+			Help: "Jobs enqueued, by queue (at most 100 queues, then \"other\"); counted when their transaction commits.",
 		}, []string{"queue"}),
 	}
 	reg.MustRegister(m.duration, m.errors, m.enqueued)
@@ -149,7 +151,12 @@ func (s *store) enqueued(queue string, n int) {
 		s.tally.add(queue, n)
 		return
 	}
-	s.m.enqueued.WithLabelValues(queue).Add(float64(n))
+	s.m.addEnqueued(queue, n)
+}
+
+// addEnqueued counts n jobs enqueued on queue, under its bounded label.
+func (m *StoreMetrics) addEnqueued(queue string, n int) {
+	m.enqueued.WithLabelValues(m.queues.label(queue)).Add(float64(n))
 }
 
 // enqueueTally counts the jobs a transaction enqueued, by queue.
@@ -174,12 +181,12 @@ func (t *enqueueTally) reset() {
 	clear(t.counts)
 }
 
-// flush adds the tally to c.
-func (t *enqueueTally) flush(c *prometheus.CounterVec) {
+// flush adds the tally to m's enqueued jobs.
+func (t *enqueueTally) flush(m *StoreMetrics) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for queue, n := range t.counts {
-		c.WithLabelValues(queue).Add(float64(n))
+		m.addEnqueued(queue, n)
 	}
 	clear(t.counts)
 }
@@ -201,7 +208,7 @@ func (s *store) InTx(ctx context.Context, fn func(tx storage.Store) error) (err 
 		return fn(&store{next: tx, backend: s.backend, m: s.m, tally: t})
 	})
 	if err == nil {
-		t.flush(s.m.enqueued)
+		t.flush(s.m)
 	}
 	return err
 }
