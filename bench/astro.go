@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/astro-runner/astro-runner/internal/metrics"
 	"github.com/astro-runner/astro-runner/internal/storage"
 	"github.com/astro-runner/astro-runner/internal/storage/pgstore"
@@ -28,6 +30,9 @@ type astroSystem struct {
 	// metrics attaches the product's metrics to the pool, as serve does
 	// (see withMetrics).
 	metrics bool
+	// tracing gives the pool a tracer provider, as serve does when tracing
+	// is on (see withTracing).
+	tracing bool
 	// burndownCPU is the CPU time this process used during the timed part
 	// of the last Burndown.
 	burndownCPU time.Duration
@@ -44,16 +49,24 @@ type astroQueue struct {
 	close  func()
 	// metrics, when set, observes the pool, and is scraped while it runs.
 	metrics *metrics.Metrics
+	// tp, when set, gives each job a span.
+	tp trace.TracerProvider
 }
 
 const astroLiveQuery = "SELECT EXISTS (SELECT 1 FROM %sjobs WHERE state IN ('available', 'running', 'retryable'))"
 
 func (a *astroSystem) open(ctx context.Context) (*astroQueue, error) {
 	q, err := a.openStore(ctx)
-	if err != nil || !a.metrics {
-		return q, err
+	if err != nil {
+		return nil, err
 	}
-	return withMetrics(q), nil
+	if a.tracing {
+		q = withTracing(q)
+	}
+	if a.metrics {
+		q = withMetrics(q)
+	}
+	return q, nil
 }
 
 func (a *astroSystem) openStore(ctx context.Context) (*astroQueue, error) {
@@ -104,7 +117,7 @@ func (a *astroSystem) openStore(ctx context.Context) (*astroQueue, error) {
 // start runs a pool of w workers with handler h, and its listener on
 // Postgres, until the returned stop is called.
 func (q *astroQueue) start(ctx context.Context, w int, log *slog.Logger, h worker.HandlerFunc) (pool *worker.Pool, stop func()) {
-	cfg := worker.Config{Workers: w, Logger: log}
+	cfg := worker.Config{Workers: w, Logger: log, TracerProvider: q.tp}
 	if q.metrics != nil {
 		cfg.Observer = q.metrics.Queue
 	}

@@ -48,6 +48,7 @@ type options struct {
 	pgWaits         bool
 	queueCommit     string
 	metrics         string
+	tracing         string
 	logLevel        slog.Level
 }
 
@@ -77,6 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.BoolVar(&o.pgWaits, "pg-waits", false, "sample pg_stat_activity every 10ms during Postgres burn-downs and print the wait events")
 	fs.StringVar(&o.queueCommit, "astro-queue-commit", "async", "astro-runner's ASTRO_QUEUE_COMMIT on Postgres: async (the product's default) or sync")
+	fs.StringVar(&o.tracing, "tracing", "off", "astro-runner's tracing: off, or both (also a table of the burn-down with every job traced, off and on, in turns; spans are batched and dropped, not sent)")
 	fs.StringVar(&o.metrics, "metrics", "off", "astro-runner's metrics: off, on (in every workload), or both (also a table of the burn-down with metrics off and on, in turns)")
 	logLevel := fs.String("log-level", "warn", "level of the systems' logs on stderr")
 	if err := fs.Parse(args); err != nil {
@@ -106,6 +108,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.queueCommit != "async" && o.queueCommit != "sync" {
 		return nil, fmt.Errorf("-astro-queue-commit: want async or sync, not %q", o.queueCommit)
+	}
+	if o.tracing != "off" && o.tracing != "both" {
+		return nil, fmt.Errorf("-tracing: want off or both, not %q", o.tracing)
 	}
 	if o.metrics != "off" && o.metrics != "on" && o.metrics != "both" {
 		return nil, fmt.Errorf("-metrics: want off, on or both, not %q", o.metrics)
@@ -181,7 +186,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if o.metrics == "both" && o.workloads["burndown"] {
-			if err := r.overheadCases(ctx, b); err != nil {
+			if err := r.overheadCases(ctx, b, "metrics"); err != nil {
+				return err
+			}
+		}
+		if o.tracing == "both" && o.workloads["burndown"] {
+			if err := r.overheadCases(ctx, b, "tracing"); err != nil {
 				return err
 			}
 		}
@@ -205,7 +215,8 @@ type runner struct {
 	log      *slog.Logger
 	progress io.Writer
 	rows     []*row
-	// overhead are the rows of the metrics table (-metrics both).
+	// overhead are the rows of the metrics and tracing tables (-metrics
+	// both, -tracing both).
 	overhead []*overheadRow
 }
 

@@ -11,6 +11,9 @@ import (
 	"syscall"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/astro-runner/astro-runner/internal/metrics"
 )
 
@@ -18,6 +21,17 @@ import (
 // that has them: far more often than Prometheus would (15s by default), so
 // that the scrapes' own cost is not hidden.
 const scrapeInterval = time.Second
+
+// withTracing gives q a tracer provider as serve sets one up when
+// OTEL_EXPORTER_OTLP_ENDPOINT is set, every span sampled and batched, but
+// exported to nowhere: the cost measured is the spans', not a collector's.
+func withTracing(q *astroQueue) *astroQueue {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	q.tp = tp
+	closeStore := q.close
+	q.close = func() { _ = tp.Shutdown(context.Background()); closeStore() }
+	return q
+}
 
 // withMetrics gives q the product's metrics, wired as serve wires them:
 // the worker pool's observer (astroQueue.start). Other instruments, such as
@@ -44,36 +58,39 @@ func scrapeEvery(ctx context.Context, h http.Handler, interval time.Duration) {
 	}
 }
 
-// overheadRow is one line of the metrics table: one workload's values with
-// metrics off and on.
+// overheadRow is one line of an instrument's table: one workload's values
+// with the instrument (metrics or tracing) off and on.
 type overheadRow struct {
+	instrument                 string
 	workload, backend, w, unit string
 	off, on                    []float64
 	// cpuOff and cpuOn are this process's CPU time per job, in µs.
 	cpuOff, cpuOn []float64
 }
 
-// overheadCases runs astro-runner's burn-down with metrics off and on, in
-// turns, on one backend.
-func (r *runner) overheadCases(ctx context.Context, b *backend) error {
+// overheadCases runs astro-runner's burn-down with instrument ("metrics"
+// or "tracing") off and on, in turns, on one backend.
+func (r *runner) overheadCases(ctx context.Context, b *backend, instrument string) error {
 	n := r.o.n
 	if n == 0 {
 		n = map[string]int{"postgres": 200000, "sqlite": 50000}[b.name]
 	}
 	systems := map[bool]*astroSystem{}
 	for _, on := range []bool{false, true} {
-		systems[on] = &astroSystem{b: b, log: r.log.With("system", "astro-runner", "metrics", on),
-			asyncQueueCommit: r.o.queueCommit == "async", metrics: on}
+		systems[on] = &astroSystem{b: b, log: r.log.With("system", "astro-runner", instrument, on),
+			asyncQueueCommit: r.o.queueCommit == "async", metrics: on && instrument == "metrics",
+			tracing: on && instrument == "tracing"}
 	}
 	for _, w := range r.o.workers {
-		row := &overheadRow{workload: fmt.Sprintf("burn-down, N=%d", n), backend: b.name, w: strconv.Itoa(w), unit: "jobs/s"}
+		row := &overheadRow{instrument: instrument, workload: fmt.Sprintf("burn-down, N=%d", n), backend: b.name,
+			w: strconv.Itoa(w), unit: "jobs/s"}
 		order := []bool{false, true}
 		for round := range r.o.rounds {
 			for _, on := range order {
 				started := time.Now()
 				v, err := systems[on].Burndown(ctx, n, w)
 				if err != nil {
-					return fmt.Errorf("astro with metrics %s on %s, %s, W=%d: %w", onOff(on), b.name, row.workload, w, err)
+					return fmt.Errorf("astro with %s %s on %s, %s, W=%d: %w", instrument, onOff(on), b.name, row.workload, w, err)
 				}
 				cpu := float64(systems[on].burndownCPU.Microseconds()) / float64(n)
 				if on {
@@ -83,8 +100,8 @@ func (r *runner) overheadCases(ctx context.Context, b *backend) error {
 					row.off = append(row.off, v)
 					row.cpuOff = append(row.cpuOff, cpu)
 				}
-				fmt.Fprintf(r.progress, "round %d  %-8s %-44s W=%-4d metrics %-3s %14s %s  %6.1f µs CPU/job  (%.1fs)\n", round+1, b.name,
-					row.workload, w, onOff(on), format(v, row.unit), row.unit, cpu, time.Since(started).Seconds())
+				fmt.Fprintf(r.progress, "round %d  %-8s %-44s W=%-4d %s %-3s %14s %s  %6.1f µs CPU/job  (%.1fs)\n", round+1, b.name,
+					row.workload, w, instrument, onOff(on), format(v, row.unit), row.unit, cpu, time.Since(started).Seconds())
 			}
 			slices.Reverse(order)
 		}
@@ -100,16 +117,24 @@ func onOff(on bool) string {
 	return "off"
 }
 
-// printOverhead prints the metrics table, if any case ran.
+// printOverhead prints the table of each instrument whose cases ran.
 func (r *runner) printOverhead(w io.Writer) {
-	if len(r.overhead) == 0 {
+	for _, instrument := range []string{"metrics", "tracing"} {
+		r.printInstrument(w, instrument)
+	}
+}
+
+// printInstrument prints the table of one instrument, if any case ran.
+func (r *runner) printInstrument(w io.Writer, instrument string) {
+	rows := slices.DeleteFunc(slices.Clone(r.overhead), func(row *overheadRow) bool { return row.instrument != instrument })
+	if len(rows) == 0 {
 		return
 	}
-	fmt.Fprintln(w, "\nastro-runner with its metrics off and on (on/off below 1 is the cost):")
+	fmt.Fprintf(w, "\nastro-runner with its %s off and on (on/off below 1 is the cost):\n", instrument)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| workload | backend | W | metrics off | metrics on | on/off | CPU µs/job off | CPU µs/job on | on/off |")
+	fmt.Fprintf(w, "| workload | backend | W | %[1]s off | %[1]s on | on/off | CPU µs/job off | CPU µs/job on | on/off |\n", instrument)
 	fmt.Fprintln(w, "|---|---|---|---:|---:|---:|---:|---:|---:|")
-	for _, row := range r.overhead {
+	for _, row := range rows {
 		off, _ := median(row.off)
 		on, _ := median(row.on)
 		cpuOff, _ := median(row.cpuOff)
