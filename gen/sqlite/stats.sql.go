@@ -8,105 +8,62 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"strings"
 )
 
-const globalStatsScan = `-- name: GlobalStatsScan :one
-SELECT count(*) AS batch_rows,
-    CAST(COALESCE(group_concat(b.packed, ' '), '') AS TEXT) AS packed
-FROM (
-    SELECT e.finished_at || ',' || e.status || ',' || COALESCE(e.duration_ms, '') AS packed
-    FROM executions AS e
-    WHERE e.status IN ('passed', 'failed', 'error', 'cancelled')
-      AND e.finished_at >= CAST(?1 AS INTEGER) AND e.finished_at < CAST(?2 AS INTEGER)
-    ORDER BY e.finished_at, e.id
-    LIMIT ?4 OFFSET ?3
-) AS b
+const globalStatsTotals = `-- name: GlobalStatsTotals :one
+SELECT CAST(astro_run_totals(e.finished_at, e.status, e.duration_ms, 0, e.plan_id) AS TEXT) AS totals
+FROM executions AS e
+WHERE e.status IN ('passed', 'failed', 'error', 'cancelled')
+  AND e.finished_at >= CAST(?1 AS INTEGER) AND e.finished_at < CAST(?2 AS INTEGER)
 `
 
-type GlobalStatsScanParams struct {
-	AfterFinishedAt int64
-	Until           int64
-	Skip            int64
-	MaxRows         int64
+type GlobalStatsTotalsParams struct {
+	Since int64
+	Until int64
 }
 
-type GlobalStatsScanRow struct {
-	BatchRows int64
-	Packed    string
+// Every plan's final executions that finished in the window, on
+// executions_finished_idx, added up as PlanStatsTotals does, without a
+// time series, and counted by plan for the ranking of the plans that
+// fail most.
+func (q *Queries) GlobalStatsTotals(ctx context.Context, db DBTX, arg *GlobalStatsTotalsParams) (string, error) {
+	row := db.QueryRowContext(ctx, globalStatsTotals, arg.Since, arg.Until)
+	var totals string
+	err := row.Scan(&totals)
+	return totals, err
 }
 
-// One batch of every plan's final executions that finished in the
-// window, on executions_finished_idx, batched and packed as PlanStatsScan
-// does.
-func (q *Queries) GlobalStatsScan(ctx context.Context, db DBTX, arg *GlobalStatsScanParams) (*GlobalStatsScanRow, error) {
-	row := db.QueryRowContext(ctx, globalStatsScan,
-		arg.AfterFinishedAt,
-		arg.Until,
-		arg.Skip,
-		arg.MaxRows,
-	)
-	var i GlobalStatsScanRow
-	err := row.Scan(&i.BatchRows, &i.Packed)
-	return &i, err
-}
-
-const globalStatsTopFailing = `-- name: GlobalStatsTopFailing :many
-SELECT p.id AS plan_id, p.name, c.runs, c.passed, c.failed, c.error, c.cancelled
-FROM (
-    SELECT e.plan_id,
-        count(*) AS runs,
-        CAST(sum(e.status = 'passed') AS INTEGER) AS passed,
-        CAST(sum(e.status = 'failed') AS INTEGER) AS failed,
-        CAST(sum(e.status = 'error') AS INTEGER) AS error,
-        CAST(sum(e.status = 'cancelled') AS INTEGER) AS cancelled
-    FROM executions AS e
-    WHERE e.status IN ('passed', 'failed', 'error', 'cancelled')
-      AND e.finished_at >= CAST(?1 AS INTEGER) AND e.finished_at < CAST(?2 AS INTEGER)
-    GROUP BY e.plan_id
-) AS c
-JOIN plans AS p ON p.id = c.plan_id
-WHERE c.failed + c.error > 0
-ORDER BY c.failed + c.error DESC, p.id
-LIMIT ?3
+const planNames = `-- name: PlanNames :many
+SELECT id, name FROM plans WHERE id IN (/*SLICE:ids*/?)
 `
 
-type GlobalStatsTopFailingParams struct {
-	Since    int64
-	Until    int64
-	MaxPlans int64
+type PlanNamesRow struct {
+	ID   string
+	Name string
 }
 
-type GlobalStatsTopFailingRow struct {
-	PlanID    string
-	Name      string
-	Runs      int64
-	Passed    int64
-	Failed    int64
-	Error     int64
-	Cancelled int64
-}
-
-// The plans with the most failed and error executions that finished in
-// the window, most first, then by plan ID; plans without any are left
-// out.
-func (q *Queries) GlobalStatsTopFailing(ctx context.Context, db DBTX, arg *GlobalStatsTopFailingParams) ([]*GlobalStatsTopFailingRow, error) {
-	rows, err := db.QueryContext(ctx, globalStatsTopFailing, arg.Since, arg.Until, arg.MaxPlans)
+// The names of the plans of the given IDs.
+func (q *Queries) PlanNames(ctx context.Context, db DBTX, ids []string) ([]*PlanNamesRow, error) {
+	query := planNames
+	var queryParams []interface{}
+	if len(ids) > 0 {
+		for _, v := range ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	rows, err := db.QueryContext(ctx, query, queryParams...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []*GlobalStatsTopFailingRow
+	var items []*PlanNamesRow
 	for rows.Next() {
-		var i GlobalStatsTopFailingRow
-		if err := rows.Scan(
-			&i.PlanID,
-			&i.Name,
-			&i.Runs,
-			&i.Passed,
-			&i.Failed,
-			&i.Error,
-			&i.Cancelled,
-		); err != nil {
+		var i PlanNamesRow
+		if err := rows.Scan(&i.ID, &i.Name); err != nil {
 			return nil, err
 		}
 		items = append(items, &i)
@@ -118,60 +75,6 @@ func (q *Queries) GlobalStatsTopFailing(ctx context.Context, db DBTX, arg *Globa
 		return nil, err
 	}
 	return items, nil
-}
-
-const planStatsScan = `-- name: PlanStatsScan :one
-SELECT count(*) AS batch_rows,
-    CAST(COALESCE(group_concat(b.packed, ' '), '') AS TEXT) AS packed
-FROM (
-    SELECT e.finished_at || ',' || e.status || ',' || COALESCE(e.duration_ms, '') AS packed
-    FROM executions AS e
-    WHERE e.plan_id = ?1
-      AND e.status IN ('passed', 'failed', 'error', 'cancelled')
-      AND e.finished_at >= CAST(?2 AS INTEGER) AND e.finished_at < CAST(?3 AS INTEGER)
-      AND (CAST(?4 AS TEXT) IS NULL OR e.trigger = CAST(?4 AS TEXT))
-    ORDER BY e.finished_at, e.id
-    LIMIT ?6 OFFSET ?5
-) AS b
-`
-
-type PlanStatsScanParams struct {
-	PlanID          string
-	AfterFinishedAt int64
-	Until           int64
-	Trigger         sql.NullString
-	Skip            int64
-	MaxRows         int64
-}
-
-type PlanStatsScanRow struct {
-	BatchRows int64
-	Packed    string
-}
-
-// One batch of a plan's final executions that finished in the window: the
-// first max_rows in (finish time, ID) order from after_finished_at on,
-// skipping the first skip of them (those of that same finish time that
-// the previous batch read), read on executions_retention_idx without
-// touching the table. SQLite has no percentile function; a window-function
-// query (row_number and count over each bucket) measured several times
-// slower at 100,000 executions than adding the executions up in Go, batch
-// by batch, in bounded memory. Each batch comes back as one row, its
-// executions packed as "finished_at,status,duration_ms" separated by
-// spaces (duration_ms empty when NULL): passing 10,000 rows one by one
-// through database/sql cost twice as much.
-func (q *Queries) PlanStatsScan(ctx context.Context, db DBTX, arg *PlanStatsScanParams) (*PlanStatsScanRow, error) {
-	row := db.QueryRowContext(ctx, planStatsScan,
-		arg.PlanID,
-		arg.AfterFinishedAt,
-		arg.Until,
-		arg.Trigger,
-		arg.Skip,
-		arg.MaxRows,
-	)
-	var i PlanStatsScanRow
-	err := row.Scan(&i.BatchRows, &i.Packed)
-	return &i, err
 }
 
 const planStatsSteps = `-- name: PlanStatsSteps :many
@@ -225,4 +128,38 @@ func (q *Queries) PlanStatsSteps(ctx context.Context, db DBTX, arg *PlanStatsSte
 		return nil, err
 	}
 	return items, nil
+}
+
+const planStatsTotals = `-- name: PlanStatsTotals :one
+SELECT CAST(astro_run_totals(e.finished_at, e.status, e.duration_ms, CAST(?1 AS INTEGER)) AS TEXT) AS totals
+FROM executions AS e
+WHERE e.plan_id = ?2
+  AND e.status IN ('passed', 'failed', 'error', 'cancelled')
+  AND e.finished_at >= CAST(?3 AS INTEGER) AND e.finished_at < CAST(?4 AS INTEGER)
+  AND (CAST(?5 AS TEXT) IS NULL OR e.trigger = CAST(?5 AS TEXT))
+`
+
+type PlanStatsTotalsParams struct {
+	BucketUs int64
+	PlanID   string
+	Since    int64
+	Until    int64
+	Trigger  sql.NullString
+}
+
+// A plan's final executions that finished in the window, added up by
+// astro_run_totals (the store's own aggregate function, in Go: SQLite has
+// no percentile function) into totals and, with bucket_us > 0, a time
+// series; read on executions_retention_idx without touching the table.
+func (q *Queries) PlanStatsTotals(ctx context.Context, db DBTX, arg *PlanStatsTotalsParams) (string, error) {
+	row := db.QueryRowContext(ctx, planStatsTotals,
+		arg.BucketUs,
+		arg.PlanID,
+		arg.Since,
+		arg.Until,
+		arg.Trigger,
+	)
+	var totals string
+	err := row.Scan(&totals)
+	return totals, err
 }

@@ -47,7 +47,12 @@ func (g *guardedConnector) Connect(ctx context.Context) (c driver.Conn, err erro
 	if err != nil {
 		return nil, err
 	}
-	return &guardedConn{inner: inner.(sqlite3driver.Conn), limit: g.limit}, nil
+	conn := inner.(sqlite3driver.Conn)
+	if err := registerFunctions(conn.Raw()); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return &guardedConn{inner: conn, limit: g.limit}, nil
 }
 
 // Driver returns the ncruces driver.

@@ -1,10 +1,11 @@
 package sqlitestore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -13,15 +14,10 @@ import (
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
-// scanBatch is how many executions one statistics scan query reads: the
-// most held in memory at once, as about 30 bytes of text each.
-const scanBatch = 10000
-
 // PlanStats summarises one plan's runs over a window, in one read
 // snapshot. SQLite has no percentile function: the executions of the
-// window are read in batches (scanBatches) and added up in Go, in memory
-// bounded by one batch and by the number of distinct durations per
-// bucket. See storage.StatsStore.
+// window are added up in Go by the aggregate function astro_run_totals
+// (statsfunc.go). See storage.StatsStore.
 func (s *Store) PlanStats(ctx context.Context, in *storage.PlanStatsParams) (*storage.PlanStats, error) {
 	p := in.WithDefaults()
 	if err := p.Validate(); err != nil {
@@ -32,37 +28,18 @@ func (s *Store) PlanStats(ctx context.Context, in *storage.PlanStatsParams) (*st
 		if _, err := s.q.PlanGetByID(ctx, db, p.PlanID.String()); err != nil {
 			return interpretError(err)
 		}
-		var total storage.TotalsCounter
-		byBucket := map[int64]*storage.TotalsCounter{}
-		arg := &sqlite.PlanStatsScanParams{
-			PlanID: p.PlanID.String(), Until: p.Until.UnixMicro(), Trigger: nullString(string(p.Trigger)), MaxRows: scanBatch,
-		}
-		err := scanBatches(p.Since.UnixMicro(), scanBatch, func(after, skip int64) (int64, string, error) {
-			arg.AfterFinishedAt, arg.Skip = after, skip
-			r, err := s.q.PlanStatsScan(ctx, db, arg)
-			if err != nil {
-				return 0, "", interpretError(err)
-			}
-			return r.BatchRows, r.Packed, nil
-		}, func(finishedAt int64, status storage.ExecutionStatus, d *int64) {
-			total.Add(status, d)
-			i := storage.BucketOf(fromMicros(finishedAt), p.Bucket)
-			c := byBucket[i]
-			if c == nil {
-				c = &storage.TotalsCounter{}
-				byBucket[i] = c
-			}
-			c.Add(status, d)
+		v, err := s.q.PlanStatsTotals(ctx, db, &sqlite.PlanStatsTotalsParams{
+			BucketUs: storage.BucketMicros(p.Bucket), PlanID: p.PlanID.String(),
+			Since: p.Since.UnixMicro(), Until: p.Until.UnixMicro(), Trigger: nullString(string(p.Trigger)),
 		})
+		if err != nil {
+			return interpretError(err)
+		}
+		totals, err := decodeRunTotals(v)
 		if err != nil {
 			return err
 		}
-		out = &storage.PlanStats{Totals: total.Totals()}
-		series := make(map[int64]storage.RunTotals, len(byBucket))
-		for i, c := range byBucket {
-			series[i] = c.Totals()
-		}
-		out.Series = p.Series(series)
+		out = &storage.PlanStats{Totals: totals.Totals, Series: p.Series(totals.Series)}
 
 		summaries, err := s.q.PlanStatsSteps(ctx, db, &sqlite.PlanStatsStepsParams{
 			PlanID: p.PlanID.String(), Since: p.Since.UnixMicro(), Until: p.Until.UnixMicro(),
@@ -90,7 +67,7 @@ func (s *Store) PlanStats(ctx context.Context, in *storage.PlanStatsParams) (*st
 }
 
 // GlobalStats summarises every plan's runs over a window, in one read
-// snapshot, adding up the totals in Go as PlanStats does. See
+// snapshot, adding up the totals with astro_run_totals as PlanStats does. See
 // storage.StatsStore.
 func (s *Store) GlobalStats(ctx context.Context, in *storage.GlobalStatsParams) (*storage.GlobalStats, error) {
 	p := in.WithDefaults()
@@ -99,31 +76,21 @@ func (s *Store) GlobalStats(ctx context.Context, in *storage.GlobalStatsParams) 
 	}
 	var out *storage.GlobalStats
 	err := s.readSnapshot(ctx, func(db sqlite.DBTX) error {
-		var total storage.TotalsCounter
-		arg := &sqlite.GlobalStatsScanParams{Until: p.Until.UnixMicro(), MaxRows: scanBatch}
-		err := scanBatches(p.Since.UnixMicro(), scanBatch, func(after, skip int64) (int64, string, error) {
-			arg.AfterFinishedAt, arg.Skip = after, skip
-			r, err := s.q.GlobalStatsScan(ctx, db, arg)
-			if err != nil {
-				return 0, "", interpretError(err)
-			}
-			return r.BatchRows, r.Packed, nil
-		}, func(_ int64, status storage.ExecutionStatus, d *int64) { total.Add(status, d) })
-		if err != nil {
-			return err
-		}
-		top, err := s.q.GlobalStatsTopFailing(ctx, db, &sqlite.GlobalStatsTopFailingParams{
-			Since: p.Since.UnixMicro(), Until: p.Until.UnixMicro(), MaxPlans: storage.TopFailingPlans,
+		v, err := s.q.GlobalStatsTotals(ctx, db, &sqlite.GlobalStatsTotalsParams{
+			Since: p.Since.UnixMicro(), Until: p.Until.UnixMicro(),
 		})
 		if err != nil {
 			return interpretError(err)
 		}
-		out = &storage.GlobalStats{Totals: total.Totals(), TopFailing: make([]storage.PlanFailures, 0, len(top))}
-		for _, r := range top {
-			out.TopFailing = append(out.TopFailing, storage.PlanFailures{PlanID: uuid.MustParse(r.PlanID), Name: r.Name, RunTotals: storage.RunTotals{
-				Runs: r.Runs, Passed: r.Passed, Failed: r.Failed, Error: r.Error, Cancelled: r.Cancelled,
-			}})
+		totals, err := decodeRunTotals(v)
+		if err != nil {
+			return err
 		}
+		top, err := s.topFailing(ctx, db, totals.Plans)
+		if err != nil {
+			return err
+		}
+		out = &storage.GlobalStats{Totals: totals.Totals, TopFailing: top}
 		return nil
 	})
 	if err != nil {
@@ -132,68 +99,44 @@ func (s *Store) GlobalStats(ctx context.Context, in *storage.GlobalStatsParams) 
 	return out, nil
 }
 
-// scanBatches reads the executions of a window from since on, batch by
-// batch, with read, and passes each to add. read returns the first batch
-// executions, in (finish time, ID) order, that finished at or after
-// after, less the first skip of them, as PlanStatsScan packs them.
-// A batch ends amid executions that finished at the same time; the next
-// starts at that time and skips those already read.
-func scanBatches(since, batch int64, read func(after, skip int64) (int64, string, error),
-	add func(finishedAt int64, status storage.ExecutionStatus, duration *int64)) error {
-	after, skip := since, int64(0)
-	for {
-		n, packed, err := read(after, skip)
+// topFailing ranks the plans of counts (by plan ID) that failed: most
+// failed and error runs first, then by plan ID, at most
+// storage.TopFailingPlans, with their names.
+func (s *Store) topFailing(ctx context.Context, db sqlite.DBTX, counts map[string]storage.RunTotals) ([]storage.PlanFailures, error) {
+	ids := make([]string, 0, len(counts))
+	for id, t := range counts {
+		if t.Failed+t.Error > 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b string) int {
+		fa, fb := counts[a].Failed+counts[a].Error, counts[b].Failed+counts[b].Error
+		if c := cmp.Compare(fb, fa); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	ids = ids[:min(len(ids), storage.TopFailingPlans)]
+	out := make([]storage.PlanFailures, 0, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.q.PlanNames(ctx, db, ids)
+	if err != nil {
+		return nil, interpretError(err)
+	}
+	names := make(map[string]string, len(rows))
+	for _, r := range rows {
+		names[r.ID] = r.Name
+	}
+	for _, id := range ids {
+		planID, err := uuid.Parse(id)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("plan id %q: %w", id, err)
 		}
-		var got, last, ties int64
-		for rec := range strings.FieldsSeq(packed) {
-			finishedAt, status, duration, err := unpackExecution(rec)
-			if err != nil {
-				return err
-			}
-			add(finishedAt, status, duration)
-			got++
-			switch {
-			case got == 1 || finishedAt > last:
-				last, ties = finishedAt, 1
-			case finishedAt == last:
-				ties++
-			}
-		}
-		if got != n {
-			return fmt.Errorf("stats scan: batch of %d executions unpacked as %d", n, got)
-		}
-		if n < batch {
-			return nil
-		}
-		if last == after {
-			skip += ties
-		} else {
-			after, skip = last, ties
-		}
+		out = append(out, storage.PlanFailures{PlanID: planID, Name: names[id], RunTotals: counts[id]})
 	}
-}
-
-// unpackExecution decodes one "finished_at,status,duration_ms" record of a
-// stats scan; duration_ms is empty for none.
-func unpackExecution(rec string) (finishedAt int64, status storage.ExecutionStatus, duration *int64, err error) {
-	at, rest, ok1 := strings.Cut(rec, ",")
-	st, ms, ok2 := strings.Cut(rest, ",")
-	if !ok1 || !ok2 {
-		return 0, "", nil, fmt.Errorf("stats scan: malformed record %q", rec)
-	}
-	if finishedAt, err = strconv.ParseInt(at, 10, 64); err != nil {
-		return 0, "", nil, fmt.Errorf("stats scan: finish time of %q: %w", rec, err)
-	}
-	if ms != "" {
-		d, err := strconv.ParseInt(ms, 10, 64)
-		if err != nil {
-			return 0, "", nil, fmt.Errorf("stats scan: duration of %q: %w", rec, err)
-		}
-		duration = &d
-	}
-	return finishedAt, storage.ExecutionStatus(st), duration, nil
+	return out, nil
 }
 
 // readSnapshot runs fn's reads in one read-only (deferred) transaction on

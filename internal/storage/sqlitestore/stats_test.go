@@ -2,8 +2,6 @@ package sqlitestore
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,83 +11,71 @@ import (
 	"github.com/astro-runner/astro-runner/internal/storage/storagetest"
 )
 
-// TestScanBatchesReadsEachExecutionOnce runs scanBatches over sorted finish
-// times with long runs of equal times, longer than a batch, and checks
-// that every execution is read exactly once, whatever the batch size.
-func TestScanBatchesReadsEachExecutionOnce(t *testing.T) {
+// TestRunTotalsFunction calls the aggregate astro_run_totals over
+// hand-made rows on a store connection: totals, buckets by finish time,
+// NULL durations, no rows, and a status that is not final.
+func TestRunTotalsFunction(t *testing.T) {
 	t.Parallel()
-	// Finish times from 100: ten at 100, one at 101, seven at 105, two at
-	// 106, one at 110; the k-th has duration k, or none when k%5 == 0.
-	var times []int64
-	for _, run := range []struct{ at, n int64 }{{100, 10}, {101, 1}, {105, 7}, {106, 2}, {110, 1}} {
-		for range run.n {
-			times = append(times, run.at)
-		}
-	}
-	for batch := int64(1); batch <= int64(len(times))+1; batch++ {
-		t.Run(fmt.Sprint("Batch", batch), func(t *testing.T) {
-			t.Parallel()
-			// read packs the batch that PlanStatsScan would return. It
-			// fails a scan that does not move on.
-			calls := 0
-			read := func(after, skip int64) (int64, string, error) {
-				if calls++; calls > 2*len(times)+2 {
-					return 0, "", fmt.Errorf("%d reads for %d executions: the scan does not move on", calls, len(times))
-				}
-				var recs []string
-				for k, at := range times {
-					if at < after {
-						continue
-					}
-					if skip > 0 {
-						skip--
-						continue
-					}
-					if int64(len(recs)) == batch {
-						break
-					}
-					d := ""
-					if k%5 != 0 {
-						d = fmt.Sprint(k)
-					}
-					recs = append(recs, fmt.Sprintf("%d,passed,%s", at, d))
-				}
-				return int64(len(recs)), strings.Join(recs, " "), nil
-			}
-			var got []int64
-			var durations []int64
-			err := scanBatches(100, batch, read, func(at int64, status storage.ExecutionStatus, d *int64) {
-				assert.Equal(t, storage.ExecutionPassed, status)
-				got = append(got, at)
-				if d != nil {
-					durations = append(durations, *d)
-				}
-			})
-			require.NoError(t, err)
-			assert.Equal(t, times, got)
-			var want []int64
-			for k := range times {
-				if k%5 != 0 {
-					want = append(want, int64(k))
-				}
-			}
-			slices.Sort(durations)
-			assert.Equal(t, want, durations)
-		})
-	}
-}
-
-func TestUnpackExecutionRejectsMalformedRecords(t *testing.T) {
-	t.Parallel()
-	for _, rec := range []string{"", "1", "1,passed", "x,passed,1", "1,passed,x"} {
-		_, _, _, err := unpackExecution(rec)
-		assert.Error(t, err, "%q", rec)
-	}
-	at, st, d, err := unpackExecution("1700000000000000,cancelled,")
+	ctx := t.Context()
+	s, err := Open(ctx, Config{})
 	require.NoError(t, err)
-	assert.Equal(t, int64(1700000000000000), at)
-	assert.Equal(t, storage.ExecutionCancelled, st)
-	assert.Nil(t, d)
+	t.Cleanup(func() { _ = s.Close() })
+	// call passes rows, each "finished_at, 'status', duration_ms", to the
+	// function.
+	call := func(t *testing.T, bucketUS int64, rows ...string) (*runTotalsOut, error) {
+		t.Helper()
+		from := "SELECT 1 AS f, 'passed' AS st, 1 AS d WHERE 0"
+		for _, r := range rows {
+			from += " UNION ALL SELECT " + r
+		}
+		var v string
+		err := s.r.QueryRowContext(ctx, fmt.Sprintf(`SELECT CAST(%s(f, st, d, ?) AS TEXT) FROM (%s)`,
+			runTotalsFunc, from), bucketUS).Scan(&v)
+		if err != nil {
+			return nil, err
+		}
+		return decodeRunTotals(v)
+	}
+
+	// Bucket of 10 µs: 100 and 105 in bucket 10, 119 in bucket 11, -1 in
+	// bucket -1 (floor, not truncation).
+	rows := []string{"100, 'passed', 10", "105, 'failed', 30", "119, 'passed', NULL", "119, 'cancelled', 500", "-1, 'error', 20"}
+	got, err := call(t, 10, rows...)
+	require.NoError(t, err)
+	assert.Equal(t, storage.RunTotals{Runs: 5, Passed: 2, Failed: 1, Error: 1, Cancelled: 1,
+		Duration: &storage.Percentiles{P50: 20, P95: 29, P99: 29.8}}, got.Totals)
+	require.Len(t, got.Series, 3)
+	assert.Equal(t, storage.RunTotals{Runs: 2, Passed: 1, Failed: 1,
+		Duration: &storage.Percentiles{P50: 20, P95: 29, P99: 29.8}}, got.Series[10])
+	assert.Equal(t, storage.RunTotals{Runs: 2, Passed: 1, Cancelled: 1}, got.Series[11], "no duration: NULL, and a cancelled run's is not counted")
+	assert.Equal(t, storage.RunTotals{Runs: 1, Error: 1, Duration: &storage.Percentiles{P50: 20, P95: 20, P99: 20}}, got.Series[-1])
+
+	got, err = call(t, 0, rows...)
+	require.NoError(t, err)
+	assert.Equal(t, int64(5), got.Totals.Runs)
+	assert.Empty(t, got.Series, "no buckets without a bucket length")
+
+	// With plan_id, each plan's counts, without durations.
+	var v string
+	require.NoError(t, s.r.QueryRowContext(ctx, `SELECT CAST(`+runTotalsFunc+`(f, st, d, 0, p) AS TEXT) FROM (
+		SELECT 1 AS f, 'passed' AS st, 5 AS d, 'a' AS p UNION ALL SELECT 2, 'failed', 6, 'b'
+		UNION ALL SELECT 3, 'error', NULL, 'a' UNION ALL SELECT 4, 'cancelled', 1, 'a')`).Scan(&v))
+	byPlan, err := decodeRunTotals(v)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]storage.RunTotals{
+		"a": {Runs: 3, Passed: 1, Error: 1, Cancelled: 1},
+		"b": {Runs: 1, Failed: 1},
+	}, byPlan.Plans)
+	assert.Equal(t, int64(4), byPlan.Totals.Runs)
+
+	got, err = call(t, 10)
+	require.NoError(t, err)
+	assert.Equal(t, storage.RunTotals{}, got.Totals)
+	assert.Empty(t, got.Series)
+
+	_, err = call(t, 10, "100, 'passed', 10", "101, 'running', 10")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `status "running" is not final`)
 }
 
 // TestMigration00011BackfillsSummariesAsTheStoreWrites stores results
@@ -129,8 +115,14 @@ func TestMigration00011BackfillsSummariesAsTheStoreWrites(t *testing.T) {
 	}
 	written := summaries()
 	require.Len(t, written, len(storagetest.SummaryDocs)+1)
-	_, err = s.Migrate(ctx, MigrateDown)
-	require.NoError(t, err)
+	// Roll back to before 00011 (00012 and 00011), then up again.
+	for range 2 {
+		_, err = s.Migrate(ctx, MigrateDown)
+		require.NoError(t, err)
+	}
+	var version int64
+	require.NoError(t, s.w.QueryRowContext(ctx, `SELECT max(version_id) FROM goose_db_version WHERE is_applied`).Scan(&version))
+	require.Equal(t, int64(10), version, "rolled back to 00010")
 	_, err = s.Migrate(ctx, MigrateUp)
 	require.NoError(t, err)
 	backfilled := summaries()
