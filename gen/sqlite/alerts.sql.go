@@ -13,7 +13,7 @@ import (
 const alertDeliveryList = `-- name: AlertDeliveryList :many
 SELECT id, delivery_id, channel_id, rule_id, execution_id, event, attempt, outcome, status_code, latency_us, error, payload, response, created_at FROM alert_deliveries
 WHERE channel_id = ?1
-  AND (CAST(?2 AS TEXT) IS NULL OR id < CAST(?2 AS TEXT))
+  AND id < COALESCE(CAST(?2 AS TEXT), '~') -- One comparison, so the index seeks to it (see ExecutionList).
   AND (CAST(?3 AS TEXT) IS NULL OR delivery_id = CAST(?3 AS TEXT))
 ORDER BY id DESC
 LIMIT ?4

@@ -229,7 +229,7 @@ func (q *Queries) ExecutionJobHoldsLease(ctx context.Context, db DBTX, arg *Exec
 
 const executionList = `-- name: ExecutionList :many
 SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, "trigger", schedule_id, queue, worker_id, duration_ms, step_summary FROM executions
-WHERE (CAST(?1 AS TEXT) IS NULL OR id < CAST(?1 AS TEXT))
+WHERE id < COALESCE(CAST(?1 AS TEXT), '~')
   AND (CAST(?2 AS TEXT) IS NULL OR plan_id = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) IS NULL OR status = CAST(?3 AS TEXT))
   AND (CAST(?4 AS TEXT) IS NULL OR trigger = CAST(?4 AS TEXT))
@@ -261,6 +261,10 @@ type ExecutionListParams struct {
 	MaxRows    int64
 }
 
+// Newest first, from before_id (NULL for the first page). The bound is
+// written as one comparison, not "before_id IS NULL OR id < before_id",
+// so that SQLite seeks the primary key to it instead of walking from the
+// newest row past every earlier page: '~' sorts after every ID.
 func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionListParams) ([]*Execution, error) {
 	rows, err := db.QueryContext(ctx, executionList,
 		arg.BeforeID,

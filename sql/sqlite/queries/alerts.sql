@@ -138,7 +138,7 @@ RETURNING *;
 -- A channel's attempts, newest first, on alert_deliveries_channel_id_idx.
 SELECT * FROM alert_deliveries
 WHERE channel_id = @channel_id
-  AND (CAST(sqlc.narg('before_id') AS TEXT) IS NULL OR id < CAST(sqlc.narg('before_id') AS TEXT))
+  AND id < COALESCE(CAST(sqlc.narg('before_id') AS TEXT), '~') -- One comparison, so the index seeks to it (see ExecutionList).
   AND (CAST(sqlc.narg('delivery_id') AS TEXT) IS NULL OR delivery_id = CAST(sqlc.narg('delivery_id') AS TEXT))
 ORDER BY id DESC
 LIMIT @max_rows;

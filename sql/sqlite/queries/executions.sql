@@ -25,8 +25,12 @@ SELECT * FROM executions WHERE id = @id;
 SELECT * FROM executions WHERE plan_id = @plan_id AND idempotency_key = @idempotency_key;
 
 -- name: ExecutionList :many
+-- Newest first, from before_id (NULL for the first page). The bound is
+-- written as one comparison, not "before_id IS NULL OR id < before_id",
+-- so that SQLite seeks the primary key to it instead of walking from the
+-- newest row past every earlier page: '~' sorts after every ID.
 SELECT * FROM executions
-WHERE (CAST(sqlc.narg('before_id') AS TEXT) IS NULL OR id < CAST(sqlc.narg('before_id') AS TEXT))
+WHERE id < COALESCE(CAST(sqlc.narg('before_id') AS TEXT), '~')
   AND (CAST(sqlc.narg('plan_id') AS TEXT) IS NULL OR plan_id = CAST(sqlc.narg('plan_id') AS TEXT))
   AND (CAST(sqlc.narg('status') AS TEXT) IS NULL OR status = CAST(sqlc.narg('status') AS TEXT))
   AND (CAST(sqlc.narg('trigger') AS TEXT) IS NULL OR trigger = CAST(sqlc.narg('trigger') AS TEXT))
