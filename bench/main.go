@@ -274,6 +274,8 @@ type runner struct {
 	// e2e are the rows of the runs workload's table, astro-runner beside
 	// Newman.
 	e2e []*e2eRow
+	// newmanSkipped says why the Newman rows were skipped, if they were.
+	newmanSkipped string
 }
 
 // row is one line of the table.

@@ -131,6 +131,7 @@ type apiExecution struct {
 		Steps  []struct {
 			Name   string `json:"name"`
 			Status string `json:"status"`
+			Error  string `json:"error"`
 		} `json:"steps"`
 	} `json:"result"`
 }
@@ -304,6 +305,9 @@ func describeExecution(e apiExecution) string {
 		for _, st := range e.Result.Steps {
 			if st.Status != "passed" {
 				s += fmt.Sprintf(", step %q %s", st.Name, st.Status)
+				if st.Error != "" {
+					s += " (" + st.Error + ")"
+				}
 			}
 		}
 	}

@@ -98,6 +98,7 @@ func (r *runner) runsCases(ctx context.Context, pg, sqlite *backend) error {
 	}
 	nm, skip := findNewman("http://"+targetAddr, bins.dir)
 	if nm == nil {
+		r.newmanSkipped = skip
 		fmt.Fprintf(r.progress, "runs: Newman rows skipped: %s\n", skip)
 	} else {
 		if err := nm.check(ctx, assertionsPerRun); err != nil {
@@ -312,6 +313,9 @@ func (r *runner) printE2E(w io.Writer) {
 		fmt.Fprintf(w, "\nBest rows: astro-runner %s executions/s (%s, W=%s) / Newman %s runs/s (%s) = %.2f×.\n",
 			format(bestRuns, ""), bestRunsRow.backend, bestRunsRow.w, format(bestNewman, ""),
 			strings.TrimPrefix(bestNewmanRow.workload, fmt.Sprintf("newman run -n %d, ", r.o.newmanN)), bestRuns/bestNewman)
+	}
+	if r.newmanSkipped != "" {
+		fmt.Fprintf(w, "\nNewman rows skipped: %s.\n", r.newmanSkipped)
 	}
 	if r.o.rounds > 1 {
 		fmt.Fprintf(w, "\nEach cell is the median of %d runs; the cases alternated their order.\n", r.o.rounds)
