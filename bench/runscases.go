@@ -43,7 +43,6 @@ const (
 
 // runsCase is one measured thing of the runs workload, run once per round.
 type runsCase struct {
-	name string
 	rows []*e2eRow
 	do   func(ctx context.Context) ([]float64, error)
 	// newman puts the values in the Newman column.
@@ -111,7 +110,7 @@ func (r *runner) runsCases(ctx context.Context, pg, sqlite *backend) error {
 			}
 			row := &e2eRow{workload: fmt.Sprintf("newman run -n %d, %d %s at once", o.newmanN, p, procs), backend: "–",
 				w: "–", unit: "runs/s", kind: kindNewman}
-			cases = append(cases, &runsCase{name: "newman", rows: []*e2eRow{row}, newman: true, do: func(ctx context.Context) ([]float64, error) {
+			cases = append(cases, &runsCase{rows: []*e2eRow{row}, newman: true, do: func(ctx context.Context) ([]float64, error) {
 				d, err := nm.run(ctx, p, o.newmanN)
 				if err != nil {
 					return nil, err
@@ -184,7 +183,7 @@ func (r *runner) runsCase(bins *binaries, targetAddr string, planBody []byte, na
 			&e2eRow{workload: fmt.Sprintf("GET /execution page %d (keyset cursor), %s in history", o.runsLastPage, format(float64(history), "")), backend: name, w: "–", unit: "ms"},
 		)
 	}
-	return &runsCase{name: name, rows: rows, do: func(ctx context.Context) ([]float64, error) {
+	return &runsCase{rows: rows, do: func(ctx context.Context) ([]float64, error) {
 		cfg := &serverConfig{backend: name, workers: w, targetAddr: targetAddr, queueCommit: o.queueCommit}
 		switch name {
 		case "sqlite":
@@ -254,7 +253,7 @@ func (r *runner) cliCases(bins *binaries, targetAddr string, nm *newman) []*runs
 		{workload: label, backend: "–", w: "–", unit: "s"},
 		{workload: label + ", rate", backend: "–", w: "–", unit: "runs/s"},
 	}
-	astro := &runsCase{name: "cli", rows: rows, do: func(ctx context.Context) ([]float64, error) {
+	astro := &runsCase{rows: rows, do: func(ctx context.Context) ([]float64, error) {
 		d, err := runCLI(ctx, bins, targetAddr, k)
 		if err != nil {
 			return nil, err
@@ -264,7 +263,7 @@ func (r *runner) cliCases(bins *binaries, targetAddr string, nm *newman) []*runs
 	if nm == nil {
 		return []*runsCase{astro}
 	}
-	peer := &runsCase{name: "cli-newman", rows: rows, newman: true, do: func(ctx context.Context) ([]float64, error) {
+	peer := &runsCase{rows: rows, newman: true, do: func(ctx context.Context) ([]float64, error) {
 		d, err := nm.run(ctx, 1, k)
 		if err != nil {
 			return nil, err
