@@ -50,6 +50,15 @@ type options struct {
 	metrics         string
 	tracing         string
 	logLevel        slog.Level
+	// The runs workload.
+	runsN           int
+	runsConcurrency int
+	runsWorkers     []int
+	runsHistory     int
+	runsLastPage    int
+	newmanN         int
+	newmanProcs     []int
+	cliN            int
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -63,7 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.sqliteDir, "sqlite-dir", "", "directory for the SQLite files (default: a new temporary directory)")
 	fs.IntVar(&o.n, "n", 0, "burn-down jobs (0: 200000 on Postgres, 50000 on SQLite)")
 	workers := fs.String("workers", "50,200", "comma-separated worker counts W for the burn-down")
-	workloads := fs.String("workloads", "burndown,enqueue,latency,http", "comma-separated workloads")
+	workloads := fs.String("workloads", "burndown,enqueue,latency,http,runs", "comma-separated workloads")
 	systems := fs.String("systems", "astro,river", "comma-separated systems to run (astro, river), e.g. to profile one")
 	fs.IntVar(&o.rounds, "rounds", 1, "runs of each system per row, alternating; the table shows the median")
 	fs.IntVar(&o.enqueueN, "enqueue-n", 100000, "rows of the batch-insert workload (batches of 5000)")
@@ -80,6 +89,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.queueCommit, "astro-queue-commit", "async", "astro-runner's ASTRO_QUEUE_COMMIT on Postgres: async (the product's default) or sync")
 	fs.StringVar(&o.tracing, "tracing", "off", "astro-runner's tracing: off, or both (also a table of the burn-down with every job traced, off and on, in turns; spans are batched and dropped, not sent)")
 	fs.StringVar(&o.metrics, "metrics", "off", "astro-runner's metrics: off, on (in every workload), or both (also a table of the burn-down with metrics off and on, in turns)")
+	fs.IntVar(&o.runsN, "runs-n", 3000, "executions of examples/plan.json per run of the runs workload")
+	fs.IntVar(&o.runsConcurrency, "runs-concurrency", 64, "concurrent POST /plan/{id}/execute requests of the runs workload")
+	runsWorkers := fs.String("runs-workers", "8,32", "comma-separated ASTRO_WORKERS values W of the runs workload's server")
+	fs.IntVar(&o.runsHistory, "runs-history", 100000, "executions seeded into the history before the scale check of the runs workload (0: no scale check)")
+	fs.IntVar(&o.runsLastPage, "runs-page", 400, "the deep page of GET /execution the scale check times, besides page 1")
+	fs.IntVar(&o.newmanN, "newman-n", 200, "iterations of each newman process of the runs workload")
+	newmanProcs := fs.String("newman-procs", "1,2,4", "comma-separated numbers of newman processes run at once")
+	fs.IntVar(&o.cliN, "cli-n", 100, "runs of the CLI comparison: astro-runner run given the plan file this many times vs newman run -n this")
 	logLevel := fs.String("log-level", "warn", "level of the systems' logs on stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -92,15 +109,29 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	default:
 		return nil, fmt.Errorf("-backend: want postgres, sqlite or all, not %q", *backend)
 	}
-	for _, s := range strings.Split(*workers, ",") {
-		w, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || w <= 0 {
-			return nil, fmt.Errorf("-workers: %q is not a positive number", s)
-		}
-		o.workers = append(o.workers, w)
-	}
 	var err error
-	if o.workloads, err = set(*workloads, "burndown", "enqueue", "latency", "http"); err != nil {
+	if o.workers, err = positiveList(*workers); err != nil {
+		return nil, fmt.Errorf("-workers: %w", err)
+	}
+	if o.runsWorkers, err = positiveList(*runsWorkers); err != nil {
+		return nil, fmt.Errorf("-runs-workers: %w", err)
+	}
+	if o.newmanProcs, err = positiveList(*newmanProcs); err != nil {
+		return nil, fmt.Errorf("-newman-procs: %w", err)
+	}
+	for name, v := range map[string]int{"-runs-n": o.runsN, "-runs-concurrency": o.runsConcurrency, "-runs-page": o.runsLastPage,
+		"-newman-n": o.newmanN, "-cli-n": o.cliN} {
+		if v < 1 {
+			return nil, fmt.Errorf("%s must be at least 1", name)
+		}
+	}
+	if o.runsHistory < 0 {
+		return nil, errors.New("-runs-history must not be negative")
+	}
+	if o.runsHistory > 0 && o.runsHistory < o.runsLastPage*50 {
+		return nil, fmt.Errorf("-runs-history %d is too short for page %d of 50 executions: give 0 or at least %d", o.runsHistory, o.runsLastPage, o.runsLastPage*50)
+	}
+	if o.workloads, err = set(*workloads, "burndown", "enqueue", "latency", "http", "runs"); err != nil {
 		return nil, fmt.Errorf("-workloads: %w", err)
 	}
 	if o.systems, err = set(*systems, "astro", "river"); err != nil {
@@ -122,6 +153,19 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-log-level: %w", err)
 	}
 	return o, nil
+}
+
+// positiveList parses a comma-separated list of positive numbers.
+func positiveList(list string) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func set(list string, known ...string) (map[string]bool, error) {
@@ -202,11 +246,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
+	if o.workloads["runs"] {
+		if err := r.runsCases(ctx, pgBackend, sqliteBackend); err != nil {
+			return err
+		}
+	}
+
 	fmt.Fprintf(stdout, "\n%s · %d cores · %s · %s\n\n", time.Now().Format("2006-01-02 15:04 MST"), runtime.NumCPU(),
 		runtime.Version(), pgBackend.serverVersion(ctx))
-	r.printTable(stdout)
+	if len(r.rows) > 0 {
+		r.printTable(stdout)
+	}
 	r.printOverhead(stdout)
-	return nil
+	r.printE2E(stdout)
+	return r.e2eFailed()
 }
 
 // runner runs the cases and gathers the table.
@@ -218,6 +271,11 @@ type runner struct {
 	// overhead are the rows of the metrics and tracing tables (-metrics
 	// both, -tracing both).
 	overhead []*overheadRow
+	// e2e are the rows of the runs workload's table, astro-runner beside
+	// Newman.
+	e2e []*e2eRow
+	// newmanSkipped says why the Newman rows were skipped, if they were.
+	newmanSkipped string
 }
 
 // row is one line of the table.
@@ -345,7 +403,7 @@ func median(vs []float64) (float64, bool) {
 }
 
 func format(v float64, unit string) string {
-	if unit == "ms" {
+	if unit == "ms" || unit == "s" {
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
 	s := strconv.FormatInt(int64(v+0.5), 10)
