@@ -147,7 +147,11 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 		job: storage.JobRef{ID: job.ID, Token: job.LeaseToken}, start: time.Now()}
 	ctx = r.startSpan(ctx, job)
 	err := r.handle(ctx, job)
-	r.endSpan(err)
+	if worker.IsCompleteWith(err) {
+		r.endSpan(nil)
+	} else {
+		r.endSpan(err)
+	}
 	return err
 }
 
@@ -312,12 +316,17 @@ func (r *run) finished(e *storage.Execution) {
 // set writes the execution's status, fenced by the job's claim. A final
 // status is written in one transaction with what Handler.Alerts writes.
 func (r *run) set(ctx context.Context, status storage.ExecutionStatus, attempt int, result json.RawMessage) (*storage.Execution, error) {
+	return r.setIn(ctx, r.h.Store, status, attempt, result)
+}
+
+// setIn is set through st, which may be bound to a transaction.
+func (r *run) setIn(ctx context.Context, st storage.Store, status storage.ExecutionStatus, attempt int, result json.RawMessage) (*storage.Execution, error) {
 	p := &storage.ExecutionSetStatusParams{ID: r.id, Status: status, Attempt: attempt, Result: result, Job: &r.job}
 	if !status.Final() || r.h.Alerts == nil {
-		return r.h.Store.ExecutionSetStatus(ctx, p)
+		return st.ExecutionSetStatus(ctx, p)
 	}
 	var exec *storage.Execution
-	err := r.h.Store.InTx(ctx, func(tx storage.Store) error {
+	err := st.InTx(ctx, func(tx storage.Store) error {
 		e, err := tx.ExecutionSetStatus(ctx, p)
 		if err != nil {
 			return err
@@ -354,6 +363,13 @@ func isHookError(err error) bool {
 // completes the job). If the store is unavailable, or Handler.Alerts
 // fails, the attempt fails so that the plan runs again; if it refuses the result, or the result is too
 // large, the execution ends in error without it and the job is discarded.
+//
+// When the job completes (jobErr is nil) and the worker pool can commit
+// the write with the job's completion (worker.CanFinishLater), finish
+// returns that write as a worker.Finisher instead (see finisher): the
+// pool commits the final statuses of many executions, with what
+// Handler.Alerts writes of each and their jobs' completions, in one
+// transaction.
 func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *Result, jobErr error) error {
 	res.TraceID = r.traceID
 	r.ran = res.Result
@@ -367,18 +383,35 @@ func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *R
 		return r.unstorable(ctx, res.PlanRevision,
 			fmt.Sprintf("it is %d bytes, over the limit of %d", len(doc), limit), jobErr)
 	}
+	if jobErr == nil && worker.CanFinishLater(ctx) {
+		r.status = status // For the span; stored when the pool commits.
+		return worker.CompleteWith(&finisher{r: r, status: status, doc: doc, revision: res.PlanRevision})
+	}
+	return r.store(ctx, status, doc, res.PlanRevision, jobErr)
+}
+
+// store writes the final status and result doc now, then returns jobErr;
+// see finish.
+func (r *run) store(ctx context.Context, status storage.ExecutionStatus, doc json.RawMessage, revision int64, jobErr error) error {
 	// A cancelled job context must not stop the final write.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	e, err := r.set(wctx, status, 0, doc)
+	return r.stored(ctx, e, err, len(doc), revision, jobErr)
+}
+
+// stored handles the outcome of the final write of store or of a
+// finisher, e as stored or err, and returns the handler's result; see
+// finish. doc is the size of the result document.
+func (r *run) stored(ctx context.Context, e *storage.Execution, err error, size int, revision int64, jobErr error) error {
 	switch {
 	case errors.Is(err, storage.ErrLeaseLost):
 		return r.storeFailed("store execution result", err)
 	case isHookError(err):
 		return r.storeFailed("store execution result", err)
 	case errors.Is(err, storage.ErrInvalidInput):
-		r.log.Warn("store refused execution result", "bytes", len(doc), "error", err)
-		return r.unstorable(ctx, res.PlanRevision, "the database refused it as invalid or too large", jobErr)
+		r.log.Warn("store refused execution result", "bytes", size, "error", err)
+		return r.unstorable(ctx, revision, "the database refused it as invalid or too large", jobErr)
 	case errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound):
 		return jobErr // Cancelled or deleted meanwhile; keep what is there.
 	case err != nil:
@@ -387,6 +420,60 @@ func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *R
 	r.finished(e)
 	return jobErr
 }
+
+// finisher is the final write of an execution whose job completes, which
+// the worker pool commits with the job's completion (worker.Finisher).
+type finisher struct {
+	r        *run
+	status   storage.ExecutionStatus
+	doc      json.RawMessage
+	revision int64
+	// stored is the execution as the last Finish stored it, or nil if it
+	// stored nothing.
+	stored *storage.Execution
+}
+
+// Finish stores the final status and result in tx, fenced by the job's
+// lease token, with what Handler.Alerts writes. An execution cancelled or
+// deleted meanwhile keeps what it has and the job completes, as when the
+// handler writes alone; any other error is left to Alone, which handles
+// it as the handler does.
+func (f *finisher) Finish(ctx context.Context, tx storage.Store) error {
+	f.stored = nil
+	e, err := f.r.setIn(ctx, tx, f.status, 0, f.doc)
+	switch {
+	case err == nil:
+		f.stored = e
+		return nil
+	case isHookError(err) || errors.Is(err, storage.ErrLeaseLost) || errors.Is(err, storage.ErrInvalidInput):
+		return err
+	case errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound):
+		return nil // Cancelled or deleted meanwhile; keep what is there.
+	}
+	return err
+}
+
+// Committed logs the execution's end and tells Handler.Observer, if Finish
+// stored its status.
+func (f *finisher) Committed() {
+	if f.stored != nil {
+		f.r.finished(f.stored)
+	}
+}
+
+// Alone handles the error of Finish as the handler handles that of its
+// own write (see finish), or, without one, stores the final status as the
+// handler does without the pool's help; it returns the handler's result.
+func (f *finisher) Alone(ctx context.Context, err error) error {
+	if err == nil {
+		return f.r.store(ctx, f.status, f.doc, f.revision, nil)
+	}
+	return f.r.stored(ctx, nil, err, len(f.doc), f.revision, nil)
+}
+
+// SortKey orders the writes by plan, as Reconcile does, so that the alert
+// states of plans are locked in one order.
+func (f *finisher) SortKey() string { return f.r.planID.String() }
 
 // unstorable ends the execution in error with a small result that says why
 // its result could not be stored, and discards the job: another attempt
