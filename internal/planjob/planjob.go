@@ -422,48 +422,33 @@ func (r *run) stored(ctx context.Context, e *storage.Execution, err error, size 
 }
 
 // finisher is the final write of an execution whose job completes, which
-// the worker pool commits with the job's completion (worker.Finisher).
+// the worker pool commits with the job's completion (worker.Finisher); the
+// Handler writes it (Handler.FinishMany).
 type finisher struct {
 	r        *run
 	status   storage.ExecutionStatus
 	doc      json.RawMessage
 	revision int64
-	// stored is the execution as the last Finish stored it, or nil if it
-	// stored nothing.
+	// stored is the execution as the last FinishMany stored it, or nil if
+	// it stored nothing.
 	stored *storage.Execution
 }
 
-// Finish stores the final status and result in tx, fenced by the job's
-// lease token, with what Handler.Alerts writes. An execution cancelled or
-// deleted meanwhile keeps what it has and the job completes, as when the
-// handler writes alone; any other error is left to Alone, which handles
-// it as the handler does.
-func (f *finisher) Finish(ctx context.Context, tx storage.Store) error {
-	f.stored = nil
-	e, err := f.r.setIn(ctx, tx, f.status, 0, f.doc)
-	switch {
-	case err == nil:
-		f.stored = e
-		return nil
-	case isHookError(err) || errors.Is(err, storage.ErrLeaseLost) || errors.Is(err, storage.ErrInvalidInput):
-		return err
-	case errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound):
-		return nil // Cancelled or deleted meanwhile; keep what is there.
-	}
-	return err
-}
+// Batch returns the handler, which writes the finishers of its runs.
+func (f *finisher) Batch() worker.FinishBatch { return f.r.h }
 
-// Committed logs the execution's end and tells Handler.Observer, if Finish
-// stored its status.
+// Committed logs the execution's end and tells Handler.Observer, if
+// FinishMany stored its status.
 func (f *finisher) Committed() {
 	if f.stored != nil {
 		f.r.finished(f.stored)
 	}
 }
 
-// Alone handles the error of Finish as the handler handles that of its
-// own write (see finish), or, without one, stores the final status as the
-// handler does without the pool's help; it returns the handler's result.
+// Alone handles the error that FinishMany blamed on this execution as the
+// handler handles that of its own write (see finish), or, without one,
+// stores the final status as the handler does without the pool's help; it
+// returns the handler's result.
 func (f *finisher) Alone(ctx context.Context, err error) error {
 	if err == nil {
 		return f.r.store(ctx, f.status, f.doc, f.revision, nil)
@@ -471,9 +456,79 @@ func (f *finisher) Alone(ctx context.Context, err error) error {
 	return f.r.stored(ctx, nil, err, len(f.doc), f.revision, nil)
 }
 
-// SortKey orders the writes by plan, as Reconcile does, so that the alert
-// states of plans are locked in one order.
-func (f *finisher) SortKey() string { return f.r.planID.String() }
+// FinishMany stores the final statuses and results of the runs of fs in
+// tx, with one ExecutionFinishMany, each fenced by its job's lease token,
+// then tells Handler.Alerts of each execution it moved, by plan, as
+// Reconcile does, so that every node locks the alert states of plans in
+// one order. An execution whose job lost its lease stores nothing (nor is
+// its job completed); one cancelled or deleted meanwhile keeps what it has
+// and its job completes, as when the handler writes alone. An error of
+// Alerts is blamed on its execution, so that only that attempt fails. It
+// is the worker.FinishBatch of the handler's finishers.
+func (h *Handler) FinishMany(ctx context.Context, tx storage.Store, fs []worker.Finisher) (int, error) {
+	runs := make([]*finisher, len(fs))
+	ps := make([]*storage.ExecutionSetStatusParams, len(fs))
+	index := make(map[uuid.UUID]int, len(fs))
+	for i, wf := range fs {
+		f, ok := wf.(*finisher)
+		if !ok {
+			return i, fmt.Errorf("finish executions: %T is not an execution's finisher", wf)
+		}
+		f.stored = nil
+		runs[i] = f
+		ps[i] = &storage.ExecutionSetStatusParams{ID: f.r.id, Status: f.status, Result: f.doc, Job: &f.r.job}
+		index[f.r.id] = i
+	}
+	done, err := tx.ExecutionFinishMany(ctx, ps)
+	if err != nil {
+		return -1, err
+	}
+	slices.SortFunc(done, func(a, b *storage.Execution) int {
+		if c := bytes.Compare(a.PlanID[:], b.PlanID[:]); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	for _, e := range done {
+		runs[index[e.ID]].stored = e
+	}
+	if h.Alerts == nil {
+		return -1, nil
+	}
+	rules := &rulesOnce{Store: tx, rules: map[[2]uuid.UUID][]*storage.AlertRule{}}
+	for _, e := range done {
+		r := runs[index[e.ID]].r
+		if err := h.Alerts.ExecutionFinished(r.spanContext(ctx), rules, e); err != nil {
+			return index[e.ID], &hookError{err: err}
+		}
+	}
+	return -1, nil
+}
+
+// rulesOnce is a transaction's store that lists the alert rules of each
+// plan and schedule once, for FinishMany: the executions of one batch that
+// share a plan then cost one query, not one each. A rule created
+// meanwhile by another transaction is missed as it would be by an
+// execution that finished a moment earlier.
+type rulesOnce struct {
+	storage.Store
+	rules map[[2]uuid.UUID][]*storage.AlertRule
+}
+
+// AlertRulesFor returns the rules as the first call for the plan and
+// schedule found them.
+func (s *rulesOnce) AlertRulesFor(ctx context.Context, planID, scheduleID uuid.UUID) ([]*storage.AlertRule, error) {
+	key := [2]uuid.UUID{planID, scheduleID}
+	if rules, ok := s.rules[key]; ok {
+		return rules, nil
+	}
+	rules, err := s.Store.AlertRulesFor(ctx, planID, scheduleID)
+	if err != nil {
+		return nil, err
+	}
+	s.rules[key] = rules
+	return rules, nil
+}
 
 // unstorable ends the execution in error with a small result that says why
 // its result could not be stored, and discards the job: another attempt

@@ -4,46 +4,52 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
 // Finisher is a handler's last write, which the pool commits in the
 // transaction that completes the job. The completer gathers the finishers
-// of many jobs into one transaction, so that a batch of jobs costs one
-// durable commit instead of one each, and the write is durable before, or
-// rather exactly when, its job counts as completed.
+// of many jobs into one transaction, where their FinishBatch writes them
+// with as few statements as it can, so that a batch of jobs costs one
+// durable commit instead of one each, and each write commits exactly when
+// its job counts as completed.
 //
 // A handler hands one over by returning CompleteWith(f), which it may do
 // only when CanFinishLater(ctx) reports true. Its methods are called from
 // the completer's goroutine, after the handler has returned, one at a time.
 type Finisher interface {
-	// Finish makes the write in tx. Every write must be fenced by the
-	// job's lease token (as storage.ExecutionSetStatusParams.Job fences
-	// one), so that nothing is written for a job whose lease was lost;
-	// the job is then not completed either. It may be called more than
-	// once, when a batch is rolled back and written again. An error rolls
-	// back the whole batch: the others are written again without this
-	// one, and Alone is called for it.
-	Finish(ctx context.Context, tx storage.Store) error
-	// Committed is called once the transaction that held Finish's write,
-	// and completed the job, has committed.
+	// Batch returns what writes this finisher: the finishers of one
+	// flush whose Batch is the same are written by one FinishMany call.
+	Batch() FinishBatch
+	// Committed is called once the transaction that held the write, and
+	// completed the job, has committed.
 	Committed()
 	// Alone is called when the write could not commit with a batch, for
-	// a reason that is not an outage. err is the error of its own Finish,
-	// whose write rolled back: Alone handles it as the handler would have
-	// handled it from a write of its own. err is nil when the batch failed
-	// as a whole: Alone then makes the write by itself, as the handler
-	// would have without the pool's help. It returns what the handler
-	// would then have returned: nil completes the job, an error fails the
-	// attempt as a handler's error does.
+	// a reason that is not an outage. err is the error that FinishMany
+	// blamed on this finisher, whose write rolled back: Alone handles it
+	// as the handler would have handled it from a write of its own. err
+	// is nil when the batch failed as a whole: Alone then makes the write
+	// by itself, as the handler would have without the pool's help. It
+	// returns what the handler would then have returned: nil completes
+	// the job, an error fails the attempt as a handler's error does.
 	Alone(ctx context.Context, err error) error
-	// SortKey orders the finishers of a batch: Finish is called in the
-	// order of their keys, so that batches written at once, by the pools
-	// of several nodes, lock the rows they share (such as the alert state
-	// of a plan) in one order and cannot deadlock.
-	SortKey() string
+}
+
+// FinishBatch writes the finishers of many jobs in one transaction.
+type FinishBatch interface {
+	// FinishMany makes the writes of fs, whose Batch is this one, in tx.
+	// Every write must be fenced by its job's lease token (as
+	// storage.ExecutionSetStatusParams.Job fences one), so that nothing
+	// is written for a job whose lease was lost; such a job is not
+	// completed either. It may be called more than once for a finisher,
+	// when a batch is rolled back and written again. When the write of
+	// one finisher fails, FinishMany returns its index in fs with the
+	// error: the transaction is rolled back, the others are written again
+	// without it, and its Alone is called with the error. Any other error
+	// (bad is -1) rolls back the batch too: after an outage it is written
+	// again later, otherwise each finisher's Alone is called with nil.
+	FinishMany(ctx context.Context, tx storage.Store, fs []Finisher) (bad int, err error)
 }
 
 // CompleteWith returns what a handler returns to complete its job with f's
@@ -84,19 +90,28 @@ type txStore interface {
 }
 
 // finish commits the finishers of g, with their jobs' completions, in one
-// transaction. A finisher whose Finish fails is taken out of the batch,
-// which is then written again without it, and writes alone; so does every
-// finisher of a batch that fails as a whole for a reason that is not an
-// outage. It returns the outcomes the finishers that wrote alone ended
-// with, to be written as any other (complete, fail or drop), and, after an
-// outage, the outcomes still to be written with the error.
+// transaction. A finisher that FinishMany blames for an error is taken out
+// of the batch, which is then written again without it, and handles the
+// error alone; every finisher of a batch that fails as a whole, for a
+// reason that is not an outage, writes alone. It returns the outcomes the
+// finishers that went alone ended with, to be written as any other
+// (complete, fail or drop), and, after an outage, the outcomes still to be
+// written with the error.
 func (p *Pool) finish(g []outcome) (alone, left []outcome, err error) {
 	st, ok := p.store.(txStore)
 	if !ok {
 		return p.finishAlone(g, nil), nil, nil
 	}
+	// The finishers of one batch side by side, batches in the order they
+	// first appear.
+	first := map[FinishBatch]int{}
+	for i, o := range g {
+		if _, ok := first[o.finisher.Batch()]; !ok {
+			first[o.finisher.Batch()] = i
+		}
+	}
 	g = slices.Clone(g)
-	slices.SortStableFunc(g, func(a, b outcome) int { return strings.Compare(a.finisher.SortKey(), b.finisher.SortKey()) })
+	slices.SortStableFunc(g, func(a, b outcome) int { return first[a.finisher.Batch()] - first[b.finisher.Batch()] })
 	for len(g) > 0 {
 		ids, bad, err := p.finishTx(st, g)
 		switch {
@@ -115,7 +130,8 @@ func (p *Pool) finish(g []outcome) (alone, left []outcome, err error) {
 		case outage(err):
 			return alone, g, err
 		case bad >= 0:
-			p.log.Info("a job's last write failed in a batch; the others are written without it", "job_id", g[bad].job.ID, "error", err)
+			p.log.Info("a job's last write failed in a batch; the others are written without it",
+				"job_id", g[bad].job.ID, "error", err)
 			alone = append(alone, p.finishAlone(g[bad:bad+1], err)...)
 			g = slices.Delete(g, bad, bad+1)
 		default:
@@ -127,9 +143,10 @@ func (p *Pool) finish(g []outcome) (alone, left []outcome, err error) {
 	return alone, nil, nil
 }
 
-// finishTx runs the finishers of g and completes their jobs in one
-// transaction, and returns the IDs of the jobs it completed. When a
-// Finish failed, bad is its index in g; otherwise it is -1.
+// finishTx has the batches of g, whose finishers of one batch are side by
+// side, write them, and completes their jobs, in one transaction; it
+// returns the IDs of the jobs it completed. When FinishMany blamed a
+// finisher, bad is its index in g; otherwise it is -1.
 func (p *Pool) finishTx(st txStore, g []outcome) (ids []int64, bad int, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.storeTimeout())
 	defer cancel()
@@ -137,11 +154,25 @@ func (p *Pool) finishTx(st txStore, g []outcome) (ids []int64, bad int, err erro
 	err = st.InTx(ctx, func(tx storage.Store) error {
 		refs := make([]storage.JobRef, len(g))
 		for i, o := range g {
-			if err := o.finisher.Finish(ctx, tx); err != nil {
-				bad = i
+			refs[i] = storage.JobRef{ID: o.job.ID, Token: o.job.LeaseToken}
+		}
+		for start := 0; start < len(g); {
+			b := g[start].finisher.Batch()
+			end := start + 1
+			for end < len(g) && g[end].finisher.Batch() == b {
+				end++
+			}
+			fs := make([]Finisher, end-start)
+			for i := range fs {
+				fs[i] = g[start+i].finisher
+			}
+			if i, err := b.FinishMany(ctx, tx, fs); err != nil {
+				if i >= 0 && i < len(fs) {
+					bad = start + i
+				}
 				return err
 			}
-			refs[i] = storage.JobRef{ID: o.job.ID, Token: o.job.LeaseToken}
+			start = end
 		}
 		var err error
 		ids, err = tx.JobCompleteMany(ctx, refs)
