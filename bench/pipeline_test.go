@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	dto "github.com/prometheus/client_model/go"
 
@@ -101,6 +103,12 @@ func pipelinePostgres(tb testing.TB) (storage.Store, *pgxpool.Pool) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(be.close)
+	// A database of its own, so that xact_commit counts this benchmark's
+	// transactions only.
+	if be, err = be.own(ctx, admin, pipelineDatabase); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(be.close)
 	u, err := be.freshSchema(ctx, "pipelinebench")
 	if err != nil {
 		tb.Fatal(err)
@@ -114,6 +122,43 @@ func pipelinePostgres(tb testing.TB) (storage.Store, *pgxpool.Pool) {
 		tb.Fatal(err)
 	}
 	return s, be.admin
+}
+
+// pipelineDatabase is the database BenchmarkPipeline creates and owns on
+// the Postgres server.
+const pipelineDatabase = "astro_bench_pipeline"
+
+// own returns a backend like b on database name of the same server, which
+// it creates through adminURL if it is missing.
+func (b *backend) own(ctx context.Context, adminURL, name string) (*backend, error) {
+	var exists bool
+	err := b.admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists)
+	if err == nil && !exists {
+		conn, cerr := pgxpool.New(ctx, adminURL)
+		if cerr != nil {
+			return nil, cerr
+		}
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+name)
+		conn.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	u, err := neturl.Parse(b.baseURL)
+	if err != nil {
+		return nil, err
+	}
+	u.Path = "/" + name
+	pcfg, err := pgxpool.ParseConfig(u.String())
+	if err != nil {
+		return nil, err
+	}
+	pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	admin, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", name, err)
+	}
+	return &backend{name: "postgres", baseURL: u.String(), admin: admin, maxConn: b.maxConn}, nil
 }
 
 // pipelineTarget is examples/target's API: a health check and a tiny user
