@@ -164,6 +164,97 @@ func (q *Queries) ExecutionDeleteByPlanID(ctx context.Context, db DBTX, planID u
 	return result.RowsAffected(), nil
 }
 
+const executionFinishMany = `-- name: ExecutionFinishMany :many
+WITH t AS (
+    SELECT unnest($1::uuid[]) AS id,
+        unnest($2::text[]) AS status,
+        unnest($3::jsonb[]) AS result,
+        unnest($4::bigint[]) AS duration_ms,
+        unnest($5::jsonb[]) AS step_summary,
+        unnest($6::bigint[]) AS job_id,
+        unnest($7::bigint[]) AS job_token
+), held AS (
+    SELECT t.id, t.status, t.result, t.duration_ms, t.step_summary
+    FROM t JOIN jobs AS j ON j.id = t.job_id AND j.lease_token = t.job_token AND j.state = 'running'
+    ORDER BY j.id
+    FOR SHARE OF j
+)
+UPDATE executions
+SET status = held.status::execution_status,
+    result = COALESCE(held.result, executions.result),
+    duration_ms = CASE WHEN held.result IS NULL THEN executions.duration_ms ELSE NULLIF(held.duration_ms, -1) END,
+    step_summary = CASE WHEN held.result IS NULL THEN executions.step_summary ELSE held.step_summary END,
+    finished_at = now()
+FROM held
+WHERE executions.id = held.id
+  AND (executions.status = 'running' OR (executions.status = 'queued' AND held.status IN ('error', 'cancelled')))
+RETURNING executions.id, executions.plan_id, executions.plan_revision, executions.status, executions.attempt, executions.idempotency_key, executions.created_at, executions.started_at, executions.finished_at, executions.result, executions.variables, executions.environment, executions.trigger, executions.schedule_id, executions.queue, executions.worker_id, executions.duration_ms, executions.step_summary
+`
+
+type ExecutionFinishManyParams struct {
+	Ids           []uuid.UUID
+	Statuses      []string
+	Results       [][]byte
+	DurationsMs   []int64
+	StepSummaries [][]byte
+	JobIds        []int64
+	JobTokens     []int64
+}
+
+// Moves a batch of executions to final statuses with their results, each
+// fenced by its job as ExecutionSetStatus is: a row moves only while its
+// job runs under its token. The jobs are locked FOR SHARE in id order, so
+// that batches cannot deadlock, and a rescue or claim of one waits for
+// this write. A row whose job lost its lease, or whose execution is gone
+// or cannot move to its status, is skipped; RETURNING gives only the rows
+// moved. A NULL result keeps the stored one; a duration of -1 means none.
+func (q *Queries) ExecutionFinishMany(ctx context.Context, db DBTX, arg *ExecutionFinishManyParams) ([]*Execution, error) {
+	rows, err := db.Query(ctx, executionFinishMany,
+		arg.Ids,
+		arg.Statuses,
+		arg.Results,
+		arg.DurationsMs,
+		arg.StepSummaries,
+		arg.JobIds,
+		arg.JobTokens,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*Execution
+	for rows.Next() {
+		var i Execution
+		if err := rows.Scan(
+			&i.ID,
+			&i.PlanID,
+			&i.PlanRevision,
+			&i.Status,
+			&i.Attempt,
+			&i.IdempotencyKey,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.Result,
+			&i.Variables,
+			&i.Environment,
+			&i.Trigger,
+			&i.ScheduleID,
+			&i.Queue,
+			&i.WorkerID,
+			&i.DurationMs,
+			&i.StepSummary,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const executionGetByID = `-- name: ExecutionGetByID :one
 SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id, duration_ms, step_summary FROM executions WHERE id = $1
 `

@@ -332,6 +332,12 @@ func (s *store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 	return s.next.ExecutionSetStatus(ctx, p)
 }
 
+// ExecutionFinishMany calls the wrapped store's ExecutionFinishMany and records it.
+func (s *store) ExecutionFinishMany(ctx context.Context, ps []*storage.ExecutionSetStatusParams) (_ []*storage.Execution, err error) {
+	defer s.observe("ExecutionFinishMany", time.Now(), &err)
+	return s.next.ExecutionFinishMany(ctx, ps)
+}
+
 // ExecutionDeleteByPlanID calls the wrapped store's ExecutionDeleteByPlanID and records it.
 func (s *store) ExecutionDeleteByPlanID(ctx context.Context, planID uuid.UUID) (_ int64, err error) {
 	defer s.observe("ExecutionDeleteByPlanID", time.Now(), &err)

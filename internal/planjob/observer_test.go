@@ -91,6 +91,9 @@ func TestTheObserverIsToldOfEachFinishedExecution(t *testing.T) {
 	pool.Wake()
 	require.Equal(t, storage.ExecutionFailed, waitFinal(t, st, failed).Status)
 
+	// The observer hears of a final status once it has committed, which
+	// may be a moment after a reader sees it.
+	require.Eventually(t, func() bool { return len(rec.all()) >= 2 }, 10*time.Second, 5*time.Millisecond)
 	seen := rec.all()
 	require.Len(t, seen, 2)
 	for i, want := range []*storage.Execution{passed, failed} {
@@ -124,6 +127,9 @@ func TestTheObserverIsNotToldOfAFinalStatusThatRolledBack(t *testing.T) {
 	pool.Wake()
 	got := waitFinal(t, st, exec)
 	require.Equal(t, 2, got.Attempt, "the first attempt's final status rolled back")
+	// The observer hears of a final status once it has committed, which
+	// may be a moment after a reader sees it.
+	require.Eventually(t, func() bool { return len(rec.all()) > 0 }, 10*time.Second, 5*time.Millisecond)
 	seen := rec.all()
 	require.Len(t, seen, 1)
 	assert.Equal(t, storage.ExecutionPassed, seen[0].exec.Status)

@@ -147,7 +147,11 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 		job: storage.JobRef{ID: job.ID, Token: job.LeaseToken}, start: time.Now()}
 	ctx = r.startSpan(ctx, job)
 	err := r.handle(ctx, job)
-	r.endSpan(err)
+	if worker.IsCompleteWith(err) {
+		r.endSpan(nil)
+	} else {
+		r.endSpan(err)
+	}
 	return err
 }
 
@@ -312,12 +316,17 @@ func (r *run) finished(e *storage.Execution) {
 // set writes the execution's status, fenced by the job's claim. A final
 // status is written in one transaction with what Handler.Alerts writes.
 func (r *run) set(ctx context.Context, status storage.ExecutionStatus, attempt int, result json.RawMessage) (*storage.Execution, error) {
+	return r.setIn(ctx, r.h.Store, status, attempt, result)
+}
+
+// setIn is set through st, which may be bound to a transaction.
+func (r *run) setIn(ctx context.Context, st storage.Store, status storage.ExecutionStatus, attempt int, result json.RawMessage) (*storage.Execution, error) {
 	p := &storage.ExecutionSetStatusParams{ID: r.id, Status: status, Attempt: attempt, Result: result, Job: &r.job}
 	if !status.Final() || r.h.Alerts == nil {
-		return r.h.Store.ExecutionSetStatus(ctx, p)
+		return st.ExecutionSetStatus(ctx, p)
 	}
 	var exec *storage.Execution
-	err := r.h.Store.InTx(ctx, func(tx storage.Store) error {
+	err := st.InTx(ctx, func(tx storage.Store) error {
 		e, err := tx.ExecutionSetStatus(ctx, p)
 		if err != nil {
 			return err
@@ -354,6 +363,13 @@ func isHookError(err error) bool {
 // completes the job). If the store is unavailable, or Handler.Alerts
 // fails, the attempt fails so that the plan runs again; if it refuses the result, or the result is too
 // large, the execution ends in error without it and the job is discarded.
+//
+// When the job completes (jobErr is nil) and the worker pool can commit
+// the write with the job's completion (worker.CanFinishLater), finish
+// returns that write as a worker.Finisher instead (see finisher): the
+// pool commits the final statuses of many executions, with what
+// Handler.Alerts writes of each and their jobs' completions, in one
+// transaction.
 func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *Result, jobErr error) error {
 	res.TraceID = r.traceID
 	r.ran = res.Result
@@ -367,18 +383,35 @@ func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *R
 		return r.unstorable(ctx, res.PlanRevision,
 			fmt.Sprintf("it is %d bytes, over the limit of %d", len(doc), limit), jobErr)
 	}
+	if jobErr == nil && worker.CanFinishLater(ctx) {
+		r.status = status // For the span; stored when the pool commits.
+		return worker.CompleteWith(&finisher{r: r, status: status, doc: doc, revision: res.PlanRevision})
+	}
+	return r.store(ctx, status, doc, res.PlanRevision, jobErr)
+}
+
+// store writes the final status and result doc now, then returns jobErr;
+// see finish.
+func (r *run) store(ctx context.Context, status storage.ExecutionStatus, doc json.RawMessage, revision int64, jobErr error) error {
 	// A cancelled job context must not stop the final write.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	e, err := r.set(wctx, status, 0, doc)
+	return r.stored(ctx, e, err, len(doc), revision, jobErr)
+}
+
+// stored handles the outcome of the final write of store or of a
+// finisher, e as stored or err, and returns the handler's result; see
+// finish. doc is the size of the result document.
+func (r *run) stored(ctx context.Context, e *storage.Execution, err error, size int, revision int64, jobErr error) error {
 	switch {
 	case errors.Is(err, storage.ErrLeaseLost):
 		return r.storeFailed("store execution result", err)
 	case isHookError(err):
 		return r.storeFailed("store execution result", err)
 	case errors.Is(err, storage.ErrInvalidInput):
-		r.log.Warn("store refused execution result", "bytes", len(doc), "error", err)
-		return r.unstorable(ctx, res.PlanRevision, "the database refused it as invalid or too large", jobErr)
+		r.log.Warn("store refused execution result", "bytes", size, "error", err)
+		return r.unstorable(ctx, revision, "the database refused it as invalid or too large", jobErr)
 	case errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound):
 		return jobErr // Cancelled or deleted meanwhile; keep what is there.
 	case err != nil:
@@ -386,6 +419,115 @@ func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *R
 	}
 	r.finished(e)
 	return jobErr
+}
+
+// finisher is the final write of an execution whose job completes, which
+// the worker pool commits with the job's completion (worker.Finisher); the
+// Handler writes it (Handler.FinishMany).
+type finisher struct {
+	r        *run
+	status   storage.ExecutionStatus
+	doc      json.RawMessage
+	revision int64
+	// stored is the execution as the last FinishMany stored it, or nil if
+	// it stored nothing.
+	stored *storage.Execution
+}
+
+// Batch returns the handler, which writes the finishers of its runs.
+func (f *finisher) Batch() worker.FinishBatch { return f.r.h }
+
+// Committed logs the execution's end and tells Handler.Observer, if
+// FinishMany stored its status.
+func (f *finisher) Committed() {
+	if f.stored != nil {
+		f.r.finished(f.stored)
+	}
+}
+
+// Alone handles the error that FinishMany blamed on this execution as the
+// handler handles that of its own write (see finish), or, without one,
+// stores the final status as the handler does without the pool's help; it
+// returns the handler's result.
+func (f *finisher) Alone(ctx context.Context, err error) error {
+	if err == nil {
+		return f.r.store(ctx, f.status, f.doc, f.revision, nil)
+	}
+	return f.r.stored(ctx, nil, err, len(f.doc), f.revision, nil)
+}
+
+// FinishMany stores the final statuses and results of the runs of fs in
+// tx, with one ExecutionFinishMany, each fenced by its job's lease token,
+// then tells Handler.Alerts of each execution it moved, by plan, as
+// Reconcile does, so that every node locks the alert states of plans in
+// one order. An execution whose job lost its lease stores nothing (nor is
+// its job completed); one cancelled or deleted meanwhile keeps what it has
+// and its job completes, as when the handler writes alone. An error of
+// Alerts is blamed on its execution, so that only that attempt fails. It
+// is the worker.FinishBatch of the handler's finishers.
+func (h *Handler) FinishMany(ctx context.Context, tx storage.Store, fs []worker.Finisher) (int, error) {
+	runs := make([]*finisher, len(fs))
+	ps := make([]*storage.ExecutionSetStatusParams, len(fs))
+	index := make(map[uuid.UUID]int, len(fs))
+	for i, wf := range fs {
+		f, ok := wf.(*finisher)
+		if !ok {
+			return i, fmt.Errorf("finish executions: %T is not an execution's finisher", wf)
+		}
+		f.stored = nil
+		runs[i] = f
+		ps[i] = &storage.ExecutionSetStatusParams{ID: f.r.id, Status: f.status, Result: f.doc, Job: &f.r.job}
+		index[f.r.id] = i
+	}
+	done, err := tx.ExecutionFinishMany(ctx, ps)
+	if err != nil {
+		return -1, err
+	}
+	slices.SortFunc(done, func(a, b *storage.Execution) int {
+		if c := bytes.Compare(a.PlanID[:], b.PlanID[:]); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	for _, e := range done {
+		runs[index[e.ID]].stored = e
+	}
+	if h.Alerts == nil {
+		return -1, nil
+	}
+	rules := &rulesOnce{Store: tx, rules: map[[2]uuid.UUID][]*storage.AlertRule{}}
+	for _, e := range done {
+		r := runs[index[e.ID]].r
+		if err := h.Alerts.ExecutionFinished(r.spanContext(ctx), rules, e); err != nil {
+			return index[e.ID], &hookError{err: err}
+		}
+	}
+	return -1, nil
+}
+
+// rulesOnce is a transaction's store that lists the alert rules of each
+// plan and schedule once, for FinishMany: the executions of one batch that
+// share a plan then cost one query, not one each. A rule created
+// meanwhile by another transaction is missed as it would be by an
+// execution that finished a moment earlier.
+type rulesOnce struct {
+	storage.Store
+	rules map[[2]uuid.UUID][]*storage.AlertRule
+}
+
+// AlertRulesFor returns the rules as the first call for the plan and
+// schedule found them.
+func (s *rulesOnce) AlertRulesFor(ctx context.Context, planID, scheduleID uuid.UUID) ([]*storage.AlertRule, error) {
+	key := [2]uuid.UUID{planID, scheduleID}
+	if rules, ok := s.rules[key]; ok {
+		return rules, nil
+	}
+	rules, err := s.Store.AlertRulesFor(ctx, planID, scheduleID)
+	if err != nil {
+		return nil, err
+	}
+	s.rules[key] = rules
+	return rules, nil
 }
 
 // unstorable ends the execution in error with a small result that says why

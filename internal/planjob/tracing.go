@@ -84,3 +84,14 @@ func (r *run) endSpan(err error) {
 	}
 	r.span.End()
 }
+
+// spanContext returns ctx carrying the attempt's span, if it has one, for
+// what runs on its behalf after the handler returned, such as the alert
+// rules told of its final status by FinishMany: the delivery jobs they
+// enqueue link to the span.
+func (r *run) spanContext(ctx context.Context) context.Context {
+	if r.span == nil {
+		return ctx
+	}
+	return trace.ContextWithSpan(ctx, r.span)
+}

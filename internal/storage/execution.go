@@ -190,6 +190,21 @@ type ExecutionSetStatusParams struct {
 	Now time.Time
 }
 
+// CheckFinish checks that p is one that ExecutionFinishMany takes: a final
+// status and a job, and no attempt, worker ID or time. Returns
+// ErrInvalidInput if not.
+func (p *ExecutionSetStatusParams) CheckFinish() error {
+	switch {
+	case !p.Status.Final():
+		return fmt.Errorf("%w: %q is not a final status", ErrInvalidInput, p.Status)
+	case p.Job == nil:
+		return fmt.Errorf("%w: execution %s: a finish needs the job that fences it", ErrInvalidInput, p.ID)
+	case p.Attempt != 0 || p.WorkerID != "" || !p.Now.IsZero():
+		return fmt.Errorf("%w: execution %s: a finish sets no attempt, worker ID or time", ErrInvalidInput, p.ID)
+	}
+	return nil
+}
+
 // ExecutionListParams filter and page an execution listing, newest first.
 type ExecutionListParams struct {
 	// PlanID keeps executions of one plan when it is not uuid.Nil.
@@ -259,6 +274,20 @@ type ExecutionStore interface {
 	// that token (the execution is then unchanged), and
 	// ErrIllegalTransition if its current status cannot move to p.Status.
 	ExecutionSetStatus(ctx context.Context, p *ExecutionSetStatusParams) (*Execution, error)
+	// ExecutionFinishMany moves a batch of executions to final statuses,
+	// as ExecutionSetStatus moves each, with one statement (SQLite: one
+	// transaction): the worker pool's completer stores many executions'
+	// results with their jobs' completions so. Each params must have a
+	// final Status and a Job, which fences its write; Attempt, WorkerID
+	// and Now must be unset (finished_at is the database's current time).
+	// A params whose job no longer runs under its token, or whose
+	// execution is gone or cannot move to its status (it was cancelled
+	// meanwhile), moves nothing and is left out of the result, without
+	// failing the others. It returns the executions it moved, in no
+	// particular order; none for an empty ps. Returns ErrInvalidInput for a
+	// params out of these bounds, or a result the database refuses; any
+	// error moves nothing.
+	ExecutionFinishMany(ctx context.Context, ps []*ExecutionSetStatusParams) ([]*Execution, error)
 	// ExecutionDeleteByPlanID deletes every execution of a plan and returns
 	// how many it deleted.
 	ExecutionDeleteByPlanID(ctx context.Context, planID uuid.UUID) (int64, error)

@@ -72,14 +72,24 @@ func (p *Pool) flushAtShutdown(pending []outcome) {
 	}
 }
 
-// flush writes one batch of outcomes, one statement per kind, and returns
+// flush writes one batch of outcomes, one statement per kind (the jobs
+// completed with a Finisher: one transaction, see finish), and returns
 // the outcomes still to be written with the error that stopped them. A
 // statement that fails with anything but an outage is retried outcome by
 // outcome (see writeEach), so that only the outcome at fault is held back.
 func (p *Pool) flush(batch []outcome) (rest []outcome, err error) {
-	var groups [outcomeDrop + 1][]outcome
+	var groups [outcomeFinish + 1][]outcome
 	for _, o := range batch {
 		groups[o.kind] = append(groups[o.kind], o)
+	}
+	if g := groups[outcomeFinish]; len(g) > 0 {
+		// First, since a finisher that has to write alone ends with an
+		// outcome of another kind.
+		alone, left, ferr := p.finish(g)
+		for _, o := range alone {
+			groups[o.kind] = append(groups[o.kind], o)
+		}
+		rest, err = left, ferr
 	}
 	p.forget(groups[outcomeDrop])
 	for i := range groups[outcomeDrop] {

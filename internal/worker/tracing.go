@@ -60,7 +60,7 @@ func endJobSpan(span trace.Span, o outcome) {
 		return
 	}
 	switch o.kind {
-	case outcomeComplete:
+	case outcomeComplete, outcomeFinish:
 		span.SetAttributes(AttrJobOutcome.String("completed"))
 	case outcomeFail:
 		span.SetAttributes(AttrJobOutcome.String("failed"))

@@ -229,6 +229,10 @@ type Pool struct {
 	shutdownFlush time.Duration
 
 	outage outageLog
+
+	// finishes is whether the store runs transactions, so that handlers
+	// may return CompleteWith (see CanFinishLater).
+	finishes bool
 }
 
 // heldJob is a claimed job from claim until its outcome is written or its
@@ -257,7 +261,8 @@ const (
 	outcomeComplete outcomeKind = iota
 	outcomeFail
 	outcomeRelease
-	outcomeDrop // The lease was lost: write nothing.
+	outcomeDrop   // The lease was lost: write nothing.
+	outcomeFinish // Complete the job with its handler's Finisher.
 )
 
 type outcome struct {
@@ -271,12 +276,19 @@ type outcome struct {
 	ended Outcome
 	// took is how long the handler ran, when the pool has an observer.
 	took time.Duration
+	// finisher is the handler's last write, for outcomeFinish.
+	finisher Finisher
+	// cause is the cause of the handler's context when it returned, for
+	// the outcome of finisher's Alone.
+	cause error
 }
 
 // New returns a pool over store. Register handlers with Handle before Run.
 func New(store Store, cfg Config) *Pool {
 	cfg = cfg.WithDefaults()
+	_, finishes := store.(txStore)
 	return &Pool{
+		finishes: finishes,
 		store:    store,
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "worker", "worker_id", cfg.ID, "queue", cfg.Queue),
@@ -507,6 +519,9 @@ func (p *Pool) start(job *storage.Job, claimedAt time.Time, done func()) {
 		defer done()
 		ctx, cancelTimeout := context.WithTimeoutCause(jobCtx, p.cfg.JobTimeout, ErrJobTimeout)
 		ctx, span := p.startJobSpan(ctx, job)
+		if p.finishes {
+			ctx = context.WithValue(ctx, finishLaterKey{}, true)
+		}
 		var began time.Time
 		if p.obs != nil {
 			began = time.Now()
@@ -546,6 +561,11 @@ func (p *Pool) outcomeOf(job *storage.Job, err, cause error) outcome {
 		// The pool, or the store on a fenced write, found that another
 		// worker holds the job now: write nothing.
 		return outcome{kind: outcomeDrop, job: job, ended: OutcomeLeaseLost}
+	case IsCompleteWith(err):
+		// Completed, with a last write that the completer commits with the
+		// completion, even if shutdown cancelled the context meanwhile.
+		c, _ := errors.AsType[*completeWith](err)
+		return outcome{kind: outcomeFinish, job: job, ended: OutcomeCompleted, finisher: c.f, cause: cause}
 	case err == nil:
 		// A handler that returns nil has done its work, even if shutdown
 		// cancelled its context meanwhile: releasing it would run it again.

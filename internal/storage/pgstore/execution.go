@@ -188,6 +188,47 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 	return executionFromRow(row), nil
 }
 
+// ExecutionFinishMany moves executions to final statuses with one
+// statement. See storage.ExecutionStore.
+func (s *Store) ExecutionFinishMany(ctx context.Context, ps []*storage.ExecutionSetStatusParams) ([]*storage.Execution, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	arg := &postgres.ExecutionFinishManyParams{
+		Ids:           make([]uuid.UUID, len(ps)),
+		Statuses:      make([]string, len(ps)),
+		Results:       make([][]byte, len(ps)),
+		DurationsMs:   make([]int64, len(ps)),
+		StepSummaries: make([][]byte, len(ps)),
+		JobIds:        make([]int64, len(ps)),
+		JobTokens:     make([]int64, len(ps)),
+	}
+	for i, p := range ps {
+		if err := p.CheckFinish(); err != nil {
+			return nil, fmt.Errorf("finish %d executions: %w", len(ps), err)
+		}
+		arg.Ids[i], arg.Statuses[i], arg.Results[i] = p.ID, string(p.Status), p.Result
+		arg.DurationsMs[i] = -1
+		if p.Result != nil {
+			sum := storage.SummarizeResult(p.Result)
+			if sum.DurationMS != nil {
+				arg.DurationsMs[i] = *sum.DurationMS
+			}
+			arg.StepSummaries[i] = sum.Steps
+		}
+		arg.JobIds[i], arg.JobTokens[i] = p.Job.ID, p.Job.Token
+	}
+	rows, err := s.q.ExecutionFinishMany(ctx, s.db, arg)
+	if err != nil {
+		return nil, fmt.Errorf("finish %d executions: %w", len(ps), interpretError(err))
+	}
+	done := make([]*storage.Execution, len(rows))
+	for i, r := range rows {
+		done[i] = executionFromRow(r)
+	}
+	return done, nil
+}
+
 // whyNotSet tells why ExecutionSetStatus matched no row: no such
 // execution, a lost lease, or an illegal transition.
 func (s *Store) whyNotSet(ctx context.Context, p *storage.ExecutionSetStatusParams) error {

@@ -214,6 +214,41 @@ func (s *Store) ExecutionList(ctx context.Context, p *storage.ExecutionListParam
 	return page, nil
 }
 
+// ExecutionFinishMany moves executions to final statuses, each with
+// ExecutionSetStatus, in one transaction: SQLite runs statements in the
+// process, so one statement per execution costs no round trips. See
+// storage.ExecutionStore.
+func (s *Store) ExecutionFinishMany(ctx context.Context, ps []*storage.ExecutionSetStatusParams) ([]*storage.Execution, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	for _, p := range ps {
+		if err := p.CheckFinish(); err != nil {
+			return nil, fmt.Errorf("finish %d executions: %w", len(ps), err)
+		}
+	}
+	var done []*storage.Execution
+	err := s.InTx(ctx, func(tx storage.Store) error {
+		done = done[:0]
+		for _, p := range ps {
+			e, err := tx.ExecutionSetStatus(ctx, p)
+			switch {
+			case err == nil:
+				done = append(done, e)
+			case errors.Is(err, storage.ErrLeaseLost), errors.Is(err, storage.ErrConflict), storage.IsNotFound(err):
+				// Skipped, as the Postgres statement skips it.
+			default:
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finish %d executions: %w", len(ps), err)
+	}
+	return done, nil
+}
+
 // ExecutionSetStatus moves an execution to a new status. See
 // storage.ExecutionStore.
 func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetStatusParams) (*storage.Execution, error) {

@@ -45,7 +45,7 @@ func executionCases() []testCase {
 		{"ListFiltersByTriggerAndSchedule", testExecutionListTriggerSchedule},
 		{"ListRejectsUnknownTrigger", testExecutionListUnknownTrigger},
 		{"SetStatusRecordsTheWorkerID", testExecutionSetWorkerID},
-	}, append(fenceCases(), executionManyCases()...)...)
+	}, append(append(fenceCases(), executionManyCases()...), finishCases()...)...)
 }
 
 // createExecution creates an execution of plan at its current revision.

@@ -70,6 +70,39 @@ WHERE executions.id = @id AND executions.status::text = ANY(@from_statuses::text
       FOR SHARE))
 RETURNING *;
 
+-- name: ExecutionFinishMany :many
+-- Moves a batch of executions to final statuses with their results, each
+-- fenced by its job as ExecutionSetStatus is: a row moves only while its
+-- job runs under its token. The jobs are locked FOR SHARE in id order, so
+-- that batches cannot deadlock, and a rescue or claim of one waits for
+-- this write. A row whose job lost its lease, or whose execution is gone
+-- or cannot move to its status, is skipped; RETURNING gives only the rows
+-- moved. A NULL result keeps the stored one; a duration of -1 means none.
+WITH t AS (
+    SELECT unnest(@ids::uuid[]) AS id,
+        unnest(@statuses::text[]) AS status,
+        unnest(@results::jsonb[]) AS result,
+        unnest(@durations_ms::bigint[]) AS duration_ms,
+        unnest(@step_summaries::jsonb[]) AS step_summary,
+        unnest(@job_ids::bigint[]) AS job_id,
+        unnest(@job_tokens::bigint[]) AS job_token
+), held AS (
+    SELECT t.id, t.status, t.result, t.duration_ms, t.step_summary
+    FROM t JOIN jobs AS j ON j.id = t.job_id AND j.lease_token = t.job_token AND j.state = 'running'
+    ORDER BY j.id
+    FOR SHARE OF j
+)
+UPDATE executions
+SET status = held.status::execution_status,
+    result = COALESCE(held.result, executions.result),
+    duration_ms = CASE WHEN held.result IS NULL THEN executions.duration_ms ELSE NULLIF(held.duration_ms, -1) END,
+    step_summary = CASE WHEN held.result IS NULL THEN executions.step_summary ELSE held.step_summary END,
+    finished_at = now()
+FROM held
+WHERE executions.id = held.id
+  AND (executions.status = 'running' OR (executions.status = 'queued' AND held.status IN ('error', 'cancelled')))
+RETURNING executions.*;
+
 -- name: ExecutionJobHoldsLease :one
 -- Tells a fenced ExecutionSetStatus that matched no row whether the fence
 -- was the reason.
