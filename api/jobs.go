@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -16,14 +17,16 @@ import (
 
 // QueueStats counts the jobs of every queue by state.
 type QueueStats struct {
-	Queues []QueueStat `json:"queues" nullable:"false" doc:"One entry per queue that holds jobs, by queue name." example:"[{\"queue\":\"default\",\"counts\":{\"available\":3,\"running\":1,\"retryable\":0,\"completed\":120,\"discarded\":2,\"cancelled\":1},\"oldest_available_age_seconds\":1.5}]"`
+	Queues []QueueStat `json:"queues" nullable:"false" doc:"One entry per queue that holds jobs, by queue name." example:"[{\"queue\":\"default\",\"counts\":{\"available\":3,\"running\":1,\"retryable\":0,\"completed\":120,\"discarded\":2,\"cancelled\":1},\"oldest_available_age_seconds\":1.5,\"pickup_runs\":120,\"pickup_ms\":{\"p50\":12,\"p95\":40.5,\"p99\":95.2}}]"`
 }
 
 // QueueStat counts the jobs of one queue by state.
 type QueueStat struct {
-	Queue                     string           `json:"queue" doc:"Name of the queue." example:"default"`
-	Counts                    map[string]int64 `json:"counts" doc:"Number of jobs in each state: available, running, retryable, completed, discarded and cancelled. Every state is present." example:"{\"available\":3,\"running\":1,\"retryable\":0,\"completed\":120,\"discarded\":2,\"cancelled\":1}"`
-	OldestAvailableAgeSeconds float64          `json:"oldest_available_age_seconds" doc:"How long the oldest due, unclaimed job has waited, in seconds; 0 if none is waiting." example:"1.5"`
+	Queue                     string               `json:"queue" doc:"Name of the queue." example:"default"`
+	Counts                    map[string]int64     `json:"counts" doc:"Number of jobs in each state: available, running, retryable, completed, discarded and cancelled. Every state is present." example:"{\"available\":3,\"running\":1,\"retryable\":0,\"completed\":120,\"discarded\":2,\"cancelled\":1}"`
+	OldestAvailableAgeSeconds float64              `json:"oldest_available_age_seconds" doc:"How long the oldest due, unclaimed job has waited, in seconds; 0 if none is waiting." example:"1.5"`
+	PickupRuns                int64                `json:"pickup_runs" doc:"How many executions the pick-up latency covers: those of the queue among the server's newest 1,000 executions that have started." example:"120"`
+	PickupMS                  *DurationPercentiles `json:"pickup_ms" doc:"Percentiles of how long those executions waited from their creation to their first start (the queue's recent pick-up latency), in milliseconds, interpolated as in the statistics; null when none has started. Jobs that run no execution, such as alert deliveries, are not covered." example:"{\"p50\":12,\"p95\":40.5,\"p99\":95.2}"`
 }
 
 // Job is one unit of work in the queue. The fencing token of its lease is
@@ -67,6 +70,25 @@ type jobOutput struct {
 	Body Job
 }
 
+// JobList is one page of jobs.
+type JobList struct {
+	Jobs       []Job  `json:"jobs" nullable:"false" doc:"The jobs of this page, newest first." example:"[]"`
+	NextCursor string `json:"next_cursor" doc:"Cursor of the next page, to pass as ?cursor=. Empty on the last page." example:"eyJsIjoiam9icyIsInMiOjQyfQ"`
+}
+
+type listJobsInput struct {
+	Queue  string `query:"queue" maxLength:"200" doc:"Keep the jobs of this queue." example:"default"`
+	State  string `query:"state" enum:"available,running,retryable,completed,discarded,cancelled" doc:"Keep the jobs in this state." example:"running"`
+	Kind   string `query:"kind" maxLength:"200" doc:"Keep the jobs of this kind." example:"execute_plan"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"50" doc:"Largest number of jobs to return." example:"50"`
+	Cursor string `query:"cursor" maxLength:"256" doc:"The next_cursor of the previous page. Empty for the first page." example:"eyJsIjoiam9icyIsInMiOjQyfQ"`
+}
+
+type listJobsOutput struct {
+	Link []string `header:"Link" doc:"Link to the next page, with rel=\"next\", when there is one." example:"</job?cursor=eyJsIjoiam9icyIsInMiOjQyfQ&limit=50>; rel=\"next\""`
+	Body JobList
+}
+
 // registerJobs adds the queue operations.
 func (s *server) registerJobs(api huma.API) {
 	huma.Register(api, huma.Operation{
@@ -74,10 +96,11 @@ func (s *server) registerJobs(api huma.API) {
 		Method:      http.MethodGet,
 		Path:        "/queue/stats",
 		Summary:     "Get queue statistics",
-		Description: "Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited.",
-		Tags:        []string{tagQueue},
-		Security:    secured,
-		Errors:      []int{http.StatusUnauthorized, http.StatusServiceUnavailable},
+		Description: "Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited and " +
+			"how long the queue's recent executions waited to be picked up.",
+		Tags:     []string{tagQueue},
+		Security: secured,
+		Errors:   []int{http.StatusUnauthorized, http.StatusServiceUnavailable},
 	}, s.getQueueStats)
 
 	huma.Register(api, huma.Operation{
@@ -90,6 +113,18 @@ func (s *server) registerJobs(api huma.API) {
 		Security:    secured,
 		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
 	}, s.getJob)
+
+	huma.Register(api, huma.Operation{
+		OperationID: "list-jobs",
+		Method:      http.MethodGet,
+		Path:        "/job",
+		Summary:     "List jobs",
+		Description: "Returns one page of the queue's jobs, newest first, filtered by queue, state and kind. " +
+			"Follow next_cursor, or the Link header with rel=\"next\", for the next page. A malformed cursor gives 400.",
+		Tags:     []string{tagQueue},
+		Security: secured,
+		Errors:   []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusServiceUnavailable},
+	}, s.listJobs)
 }
 
 func (s *server) getQueueStats(ctx context.Context, _ *struct{}) (*queueStatsOutput, error) {
@@ -97,17 +132,29 @@ func (s *server) getQueueStats(ctx context.Context, _ *struct{}) (*queueStatsOut
 	if err != nil {
 		return nil, s.httpError(ctx, err)
 	}
+	pickups, err := s.deps.Store.ExecutionPickup(ctx)
+	if err != nil {
+		return nil, s.httpError(ctx, err)
+	}
+	pickup := make(map[string]*storage.QueuePickup, len(pickups))
+	for _, p := range pickups {
+		pickup[p.Queue] = p
+	}
 	out := &queueStatsOutput{Body: QueueStats{Queues: make([]QueueStat, 0, len(stats))}}
 	for _, q := range stats {
 		counts := make(map[string]int64, len(storage.JobStates))
 		for _, st := range storage.JobStates {
 			counts[string(st)] = q.Counts[st]
 		}
-		out.Body.Queues = append(out.Body.Queues, QueueStat{
+		qs := QueueStat{
 			Queue:                     q.Queue,
 			Counts:                    counts,
 			OldestAvailableAgeSeconds: q.OldestAvailableAge.Seconds(),
-		})
+		}
+		if p := pickup[q.Queue]; p != nil {
+			qs.PickupRuns, qs.PickupMS = p.Runs, percentilesOut(&p.Latency)
+		}
+		out.Body.Queues = append(out.Body.Queues, qs)
 	}
 	return out, nil
 }
@@ -117,6 +164,39 @@ func (s *server) getJob(ctx context.Context, in *getJobInput) (*jobOutput, error
 	if err != nil {
 		return nil, s.httpError(ctx, explain(err, details{NotFound: fmt.Sprintf("no job has id %d", in.ID)}))
 	}
+	return &jobOutput{Body: jobOut(j)}, nil
+}
+
+func (s *server) listJobs(ctx context.Context, in *listJobsInput) (*listJobsOutput, error) {
+	for _, f := range []struct{ name, value string }{{"queue", in.Queue}, {"kind", in.Kind}} {
+		if strings.IndexByte(f.value, 0) >= 0 {
+			return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
+				Message: "must not contain NUL", Location: "query." + f.name, Value: f.value,
+			})
+		}
+	}
+	page, err := s.deps.Store.JobList(ctx, &storage.JobListParams{
+		Queue: in.Queue, State: storage.JobState(in.State), Kind: in.Kind, Limit: in.Limit, Cursor: in.Cursor,
+	})
+	if err != nil {
+		return nil, s.httpError(ctx, explain(err, badCursor(in.Cursor)))
+	}
+	out := &listJobsOutput{Body: JobList{Jobs: make([]Job, 0, len(page.Jobs)), NextCursor: page.NextCursor}}
+	for _, j := range page.Jobs {
+		out.Body.Jobs = append(out.Body.Jobs, jobOut(j))
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"queue": in.Queue, "state": in.State, "kind": in.Kind} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	out.Link = nextLink("/job", q, in.Limit, page.NextCursor)
+	return out, nil
+}
+
+// jobOut returns a stored job as the API shows it.
+func jobOut(j *storage.Job) Job {
 	out := Job{
 		ID:              j.ID,
 		Queue:           j.Queue,
@@ -139,7 +219,7 @@ func (s *server) getJob(ctx context.Context, in *getJobInput) (*jobOutput, error
 	for _, e := range j.Errors {
 		out.Errors = append(out.Errors, JobError{At: e.At, Attempt: e.Attempt, Error: cleanJobError(e.Error)})
 	}
-	return &jobOutput{Body: out}, nil
+	return out
 }
 
 // maxJobErrorRunes is the longest job error text shown, in characters.
