@@ -1,0 +1,6 @@
+import { Placeholder } from "../components/Placeholder";
+
+/** QueuePage is the queue page. */
+export function QueuePage() {
+  return <Placeholder title="Queue" />;
+}
