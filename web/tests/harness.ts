@@ -112,7 +112,7 @@ export interface PageProblems {
 }
 
 interface TestFixtures {
-  startAstro: (opts?: AstroOptions) => Promise<Astro>;
+  startAstro: (opts?: AstroOptions) => Promise<OwnAstro>;
   pageProblems: PageProblems;
 }
 

@@ -173,7 +173,7 @@ function TestOutcome({ delivery: d }: { delivery: Delivery }) {
 /** DeliveryTable lists delivery attempts. */
 function DeliveryTable({ deliveries }: { deliveries: Delivery[] }) {
   return (
-    <TableWrap label="Deliveries">
+    <TableWrap label="Delivery list">
       <table>
         <thead>
           <tr>

@@ -61,7 +61,7 @@ export function ChannelsPage() {
         {list.loading && <Loading />}
         {list.data && channels.length === 0 && <p class="empty">No channels yet. Create one below.</p>}
         {channels.length > 0 && (
-          <TableWrap label="Channels">
+          <TableWrap label="Channel list">
             <table>
               <thead>
                 <tr>

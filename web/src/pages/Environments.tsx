@@ -63,7 +63,7 @@ export function EnvironmentsPage() {
         {list.loading && <Loading />}
         {list.data && list.data.environments.length === 0 && <p class="empty">No environments yet. Create one below.</p>}
         {list.data && list.data.environments.length > 0 && (
-          <TableWrap label="Environments">
+          <TableWrap label="Environment list">
             <table>
               <thead>
                 <tr>

@@ -129,7 +129,7 @@ export function JobPage({ id }: { id: string }) {
         {(j.errors ?? []).length === 0 ? (
           <p class="empty">No attempt has failed.</p>
         ) : (
-          <TableWrap label="Failed attempts">
+          <TableWrap label="Failed attempt list">
             <table>
               <thead>
                 <tr>

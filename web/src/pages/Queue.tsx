@@ -108,7 +108,7 @@ function StatsTable({ queues }: { queues: QueueStat[] }) {
   if (queues.length === 0) return <p class="empty">The queue holds no jobs.</p>;
   const total = (s: string) => queues.reduce((n, q) => n + (q.counts[s] ?? 0), 0);
   return (
-    <TableWrap label="Jobs by queue and state">
+    <TableWrap label="Job counts">
       <table>
         <thead>
           <tr>
@@ -194,7 +194,7 @@ function JobList({ queue, state }: { queue: string; state: JobState | "" }) {
       {jobs.loading && <Loading what="Loading jobs" />}
       {jobs.data && list.length === 0 && <p class="empty">No jobs match.</p>}
       {list.length > 0 && (
-        <TableWrap label="Jobs">
+        <TableWrap label="Job list">
           <table>
             <thead>
               <tr>

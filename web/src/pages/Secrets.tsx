@@ -101,7 +101,7 @@ export function SecretsPage() {
             {list.loading && <Loading />}
             {list.data && secrets.length === 0 && <p class="empty">No secrets yet.</p>}
             {secrets.length > 0 && (
-              <TableWrap label="Secrets">
+              <TableWrap label="Secret list">
                 <table>
                   <thead>
                     <tr>
