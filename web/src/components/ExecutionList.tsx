@@ -89,7 +89,7 @@ export function ExecutionList({ planId }: { planId: string }) {
       {page.data && rows.length === 0 && <p class="empty">No executions match.</p>}
       {rows.length > 0 && (
         <div class="table-wrap">
-          <table>
+          <table class="stack-phone">
             <thead>
               <tr>
                 <th scope="col">Execution</th>
@@ -114,14 +114,14 @@ export function ExecutionList({ planId }: { planId: string }) {
                         {e.id.slice(0, 8)}
                       </a>
                     </td>
-                    <td>
+                    <td data-label="Status">
                       <StatusBadge status={e.status} />
                     </td>
-                    <td>{e.trigger}</td>
-                    <td>
+                    <td data-label="Trigger">{e.trigger}</td>
+                    <td data-label="Created">
                       <time title={formatTime(e.created_at)}>{formatAgo(e.created_at)}</time>
                     </td>
-                    <td class="num">{formatDuration(t?.duration_ms ?? durationBetween(e.started_at, e.finished_at))}</td>
+                    <td class="num" data-label="Duration">{formatDuration(t?.duration_ms ?? durationBetween(e.started_at, e.finished_at))}</td>
                     <td class="hide-phone">
                       {t ? `${t.passed} passed, ${t.failed} failed, ${t.errors} errors${t.skipped ? `, ${t.skipped} skipped` : ""}` : "—"}
                     </td>

@@ -49,7 +49,8 @@ export function PlanTrends({ planId }: { planId: string }) {
         scale: "ms",
         values: series.map((b) => b.duration_ms?.p95 ?? null),
         color: "#3a6fc4",
-        format: (v) => formatDuration(v),
+        // Small durations need a decimal, or the axis repeats "1 ms".
+        format: (v) => (v < 10 ? `${v.toFixed(1)} ms` : formatDuration(v)),
       },
     ];
     return { times, lines };

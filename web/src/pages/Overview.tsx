@@ -124,7 +124,7 @@ export function OverviewPage() {
 function PlansTable({ plans }: { plans: OverviewPlan[] }) {
   return (
     <div class="table-wrap">
-      <table>
+      <table class="stack-phone">
         <thead>
           <tr>
             <th scope="col">Plan</th>
@@ -144,13 +144,13 @@ function PlansTable({ plans }: { plans: OverviewPlan[] }) {
               <th scope="row" class="plan-name">
                 <a href={planHref(p.id)}>{p.name}</a>
               </th>
-              <td>
+              <td data-label="Latest">
                 <StatusBadge status={p.latestStatus} />
               </td>
-              <td>
+              <td data-label={`Last ${RECENT_RUNS} runs`}>
                 <RunStrip runs={p.recent} label={`Last runs of ${p.name}, oldest first`} />
               </td>
-              <td class="num">
+              <td class="num" data-label="24 h pass rate">
                 {formatPercent(p.passRate24h)}
                 <span class="muted small"> {p.runs24h > 0 ? `of ${p.runs24h}` : ""}</span>
               </td>
