@@ -311,6 +311,7 @@ func Register(api huma.API, deps Deps) {
 	s.registerChannels(api)
 	s.registerAlertRules(api)
 	s.registerStats(api)
+	s.registerOverview(api)
 	registerAlertWebhook(api.OpenAPI())
 	s.registerHealth(api)
 	finishSpec(api.OpenAPI())

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -258,11 +259,12 @@ func (e *testEnv) executionCount() int {
 	return len(page.Executions)
 }
 
-// jobs returns every job the store holds.
+// jobs returns every job the store holds, oldest first.
 func (e *testEnv) jobs() []*storage.Job {
 	e.t.Helper()
 	page, err := e.raw.JobList(context.Background(), &storage.JobListParams{Limit: storage.MaxPageLimit})
 	require.NoError(e.t, err)
+	slices.Reverse(page.Jobs) // JobList is newest first.
 	return page.Jobs
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -67,6 +68,25 @@ type jobOutput struct {
 	Body Job
 }
 
+// JobList is one page of jobs.
+type JobList struct {
+	Jobs       []Job  `json:"jobs" nullable:"false" doc:"The jobs of this page, newest first." example:"[]"`
+	NextCursor string `json:"next_cursor" doc:"Cursor of the next page, to pass as ?cursor=. Empty on the last page." example:"eyJsIjoiam9icyIsInMiOjQyfQ"`
+}
+
+type listJobsInput struct {
+	Queue  string `query:"queue" maxLength:"200" doc:"Keep the jobs of this queue." example:"default"`
+	State  string `query:"state" enum:"available,running,retryable,completed,discarded,cancelled" doc:"Keep the jobs in this state." example:"running"`
+	Kind   string `query:"kind" maxLength:"200" doc:"Keep the jobs of this kind." example:"execute_plan"`
+	Limit  int    `query:"limit" minimum:"1" maximum:"100" default:"50" doc:"Largest number of jobs to return." example:"50"`
+	Cursor string `query:"cursor" maxLength:"256" doc:"The next_cursor of the previous page. Empty for the first page." example:"eyJsIjoiam9icyIsInMiOjQyfQ"`
+}
+
+type listJobsOutput struct {
+	Link []string `header:"Link" doc:"Link to the next page, with rel=\"next\", when there is one." example:"</job?cursor=eyJsIjoiam9icyIsInMiOjQyfQ&limit=50>; rel=\"next\""`
+	Body JobList
+}
+
 // registerJobs adds the queue operations.
 func (s *server) registerJobs(api huma.API) {
 	huma.Register(api, huma.Operation{
@@ -90,6 +110,18 @@ func (s *server) registerJobs(api huma.API) {
 		Security:    secured,
 		Errors:      []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusServiceUnavailable},
 	}, s.getJob)
+
+	huma.Register(api, huma.Operation{
+		OperationID: "list-jobs",
+		Method:      http.MethodGet,
+		Path:        "/job",
+		Summary:     "List jobs",
+		Description: "Returns one page of the queue's jobs, newest first, filtered by queue, state and kind. " +
+			"Follow next_cursor, or the Link header with rel=\"next\", for the next page. A malformed cursor gives 400.",
+		Tags:     []string{tagQueue},
+		Security: secured,
+		Errors:   []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusServiceUnavailable},
+	}, s.listJobs)
 }
 
 func (s *server) getQueueStats(ctx context.Context, _ *struct{}) (*queueStatsOutput, error) {
@@ -117,6 +149,39 @@ func (s *server) getJob(ctx context.Context, in *getJobInput) (*jobOutput, error
 	if err != nil {
 		return nil, s.httpError(ctx, explain(err, details{NotFound: fmt.Sprintf("no job has id %d", in.ID)}))
 	}
+	return &jobOutput{Body: jobOut(j)}, nil
+}
+
+func (s *server) listJobs(ctx context.Context, in *listJobsInput) (*listJobsOutput, error) {
+	for _, f := range []struct{ name, value string }{{"queue", in.Queue}, {"kind", in.Kind}} {
+		if strings.IndexByte(f.value, 0) >= 0 {
+			return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
+				Message: "must not contain NUL", Location: "query." + f.name, Value: f.value,
+			})
+		}
+	}
+	page, err := s.deps.Store.JobList(ctx, &storage.JobListParams{
+		Queue: in.Queue, State: storage.JobState(in.State), Kind: in.Kind, Limit: in.Limit, Cursor: in.Cursor,
+	})
+	if err != nil {
+		return nil, s.httpError(ctx, explain(err, badCursor(in.Cursor)))
+	}
+	out := &listJobsOutput{Body: JobList{Jobs: make([]Job, 0, len(page.Jobs)), NextCursor: page.NextCursor}}
+	for _, j := range page.Jobs {
+		out.Body.Jobs = append(out.Body.Jobs, jobOut(j))
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"queue": in.Queue, "state": in.State, "kind": in.Kind} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	out.Link = nextLink("/job", q, in.Limit, page.NextCursor)
+	return out, nil
+}
+
+// jobOut returns a stored job as the API shows it.
+func jobOut(j *storage.Job) Job {
 	out := Job{
 		ID:              j.ID,
 		Queue:           j.Queue,
@@ -139,7 +204,7 @@ func (s *server) getJob(ctx context.Context, in *getJobInput) (*jobOutput, error
 	for _, e := range j.Errors {
 		out.Errors = append(out.Errors, JobError{At: e.At, Attempt: e.Attempt, Error: cleanJobError(e.Error)})
 	}
-	return &jobOutput{Body: out}, nil
+	return out
 }
 
 // maxJobErrorRunes is the longest job error text shown, in characters.

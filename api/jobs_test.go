@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
@@ -142,5 +143,92 @@ func TestGetJobShowsCleanErrors(t *testing.T) {
 		assert.True(t, strings.HasPrefix(shown, "ERROR: [1mduplicate[0m key (SQLSTATE 23505) xxx"), shown)
 		assert.True(t, strings.HasSuffix(shown, truncatedMark))
 		assert.NotContains(t, shown, "\x1b")
+	}
+}
+
+func TestListJobsNewestFirstWithFiltersAndLinkHeader(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	var ids []int64
+	for i, p := range []storage.JobEnqueueParams{
+		{Queue: "q1", Kind: "k1"}, {Queue: "q1", Kind: "k2"}, {Queue: "q2", Kind: "k1"}, {Queue: "q1", Kind: "k1"},
+	} {
+		j, err := e.raw.JobEnqueue(ctx, &p)
+		require.NoError(t, err, "job %d", i)
+		ids = append(ids, j.ID)
+	}
+	claimed, err := e.raw.JobClaim(ctx, &storage.JobClaimParams{Queue: "q2", Worker: "w", Limit: 1, Lease: time.Minute})
+	require.NoError(t, err)
+	require.Len(t, claimed, 1)
+
+	list := func(query string) (JobList, *response) {
+		t.Helper()
+		res := e.request(http.MethodGet, "/job?"+query, nil)
+		require.Equal(t, http.StatusOK, res.Status, "%s: %s", query, res.Body)
+		var page JobList
+		res.decode(t, &page)
+		return page, res
+	}
+	idsOf := func(page JobList) []int64 {
+		out := []int64{}
+		for _, j := range page.Jobs {
+			out = append(out, j.ID)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		query string
+		want  []int64
+	}{
+		{"", []int64{ids[3], ids[2], ids[1], ids[0]}},
+		{"queue=q1", []int64{ids[3], ids[1], ids[0]}},
+		{"kind=k1", []int64{ids[3], ids[2], ids[0]}},
+		{"queue=q1&kind=k1", []int64{ids[3], ids[0]}},
+		{"state=running", []int64{ids[2]}},
+		{"state=completed", []int64{}},
+		{"queue=none", []int64{}},
+	} {
+		page, _ := list(tt.query)
+		assert.Equal(t, tt.want, idsOf(page), "query %q", tt.query)
+	}
+
+	page, res := list("queue=q1&limit=2")
+	assert.Equal(t, []int64{ids[3], ids[1]}, idsOf(page))
+	assert.Equal(t, "running", func() string { p, _ := list("state=running"); return p.Jobs[0].State }())
+	require.NotEmpty(t, page.NextCursor)
+	link := linkNext(t, res.Header)
+	require.True(t, strings.HasPrefix(link, "/job?"), "Link: %s", link)
+	assert.Contains(t, link, "queue=q1")
+	next, res := list(strings.TrimPrefix(link, "/job?"))
+	assert.Equal(t, []int64{ids[0]}, idsOf(next))
+	assert.Empty(t, next.NextCursor)
+	assert.Empty(t, linkNext(t, res.Header))
+	assert.Equal(t, "q1", next.Jobs[0].Queue)
+	assert.Equal(t, "k1", next.Jobs[0].Kind)
+	assert.Equal(t, "available", next.Jobs[0].State)
+}
+
+func TestListJobsRejectsBadParameters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	planCursor := storage.EncodeCursor(storage.Cursor{List: storage.ListPlans, ID: "0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d"})
+	for _, tt := range []struct {
+		query    string
+		status   int
+		location string
+	}{
+		{"cursor=not-a-cursor", http.StatusBadRequest, "query.cursor"},
+		{"cursor=" + planCursor, http.StatusBadRequest, "query.cursor"},
+		{"state=scheduled", http.StatusUnprocessableEntity, "query.state"},
+		{"limit=0", http.StatusUnprocessableEntity, "query.limit"},
+		{"limit=101", http.StatusUnprocessableEntity, "query.limit"},
+		{"queue=a%00b", http.StatusUnprocessableEntity, "query.queue"},
+		{"kind=a%00b", http.StatusUnprocessableEntity, "query.kind"},
+	} {
+		res := e.request(http.MethodGet, "/job?"+tt.query, nil)
+		require.Equal(t, tt.status, res.Status, "%s: %s", tt.query, res.Body)
+		assert.Contains(t, res.problem(t).locations(), tt.location, tt.query)
+		assert.NotContains(t, strings.ToLower(string(res.Body)), "select", "no SQL in %s", tt.query)
 	}
 }

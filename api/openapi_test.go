@@ -123,9 +123,9 @@ func TestOperationsFollowConventions(t *testing.T) {
 		"cancel-execution", "create-alert-rule", "create-channel", "create-environment", "create-plan", "create-schedule",
 		"delete-alert-rule", "delete-channel", "delete-environment", "delete-plan", "delete-schedule", "delete-secret",
 		"execute-plan", "get-alert-rule", "get-channel", "get-environment", "get-execution", "get-execution-report",
-		"get-execution-report-junit", "get-job", "get-plan", "get-plan-stats", "get-queue-stats", "get-schedule", "get-stats", "healthz",
+		"get-execution-report-junit", "get-job", "get-overview", "get-plan", "get-plan-stats", "get-queue-stats", "get-schedule", "get-stats", "healthz",
 		"list-alert-rules", "list-channel-deliveries", "list-channels", "list-environments", "list-executions",
-		"list-plans", "list-schedules", "list-secrets", "pause-schedule", "put-secret", "readyz", "resume-schedule",
+		"list-jobs", "list-plans", "list-schedules", "list-secrets", "pause-schedule", "put-secret", "readyz", "resume-schedule",
 		"test-channel", "update-alert-rule", "update-channel", "update-environment", "update-plan", "update-schedule",
 	}, ids)
 

@@ -28,6 +28,11 @@ func onPostgres(t *testing.T) bool {
 // Every test of the package that serves the API over a store belongs
 // here; TestEveryTestRunsOnPostgres checks that none is forgotten.
 var postgresTests = map[string]func(*testing.T){
+	"TestOverview": TestOverview,
+	"TestOverviewRecentIsCappedAndPagesFollowLinkHeader":         TestOverviewRecentIsCappedAndPagesFollowLinkHeader,
+	"TestOverviewRejectsBadParameters":                           TestOverviewRejectsBadParameters,
+	"TestListJobsNewestFirstWithFiltersAndLinkHeader":            TestListJobsNewestFirstWithFiltersAndLinkHeader,
+	"TestListJobsRejectsBadParameters":                           TestListJobsRejectsBadParameters,
 	"TestPlanAndGlobalStats":                                     TestPlanAndGlobalStats,
 	"TestStatsDefaultWindowAndBucket":                            TestStatsDefaultWindowAndBucket,
 	"TestStatsRejectBadParameters":                               TestStatsRejectBadParameters,

@@ -547,25 +547,26 @@ func (q *Queries) JobIDsByUniqueKeys(ctx context.Context, db DBTX, uniqueKeys []
 
 const jobList = `-- name: JobList :many
 SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context FROM jobs
-WHERE id > $1
+WHERE id < $1
   AND ($2::text IS NULL OR queue = $2::text)
   AND ($3::text IS NULL OR state = $3::text)
   AND ($4::text IS NULL OR kind = $4::text)
-ORDER BY id
+ORDER BY id DESC
 LIMIT $5
 `
 
 type JobListParams struct {
-	AfterID int64
-	Queue   *string
-	State   *string
-	Kind    *string
-	MaxRows int32
+	BeforeID int64
+	Queue    *string
+	State    *string
+	Kind     *string
+	MaxRows  int32
 }
 
+// Newest first: by ID descending, from before_id down.
 func (q *Queries) JobList(ctx context.Context, db DBTX, arg *JobListParams) ([]*Job, error) {
 	rows, err := db.Query(ctx, jobList,
-		arg.AfterID,
+		arg.BeforeID,
 		arg.Queue,
 		arg.State,
 		arg.Kind,

@@ -548,25 +548,26 @@ func (q *Queries) JobIDsByUniqueKeys(ctx context.Context, db DBTX, uniqueKeys []
 
 const jobList = `-- name: JobList :many
 SELECT id, queue, kind, payload, priority, run_at, state, attempt, max_attempts, last_error, errors, lease_owner, lease_token, lease_expires_at, cancel_requested, unique_key, created_at, finished_at, trace_context FROM jobs
-WHERE id > ?1
+WHERE id < ?1
   AND (CAST(?2 AS TEXT) IS NULL OR queue = CAST(?2 AS TEXT))
   AND (CAST(?3 AS TEXT) IS NULL OR state = CAST(?3 AS TEXT))
   AND (CAST(?4 AS TEXT) IS NULL OR kind = CAST(?4 AS TEXT))
-ORDER BY id
+ORDER BY id DESC
 LIMIT ?5
 `
 
 type JobListParams struct {
-	AfterID int64
-	Queue   sql.NullString
-	State   sql.NullString
-	Kind    sql.NullString
-	MaxRows int64
+	BeforeID int64
+	Queue    sql.NullString
+	State    sql.NullString
+	Kind     sql.NullString
+	MaxRows  int64
 }
 
+// Newest first: by ID descending, from before_id down.
 func (q *Queries) JobList(ctx context.Context, db DBTX, arg *JobListParams) ([]*Job, error) {
 	rows, err := db.QueryContext(ctx, jobList,
-		arg.AfterID,
+		arg.BeforeID,
 		arg.Queue,
 		arg.State,
 		arg.Kind,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -156,7 +157,7 @@ func (f *fixture) deliveries(t *testing.T) []*delivery {
 	page, err := f.st.JobList(t.Context(), &storage.JobListParams{Queue: alert.Queue, Kind: alert.DeliverKind, Limit: storage.MaxPageLimit})
 	require.NoError(t, err)
 	var out []*delivery
-	for _, j := range page.Jobs {
+	for _, j := range slices.Backward(page.Jobs) { // JobList is newest first.
 		d := &delivery{job: j}
 		require.NoError(t, json.Unmarshal(j.Payload, d))
 		require.NoError(t, json.Unmarshal(d.RawEvent, &d.event))
@@ -165,11 +166,12 @@ func (f *fixture) deliveries(t *testing.T) []*delivery {
 	return out
 }
 
-// flushJobs returns every flush_alerts job.
+// flushJobs returns every flush_alerts job, oldest first.
 func (f *fixture) flushJobs(t *testing.T) []*storage.Job {
 	t.Helper()
 	page, err := f.st.JobList(t.Context(), &storage.JobListParams{Queue: alert.Queue, Kind: alert.FlushKind, Limit: storage.MaxPageLimit})
 	require.NoError(t, err)
+	slices.Reverse(page.Jobs) // JobList is newest first.
 	return page.Jobs
 }
 

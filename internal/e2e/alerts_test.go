@@ -311,6 +311,7 @@ func (r *alertRig) alertJobs(kind string) []*storage.Job {
 		require.NoError(r.t, err)
 		jobs = append(jobs, page.Jobs...)
 		if cursor = page.NextCursor; cursor == "" {
+			slices.Reverse(jobs) // JobList is newest first.
 			return jobs
 		}
 	}

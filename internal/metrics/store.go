@@ -709,3 +709,9 @@ func (s *store) GlobalStats(ctx context.Context, p *storage.GlobalStatsParams) (
 	defer s.observe("GlobalStats", time.Now(), &err)
 	return s.next.GlobalStats(ctx, p)
 }
+
+// Overview calls the wrapped store's Overview and records it.
+func (s *store) Overview(ctx context.Context, p *storage.OverviewParams) (_ *storage.Overview, err error) {
+	defer s.observe("Overview", time.Now(), &err)
+	return s.next.Overview(ctx, p)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -155,7 +156,8 @@ type JobLease struct {
 	CancelRequested bool
 }
 
-// JobListParams filter and page a job listing, ordered by ID.
+// JobListParams filter and page a job listing, newest first (by ID,
+// descending).
 type JobListParams struct {
 	Queue string
 	State JobState
@@ -306,16 +308,20 @@ func UnmarshalJobErrors(b []byte) []JobError {
 	return errs
 }
 
-// Decode checks p and returns the ID to list after and the page size.
-// Returns ErrInvalidInput for a malformed cursor or an unknown state.
-func (p *JobListParams) Decode() (afterID int64, limit int, err error) {
-	if afterID, err = DecodeSeqCursor(p.Cursor, ListJobs); err != nil {
+// Decode checks p and returns the ID to list below (newest first; the
+// first page starts below math.MaxInt64) and the page size. Returns
+// ErrInvalidInput for a malformed cursor or an unknown state.
+func (p *JobListParams) Decode() (beforeID int64, limit int, err error) {
+	if beforeID, err = DecodeSeqCursor(p.Cursor, ListJobs); err != nil {
 		return 0, 0, err
+	}
+	if p.Cursor == "" {
+		beforeID = math.MaxInt64
 	}
 	if p.State != "" && !p.State.Valid() {
 		return 0, 0, fmt.Errorf("%w: unknown state %q", ErrInvalidInput, p.State)
 	}
-	return afterID, PageLimit(p.Limit), nil
+	return beforeID, PageLimit(p.Limit), nil
 }
 
 // AddJobCount adds the count of one queue and state to stats, which are

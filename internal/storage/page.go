@@ -43,6 +43,8 @@ const (
 	ListAlertRules   = "alert-rules"
 	// ListAlertDeliveries is newest first, keyed by the attempt's ID.
 	ListAlertDeliveries = "alert-deliveries"
+	// ListOverview is the overview's plans, keyed by plan ID.
+	ListOverview = "overview"
 )
 
 // Cursor is the decoded position of a keyset page: the listing and the sort

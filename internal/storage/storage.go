@@ -53,6 +53,7 @@ type Store interface {
 	ScheduleStore
 	AlertStore
 	StatsStore
+	OverviewStore
 
 	// InTx runs fn with a Store bound to one transaction. It commits when fn
 	// returns nil, rolls back when fn returns an error or panics, and

@@ -296,6 +296,75 @@ func (e ExecutionResultStatus) Valid() bool {
 	}
 }
 
+// Defines values for ExecutionSummaryStatus.
+const (
+	ExecutionSummaryStatusCancelled ExecutionSummaryStatus = "cancelled"
+	ExecutionSummaryStatusError     ExecutionSummaryStatus = "error"
+	ExecutionSummaryStatusFailed    ExecutionSummaryStatus = "failed"
+	ExecutionSummaryStatusPassed    ExecutionSummaryStatus = "passed"
+	ExecutionSummaryStatusQueued    ExecutionSummaryStatus = "queued"
+	ExecutionSummaryStatusRunning   ExecutionSummaryStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the ExecutionSummaryStatus enum.
+func (e ExecutionSummaryStatus) Valid() bool {
+	switch e {
+	case ExecutionSummaryStatusCancelled:
+		return true
+	case ExecutionSummaryStatusError:
+		return true
+	case ExecutionSummaryStatusFailed:
+		return true
+	case ExecutionSummaryStatusPassed:
+		return true
+	case ExecutionSummaryStatusQueued:
+		return true
+	case ExecutionSummaryStatusRunning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExecutionSummaryTrigger.
+const (
+	ExecutionSummaryTriggerApi      ExecutionSummaryTrigger = "api"
+	ExecutionSummaryTriggerCli      ExecutionSummaryTrigger = "cli"
+	ExecutionSummaryTriggerSchedule ExecutionSummaryTrigger = "schedule"
+)
+
+// Valid indicates whether the value is a known member of the ExecutionSummaryTrigger enum.
+func (e ExecutionSummaryTrigger) Valid() bool {
+	switch e {
+	case ExecutionSummaryTriggerApi:
+		return true
+	case ExecutionSummaryTriggerCli:
+		return true
+	case ExecutionSummaryTriggerSchedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FailingPlanStatus.
+const (
+	FailingPlanStatusError  FailingPlanStatus = "error"
+	FailingPlanStatusFailed FailingPlanStatus = "failed"
+)
+
+// Valid indicates whether the value is a known member of the FailingPlanStatus enum.
+func (e FailingPlanStatus) Valid() bool {
+	switch e {
+	case FailingPlanStatusError:
+		return true
+	case FailingPlanStatusFailed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthStatus.
 const (
 	HealthStatusOk HealthStatus = "ok"
@@ -335,6 +404,36 @@ func (e JobState) Valid() bool {
 	case JobStateRetryable:
 		return true
 	case JobStateRunning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PlanOverviewLatestStatus.
+const (
+	PlanOverviewLatestStatusCancelled PlanOverviewLatestStatus = "cancelled"
+	PlanOverviewLatestStatusError     PlanOverviewLatestStatus = "error"
+	PlanOverviewLatestStatusFailed    PlanOverviewLatestStatus = "failed"
+	PlanOverviewLatestStatusPassed    PlanOverviewLatestStatus = "passed"
+	PlanOverviewLatestStatusQueued    PlanOverviewLatestStatus = "queued"
+	PlanOverviewLatestStatusRunning   PlanOverviewLatestStatus = "running"
+)
+
+// Valid indicates whether the value is a known member of the PlanOverviewLatestStatus enum.
+func (e PlanOverviewLatestStatus) Valid() bool {
+	switch e {
+	case PlanOverviewLatestStatusCancelled:
+		return true
+	case PlanOverviewLatestStatusError:
+		return true
+	case PlanOverviewLatestStatusFailed:
+		return true
+	case PlanOverviewLatestStatusPassed:
+		return true
+	case PlanOverviewLatestStatusQueued:
+		return true
+	case PlanOverviewLatestStatusRunning:
 		return true
 	default:
 		return false
@@ -539,6 +638,36 @@ func (e ListExecutionsParamsTrigger) Valid() bool {
 	case ListExecutionsParamsTriggerCli:
 		return true
 	case ListExecutionsParamsTriggerSchedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListJobsParamsState.
+const (
+	ListJobsParamsStateAvailable ListJobsParamsState = "available"
+	ListJobsParamsStateCancelled ListJobsParamsState = "cancelled"
+	ListJobsParamsStateCompleted ListJobsParamsState = "completed"
+	ListJobsParamsStateDiscarded ListJobsParamsState = "discarded"
+	ListJobsParamsStateRetryable ListJobsParamsState = "retryable"
+	ListJobsParamsStateRunning   ListJobsParamsState = "running"
+)
+
+// Valid indicates whether the value is a known member of the ListJobsParamsState enum.
+func (e ListJobsParamsState) Valid() bool {
+	switch e {
+	case ListJobsParamsStateAvailable:
+		return true
+	case ListJobsParamsStateCancelled:
+		return true
+	case ListJobsParamsStateCompleted:
+		return true
+	case ListJobsParamsStateDiscarded:
+		return true
+	case ListJobsParamsStateRetryable:
+		return true
+	case ListJobsParamsStateRunning:
 		return true
 	default:
 		return false
@@ -1569,6 +1698,82 @@ type ExecutionResult struct {
 // Examples: passed
 type ExecutionResultStatus string
 
+// ExecutionSummary defines model for ExecutionSummary.
+type ExecutionSummary struct {
+	// CreatedAt When the execution was created.
+	//
+	// Examples: 2026-01-02T11:00:00Z
+	CreatedAt time.Time `json:"created_at"`
+
+	// DurationMs The run's duration (its result's totals.duration_ms), in milliseconds, or null when it has none.
+	//
+	// Examples: 1834
+	DurationMs *int64 `json:"duration_ms"`
+
+	// FinishedAt When it reached a final status, or null.
+	//
+	// Examples: 2026-01-02T11:00:02Z
+	FinishedAt *time.Time `json:"finished_at"`
+
+	// Id Identity of the execution.
+	//
+	// Examples: 0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f
+	Id openapi_types.UUID `json:"id"`
+
+	// Status Lifecycle status.
+	//
+	// Examples: passed
+	Status ExecutionSummaryStatus `json:"status"`
+
+	// Trigger What created the execution.
+	//
+	// Examples: schedule
+	Trigger ExecutionSummaryTrigger `json:"trigger"`
+}
+
+// ExecutionSummaryStatus Lifecycle status.
+//
+// Examples: passed
+type ExecutionSummaryStatus string
+
+// ExecutionSummaryTrigger What created the execution.
+//
+// Examples: schedule
+type ExecutionSummaryTrigger string
+
+// FailingPlan defines model for FailingPlan.
+type FailingPlan struct {
+	// ExecutionId That execution.
+	//
+	// Examples: 0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f
+	ExecutionId openapi_types.UUID `json:"execution_id"`
+
+	// FailingSince When the plan started failing: the earliest finish of its failed and error executions since its latest passed one (of all of them if it never passed).
+	//
+	// Examples: 2026-01-02T09:00:02Z
+	FailingSince time.Time `json:"failing_since"`
+
+	// Name Name of the plan.
+	//
+	// Examples: Checkout flow
+	Name string `json:"name"`
+
+	// PlanId Identity of the plan.
+	//
+	// Examples: 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+	PlanId openapi_types.UUID `json:"plan_id"`
+
+	// Status Status of the plan's latest finished passed, failed or error execution.
+	//
+	// Examples: failed
+	Status FailingPlanStatus `json:"status"`
+}
+
+// FailingPlanStatus Status of the plan's latest finished passed, failed or error execution.
+//
+// Examples: failed
+type FailingPlanStatus string
+
 // GlobalStats defines model for GlobalStats.
 type GlobalStats struct {
 	// Schema A URL to the JSON Schema for this object.
@@ -1734,6 +1939,90 @@ type JobError struct {
 	//
 	// Examples: storage unavailable
 	Error string `json:"error"`
+}
+
+// JobList defines model for JobList.
+type JobList struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/JobList.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// Jobs The jobs of this page, newest first.
+	//
+	// Examples: []
+	Jobs []Job `json:"jobs"`
+
+	// NextCursor Cursor of the next page, to pass as ?cursor=. Empty on the last page.
+	//
+	// Examples: eyJsIjoiam9icyIsInMiOjQyfQ
+	NextCursor string `json:"next_cursor"`
+}
+
+// Overview defines model for Overview.
+type Overview struct {
+	// Schema A URL to the JSON Schema for this object.
+	//
+	// Examples: https://example.com/schemas/Overview.json
+	Schema *string `json:"$schema,omitempty"`
+
+	// Failing Every plan (not only this page's) whose latest finished passed, failed or error execution failed or errored, longest failing first, at most 100. Cancelled runs are left out. Filled on the first page only; empty on later pages.
+	//
+	// Examples: []
+	Failing []FailingPlan `json:"failing"`
+
+	// NextCursor Cursor of the next page, to pass as ?cursor=. Empty on the last page.
+	//
+	// Examples: eyJsIjoib3ZlcnZpZXciLCJpIjoiMDE5MGMxYzItN2ExYi03Y2MwLThmMDAtM2Q1ZTJiMWE5YzRkIn0
+	NextCursor string `json:"next_cursor"`
+
+	// Plans The plans of this page, by plan ID (oldest first).
+	//
+	// Examples: []
+	Plans []PlanOverview `json:"plans"`
+
+	// Since Start of the window of the plans' run totals (24 hours before the answer), included.
+	//
+	// Examples: 2026-01-01T12:00:00Z
+	Since time.Time `json:"since"`
+
+	// Until End of that window: when the answer was made; excluded.
+	//
+	// Examples: 2026-01-02T12:00:00Z
+	Until time.Time `json:"until"`
+}
+
+// OverviewTotals defines model for OverviewTotals.
+type OverviewTotals struct {
+	// Cancelled Executions that were cancelled.
+	//
+	// Examples: 0
+	Cancelled int64 `json:"cancelled"`
+
+	// Error Executions that ended in error.
+	//
+	// Examples: 0
+	Error int64 `json:"error"`
+
+	// Failed Executions that failed: a step failed an assertion.
+	//
+	// Examples: 1
+	Failed int64 `json:"failed"`
+
+	// PassRate passed / (passed + failed + error), from 0 to 1; cancelled runs are left out. null when there is no such run.
+	//
+	// Examples: 0.9583
+	PassRate *float64 `json:"pass_rate"`
+
+	// Passed Executions that passed.
+	//
+	// Examples: 23
+	Passed int64 `json:"passed"`
+
+	// Runs Executions that finished: passed + failed + error + cancelled.
+	//
+	// Examples: 24
+	Runs int64 `json:"runs"`
 }
 
 // Plan defines model for Plan.
@@ -1987,6 +2276,39 @@ type PlanList struct {
 	// Examples: []
 	Plans []Plan `json:"plans"`
 }
+
+// PlanOverview defines model for PlanOverview.
+type PlanOverview struct {
+	// LatestStatus Status of the plan's newest execution, or null if it has none.
+	//
+	// Examples: passed
+	LatestStatus *PlanOverviewLatestStatus `json:"latest_status"`
+
+	// Name Name of the plan.
+	//
+	// Examples: Checkout flow
+	Name string `json:"name"`
+
+	// PlanId Identity of the plan.
+	//
+	// Examples: 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+	PlanId openapi_types.UUID `json:"plan_id"`
+
+	// Recent The plan's newest executions, at most 20, newest first.
+	//
+	// Examples: []
+	Recent []ExecutionSummary `json:"recent"`
+
+	// Totals The plan's runs that finished in the window (the last 24 hours).
+	//
+	// Examples: {"cancelled":0,"error":0,"failed":1,"pass_rate":0.9583,"passed":23,"runs":24}
+	Totals OverviewTotals `json:"totals"`
+}
+
+// PlanOverviewLatestStatus Status of the plan's newest execution, or null if it has none.
+//
+// Examples: passed
+type PlanOverviewLatestStatus string
 
 // PlanRequest defines model for PlanRequest.
 type PlanRequest struct {
@@ -2706,6 +3028,36 @@ type ListExecutionsParamsStatus string
 // ListExecutionsParamsTrigger defines parameters for ListExecutions.
 type ListExecutionsParamsTrigger string
 
+// ListJobsParams defines parameters for ListJobs.
+type ListJobsParams struct {
+	// Queue Keep the jobs of this queue.
+	Queue *string `form:"queue,omitempty" json:"queue,omitempty"`
+
+	// State Keep the jobs in this state.
+	State *ListJobsParamsState `form:"state,omitempty" json:"state,omitempty"`
+
+	// Kind Keep the jobs of this kind.
+	Kind *string `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// Limit Largest number of jobs to return.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The next_cursor of the previous page. Empty for the first page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListJobsParamsState defines parameters for ListJobs.
+type ListJobsParamsState string
+
+// GetOverviewParams defines parameters for GetOverview.
+type GetOverviewParams struct {
+	// Limit Largest number of plans to return.
+	Limit *int64 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The next_cursor of the previous page. Empty for the first page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // ListPlansParams defines parameters for ListPlans.
 type ListPlansParams struct {
 	// Name Keep plans whose name starts with this text (case-sensitive).
@@ -3139,12 +3491,26 @@ type ClientInterface interface {
 	// Corresponds with GET /healthz (the `Healthz` operationId).
 	Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListJobs List jobs
+	//
+	// Returns one page of the queue's jobs, newest first, filtered by queue, state and kind. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	//
+	// Corresponds with GET /job (the `ListJobs` operationId).
+	ListJobs(ctx context.Context, params *ListJobsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetJob Get a job
 	//
 	// Returns one job of the queue, with its history of failed attempts.
 	//
 	// Corresponds with GET /job/{id} (the `GetJob` operationId).
 	GetJob(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOverview Get the overview
+	//
+	// Returns one page of plans, each with its newest 20 executions and its run totals over the last 24 hours, and, on the first page, the plans that are failing. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	//
+	// Corresponds with GET /overview (the `GetOverview` operationId).
+	GetOverview(ctx context.Context, params *GetOverviewParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListPlans List plans
 	//
@@ -3870,6 +4236,23 @@ func (c *APIClient) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) 
 	return c.Client.Do(req)
 }
 
+// ListJobs List jobs
+//
+// Returns one page of the queue's jobs, newest first, filtered by queue, state and kind. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+//
+// Corresponds with GET /job (the `ListJobs` operationId).
+func (c *APIClient) ListJobs(ctx context.Context, params *ListJobsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListJobsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetJob Get a job
 //
 // Returns one job of the queue, with its history of failed attempts.
@@ -3877,6 +4260,23 @@ func (c *APIClient) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) 
 // Corresponds with GET /job/{id} (the `GetJob` operationId).
 func (c *APIClient) GetJob(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetJobRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOverview Get the overview
+//
+// Returns one page of plans, each with its newest 20 executions and its run totals over the last 24 hours, and, on the first page, the plans that are failing. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+//
+// Corresponds with GET /overview (the `GetOverview` operationId).
+func (c *APIClient) GetOverview(ctx context.Context, params *GetOverviewParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOverviewRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5523,6 +5923,108 @@ func NewHealthzRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListJobsRequest constructs an http.Request for the ListJobs method
+func NewListJobsRequest(server string, params *ListJobsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/job")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Queue != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "queue", *params.Queue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "kind", *params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetJobRequest constructs an http.Request for the GetJob method
 func NewGetJobRequest(server string, id int64) (*http.Request, error) {
 	var err error
@@ -5547,6 +6049,72 @@ func NewGetJobRequest(server string, id int64) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetOverviewRequest constructs an http.Request for the GetOverview method
+func NewGetOverviewRequest(server string, params *GetOverviewParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/overview")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", false, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -6855,6 +7423,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /healthz (the `Healthz` operationId).
 	HealthzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*HealthzResponse, error)
 
+	// ListJobsWithResponse List jobs
+	//
+	// Returns one page of the queue's jobs, newest first, filtered by queue, state and kind. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /job (the `ListJobs` operationId).
+	ListJobsWithResponse(ctx context.Context, params *ListJobsParams, reqEditors ...RequestEditorFn) (*ListJobsResponse, error)
+
 	// GetJobWithResponse Get a job
 	//
 	// Returns one job of the queue, with its history of failed attempts.
@@ -6863,6 +7440,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /job/{id} (the `GetJob` operationId).
 	GetJobWithResponse(ctx context.Context, id int64, reqEditors ...RequestEditorFn) (*GetJobResponse, error)
+
+	// GetOverviewWithResponse Get the overview
+	//
+	// Returns one page of plans, each with its newest 20 executions and its run totals over the last 24 hours, and, on the first page, the plans that are failing. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /overview (the `GetOverview` operationId).
+	GetOverviewWithResponse(ctx context.Context, params *GetOverviewParams, reqEditors ...RequestEditorFn) (*GetOverviewResponse, error)
 
 	// ListPlansWithResponse List plans
 	//
@@ -9074,6 +9660,89 @@ func (r HealthzResponse) ContentType() string {
 	return ""
 }
 
+// ListJobsResponse200Headers the declared response headers of an HTTP 200 response for ListJobs
+type ListJobsResponse200Headers struct {
+	Link *string
+}
+
+type ListJobsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JobList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ListJobsResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListJobsResponse) GetJSON200() *JobList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListJobsResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListJobsResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ListJobsResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListJobsResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListJobsResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListJobsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListJobsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListJobsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListJobsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetJobResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9144,6 +9813,89 @@ func (r GetJobResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetJobResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetOverviewResponse200Headers the declared response headers of an HTTP 200 response for GetOverview
+type GetOverviewResponse200Headers struct {
+	Link *string
+}
+
+type GetOverviewResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Overview
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *ErrorModel
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *ErrorModel
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *ErrorModel
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *ErrorModel
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ErrorModel
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetOverviewResponse200Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOverviewResponse) GetJSON200() *Overview {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetOverviewResponse) GetApplicationproblemJSON400() *ErrorModel {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetOverviewResponse) GetApplicationproblemJSON401() *ErrorModel {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r GetOverviewResponse) GetApplicationproblemJSON422() *ErrorModel {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetOverviewResponse) GetApplicationproblemJSON500() *ErrorModel {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetOverviewResponse) GetApplicationproblemJSON503() *ErrorModel {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOverviewResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOverviewResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOverviewResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOverviewResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11247,6 +11999,21 @@ func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditor
 	return ParseHealthzResponse(rsp)
 }
 
+// ListJobsWithResponse List jobs
+//
+// Returns one page of the queue's jobs, newest first, filtered by queue, state and kind. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /job (the `ListJobs` operationId).
+func (c *ClientWithResponses) ListJobsWithResponse(ctx context.Context, params *ListJobsParams, reqEditors ...RequestEditorFn) (*ListJobsResponse, error) {
+	rsp, err := c.ListJobs(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListJobsResponse(rsp)
+}
+
 // GetJobWithResponse Get a job
 //
 // Returns one job of the queue, with its history of failed attempts.
@@ -11260,6 +12027,21 @@ func (c *ClientWithResponses) GetJobWithResponse(ctx context.Context, id int64, 
 		return nil, err
 	}
 	return ParseGetJobResponse(rsp)
+}
+
+// GetOverviewWithResponse Get the overview
+//
+// Returns one page of plans, each with its newest 20 executions and its run totals over the last 24 hours, and, on the first page, the plans that are failing. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /overview (the `GetOverview` operationId).
+func (c *ClientWithResponses) GetOverviewWithResponse(ctx context.Context, params *GetOverviewParams, reqEditors ...RequestEditorFn) (*GetOverviewResponse, error) {
+	rsp, err := c.GetOverview(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOverviewResponse(rsp)
 }
 
 // ListPlansWithResponse List plans
@@ -13399,6 +14181,80 @@ func ParseHealthzResponse(rsp *http.Response) (*HealthzResponse, error) {
 	return response, nil
 }
 
+// ParseListJobsResponse parses an HTTP response from a ListJobsWithResponse call
+func ParseListJobsResponse(rsp *http.Response) (*ListJobsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListJobsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JobList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ListJobsResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
+		response.Headers200 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetJobResponse parses an HTTP response from a GetJobWithResponse call
 func ParseGetJobResponse(rsp *http.Response) (*GetJobResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -13455,6 +14311,80 @@ func ParseGetJobResponse(rsp *http.Response) (*GetJobResponse, error) {
 		}
 		response.ApplicationproblemJSON503 = &dest
 
+	}
+
+	return response, nil
+}
+
+// ParseGetOverviewResponse parses an HTTP response from a GetOverviewWithResponse call
+func ParseGetOverviewResponse(rsp *http.Response) (*GetOverviewResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOverviewResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Overview
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorModel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetOverviewResponse200Headers
+		if values := rsp.Header.Values("Link"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Link", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Link = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil

@@ -276,16 +276,16 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*storage.Job, error) {
 
 // JobList returns one page of jobs. See storage.JobStore.
 func (s *Store) JobList(ctx context.Context, p *storage.JobListParams) (*storage.JobPage, error) {
-	after, limit, err := p.Decode()
+	before, limit, err := p.Decode()
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
 	rows, err := s.q.JobList(ctx, s.db, &postgres.JobListParams{
-		AfterID: after,
-		Queue:   optional(p.Queue),
-		State:   optional(string(p.State)),
-		Kind:    optional(p.Kind),
-		MaxRows: int32(limit + 1),
+		BeforeID: before,
+		Queue:    optional(p.Queue),
+		State:    optional(string(p.State)),
+		Kind:     optional(p.Kind),
+		MaxRows:  int32(limit + 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", interpretError(err))

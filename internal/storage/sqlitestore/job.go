@@ -364,7 +364,7 @@ func (s *Store) JobGet(ctx context.Context, id int64) (*storage.Job, error) {
 
 // JobList returns one page of jobs. See storage.JobStore.
 func (s *Store) JobList(ctx context.Context, p *storage.JobListParams) (*storage.JobPage, error) {
-	after, limit, err := p.Decode()
+	before, limit, err := p.Decode()
 	if err == nil {
 		err = errors.Join(checkNoNUL("queue", p.Queue), checkNoNUL("kind", p.Kind))
 	}
@@ -372,11 +372,11 @@ func (s *Store) JobList(ctx context.Context, p *storage.JobListParams) (*storage
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
 	rows, err := s.q.JobList(ctx, s.read, &sqlite.JobListParams{
-		AfterID: after,
-		Queue:   nullString(p.Queue),
-		State:   nullString(string(p.State)),
-		Kind:    nullString(p.Kind),
-		MaxRows: int64(limit + 1),
+		BeforeID: before,
+		Queue:    nullString(p.Queue),
+		State:    nullString(string(p.State)),
+		Kind:     nullString(p.Kind),
+		MaxRows:  int64(limit + 1),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", interpretError(err))

@@ -64,7 +64,7 @@ func jobCases() []testCase {
 		{"CompleteRacingRescueHasExactlyOneEffect", testJobCompleteRacesRescue},
 		{"RescueNeverTouchesAFreshReclaim", testJobRescueReclaim},
 		{"ListFiltersByQueueStateAndKind", testJobListFilters},
-		{"ListWalksPagesInIDOrder", testJobListWalk},
+		{"ListWalksPagesNewestFirst", testJobListWalk},
 		{"ListRejectsMalformedCursorsAndStates", testJobListMalformed},
 		{"ListDefaultsAndCapsTheLimit", testJobListLimits},
 		{"StatsCountByQueueAndState", testJobStats},
@@ -1122,17 +1122,17 @@ func testJobListFilters(t *testing.T, s storage.Store) {
 		p    storage.JobListParams
 		want []int64
 	}{
-		{"All", storage.JobListParams{}, []int64{j1, j2, j3, j4, j5}},
-		{"ByQueue", storage.JobListParams{Queue: "q1"}, []int64{j1, j2, j5}},
+		{"All", storage.JobListParams{}, []int64{j5, j4, j3, j2, j1}},
+		{"ByQueue", storage.JobListParams{Queue: "q1"}, []int64{j5, j2, j1}},
 		{"ByState", storage.JobListParams{State: storage.JobRunning}, []int64{j3}},
-		{"ByKind", storage.JobListParams{Kind: "k1"}, []int64{j1, j3, j5}},
-		{"ByQueueAndKind", storage.JobListParams{Queue: "q1", Kind: "k1"}, []int64{j1, j5}},
+		{"ByKind", storage.JobListParams{Kind: "k1"}, []int64{j5, j3, j1}},
+		{"ByQueueAndKind", storage.JobListParams{Queue: "q1", Kind: "k1"}, []int64{j5, j1}},
 		{"ByQueueAndState", storage.JobListParams{Queue: "q2", State: storage.JobAvailable}, []int64{j4}},
 		{"ByAllThree", storage.JobListParams{Queue: "q2", State: storage.JobRunning, Kind: "k1"}, []int64{j3}},
 		{"NoneInState", storage.JobListParams{State: storage.JobCompleted}, []int64{}},
 		{"UnknownKind", storage.JobListParams{Kind: "nope"}, []int64{}},
 		{"UnknownQueue", storage.JobListParams{Queue: "nope"}, []int64{}},
-		{"ByQueuePaged", storage.JobListParams{Queue: "q1", Limit: 2}, []int64{j1, j2, j5}},
+		{"ByQueuePaged", storage.JobListParams{Queue: "q1", Limit: 2}, []int64{j5, j2, j1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1143,9 +1143,9 @@ func testJobListFilters(t *testing.T, s storage.Store) {
 
 func testJobListWalk(t *testing.T, s storage.Store) {
 	ctx := testContext(t)
-	var want []int64
+	var want []int64 // Newest first.
 	for i := range 5 {
-		want = append(want, enqueue(t, ctx, s, storage.JobEnqueueParams{Kind: fmt.Sprintf("k%d", i)}).ID)
+		want = append([]int64{enqueue(t, ctx, s, storage.JobEnqueueParams{Kind: fmt.Sprintf("k%d", i)}).ID}, want...)
 	}
 	var sizes []int
 	jobs := walkPages(t, 2, func(cursor string) ([]*storage.Job, string) {
@@ -1291,7 +1291,7 @@ func testJobPrune(t *testing.T, s storage.Store) {
 		require.ErrorIs(t, err, storage.ErrNotFound, "job %d was not pruned", id)
 	}
 	remaining := jobIDs(listJobs(t, ctx, s, storage.JobListParams{}))
-	assert.Equal(t, []int64{retryable.ID, available.ID, running.ID}, remaining)
+	assert.Equal(t, []int64{running.ID, available.ID, retryable.ID}, remaining, "newest first")
 }
 
 // testJobGetByUniqueKey covers JobGetByUniqueKey: ErrNotFound for an unused

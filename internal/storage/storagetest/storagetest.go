@@ -86,6 +86,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Schedule", scheduleCases()},
 		{"Alert", alertCases()},
 		{"Stats", statsCases()},
+		{"Overview", overviewCases()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -181,7 +182,7 @@ func malformedCursors(list string) map[string]string {
 	}
 	for _, other := range []string{
 		storage.ListPlans, storage.ListExecutions, storage.ListJobs, storage.ListEnvironments, storage.ListSchedules,
-		storage.ListChannels, storage.ListAlertRules, storage.ListAlertDeliveries,
+		storage.ListChannels, storage.ListAlertRules, storage.ListAlertDeliveries, storage.ListOverview,
 	} {
 		if other != list {
 			m["CursorOf_"+other] = cursorOf(other)

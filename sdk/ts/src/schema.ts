@@ -320,6 +320,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/job": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List jobs
+         * @description Returns one page of the queue's jobs, newest first, filtered by queue, state and kind. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+         */
+        get: operations["list-jobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/job/{id}": {
         parameters: {
             query?: never;
@@ -332,6 +352,26 @@ export interface paths {
          * @description Returns one job of the queue, with its history of failed attempts.
          */
         get: operations["get-job"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the overview
+         * @description Returns one page of plans, each with its newest 20 executions and its run totals over the last 24 hours, and, on the first page, the plans that are failing. Follow next_cursor, or the Link header with rel="next", for the next page. A malformed cursor gives 400.
+         */
+        get: operations["get-overview"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1749,6 +1789,75 @@ export interface components {
              */
             truncated?: boolean;
         };
+        ExecutionSummary: {
+            /**
+             * Format: date-time
+             * @description When the execution was created.
+             * @example 2026-01-02T11:00:00Z
+             */
+            created_at: string;
+            /**
+             * Format: int64
+             * @description The run's duration (its result's totals.duration_ms), in milliseconds, or null when it has none.
+             * @example 1834
+             */
+            duration_ms: number | null;
+            /**
+             * Format: date-time
+             * @description When it reached a final status, or null.
+             * @example 2026-01-02T11:00:02Z
+             */
+            finished_at: string | null;
+            /**
+             * Format: uuid
+             * @description Identity of the execution.
+             * @example 0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f
+             */
+            id: string;
+            /**
+             * @description Lifecycle status.
+             * @example passed
+             * @enum {string}
+             */
+            status: "queued" | "running" | "passed" | "failed" | "error" | "cancelled";
+            /**
+             * @description What created the execution.
+             * @example schedule
+             * @enum {string}
+             */
+            trigger: "api" | "schedule" | "cli";
+        };
+        FailingPlan: {
+            /**
+             * Format: uuid
+             * @description That execution.
+             * @example 0190c1d0-1b2c-7d3e-9f40-5a6b7c8d9e0f
+             */
+            execution_id: string;
+            /**
+             * Format: date-time
+             * @description When the plan started failing: the earliest finish of its failed and error executions since its latest passed one (of all of them if it never passed).
+             * @example 2026-01-02T09:00:02Z
+             */
+            failing_since: string;
+            /**
+             * @description Name of the plan.
+             * @example Checkout flow
+             */
+            name: string;
+            /**
+             * Format: uuid
+             * @description Identity of the plan.
+             * @example 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+             */
+            plan_id: string;
+            /**
+             * @description Status of the plan's latest finished passed, failed or error execution.
+             * @example failed
+             * @enum {string}
+             */
+            status: "failed" | "error";
+        };
         GlobalStats: {
             /**
              * Format: uri
@@ -1934,6 +2043,97 @@ export interface components {
              * @example storage unavailable
              */
             error: string;
+        };
+        JobList: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/JobList.json
+             */
+            readonly $schema?: string;
+            /**
+             * @description The jobs of this page, newest first.
+             * @example []
+             */
+            jobs: components["schemas"]["Job"][];
+            /**
+             * @description Cursor of the next page, to pass as ?cursor=. Empty on the last page.
+             * @example eyJsIjoiam9icyIsInMiOjQyfQ
+             */
+            next_cursor: string;
+        };
+        Overview: {
+            /**
+             * Format: uri
+             * @description A URL to the JSON Schema for this object.
+             * @example https://example.com/schemas/Overview.json
+             */
+            readonly $schema?: string;
+            /**
+             * @description Every plan (not only this page's) whose latest finished passed, failed or error execution failed or errored, longest failing first, at most 100. Cancelled runs are left out. Filled on the first page only; empty on later pages.
+             * @example []
+             */
+            failing: components["schemas"]["FailingPlan"][];
+            /**
+             * @description Cursor of the next page, to pass as ?cursor=. Empty on the last page.
+             * @example eyJsIjoib3ZlcnZpZXciLCJpIjoiMDE5MGMxYzItN2ExYi03Y2MwLThmMDAtM2Q1ZTJiMWE5YzRkIn0
+             */
+            next_cursor: string;
+            /**
+             * @description The plans of this page, by plan ID (oldest first).
+             * @example []
+             */
+            plans: components["schemas"]["PlanOverview"][];
+            /**
+             * Format: date-time
+             * @description Start of the window of the plans' run totals (24 hours before the answer), included.
+             * @example 2026-01-01T12:00:00Z
+             */
+            since: string;
+            /**
+             * Format: date-time
+             * @description End of that window: when the answer was made; excluded.
+             * @example 2026-01-02T12:00:00Z
+             */
+            until: string;
+        };
+        OverviewTotals: {
+            /**
+             * Format: int64
+             * @description Executions that were cancelled.
+             * @example 0
+             */
+            cancelled: number;
+            /**
+             * Format: int64
+             * @description Executions that ended in error.
+             * @example 0
+             */
+            error: number;
+            /**
+             * Format: int64
+             * @description Executions that failed: a step failed an assertion.
+             * @example 1
+             */
+            failed: number;
+            /**
+             * Format: double
+             * @description passed / (passed + failed + error), from 0 to 1; cancelled runs are left out. null when there is no such run.
+             * @example 0.9583
+             */
+            pass_rate: number | null;
+            /**
+             * Format: int64
+             * @description Executions that passed.
+             * @example 23
+             */
+            passed: number;
+            /**
+             * Format: int64
+             * @description Executions that finished: passed + failed + error + cancelled.
+             * @example 24
+             */
+            runs: number;
         };
         Plan: {
             /**
@@ -2269,6 +2469,42 @@ export interface components {
              * @example []
              */
             plans: components["schemas"]["Plan"][];
+        };
+        PlanOverview: {
+            /**
+             * @description Status of the plan's newest execution, or null if it has none.
+             * @example passed
+             * @enum {string|null}
+             */
+            latest_status: "queued" | "running" | "passed" | "failed" | "error" | "cancelled" | null;
+            /**
+             * @description Name of the plan.
+             * @example Checkout flow
+             */
+            name: string;
+            /**
+             * Format: uuid
+             * @description Identity of the plan.
+             * @example 0190c1c2-7a1b-7cc0-8f00-3d5e2b1a9c4d
+             */
+            plan_id: string;
+            /**
+             * @description The plan's newest executions, at most 20, newest first.
+             * @example []
+             */
+            recent: components["schemas"]["ExecutionSummary"][];
+            /**
+             * @description The plan's runs that finished in the window (the last 24 hours).
+             * @example {
+             *       "cancelled": 0,
+             *       "error": 0,
+             *       "failed": 1,
+             *       "pass_rate": 0.9583,
+             *       "passed": 23,
+             *       "runs": 24
+             *     }
+             */
+            totals: components["schemas"]["OverviewTotals"];
         };
         PlanRequest: {
             /**
@@ -4815,6 +5051,83 @@ export interface operations {
             };
         };
     };
+    "list-jobs": {
+        parameters: {
+            query?: {
+                /** @description Keep the jobs of this queue. */
+                queue?: string;
+                /** @description Keep the jobs in this state. */
+                state?: "available" | "running" | "retryable" | "completed" | "discarded" | "cancelled";
+                /** @description Keep the jobs of this kind. */
+                kind?: string;
+                /** @description Largest number of jobs to return. */
+                limit?: number;
+                /** @description The next_cursor of the previous page. Empty for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobList"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     "get-job": {
         parameters: {
             query?: never;
@@ -4847,6 +5160,77 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-overview": {
+        parameters: {
+            query?: {
+                /** @description Largest number of plans to return. */
+                limit?: number;
+                /** @description The next_cursor of the previous page. Empty for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Overview"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -179,12 +179,13 @@ RETURNING *;
 SELECT * FROM jobs WHERE id = @id;
 
 -- name: JobList :many
+-- Newest first: by ID descending, from before_id down.
 SELECT * FROM jobs
-WHERE id > @after_id
+WHERE id < @before_id
   AND (sqlc.narg('queue')::text IS NULL OR queue = sqlc.narg('queue')::text)
   AND (sqlc.narg('state')::text IS NULL OR state = sqlc.narg('state')::text)
   AND (sqlc.narg('kind')::text IS NULL OR kind = sqlc.narg('kind')::text)
-ORDER BY id
+ORDER BY id DESC
 LIMIT @max_rows;
 
 -- name: JobStats :many

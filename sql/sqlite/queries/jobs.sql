@@ -96,12 +96,13 @@ RETURNING *;
 SELECT * FROM jobs WHERE id = @id;
 
 -- name: JobList :many
+-- Newest first: by ID descending, from before_id down.
 SELECT * FROM jobs
-WHERE id > @after_id
+WHERE id < @before_id
   AND (CAST(sqlc.narg('queue') AS TEXT) IS NULL OR queue = CAST(sqlc.narg('queue') AS TEXT))
   AND (CAST(sqlc.narg('state') AS TEXT) IS NULL OR state = CAST(sqlc.narg('state') AS TEXT))
   AND (CAST(sqlc.narg('kind') AS TEXT) IS NULL OR kind = CAST(sqlc.narg('kind') AS TEXT))
-ORDER BY id
+ORDER BY id DESC
 LIMIT @max_rows;
 
 -- name: JobStats :many

@@ -1,0 +1,67 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/astro-runner/astro-runner/gen/postgres"
+	"github.com/astro-runner/astro-runner/internal/storage"
+)
+
+// Overview returns one page of the overview in one read-only snapshot:
+// one query for the page (LATERAL joins, so each plan's newest executions
+// come from its index), and on the first page one for the failing plans.
+// See storage.OverviewStore.
+func (s *Store) Overview(ctx context.Context, p *storage.OverviewParams) (*storage.Overview, error) {
+	after, limit, since, until, err := p.Decode()
+	if err != nil {
+		return nil, fmt.Errorf("overview: %w", err)
+	}
+	out := &storage.Overview{Failing: []*storage.FailingPlan{}}
+	err = s.readSnapshot(ctx, func(db postgres.DBTX) error {
+		rows, err := s.q.OverviewPage(ctx, db, &postgres.OverviewPageParams{
+			AfterID: after, MaxPlans: int32(limit + 1), MaxRecent: storage.OverviewRecent,
+			Since: since, Until: until,
+		})
+		if err != nil {
+			return interpretError(err)
+		}
+		page := make([]storage.OverviewRow, 0, len(rows))
+		for _, r := range rows {
+			row := storage.OverviewRow{PlanID: r.PlanID, Name: r.Name, Totals: storage.RunTotals{
+				Runs: r.Runs, Passed: r.Passed, Failed: r.Failed, Error: r.Error, Cancelled: r.Cancelled,
+			}}
+			if r.HasExecution {
+				row.Execution = &storage.ExecutionBrief{
+					ID: r.ExecutionID, Status: storage.ExecutionStatus(r.Status),
+					Trigger: storage.ExecutionTrigger(r.ExecutionTrigger), CreatedAt: r.CreatedAt,
+					FinishedAt: r.FinishedAt,
+				}
+				if r.DurationMs.Valid {
+					d := r.DurationMs.Int64
+					row.Execution.DurationMS = &d
+				}
+			}
+			page = append(page, row)
+		}
+		out.Plans, out.NextCursor = storage.OverviewPage(page, limit)
+		if p.Cursor != "" {
+			return nil
+		}
+		failing, err := s.q.OverviewFailing(ctx, db, storage.MaxOverviewFailing)
+		if err != nil {
+			return interpretError(err)
+		}
+		for _, r := range failing {
+			out.Failing = append(out.Failing, &storage.FailingPlan{
+				PlanID: r.PlanID, Name: r.Name, Status: storage.ExecutionStatus(r.Status),
+				ExecutionID: r.ExecutionID, Since: r.FailingSince,
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("overview: %w", err)
+	}
+	return out, nil
+}

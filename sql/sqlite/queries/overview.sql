@@ -1,0 +1,72 @@
+-- name: OverviewPage :many
+-- One page of the overview, in one statement: up to max_plans plans after
+-- after_id by ID, each with its final runs in the window and its newest
+-- max_recent executions (one row each, newest first; one row with NULL
+-- execution columns for a plan without any), numbered by a window
+-- function over executions_plan_id_idx (plan_id, id DESC).
+WITH page AS (
+    SELECT p.id, p.name FROM plans AS p
+    WHERE p.id > CAST(@after_id AS TEXT)
+    ORDER BY p.id
+    LIMIT @max_plans
+),
+totals AS (
+    SELECT e.plan_id,
+        count(*) AS runs,
+        CAST(sum(e.status = 'passed') AS INTEGER) AS passed,
+        CAST(sum(e.status = 'failed') AS INTEGER) AS failed,
+        CAST(sum(e.status = 'error') AS INTEGER) AS error,
+        CAST(sum(e.status = 'cancelled') AS INTEGER) AS cancelled
+    FROM executions AS e
+    WHERE e.plan_id IN (SELECT page.id FROM page)
+      AND e.status IN ('passed', 'failed', 'error', 'cancelled')
+      AND e.finished_at >= CAST(@since AS INTEGER) AND e.finished_at < CAST(@until AS INTEGER)
+    GROUP BY e.plan_id
+),
+ranked AS (
+    SELECT e.plan_id, e.id, e.status, e.trigger, e.created_at, e.finished_at, e.duration_ms,
+        row_number() OVER (PARTITION BY e.plan_id ORDER BY e.id DESC) AS rn
+    FROM executions AS e
+    WHERE e.plan_id IN (SELECT page.id FROM page)
+)
+SELECT page.id AS plan_id, page.name,
+    CAST(COALESCE(t.runs, 0) AS INTEGER) AS runs,
+    CAST(COALESCE(t.passed, 0) AS INTEGER) AS passed,
+    CAST(COALESCE(t.failed, 0) AS INTEGER) AS failed,
+    CAST(COALESCE(t.error, 0) AS INTEGER) AS error,
+    CAST(COALESCE(t.cancelled, 0) AS INTEGER) AS cancelled,
+    CAST(r.id IS NOT NULL AS INTEGER) AS has_execution,
+    CAST(COALESCE(r.id, '') AS TEXT) AS execution_id, CAST(COALESCE(r.status, '') AS TEXT) AS status,
+    CAST(COALESCE(r.trigger, '') AS TEXT) AS execution_trigger, CAST(COALESCE(r.created_at, 0) AS INTEGER) AS created_at,
+    CAST(r.finished_at IS NOT NULL AS INTEGER) AS finished, CAST(COALESCE(r.finished_at, 0) AS INTEGER) AS finished_at,
+    CAST(r.duration_ms IS NOT NULL AS INTEGER) AS has_duration, CAST(COALESCE(r.duration_ms, 0) AS INTEGER) AS duration_ms
+FROM page
+LEFT JOIN totals AS t ON t.plan_id = page.id
+LEFT JOIN ranked AS r ON r.plan_id = page.id AND r.rn <= CAST(@max_recent AS INTEGER)
+ORDER BY page.id, r.id DESC;
+
+-- name: OverviewFailing :many
+-- The plans whose latest finished passed, failed or error execution (by
+-- finished_at, then ID) failed or errored, with the earliest finish of
+-- their failed and error runs since their latest pass; longest failing
+-- first.
+WITH latest AS (
+    SELECT e.plan_id, e.id, e.status, e.finished_at,
+        row_number() OVER (PARTITION BY e.plan_id ORDER BY e.finished_at DESC, e.id DESC) AS rn
+    FROM executions AS e
+    WHERE e.status IN ('passed', 'failed', 'error') AND e.finished_at IS NOT NULL
+)
+SELECT p.id AS plan_id, p.name, CAST(l.status AS TEXT) AS status, CAST(l.id AS TEXT) AS execution_id,
+    CAST(COALESCE((
+        SELECT min(e.finished_at) FROM executions AS e
+        WHERE e.plan_id = p.id AND e.status IN ('failed', 'error')
+          AND e.finished_at > COALESCE((
+              SELECT max(x.finished_at) FROM executions AS x
+              WHERE x.plan_id = p.id AND x.status = 'passed'
+          ), -9223372036854775808)
+    ), l.finished_at) AS INTEGER) AS failing_since
+FROM latest AS l
+JOIN plans AS p ON p.id = l.plan_id
+WHERE l.rn = 1 AND l.status IN ('failed', 'error')
+ORDER BY failing_since, p.id
+LIMIT @max_rows;
