@@ -58,7 +58,7 @@ test.describe("queue page", () => {
     await expect(list.getByRole("rowheader").first()).toHaveText(String(second[0]));
 
     // Filter by state: the three completed jobs of the default queue, and no paging.
-    await page.getByLabel("State").selectOption("completed");
+    await page.getByLabel("State", { exact: true }).selectOption("completed");
     await expect(page).toHaveURL(/\/ui\/queue\?state=completed$/);
     await expect(list.getByRole("row")).toHaveCount(4);
     for (const row of await list.getByRole("row").all().then((r) => r.slice(1))) {
@@ -71,7 +71,7 @@ test.describe("queue page", () => {
     await counts.getByRole("link", { name: "1,000 available jobs in backlog" }).click();
     await expect(page).toHaveURL(/\/ui\/queue\?queue=backlog&state=available$/);
     await expect(page.getByLabel("Queue", { exact: true })).toHaveValue("backlog");
-    await expect(page.getByLabel("State")).toHaveValue("available");
+    await expect(page.getByLabel("State", { exact: true })).toHaveValue("available");
     await expect(list.getByRole("row")).toHaveCount(51);
     await expect(pages.getByRole("button", { name: "Next →" })).toBeEnabled();
 
