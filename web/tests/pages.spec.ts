@@ -126,6 +126,11 @@ test.describe("every page", () => {
       await expect(p.getByRole("rowheader", { name: "nightly" })).toBeVisible();
       await expect(p.getByRole("link", { name: "2 available jobs in nightly" })).toBeVisible();
       await expect(p.getByRole("link", { name: "1 cancelled job in nightly" })).toBeVisible();
+      // Pick-up latency (p50 / p99): the default queue's runs started, the nightly queue's never did.
+      const pickup = (queue: string) =>
+        p.getByRole("region", { name: "Job counts" }).getByRole("row").filter({ has: p.getByRole("rowheader", { name: queue, exact: true }) }).getByRole("cell").last();
+      await expect(pickup("default")).toHaveText(/^\d[\d.]* (ms|s) \/ \d[\d.]* (ms|s)$/);
+      await expect(pickup("nightly")).toHaveText("—");
       await expect(p.getByRole("link", { name: String(s.jobId), exact: true })).toBeVisible();
     });
   });

@@ -1,6 +1,7 @@
 /**
  * QueuePage shows the job queue: the number of jobs of each queue in each
- * state (GET /queue/stats), and the jobs themselves (GET /job), newest
+ * state, how long the oldest waiting job has waited and the recent pick-up
+ * latency (GET /queue/stats), and the jobs themselves (GET /job), newest
  * first, filtered by queue and state (kept in the URL: /ui/queue?queue=
  * &state=), a page of 50 at a time with keyset paging. Both refresh every
  * 5 s while the first page is shown.
@@ -121,6 +122,9 @@ function StatsTable({ queues }: { queues: QueueStat[] }) {
             <th scope="col" class="num">
               Oldest waiting
             </th>
+            <th scope="col" class="num">
+              Pick-up p50 / p99
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -133,6 +137,7 @@ function StatsTable({ queues }: { queues: QueueStat[] }) {
                 <CountCell key={s} n={q.counts[s] ?? 0} href={queueFilterHref(q.queue, s)} state={s} where={q.queue} />
               ))}
               <td class="num">{q.oldest_available_age_seconds > 0 ? formatDuration(q.oldest_available_age_seconds * 1000) : "—"}</td>
+              <PickupCell stat={q} />
             </tr>
           ))}
         </tbody>
@@ -146,11 +151,27 @@ function StatsTable({ queues }: { queues: QueueStat[] }) {
               <td class="num">
                 {formatDuration(Math.max(...queues.map((q) => q.oldest_available_age_seconds)) * 1000 || undefined)}
               </td>
+              <td class="num muted">—</td>
             </tr>
           </tfoot>
         )}
       </table>
     </TableWrap>
+  );
+}
+
+/**
+ * PickupCell shows how long the queue's recent executions waited from their
+ * creation to their first start (median and 99th percentile), or a dash
+ * when none has started.
+ */
+function PickupCell({ stat }: { stat: QueueStat }) {
+  const p = stat.pickup_ms;
+  if (!p) return <td class="num muted">—</td>;
+  return (
+    <td class="num" title={`Over the ${stat.pickup_runs} most recent executions of ${stat.queue} that started`}>
+      {formatDuration(p.p50)} / {formatDuration(p.p99)}
+    </td>
   );
 }
 
