@@ -207,7 +207,8 @@ async function seedServer(astro: Astro, targetUrl: string, receiverUrl: string):
   const passed = await runPlan(c, passing.id);
   const failed = await runPlan(c, failing.id);
   // A queue no worker serves: its jobs stay available.
-  const nightly = await enqueueExecutions(c, passing.id, 3, { queue: "nightly" });
+  const report = await createPlan(c, planBody(targetUrl, { name: "billing-nightly", description: "Runs on the nightly queue." }));
+  const nightly = await enqueueExecutions(c, report.id, 3, { queue: "nightly" });
   await unwrap(c.POST("/execution/{id}/cancel", { params: { path: { id: nightly[0]!.id } } }));
   const job = await unwrap(c.GET("/execution/{id}", { params: { path: { id: passed.id } } }));
   expect(job.job_id, "the passed execution's job is kept for a day").not.toBeNull();
