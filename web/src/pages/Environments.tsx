@@ -64,7 +64,7 @@ export function EnvironmentsPage() {
         {list.data && list.data.environments.length === 0 && <p class="empty">No environments yet. Create one below.</p>}
         {list.data && list.data.environments.length > 0 && (
           <TableWrap label="Environment list">
-            <table>
+            <table class="stack-phone">
               <thead>
                 <tr>
                   <th scope="col">Name</th>
@@ -85,12 +85,16 @@ export function EnvironmentsPage() {
                     <th scope="row">
                       <code>{env.name}</code>
                     </th>
-                    <td>{env.description || <span class="muted">—</span>}</td>
-                    <td>
+                    <td data-label="Description">{env.description || <span class="muted">—</span>}</td>
+                    <td data-label="Variables">
                       <VariableNames variables={env.variables} />
                     </td>
-                    <td class="num">{env.revision}</td>
-                    <td title={formatTime(env.updated_at)}>{formatAgo(env.updated_at)}</td>
+                    <td class="num" data-label="Revision">
+                      {env.revision}
+                    </td>
+                    <td data-label="Updated" title={formatTime(env.updated_at)}>
+                      {formatAgo(env.updated_at)}
+                    </td>
                     <td>
                       <div class="actions">
                         <button
