@@ -5,7 +5,7 @@
  * made meanwhile by someone else is reported, not overwritten.
  */
 import "../admin.css";
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, isProblemError, unwrap, type components } from "../api";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorView, Loading } from "../components/ErrorView";
@@ -163,6 +163,12 @@ function EnvironmentForm({ editing, onDone, onCancel }: EnvironmentFormProps) {
   const [localError, setLocalError] = useState("");
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
+  const firstField = useRef<HTMLInputElement>(null);
+
+  // Starting an edit (from a row's Edit button) takes the keyboard to the form.
+  useEffect(() => {
+    if (editing) firstField.current?.focus();
+  }, [editing]);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -223,7 +229,7 @@ function EnvironmentForm({ editing, onDone, onCancel }: EnvironmentFormProps) {
           </Field>
         )}
         <Field id="env-description" label="Description" errors={fieldErrors(error, "description")}>
-          <input type="text" value={description} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />
+          <input ref={firstField} type="text" value={description} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />
         </Field>
         <Field
           id="env-variables"
