@@ -14,6 +14,7 @@ test.describe("execution page", () => {
     await expect(page).toHaveURL(/\/ui\/executions\//);
     await expect(page.locator(".page-header h1 .badge")).toHaveText(/failed/, { timeout: 20_000 });
 
+    const execId = page.url().split("/").pop()!;
     const step = page.locator("li.step").first();
     await expect(step).toHaveAttribute("data-step-status", "failed");
     await expect(step.getByRole("heading")).toContainText("Health check");
@@ -35,7 +36,12 @@ test.describe("execution page", () => {
     // The overview lists the plan among the failing ones.
     await page.goto("/");
     const failing = page.locator("section", { has: page.getByRole("heading", { name: /Failing now/ }) });
-    await expect(failing.getByRole("link", { name: plan.name })).toBeVisible();
+    await expect(failing.getByRole("link", { name: plan.name, exact: true })).toBeVisible();
+    // Its "latest run" link opens this execution.
+    await expect(failing.getByRole("link", { name: `latest run of ${plan.name}` })).toHaveAttribute(
+      "href",
+      `/ui/executions/${execId}`,
+    );
   });
 
   test("a captured secret is shown as redacted, never as its value", async ({ page, astro, target }) => {
