@@ -57,4 +57,20 @@ test.describe("overview page", () => {
     expect(await page.evaluate(() => sessionStorage.getItem("astro-runner-token"))).toBe(authAstro.token);
     expect(await page.evaluate(() => localStorage.length)).toBe(0);
   });
+
+  test("keyboard: the skip link leads to the content, and links move focus to the new page", async ({ page, astro, target }) => {
+    const plan = await createPlan(astro.client, planBody(target.baseUrl, { name: uniqueName("web-keys") }));
+    await page.goto("/");
+    await expect(page.getByRole("link", { name: "Overview" })).toHaveAttribute("aria-current", "page");
+    await page.keyboard.press("Tab");
+    await expect(page.getByRole("link", { name: "Skip to content" })).toBeFocused();
+    await page.keyboard.press("Enter");
+    await expect(page.locator("main#main")).toBeFocused();
+    // Following a plan link by keyboard opens the plan and puts focus on its content.
+    await page.getByRole("link", { name: plan.name, exact: true }).focus();
+    await page.keyboard.press("Enter");
+    await expect(page.getByRole("heading", { name: plan.name, level: 1 })).toBeVisible();
+    await expect(page.locator("main#main")).toBeFocused();
+    await expect(page).toHaveTitle(`${plan.name} · astro-runner`);
+  });
 });

@@ -64,6 +64,7 @@ export function ExecutionPage() {
             Execution <span class="mono">{e.id.slice(0, 8)}</span> <StatusBadge status={e.status} />
           </>
         }
+        docTitle={`Execution ${e.id.slice(0, 8)} (${e.status})`}
         crumbs={crumbs}
         actions={<ExecutionActions exec={e} onChanged={exec.reload} />}
       />
