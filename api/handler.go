@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/astro-runner/astro-runner/internal/docsui"
+	"github.com/astro-runner/astro-runner/internal/webui"
 )
 
 // requestTimeout bounds every request, so that a storage call cannot hang.
@@ -34,7 +35,8 @@ const maxRequestIDLength = 128
 
 // NewHandler returns the complete HTTP handler of the API: the operations
 // of Register, the OpenAPI and schema documents, the embedded docs page
-// at /docs, and deps.Metrics at /metrics when it is set. Every request
+// at /docs, the embedded dashboard (webui) at /, /ui/ and /assets/, and
+// deps.Metrics at /metrics when it is set. Every request
 // passes, outermost first, through:
 //
 //   - a server span, when deps.TracerProvider is set (see withTracing);
@@ -45,7 +47,8 @@ const maxRequestIDLength = 128
 //     goes to deps.ObserveRequestFunc when it is set;
 //   - panic recovery: a panicking handler gives a bare 500 problem;
 //   - bearer authentication, when deps.APIToken is set: every route except
-//     /healthz, /readyz, /docs, /openapi.* and /schemas/ requires
+//     /healthz, /readyz, /docs, /openapi.*, /schemas/ and the dashboard's
+//     files (/, /ui, /ui/ and /assets/) requires
 //     "Authorization: Bearer <token>" and answers 401 without it;
 //   - a 15 s deadline on the request's context;
 //   - a 400 instead of Huma's 500 when the request body cannot be read
@@ -61,6 +64,10 @@ func NewHandler(deps Deps) http.Handler {
 	docs := docsui.Handler(docsui.Options{})
 	mux.Handle("/docs", docs)
 	mux.Handle("/docs/", docs)
+	ui := webui.Handler()
+	for _, pattern := range []string{"GET /{$}", "GET /ui", "GET /ui/", "GET /assets/"} {
+		mux.Handle(pattern, ui)
+	}
 	if deps.Metrics != nil {
 		mux.Handle("GET /metrics", deps.Metrics)
 	}
@@ -401,6 +408,9 @@ func isHealthProbe(p string) bool {
 
 // publicPaths are the exact paths served without a token.
 var publicPaths = map[string]bool{
+	"/":                 true,
+	"/ui":               true,
+	"/ui/":              true,
 	"/healthz":          true,
 	"/readyz":           true,
 	"/docs":             true,
@@ -412,8 +422,9 @@ var publicPaths = map[string]bool{
 }
 
 // isPublic reports whether a path is served without a token: the health
-// checks, the docs page and its assets, and the OpenAPI and schema
-// documents. A path that is not clean (dot segments, double or trailing
+// checks, the docs page and its assets, the OpenAPI and schema documents,
+// and the dashboard's files, which hold no data (its API calls carry the
+// token). A path that is not clean (dot segments, double or trailing
 // slashes) is never public, so it cannot smuggle a protected route past
 // the check; the mux redirects such paths to their clean form, which is
 // checked again.
@@ -424,7 +435,12 @@ func isPublic(p string) bool {
 	if path.Clean(p) != p {
 		return false
 	}
-	return strings.HasPrefix(p, "/docs/assets/") || strings.HasPrefix(p, "/schemas/")
+	for _, prefix := range []string{"/docs/assets/", "/schemas/", "/ui/", "/assets/"} {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // requireToken answers 401 to requests for protected routes that lack

@@ -28,7 +28,8 @@ func onPostgres(t *testing.T) bool {
 // Every test of the package that serves the API over a store belongs
 // here; TestEveryTestRunsOnPostgres checks that none is forgotten.
 var postgresTests = map[string]func(*testing.T){
-	"TestOverview": TestOverview,
+	"TestDashboardIsServedBesideTheAPI":                          TestDashboardIsServedBesideTheAPI,
+	"TestOverview":                                               TestOverview,
 	"TestOverviewRecentIsCappedAndPagesFollowLinkHeader":         TestOverviewRecentIsCappedAndPagesFollowLinkHeader,
 	"TestOverviewRejectsBadParameters":                           TestOverviewRejectsBadParameters,
 	"TestListJobsNewestFirstWithFiltersAndLinkHeader":            TestListJobsNewestFirstWithFiltersAndLinkHeader,
