@@ -25,6 +25,9 @@
  * - `startAstro(opts?)` starts a private server (same settings; opts.token,
  *               opts.env such as { ASTRO_QUEUES: "default" }) and stops it
  *               when the test ends. Returns { baseUrl, token?, client }.
+ *               For one server shared by a whole file, call
+ *               `startAstroServer(opts)` in beforeAll and `stop()` it in
+ *               afterAll (pages.spec.ts does).
  * - `pageProblems` { csp, errors }: every page of the test's context is
  *               watched for Content-Security-Policy violations (the
  *               `securitypolicyviolation` event and Chromium's console
@@ -109,7 +112,7 @@ export interface PageProblems {
 }
 
 interface TestFixtures {
-  startAstro: (opts?: AstroOptions) => Promise<Astro>;
+  startAstro: (opts?: AstroOptions) => Promise<OwnAstro>;
   pageProblems: PageProblems;
 }
 
@@ -130,6 +133,23 @@ function env(name: string): string {
 /** clientFor returns an SDK client for the server at baseUrl, sending token if given. */
 export function clientFor(baseUrl: string, token?: string): AstroClient {
   return createAstroClient({ baseUrl, token });
+}
+
+/** OwnAstro is a server started by startAstroServer, which its starter stops. */
+export interface OwnAstro extends Astro {
+  /** stop ends the server (SIGTERM, then SIGKILL after 10 s). */
+  stop(): Promise<void>;
+}
+
+/**
+ * startAstroServer starts a private astro-runner with the shared servers'
+ * settings (opts adds a token or environment variables). The caller stops
+ * it: use it in beforeAll/afterAll for a server that a whole file shares;
+ * a single test uses the startAstro fixture instead.
+ */
+export async function startAstroServer(opts: AstroOptions = {}): Promise<OwnAstro> {
+  const proc: Process = await startAstroProcess(env(ENV.runnerBin), opts);
+  return { baseUrl: proc.baseUrl, token: opts.token, client: clientFor(proc.baseUrl, opts.token), stop: () => proc.stop() };
 }
 
 /** test is Playwright's test with the harness fixtures. */
@@ -159,11 +179,11 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     await use(astro.baseUrl);
   },
   startAstro: async ({}, use) => {
-    const started: Process[] = [];
+    const started: OwnAstro[] = [];
     await use(async (opts = {}) => {
-      const proc = await startAstroProcess(env(ENV.runnerBin), opts);
-      started.push(proc);
-      return { baseUrl: proc.baseUrl, token: opts.token, client: clientFor(proc.baseUrl, opts.token) };
+      const own = await startAstroServer(opts);
+      started.push(own);
+      return own;
     });
     await Promise.all(started.map((p) => p.stop()));
   },
