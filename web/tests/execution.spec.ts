@@ -31,7 +31,7 @@ test.describe("execution page", () => {
     // The steps after it were skipped.
     await expect(page.locator("li.step[data-step-status=skipped]")).toHaveCount(2);
     await checkA11y(page, { label: "execution-failed", ready: (p) => expect(p.locator("li.step")).toHaveCount(3) });
-    await screenshot(page, "execution");
+    await screenshot(page, "execution-failed");
 
     // The overview lists the plan among the failing ones.
     await page.goto("/");

@@ -33,7 +33,7 @@ test.describe("overview page", () => {
     await expect(totals.locator(".stat", { hasText: "Runs" }).locator("dd")).toHaveText("4");
     await expect(totals.locator(".stat", { hasText: "Pass rate" }).locator("dd")).toHaveText("75.0 %");
     await checkA11y(page, { label: "overview", ready: (p) => expect(p.locator("tbody tr")).toHaveCount(2) });
-    await screenshot(page, "overview");
+    await screenshot(page, "overview-failing-first");
 
     await page.setViewportSize({ width: 390, height: 844 });
     await screenshot(page, "overview-phone");
