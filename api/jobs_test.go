@@ -42,6 +42,39 @@ func TestQueueStats(t *testing.T) {
 	want := map[string]int64{"available": 3, "running": 0, "retryable": 0, "completed": 0, "discarded": 0, "cancelled": 1}
 	assert.Equal(t, want, q.Counts, "every state is present")
 	assert.GreaterOrEqual(t, q.OldestAvailableAgeSeconds, 0.0)
+	assert.Zero(t, q.PickupRuns, "no execution has started")
+	assert.Nil(t, q.PickupMS)
+	assert.Contains(t, string(res.Body), `"pickup_ms":null`)
+}
+
+func TestQueueStatsPickupLatency(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := e.createPlan("Pickup", nil)
+	ctx := context.Background()
+	for _, ms := range []int{100, 300} {
+		x := e.execute(p.ID)
+		stored, err := e.raw.ExecutionGetByID(ctx, x.ID)
+		require.NoError(t, err)
+		_, err = e.raw.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{
+			ID: x.ID, Status: storage.ExecutionRunning, Now: stored.CreatedAt.Add(time.Duration(ms) * time.Millisecond),
+		})
+		require.NoError(t, err)
+	}
+	e.execute(p.ID) // Still queued: not counted.
+
+	res := e.request(http.MethodGet, "/queue/stats", nil)
+	require.Equal(t, http.StatusOK, res.Status, "body: %s", res.Body)
+	var stats QueueStats
+	res.decode(t, &stats)
+	require.Len(t, stats.Queues, 1)
+	q := stats.Queues[0]
+	assert.Equal(t, int64(2), q.PickupRuns)
+	require.NotNil(t, q.PickupMS)
+	// 100 and 300 ms: p50 at 0.5 = 200, p95 at 0.95 = 290, p99 at 0.99 = 298.
+	assert.InDelta(t, 200, q.PickupMS.P50, 1e-6)
+	assert.InDelta(t, 290, q.PickupMS.P95, 1e-6)
+	assert.InDelta(t, 298, q.PickupMS.P99, 1e-6)
 }
 
 func TestGetJob(t *testing.T) {

@@ -29,6 +29,7 @@ func onPostgres(t *testing.T) bool {
 // here; TestEveryTestRunsOnPostgres checks that none is forgotten.
 var postgresTests = map[string]func(*testing.T){
 	"TestDashboardIsServedBesideTheAPI":                          TestDashboardIsServedBesideTheAPI,
+	"TestQueueStatsPickupLatency":                                TestQueueStatsPickupLatency,
 	"TestOverview":                                               TestOverview,
 	"TestOverviewRecentIsCappedAndPagesFollowLinkHeader":         TestOverviewRecentIsCappedAndPagesFollowLinkHeader,
 	"TestOverviewRejectsBadParameters":                           TestOverviewRejectsBadParameters,

@@ -160,12 +160,14 @@ type globalStatsOutput struct {
 	Body GlobalStats
 }
 
-// finishStatsSpec marks the percentiles of the statistics nullable, which
-// Huma's tags cannot say of a reference. finishSpec calls it.
+// finishStatsSpec marks the percentiles of the statistics, and the queue's
+// pick-up latency, nullable, which Huma's tags cannot say of a reference.
+// finishSpec calls it.
 func finishStatsSpec(oapi *huma.OpenAPI) {
 	for _, name := range []string{"StatsTotals", "StatsBucket", "StepStats"} {
 		nullableRef(oapi, name, "duration_ms")
 	}
+	nullableRef(oapi, "QueueStat", "pickup_ms")
 }
 
 // registerStats adds the run-history statistics operations.

@@ -13,6 +13,44 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const executionPickup = `-- name: ExecutionPickup :many
+SELECT e.queue, (EXTRACT(EPOCH FROM e.started_at - e.created_at) * 1000000)::bigint AS wait_us
+FROM (
+    SELECT x.queue, x.created_at, x.started_at FROM executions AS x
+    ORDER BY x.id DESC
+    LIMIT $1
+) AS e
+WHERE e.started_at IS NOT NULL
+`
+
+type ExecutionPickupRow struct {
+	Queue  string
+	WaitUs int64
+}
+
+// Of the newest max_rows executions (by ID, which is time-ordered; read
+// backwards on the primary key), those that started: their queue and how
+// long they waited from creation to their first start, in microseconds.
+func (q *Queries) ExecutionPickup(ctx context.Context, db DBTX, maxRows int32) ([]*ExecutionPickupRow, error) {
+	rows, err := db.Query(ctx, executionPickup, maxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*ExecutionPickupRow
+	for rows.Next() {
+		var i ExecutionPickupRow
+		if err := rows.Scan(&i.Queue, &i.WaitUs); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const overviewFailing = `-- name: OverviewFailing :many
 SELECT p.id AS plan_id, p.name, l.status::text AS status, l.id AS execution_id,
     COALESCE((

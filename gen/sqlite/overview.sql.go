@@ -9,6 +9,47 @@ import (
 	"context"
 )
 
+const executionPickup = `-- name: ExecutionPickup :many
+SELECT e.queue, CAST(e.started_at - e.created_at AS INTEGER) AS wait_us
+FROM (
+    SELECT x.queue, x.created_at, x.started_at FROM executions AS x
+    ORDER BY x.id DESC
+    LIMIT ?1
+) AS e
+WHERE e.started_at IS NOT NULL
+`
+
+type ExecutionPickupRow struct {
+	Queue  string
+	WaitUs int64
+}
+
+// Of the newest max_rows executions (by ID, which is time-ordered; read
+// backwards on the primary key), those that started: their queue and how
+// long they waited from creation to their first start, in microseconds.
+func (q *Queries) ExecutionPickup(ctx context.Context, db DBTX, maxRows int64) ([]*ExecutionPickupRow, error) {
+	rows, err := db.QueryContext(ctx, executionPickup, maxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*ExecutionPickupRow
+	for rows.Next() {
+		var i ExecutionPickupRow
+		if err := rows.Scan(&i.Queue, &i.WaitUs); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const overviewFailing = `-- name: OverviewFailing :many
 WITH latest AS (
     SELECT e.plan_id, e.id, e.status, e.finished_at,

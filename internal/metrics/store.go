@@ -715,3 +715,9 @@ func (s *store) Overview(ctx context.Context, p *storage.OverviewParams) (_ *sto
 	defer s.observe("Overview", time.Now(), &err)
 	return s.next.Overview(ctx, p)
 }
+
+// ExecutionPickup calls the wrapped store's ExecutionPickup and records it.
+func (s *store) ExecutionPickup(ctx context.Context) (_ []*storage.QueuePickup, err error) {
+	defer s.observe("ExecutionPickup", time.Now(), &err)
+	return s.next.ExecutionPickup(ctx)
+}

@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -133,6 +135,10 @@ type OverviewStore interface {
 	// snapshot. Returns ErrInvalidInput if p is out of range (see
 	// OverviewParams.Decode).
 	Overview(ctx context.Context, p *OverviewParams) (*Overview, error)
+	// ExecutionPickup reports, per queue, how long executions waited from
+	// their creation to their first start: of the newest PickupSample
+	// executions, those that started. Queues without one are left out.
+	ExecutionPickup(ctx context.Context) ([]*QueuePickup, error)
 }
 
 // OverviewRow is one row of a backend's overview page query: a plan, its
@@ -164,4 +170,48 @@ func OverviewPage(rows []OverviewRow, limit int) (plans []*PlanOverview, next st
 		plans = []*PlanOverview{}
 	}
 	return plans, ""
+}
+
+// PickupSample is how many of the newest executions ExecutionPickup reads.
+const PickupSample = 1000
+
+// QueuePickup is how long one queue's recent executions waited to be
+// picked up: from their creation to their first start.
+type QueuePickup struct {
+	Queue string
+	// Runs counts the executions of the queue in the sample that started.
+	Runs int64
+	// Latency holds the percentiles of their waits, in milliseconds.
+	Latency Percentiles
+}
+
+// PickupRow is one started execution of the pick-up sample: its queue and
+// its wait in microseconds.
+type PickupRow struct {
+	Queue  string
+	WaitUS int64
+}
+
+// PickupOf returns the pick-up latency of each queue of rows, ordered by
+// queue, with percentiles interpolated as PlanStats' are. A negative wait
+// (a clock that stepped back between nodes) counts as zero.
+func PickupOf(rows []PickupRow) []*QueuePickup {
+	byQueue := map[string]*Histogram{}
+	for _, r := range rows {
+		h := byQueue[r.Queue]
+		if h == nil {
+			h = &Histogram{}
+			byQueue[r.Queue] = h
+		}
+		h.Add(max(r.WaitUS, 0))
+	}
+	out := make([]*QueuePickup, 0, len(byQueue))
+	for q, h := range byQueue {
+		p := h.Percentiles()
+		out = append(out, &QueuePickup{Queue: q, Runs: h.Len(), Latency: Percentiles{
+			P50: p.P50 / 1000, P95: p.P95 / 1000, P99: p.P99 / 1000,
+		}})
+	}
+	slices.SortFunc(out, func(a, b *QueuePickup) int { return cmp.Compare(a.Queue, b.Queue) })
+	return out
 }

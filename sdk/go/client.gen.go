@@ -2456,6 +2456,16 @@ type QueueStat struct {
 	// Examples: 1.5
 	OldestAvailableAgeSeconds float64 `json:"oldest_available_age_seconds"`
 
+	// PickupMs Percentiles of how long those executions waited from their creation to their first start (the queue's recent pick-up latency), in milliseconds, interpolated as in the statistics; null when none has started. Jobs that run no execution, such as alert deliveries, are not covered.
+	//
+	// Examples: {"p50":12,"p95":40.5,"p99":95.2}
+	PickupMs *DurationPercentiles `json:"pickup_ms"`
+
+	// PickupRuns How many executions the pick-up latency covers: those of the queue among the server's newest 1,000 executions that have started.
+	//
+	// Examples: 120
+	PickupRuns int64 `json:"pickup_runs"`
+
 	// Queue Name of the queue.
 	//
 	// Examples: default
@@ -2471,7 +2481,7 @@ type QueueStats struct {
 
 	// Queues One entry per queue that holds jobs, by queue name.
 	//
-	// Examples: [{"counts":{"available":3,"cancelled":1,"completed":120,"discarded":2,"retryable":0,"running":1},"oldest_available_age_seconds":1.5,"queue":"default"}]
+	// Examples: [{"counts":{"available":3,"cancelled":1,"completed":120,"discarded":2,"retryable":0,"running":1},"oldest_available_age_seconds":1.5,"pickup_ms":{"p50":12,"p95":40.5,"p99":95.2},"pickup_runs":120,"queue":"default"}]
 	Queues []QueueStat `json:"queues"`
 }
 
@@ -3614,7 +3624,7 @@ type ClientInterface interface {
 
 	// GetQueueStats Get queue statistics
 	//
-	// Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited.
+	// Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited and how long the queue's recent executions waited to be picked up.
 	//
 	// Corresponds with GET /queue/stats (the `GetQueueStats` operationId).
 	GetQueueStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4509,7 +4519,7 @@ func (c *APIClient) GetPlanStats(ctx context.Context, id openapi_types.UUID, par
 
 // GetQueueStats Get queue statistics
 //
-// Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited.
+// Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited and how long the queue's recent executions waited to be picked up.
 //
 // Corresponds with GET /queue/stats (the `GetQueueStats` operationId).
 func (c *APIClient) GetQueueStats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7560,7 +7570,7 @@ type ClientWithResponsesInterface interface {
 
 	// GetQueueStatsWithResponse Get queue statistics
 	//
-	// Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited.
+	// Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited and how long the queue's recent executions waited to be picked up.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12226,7 +12236,7 @@ func (c *ClientWithResponses) GetPlanStatsWithResponse(ctx context.Context, id o
 
 // GetQueueStatsWithResponse Get queue statistics
 //
-// Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited.
+// Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited and how long the queue's recent executions waited to be picked up.
 //
 // Returns a wrapper object for the known response body format(s).
 //

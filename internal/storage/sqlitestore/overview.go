@@ -70,3 +70,17 @@ func (s *Store) Overview(ctx context.Context, p *storage.OverviewParams) (*stora
 	}
 	return out, nil
 }
+
+// ExecutionPickup reports the pick-up latency of the newest executions, in
+// one query on the primary key. See storage.OverviewStore.
+func (s *Store) ExecutionPickup(ctx context.Context) ([]*storage.QueuePickup, error) {
+	rows, err := s.q.ExecutionPickup(ctx, s.read, storage.PickupSample)
+	if err != nil {
+		return nil, fmt.Errorf("execution pick-up: %w", interpretError(err))
+	}
+	sample := make([]storage.PickupRow, 0, len(rows))
+	for _, r := range rows {
+		sample = append(sample, storage.PickupRow{Queue: r.Queue, WaitUS: r.WaitUs})
+	}
+	return storage.PickupOf(sample), nil
+}

@@ -21,6 +21,8 @@ func overviewCases() []testCase {
 		{"WalksPagesByPlanID", testOverviewPages},
 		{"RejectsMalformedCursorsAndWindows", testOverviewInvalid},
 		{"OfAnEmptyStore", testOverviewEmpty},
+		{"PickupLatencyPerQueueOfTheNewestStartedExecutions", testExecutionPickup},
+		{"PickupLatencyReadsOnlyTheNewestExecutions", testExecutionPickupSample},
 	}
 }
 
@@ -266,4 +268,74 @@ func testOverviewEmpty(t *testing.T, s storage.Store) {
 	assert.NotNil(t, ov.Failing)
 	assert.Empty(t, ov.Failing)
 	assert.Empty(t, ov.NextCursor)
+}
+
+// startAfter creates an execution of plan in queue and starts it wait
+// after its creation, or leaves it queued when wait is nil.
+func startAfter(t *testing.T, ctx context.Context, s storage.Store, plan *storage.Plan, queue string, wait *time.Duration) {
+	t.Helper()
+	e, err := s.ExecutionCreate(ctx, &storage.ExecutionCreateParams{PlanID: plan.ID, PlanRevision: plan.Revision, Queue: queue})
+	require.NoError(t, err)
+	if wait == nil {
+		return
+	}
+	_, err = s.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{ID: e.ID, Status: storage.ExecutionRunning, Now: e.CreatedAt.Add(*wait)})
+	require.NoError(t, err)
+}
+
+func testExecutionPickup(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	got, err := s.ExecutionPickup(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+
+	plan := createPlan(t, ctx, s, "pickup")
+	ms := func(n int) *time.Duration { d := time.Duration(n) * time.Millisecond; return &d }
+	for _, w := range []int{300, 100, 400, 200} {
+		startAfter(t, ctx, s, plan, "busy", ms(w))
+	}
+	startAfter(t, ctx, s, plan, "quiet", ms(1000))
+	startAfter(t, ctx, s, plan, "quiet", nil) // Never started: not counted.
+	startAfter(t, ctx, s, plan, "waiting", nil)
+	startAfter(t, ctx, s, plan, "skewed", ms(-5)) // A clock stepped back: counts as 0.
+	// A retried execution counts its first start only.
+	e, err := s.ExecutionCreate(ctx, &storage.ExecutionCreateParams{PlanID: plan.ID, PlanRevision: plan.Revision, Queue: "retried"})
+	require.NoError(t, err)
+	for i, st := range []storage.ExecutionStatus{storage.ExecutionRunning, storage.ExecutionQueued, storage.ExecutionRunning} {
+		_, err = s.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{ID: e.ID, Status: st, Now: e.CreatedAt.Add(time.Duration(i+1) * 50 * time.Millisecond)})
+		require.NoError(t, err)
+	}
+
+	got, err = s.ExecutionPickup(ctx)
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	names := []string{got[0].Queue, got[1].Queue, got[2].Queue, got[3].Queue}
+	assert.Equal(t, []string{"busy", "quiet", "retried", "skewed"}, names, "by queue; queues without a start are left out")
+	// 100, 200, 300, 400 ms: p50 at 1.5 = 250, p95 at 2.85 = 385, p99 at 2.97 = 397.
+	assert.Equal(t, int64(4), got[0].Runs)
+	assertPercentiles(t, &storage.Percentiles{P50: 250, P95: 385, P99: 397}, &got[0].Latency, "busy")
+	assert.Equal(t, int64(1), got[1].Runs)
+	assertPercentiles(t, &storage.Percentiles{P50: 1000, P95: 1000, P99: 1000}, &got[1].Latency, "quiet")
+	assertPercentiles(t, &storage.Percentiles{P50: 50, P95: 50, P99: 50}, &got[2].Latency, "retried: the first start")
+	assertPercentiles(t, &storage.Percentiles{}, &got[3].Latency, "skewed")
+}
+
+func testExecutionPickupSample(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	plan := createPlan(t, ctx, s, "pickup-sample")
+	wait := time.Second
+	startAfter(t, ctx, s, plan, "old", &wait)
+	got, err := s.ExecutionPickup(ctx)
+	require.NoError(t, err)
+	require.Len(t, got, 1, "the old run counts while it is among the newest")
+
+	ps := make([]*storage.ExecutionCreateParams, storage.PickupSample)
+	for i := range ps {
+		ps[i] = &storage.ExecutionCreateParams{PlanID: plan.ID, PlanRevision: plan.Revision, Queue: "new"}
+	}
+	_, err = s.ExecutionCreateMany(ctx, ps)
+	require.NoError(t, err)
+	got, err = s.ExecutionPickup(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, got, "the old run is past the newest %d, which have not started", storage.PickupSample)
 }

@@ -501,7 +501,7 @@ export interface paths {
         };
         /**
          * Get queue statistics
-         * @description Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited.
+         * @description Counts the jobs of every queue by state, and reports how long the oldest waiting job has waited and how long the queue's recent executions waited to be picked up.
          */
         get: operations["get-queue-stats"];
         put?: never;
@@ -2691,6 +2691,21 @@ export interface components {
              */
             oldest_available_age_seconds: number;
             /**
+             * @description Percentiles of how long those executions waited from their creation to their first start (the queue's recent pick-up latency), in milliseconds, interpolated as in the statistics; null when none has started. Jobs that run no execution, such as alert deliveries, are not covered.
+             * @example {
+             *       "p50": 12,
+             *       "p95": 40.5,
+             *       "p99": 95.2
+             *     }
+             */
+            pickup_ms: components["schemas"]["DurationPercentiles"] | null;
+            /**
+             * Format: int64
+             * @description How many executions the pick-up latency covers: those of the queue among the server's newest 1,000 executions that have started.
+             * @example 120
+             */
+            pickup_runs: number;
+            /**
              * @description Name of the queue.
              * @example default
              */
@@ -2716,6 +2731,12 @@ export interface components {
              *           "running": 1
              *         },
              *         "oldest_available_age_seconds": 1.5,
+             *         "pickup_ms": {
+             *           "p50": 12,
+             *           "p95": 40.5,
+             *           "p99": 95.2
+             *         },
+             *         "pickup_runs": 120,
              *         "queue": "default"
              *       }
              *     ]

@@ -70,3 +70,15 @@ JOIN plans AS p ON p.id = l.plan_id
 WHERE l.rn = 1 AND l.status IN ('failed', 'error')
 ORDER BY failing_since, p.id
 LIMIT @max_rows;
+
+-- name: ExecutionPickup :many
+-- Of the newest max_rows executions (by ID, which is time-ordered; read
+-- backwards on the primary key), those that started: their queue and how
+-- long they waited from creation to their first start, in microseconds.
+SELECT e.queue, CAST(e.started_at - e.created_at AS INTEGER) AS wait_us
+FROM (
+    SELECT x.queue, x.created_at, x.started_at FROM executions AS x
+    ORDER BY x.id DESC
+    LIMIT @max_rows
+) AS e
+WHERE e.started_at IS NOT NULL;
