@@ -47,7 +47,11 @@ export function formatPercent(ratio: number | null | undefined, digits = 0): str
   return `${(ratio * 100).toFixed(digits)} %`;
 }
 
-/** shortId returns the first 8 characters of an ID, for tables; the full ID goes in a title. */
+/**
+ * shortId returns the last 8 characters of an ID, for tables; the full ID
+ * goes in a title. Not the first 8: UUIDv7 IDs start with their creation
+ * time, so IDs made in the same second share their first characters.
+ */
 export function shortId(id: string): string {
-  return id.length > 8 ? id.slice(0, 8) : id;
+  return id.length > 8 ? id.slice(-8) : id;
 }

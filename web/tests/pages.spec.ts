@@ -124,7 +124,8 @@ test.describe("every page", () => {
     await visit(page, `${s.astro.baseUrl}/ui/queue`, "queue", async (p) => {
       await heading(p, "Queue");
       await expect(p.getByRole("rowheader", { name: "nightly" })).toBeVisible();
-      await expect(p.getByRole("link", { name: "3 available jobs in nightly" })).toBeVisible();
+      await expect(p.getByRole("link", { name: "2 available jobs in nightly" })).toBeVisible();
+      await expect(p.getByRole("link", { name: "1 cancelled job in nightly" })).toBeVisible();
       await expect(p.getByRole("link", { name: String(s.jobId), exact: true })).toBeVisible();
     });
   });
@@ -201,7 +202,8 @@ async function seedServer(astro: Astro, targetUrl: string, receiverUrl: string):
   const passed = await runPlan(c, passing.id);
   const failed = await runPlan(c, failing.id);
   // A queue no worker serves: its jobs stay available.
-  await enqueueExecutions(c, passing.id, 3, { queue: "nightly" });
+  const nightly = await enqueueExecutions(c, passing.id, 3, { queue: "nightly" });
+  await unwrap(c.POST("/execution/{id}/cancel", { params: { path: { id: nightly[0]!.id } } }));
   const job = await unwrap(c.GET("/execution/{id}", { params: { path: { id: passed.id } } }));
   expect(job.job_id, "the passed execution's job is kept for a day").not.toBeNull();
   await unwrap(c.POST("/environment", { body: { name: "staging", description: "The staging cluster.", variables: { base_url: targetUrl } } }));

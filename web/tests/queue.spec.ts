@@ -4,6 +4,7 @@
 // them, filter them, and open one job; each step within the runner's normal
 // timeouts (nothing is timed by the wall clock here).
 import type { Locator, Page } from "@playwright/test";
+import { unwrap } from "@astro-runner/client";
 import { createPlan, enqueueExecutions, expect, planBody, runPlan, test, type OwnAstro } from "./harness.js";
 
 const BACKLOG = 1000;
@@ -25,7 +26,10 @@ test.describe("queue page", () => {
     const own: OwnAstro = await startAstro({ env: { ASTRO_QUEUES: "default" } });
     const plan = await createPlan(own.client, planBody(target.baseUrl));
     for (let i = 0; i < 3; i++) expect((await runPlan(own.client, plan.id)).status).toBe("passed");
-    const queued = await enqueueExecutions(own.client, plan.id, BACKLOG, { queue: "backlog" });
+    const queued = await enqueueExecutions(own.client, plan.id, BACKLOG + 1, { queue: "backlog" });
+    // One more, cancelled while queued: its job is cancelled, the rest stay available.
+    const cancelled = queued.shift()!;
+    await unwrap(own.client.POST("/execution/{id}/cancel", { params: { path: { id: cancelled.id } } }));
     expect(queued).toHaveLength(BACKLOG);
 
     await page.goto(`${own.baseUrl}/ui/queue`);
@@ -33,6 +37,7 @@ test.describe("queue page", () => {
     const counts = page.getByRole("region", { name: "Job counts" });
     await expect(counts.getByRole("link", { name: "1,000 available jobs in backlog" })).toBeVisible();
     await expect(counts.getByRole("link", { name: "3 completed jobs in default" })).toBeVisible();
+    await expect(counts.getByRole("link", { name: "1 cancelled job in backlog" })).toBeVisible();
 
     // The first page: the 50 newest jobs, all of the backlog.
     const list = jobList(page);
@@ -58,7 +63,7 @@ test.describe("queue page", () => {
     await expect(list.getByRole("rowheader").first()).toHaveText(String(second[0]));
 
     // Filter by state: the three completed jobs of the default queue, and no paging.
-    await page.getByLabel("State").selectOption("completed");
+    await page.getByLabel("State", { exact: true }).selectOption("completed");
     await expect(page).toHaveURL(/\/ui\/queue\?state=completed$/);
     await expect(list.getByRole("row")).toHaveCount(4);
     for (const row of await list.getByRole("row").all().then((r) => r.slice(1))) {
@@ -71,7 +76,7 @@ test.describe("queue page", () => {
     await counts.getByRole("link", { name: "1,000 available jobs in backlog" }).click();
     await expect(page).toHaveURL(/\/ui\/queue\?queue=backlog&state=available$/);
     await expect(page.getByLabel("Queue", { exact: true })).toHaveValue("backlog");
-    await expect(page.getByLabel("State")).toHaveValue("available");
+    await expect(page.getByLabel("State", { exact: true })).toHaveValue("available");
     await expect(list.getByRole("row")).toHaveCount(51);
     await expect(pages.getByRole("button", { name: "Next →" })).toBeEnabled();
 
@@ -86,6 +91,49 @@ test.describe("queue page", () => {
     const exec = queued.find((e) => e.job_id === newest);
     await expect(details.getByRole("link", { name: exec!.id })).toBeVisible();
     await expect(page.getByRole("region", { name: "Failed attempts" })).toContainText("No attempt has failed.");
+  });
+
+  test("failed attempts: the list shows attempts and the last error, the job page every error", async ({ page, astro }) => {
+    // No API call makes a job's handler fail on purpose, so the answers are
+    // stubbed here, in the shape of the Job schema; the page is the real one.
+    const job = {
+      id: 424242,
+      queue: "default",
+      kind: "execute_plan",
+      payload: { execution_id: "01a2f000-0000-7000-8000-00000000beef" },
+      priority: 0,
+      run_at: "2026-01-02T15:04:05Z",
+      state: "retryable",
+      attempt: 2,
+      max_attempts: 5,
+      created_at: "2026-01-02T15:00:00Z",
+      finished_at: null,
+      lease_owner: "",
+      lease_expires_at: null,
+      last_error: "store result: database is locked",
+      unique_key: "",
+      cancel_requested: false,
+      errors: [
+        { attempt: 1, at: "2026-01-02T15:01:00Z", error: "claim heartbeat lost: lease expired" },
+        { attempt: 2, at: "2026-01-02T15:03:00Z", error: "store result: database is locked" },
+      ],
+    };
+    await page.route((url) => url.origin === astro.baseUrl && url.pathname === "/job", (route) =>
+      route.fulfill({ contentType: "application/json", body: JSON.stringify({ jobs: [job], next_cursor: "" }) }),
+    );
+    await page.route(`${astro.baseUrl}/job/424242`, (route) => route.fulfill({ contentType: "application/json", body: JSON.stringify(job) }));
+    await page.goto("/ui/queue");
+    const row = jobList(page).getByRole("row").filter({ has: page.getByRole("rowheader", { name: "424242" }) });
+    await expect(row).toContainText("retryable");
+    await expect(row).toContainText("2 / 5");
+    await expect(row).toContainText("store result: database is locked");
+    await row.getByRole("link", { name: "424242" }).click();
+    await expect(page.getByRole("heading", { level: 1, name: "Job 424242" })).toBeVisible();
+    const failed = page.getByRole("region", { name: "Failed attempts" });
+    await expect(failed.getByRole("row")).toHaveCount(3);
+    await expect(failed.getByRole("row").nth(1)).toContainText("claim heartbeat lost: lease expired");
+    await expect(failed.getByRole("row").nth(2)).toContainText("store result: database is locked");
+    await expect(page.getByRole("region", { name: "Details" })).toContainText("2 of 5");
   });
 
   test("an unknown job says so", async ({ page }) => {

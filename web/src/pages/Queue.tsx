@@ -130,7 +130,7 @@ function StatsTable({ queues }: { queues: QueueStat[] }) {
                 <a href={queueFilterHref(q.queue, "")}>{q.queue}</a>
               </th>
               {JOB_STATES.map((s) => (
-                <CountCell key={s} n={q.counts[s] ?? 0} href={queueFilterHref(q.queue, s)} label={`${s} jobs in ${q.queue}`} />
+                <CountCell key={s} n={q.counts[s] ?? 0} href={queueFilterHref(q.queue, s)} state={s} where={q.queue} />
               ))}
               <td class="num">{q.oldest_available_age_seconds > 0 ? formatDuration(q.oldest_available_age_seconds * 1000) : "—"}</td>
             </tr>
@@ -141,7 +141,7 @@ function StatsTable({ queues }: { queues: QueueStat[] }) {
             <tr>
               <th scope="row">All queues</th>
               {JOB_STATES.map((s) => (
-                <CountCell key={s} n={total(s)} href={queueFilterHref("", s)} label={`${s} jobs in all queues`} />
+                <CountCell key={s} n={total(s)} href={queueFilterHref("", s)} state={s} where="all queues" />
               ))}
               <td class="num">
                 {formatDuration(Math.max(...queues.map((q) => q.oldest_available_age_seconds)) * 1000 || undefined)}
@@ -154,12 +154,12 @@ function StatsTable({ queues }: { queues: QueueStat[] }) {
   );
 }
 
-/** CountCell is one count, linking to the jobs it counts. */
-function CountCell({ n, href, label }: { n: number; href: string; label: string }) {
+/** CountCell is one count, linking to the jobs it counts, named "12 available jobs in default". */
+function CountCell({ n, href, state, where }: { n: number; href: string; state: string; where: string }) {
   if (n === 0) return <td class="num zero">0</td>;
   return (
     <td class="num">
-      <a href={href} aria-label={`${n.toLocaleString("en")} ${label}`}>
+      <a href={href} aria-label={`${n.toLocaleString("en")} ${state} job${n === 1 ? "" : "s"} in ${where}`}>
         {n.toLocaleString("en")}
       </a>
     </td>
