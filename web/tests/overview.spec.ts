@@ -1,5 +1,6 @@
 // The overview page (/): plans with their latest status and last runs, the
 // failing ones first, and the token prompt on a server that needs a token.
+import type { Page } from "@playwright/test";
 import { checkA11y, createPlan, expect, planBody, runPlan, screenshot, test, uniqueName } from "./harness.js";
 
 test.describe("overview page", () => {
@@ -11,6 +12,10 @@ test.describe("overview page", () => {
     for (let i = 0; i < 3; i++) await runPlan(own.client, good.id);
     await runPlan(own.client, bad.id);
 
+    const plansShown = async (p: Page) => {
+      await expect(p.locator("section", { has: p.getByRole("heading", { name: "Plans" }) }).locator("tbody tr")).toHaveCount(2);
+      await expect(p.locator("table.queue-latency")).toBeVisible();
+    };
     await page.goto(`${own.baseUrl}/`);
     const plans = page.locator("section", { has: page.getByRole("heading", { name: "Plans" }) });
     const rows = plans.locator("tbody tr");
@@ -32,12 +37,19 @@ test.describe("overview page", () => {
     const totals = page.locator("section", { has: page.getByRole("heading", { name: "Last 24 hours" }) });
     await expect(totals.locator(".stat", { hasText: "Runs" }).locator("dd")).toHaveText("4");
     await expect(totals.locator(".stat", { hasText: "Pass rate" }).locator("dd")).toHaveText("75.0 %");
-    await checkA11y(page, { label: "overview", ready: (p) => expect(p.locator("tbody tr")).toHaveCount(2) });
+    // The queue: 4 completed jobs, and a pick-up latency measured over the 4 runs.
+    const queue = page.locator("section", { has: page.getByRole("heading", { name: "Queue" }) });
+    await expect(queue.locator(".stat", { hasText: "completed" }).locator("dd")).toHaveText("4");
+    const defaultRow = queue.getByRole("row").filter({ has: page.getByRole("rowheader", { name: "default" }) });
+    await expect(defaultRow.locator("td").last()).toHaveText("4");
+    await expect(defaultRow.locator("td").nth(2)).toHaveText(/\d+(\.\d+)? (ms|s)$/);
+    await expect(defaultRow.getByRole("link", { name: "default" })).toHaveAttribute("href", "/ui/queue?queue=default");
+    await checkA11y(page, { label: "overview", ready: plansShown });
     await screenshot(page, "overview-failing-first");
 
     await page.setViewportSize({ width: 390, height: 844 });
     await screenshot(page, "overview-phone");
-    await checkA11y(page, { label: "overview-phone", ready: (p) => expect(p.locator("tbody tr")).toHaveCount(2) });
+    await checkA11y(page, { label: "overview-phone", ready: plansShown });
   });
 
   test("a server that needs a token asks for it, and the page loads once it is given", async ({ page, authAstro, target }) => {

@@ -38,7 +38,7 @@ test.describe("plan page", () => {
 
     // Back on the plan page the run is listed.
     await page.goto(`/ui/plans/${planId}`);
-    const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: execId.slice(0, 8) }) });
+    const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: execId.slice(-8) }) });
     await expect(row.locator(".badge")).toHaveText(/passed/);
   });
 

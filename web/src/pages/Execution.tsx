@@ -11,7 +11,7 @@ import { api, FINAL_STATUSES, unwrap, type components, type Execution, type Plan
 import { ErrorView, Loading } from "../components/ErrorView";
 import { PageHeader } from "../components/Layout";
 import { StatusBadge } from "../components/StatusBadge";
-import { durationBetween, formatDuration, formatTime } from "../format";
+import { durationBetween, formatDuration, formatTime, shortId } from "../format";
 import { jobHref, planHref } from "../links";
 import { useResource } from "../resource";
 
@@ -61,10 +61,10 @@ export function ExecutionPage() {
       <PageHeader
         title={
           <>
-            Execution <span class="mono">{e.id.slice(0, 8)}</span> <StatusBadge status={e.status} />
+            Execution <span class="mono">{shortId(e.id)}</span> <StatusBadge status={e.status} />
           </>
         }
-        docTitle={`Execution ${e.id.slice(0, 8)} (${e.status})`}
+        docTitle={`Execution ${shortId(e.id)} (${e.status})`}
         crumbs={crumbs}
         actions={<ExecutionActions exec={e} onChanged={exec.reload} />}
       />
@@ -175,7 +175,7 @@ function ExecutionFacts({ exec: e, plan }: { exec: Execution; plan: Plan | undef
       <dt>Trigger</dt>
       <dd>
         {e.trigger}
-        {e.schedule_id && <span class="muted"> (schedule {e.schedule_id.slice(0, 8)})</span>}
+        {e.schedule_id && <span class="muted"> (schedule {shortId(e.schedule_id)})</span>}
       </dd>
       <dt>Environment</dt>
       <dd>{e.environment ?? <span class="muted">none</span>}</dd>

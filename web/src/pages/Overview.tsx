@@ -132,6 +132,47 @@ export function OverviewPage() {
           ))}
           <Stat label="Oldest waiting job" value={queue.data ? formatDuration(oldest * 1000) : "—"} />
         </dl>
+        {queue.data && queue.data.queues.length > 0 && (
+          <div class="table-wrap">
+            <table class="queue-latency">
+              <caption>Pick-up latency: from an execution's creation to its start, over recent runs</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Queue</th>
+                  <th scope="col" class="num">
+                    Waiting
+                  </th>
+                  <th scope="col" class="num">
+                    Running
+                  </th>
+                  <th scope="col" class="num">
+                    p50
+                  </th>
+                  <th scope="col" class="num">
+                    p99
+                  </th>
+                  <th scope="col" class="num">
+                    Runs
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {queue.data.queues.map((q) => (
+                  <tr key={q.queue}>
+                    <th scope="row" class="plain">
+                      <a href={queueHref(q.queue)}>{q.queue}</a>
+                    </th>
+                    <td class="num">{q.counts.available ?? 0}</td>
+                    <td class="num">{q.counts.running ?? 0}</td>
+                    <td class="num">{formatDuration(q.pickup_ms?.p50)}</td>
+                    <td class="num">{formatDuration(q.pickup_ms?.p99)}</td>
+                    <td class="num">{q.pickup_runs}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
       </section>
     </>
   );
