@@ -300,6 +300,12 @@ function StepCard({ index, step, planStep }: { index: number; step: StepResult; 
           </table>
         </div>
       )}
+      {planStep && (planStep.request.body !== undefined || Object.keys(planStep.request.headers ?? {}).length > 0) && (
+        <details class="excerpt">
+          <summary>Request headers and body, as written in the plan</summary>
+          <pre>{requestText(planStep.request)}</pre>
+        </details>
+      )}
       {step.body_excerpt !== undefined && step.body_excerpt !== "" && (
         <details class="excerpt" open={failed}>
           <summary>Response body (first 4 KiB)</summary>
@@ -370,6 +376,14 @@ function JSONValue({ value }: { value: unknown }) {
   if (value === undefined) return <span class="muted">—</span>;
   if (typeof value === "string") return <Value text={value} />;
   return <code class="value">{JSON.stringify(value)}</code>;
+}
+
+/** requestText writes a plan step's request headers and body as an HTTP message would carry them (before templates are filled). */
+function requestText(req: PlanStep["request"]): string {
+  const headers = Object.entries(req.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
+  const body =
+    req.body === undefined || req.body === null ? "" : typeof req.body === "string" ? req.body : JSON.stringify(req.body, null, 2);
+  return [`${req.method} ${req.url}`, ...headers, ...(body ? ["", body] : [])].join("\n");
 }
 
 /** prettyBody indents a JSON body; anything else is shown as it is. */
