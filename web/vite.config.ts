@@ -53,7 +53,7 @@ export default defineConfig({
     emptyOutDir: true,
     assetsDir: "assets",
     sourcemap: false,
-    // One small bundle: no chunk names derived from anything but content.
+    // Every browser the dashboard targets supports modulepreload: no polyfill code.
     modulePreload: { polyfill: false },
   },
 });

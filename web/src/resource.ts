@@ -100,7 +100,6 @@ export function useResource<T>(
       clearTimeout(timer);
       document.removeEventListener("visibilitychange", run);
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, epoch, nonce]);
 
   const reload = useCallback(() => setNonce((n) => n + 1), []);

@@ -14,6 +14,7 @@ test.describe("execution page", () => {
     await expect(page).toHaveURL(/\/ui\/executions\//);
     await expect(page.locator(".page-header h1 .badge")).toHaveText(/failed/, { timeout: 20_000 });
 
+    const execId = page.url().split("/").pop()!;
     const step = page.locator("li.step").first();
     await expect(step).toHaveAttribute("data-step-status", "failed");
     await expect(step.getByRole("heading")).toContainText("Health check");
@@ -30,12 +31,17 @@ test.describe("execution page", () => {
     // The steps after it were skipped.
     await expect(page.locator("li.step[data-step-status=skipped]")).toHaveCount(2);
     await checkA11y(page, { label: "execution-failed", ready: (p) => expect(p.locator("li.step")).toHaveCount(3) });
-    await screenshot(page, "execution");
+    await screenshot(page, "execution-failed");
 
     // The overview lists the plan among the failing ones.
     await page.goto("/");
     const failing = page.locator("section", { has: page.getByRole("heading", { name: /Failing now/ }) });
-    await expect(failing.getByRole("link", { name: plan.name })).toBeVisible();
+    await expect(failing.getByRole("link", { name: plan.name, exact: true })).toBeVisible();
+    // Its "latest run" link opens this execution.
+    await expect(failing.getByRole("link", { name: `latest run of ${plan.name}` })).toHaveAttribute(
+      "href",
+      `/ui/executions/${execId}`,
+    );
   });
 
   test("a captured secret is shown as redacted, never as its value", async ({ page, astro, target }) => {

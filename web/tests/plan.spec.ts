@@ -29,6 +29,13 @@ test.describe("plan page", () => {
     const header = page.locator(".page-header h1");
     await expect(header.locator(".badge")).toHaveText(/passed/, { timeout: 20_000 });
     await expect(page.locator("li.step[data-step-status=passed]")).toHaveCount(3);
+    // The request as the plan wrote it, and the response the target gave.
+    const create = page.locator("li.step").nth(1);
+    await create.getByText("Request headers and body, as written in the plan").click();
+    await expect(create.locator("details.excerpt pre").first()).toContainText('POST {{base_url}}/api/v1/users');
+    await expect(create.locator("details.excerpt pre").first()).toContainText('"name": "Ada"');
+    await create.getByText("Response body (first 4 KiB)").click();
+    await expect(create.locator("details.excerpt pre").last()).toContainText('"id"');
     const execId = page.url().split("/").pop()!;
     const exec = await unwrap(astro.client.GET("/execution/{id}", { params: { path: { id: execId } } }));
     expect(exec.status).toBe("passed");
@@ -38,7 +45,7 @@ test.describe("plan page", () => {
 
     // Back on the plan page the run is listed.
     await page.goto(`/ui/plans/${planId}`);
-    const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: execId.slice(0, 8) }) });
+    const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: execId.slice(-8) }) });
     await expect(row.locator(".badge")).toHaveText(/passed/);
   });
 

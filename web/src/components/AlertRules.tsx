@@ -3,6 +3,7 @@
  * /alert-rule?plan_id=) with links to the channels they send to.
  */
 import { api, unwrap } from "../api";
+import { shortId } from "../format";
 import { channelHref } from "../links";
 import { useResource } from "../resource";
 import { ErrorView, Loading } from "./ErrorView";
@@ -55,7 +56,7 @@ export function AlertRules({ planId }: { planId: string }) {
                     <ul class="inline-list">
                       {r.channels.map((id) => (
                         <li key={id}>
-                          <a href={channelHref(id)}>{names.get(id) ?? id.slice(0, 8)}</a>
+                          <a href={channelHref(id)}>{names.get(id) ?? shortId(id)}</a>
                         </li>
                       ))}
                     </ul>

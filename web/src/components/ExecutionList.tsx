@@ -4,7 +4,7 @@
  */
 import { useState } from "preact/hooks";
 import { api, unwrap, type ExecutionStatus } from "../api";
-import { durationBetween, formatAgo, formatDuration, formatTime } from "../format";
+import { durationBetween, formatAgo, formatDuration, formatTime, shortId } from "../format";
 import { executionHref } from "../links";
 import { useResource } from "../resource";
 import { ErrorView, Loading } from "./ErrorView";
@@ -111,7 +111,7 @@ export function ExecutionList({ planId }: { planId: string }) {
                   <tr key={e.id}>
                     <td>
                       <a href={executionHref(e.id)} class="mono">
-                        {e.id.slice(0, 8)}
+                        {shortId(e.id)}
                       </a>
                     </td>
                     <td data-label="Status">

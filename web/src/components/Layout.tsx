@@ -3,6 +3,7 @@
  * navigation, the token prompt, and the page's content in <main>.
  */
 import type { ComponentChildren } from "preact";
+import { useEffect, useRef } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { TokenButton, TokenPrompt } from "./TokenPrompt";
 
@@ -18,6 +19,14 @@ export const NAV: readonly { href: string; label: string; match: (path: string) 
 /** Layout renders the header and navigation around children. */
 export function Layout({ children }: { children: ComponentChildren }) {
   const { path } = useLocation();
+  // After navigating to another page, start reading (and tabbing) from its content, at its top.
+  const firstPath = useRef(path);
+  useEffect(() => {
+    if (path === firstPath.current) return;
+    firstPath.current = "";
+    window.scrollTo(0, 0);
+    document.getElementById("main")?.focus({ preventScroll: true });
+  }, [path]);
   return (
     <>
       <a class="skip-link" href="#main">
@@ -61,6 +70,8 @@ export function Layout({ children }: { children: ComponentChildren }) {
 /** PageHeaderProps are PageHeader's properties. */
 export interface PageHeaderProps {
   title: ComponentChildren;
+  /** docTitle is the browser tab's title; defaults to title when that is a string. */
+  docTitle?: string;
   /** crumbs are links shown above the title, e.g. back to the overview. */
   crumbs?: { href: string; label: string }[];
   /** actions are buttons shown beside the title. */
@@ -69,7 +80,11 @@ export interface PageHeaderProps {
 }
 
 /** PageHeader is a page's title row: breadcrumbs, the <h1>, and actions. */
-export function PageHeader({ title, crumbs, actions, children }: PageHeaderProps) {
+export function PageHeader({ title, docTitle, crumbs, actions, children }: PageHeaderProps) {
+  const tab = docTitle ?? (typeof title === "string" ? title : undefined);
+  useEffect(() => {
+    if (tab) document.title = `${tab} · astro-runner`;
+  }, [tab]);
   return (
     <div class="page-header">
       {crumbs && crumbs.length > 0 && (

@@ -11,7 +11,7 @@ import { api, FINAL_STATUSES, unwrap, type components, type Execution, type Plan
 import { ErrorView, Loading } from "../components/ErrorView";
 import { PageHeader } from "../components/Layout";
 import { StatusBadge } from "../components/StatusBadge";
-import { durationBetween, formatDuration, formatTime } from "../format";
+import { durationBetween, formatDuration, formatTime, shortId } from "../format";
 import { jobHref, planHref } from "../links";
 import { useResource } from "../resource";
 
@@ -61,9 +61,10 @@ export function ExecutionPage() {
       <PageHeader
         title={
           <>
-            Execution <span class="mono">{e.id.slice(0, 8)}</span> <StatusBadge status={e.status} />
+            Execution <span class="mono">{shortId(e.id)}</span> <StatusBadge status={e.status} />
           </>
         }
+        docTitle={`Execution ${shortId(e.id)} (${e.status})`}
         crumbs={crumbs}
         actions={<ExecutionActions exec={e} onChanged={exec.reload} />}
       />
@@ -174,7 +175,7 @@ function ExecutionFacts({ exec: e, plan }: { exec: Execution; plan: Plan | undef
       <dt>Trigger</dt>
       <dd>
         {e.trigger}
-        {e.schedule_id && <span class="muted"> (schedule {e.schedule_id.slice(0, 8)})</span>}
+        {e.schedule_id && <span class="muted"> (schedule {shortId(e.schedule_id)})</span>}
       </dd>
       <dt>Environment</dt>
       <dd>{e.environment ?? <span class="muted">none</span>}</dd>
@@ -299,6 +300,12 @@ function StepCard({ index, step, planStep }: { index: number; step: StepResult; 
           </table>
         </div>
       )}
+      {planStep && (planStep.request.body !== undefined || Object.keys(planStep.request.headers ?? {}).length > 0) && (
+        <details class="excerpt">
+          <summary>Request headers and body, as written in the plan</summary>
+          <pre>{requestText(planStep.request)}</pre>
+        </details>
+      )}
       {step.body_excerpt !== undefined && step.body_excerpt !== "" && (
         <details class="excerpt" open={failed}>
           <summary>Response body (first 4 KiB)</summary>
@@ -369,6 +376,14 @@ function JSONValue({ value }: { value: unknown }) {
   if (value === undefined) return <span class="muted">—</span>;
   if (typeof value === "string") return <Value text={value} />;
   return <code class="value">{JSON.stringify(value)}</code>;
+}
+
+/** requestText writes a plan step's request headers and body as an HTTP message would carry them (before templates are filled). */
+function requestText(req: PlanStep["request"]): string {
+  const headers = Object.entries(req.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
+  const body =
+    req.body === undefined || req.body === null ? "" : typeof req.body === "string" ? req.body : JSON.stringify(req.body, null, 2);
+  return [`${req.method} ${req.url}`, ...headers, ...(body ? ["", body] : [])].join("\n");
 }
 
 /** prettyBody indents a JSON body; anything else is shown as it is. */

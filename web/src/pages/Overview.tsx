@@ -4,16 +4,18 @@
  * 24 h totals; and the queue's counts by state.
  */
 import type { ComponentChildren } from "preact";
-import { useState } from "preact/hooks";
-import { api, unwrap } from "../api";
+import { useRef, useState } from "preact/hooks";
+import { api, unwrap, type components } from "../api";
 import { ErrorView, Loading } from "../components/ErrorView";
 import { PageHeader } from "../components/Layout";
 import { RunStrip } from "../components/RunStrip";
 import { StatusBadge } from "../components/StatusBadge";
-import { formatAgo, formatDuration, formatPercent } from "../format";
-import { NEW_PLAN_HREF, planHref, queueHref } from "../links";
+import { formatAgo, formatDuration, formatPercent, formatTime } from "../format";
+import { executionHref, NEW_PLAN_HREF, planHref, queueHref } from "../links";
 import { loadOverview, RECENT_RUNS, type OverviewPlan } from "../overview";
 import { useResource } from "../resource";
+
+type FailingPlan = components["schemas"]["FailingPlan"];
 
 /** JOB_STATES are the queue's job states, in the order the overview shows them. */
 const JOB_STATES = ["available", "running", "retryable", "completed", "discarded", "cancelled"] as const;
@@ -25,14 +27,24 @@ const POLL_MS = 10_000;
 export function OverviewPage() {
   const [cursors, setCursors] = useState<string[]>([""]);
   const cursor = cursors[cursors.length - 1] ?? "";
-  const overview = useResource((signal) => loadOverview(cursor, signal), [cursor], { pollMs: POLL_MS });
+  // The failing list comes with the first page only; later pages reuse it.
+  const failingRef = useRef<readonly FailingPlan[]>([]);
+  const overview = useResource(
+    async (signal) => {
+      const data = await loadOverview(cursor, signal, failingRef.current);
+      failingRef.current = data.failing;
+      return data;
+    },
+    [cursor],
+    { pollMs: POLL_MS },
+  );
   const since = useState(() => new Date(Date.now() - 24 * 3600 * 1000).toISOString())[0];
   const stats = useResource((signal) => unwrap(api().GET("/stats", { params: { query: { since } }, signal })), [since], {
     pollMs: POLL_MS,
   });
   const queue = useResource((signal) => unwrap(api().GET("/queue/stats", { signal })), [], { pollMs: POLL_MS });
 
-  const failing = overview.data?.plans.filter((p) => p.failingSince) ?? [];
+  const failing = overview.data?.failing ?? [];
   const totals = stats.data?.totals;
   const counts = sumCounts(queue.data?.queues ?? []);
   const oldest = Math.max(0, ...(queue.data?.queues ?? []).map((q) => q.oldest_available_age_seconds));
@@ -59,11 +71,15 @@ export function OverviewPage() {
             Failing now <span class="muted">({failing.length})</span>
           </h2>
           <ul class="failing-list">
-            {failing.map((p) => (
-              <li key={p.id}>
-                <StatusBadge status={p.latestStatus === "error" ? "error" : "failed"} />{" "}
-                <a href={planHref(p.id)}>{p.name}</a>{" "}
-                <span class="muted">failing since {formatAgo(p.failingSince)}</span>
+            {failing.map((f) => (
+              <li key={f.plan_id}>
+                <StatusBadge status={f.status} /> <a href={planHref(f.plan_id)}>{f.name}</a>{" "}
+                <span class="muted">
+                  failing since <time title={formatTime(f.failing_since)}>{formatAgo(f.failing_since)}</time>
+                </span>{" "}
+                <a href={executionHref(f.execution_id)} aria-label={`latest run of ${f.name}`}>
+                  latest run
+                </a>
               </li>
             ))}
           </ul>
@@ -116,6 +132,47 @@ export function OverviewPage() {
           ))}
           <Stat label="Oldest waiting job" value={queue.data ? formatDuration(oldest * 1000) : "—"} />
         </dl>
+        {queue.data && queue.data.queues.length > 0 && (
+          <div class="table-wrap">
+            <table class="queue-latency">
+              <caption>Pick-up latency: from an execution's creation to its start, over recent runs</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Queue</th>
+                  <th scope="col" class="num">
+                    Waiting
+                  </th>
+                  <th scope="col" class="num">
+                    Running
+                  </th>
+                  <th scope="col" class="num">
+                    p50
+                  </th>
+                  <th scope="col" class="num">
+                    p99
+                  </th>
+                  <th scope="col" class="num">
+                    Runs
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {queue.data.queues.map((q) => (
+                  <tr key={q.queue}>
+                    <th scope="row" class="plain">
+                      <a href={queueHref(q.queue)}>{q.queue}</a>
+                    </th>
+                    <td class="num">{q.counts.available ?? 0}</td>
+                    <td class="num">{q.counts.running ?? 0}</td>
+                    <td class="num">{formatDuration(q.pickup_ms?.p50)}</td>
+                    <td class="num">{formatDuration(q.pickup_ms?.p99)}</td>
+                    <td class="num">{q.pickup_runs}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
       </section>
     </>
   );
