@@ -38,6 +38,7 @@ test.describe("environments", () => {
     // Edit: change the variables; the revision goes to 2.
     await row.getByRole("button", { name: `Edit ${name}` }).click();
     const edit = page.getByRole("region", { name: `Edit ${name}` });
+    await expect(edit.getByLabel("Description")).toBeFocused();
     await expect(edit.getByLabel("Variables")).toHaveValue(/127\.0\.0\.1:9/);
     await edit.getByLabel("Variables").fill('{"base_url": "http://127.0.0.1:10", "region": "eu"}');
     await edit.getByRole("button", { name: "Save changes" }).click();
@@ -61,8 +62,12 @@ test.describe("environments", () => {
     expect(after.description).toBe("Changed elsewhere.");
     await edit.getByRole("button", { name: "Cancel" }).click();
 
-    // Delete asks first.
+    // Delete asks first; focus goes to Cancel, and back to Delete if cancelled.
     await row.getByRole("button", { name: `Delete ${name}` }).click();
+    await expect(row.getByRole("button", { name: "Cancel" })).toBeFocused();
+    await page.keyboard.press("Enter");
+    await expect(row.getByRole("button", { name: `Delete ${name}` })).toBeFocused();
+    await page.keyboard.press("Enter");
     await row.getByRole("button", { name: "Yes, delete" }).click();
     await expect(page.getByRole("status").filter({ hasText: `Deleted environment ${name}.` })).toBeVisible();
     await expect(page.getByRole("rowheader", { name })).toHaveCount(0);

@@ -126,6 +126,11 @@ test.describe("every page", () => {
       await expect(p.getByRole("rowheader", { name: "nightly" })).toBeVisible();
       await expect(p.getByRole("link", { name: "2 available jobs in nightly" })).toBeVisible();
       await expect(p.getByRole("link", { name: "1 cancelled job in nightly" })).toBeVisible();
+      // Pick-up latency (p50 / p99): the default queue's runs started, the nightly queue's never did.
+      const pickup = (queue: string) =>
+        p.getByRole("region", { name: "Job counts" }).getByRole("row").filter({ has: p.getByRole("rowheader", { name: queue, exact: true }) }).getByRole("cell").last();
+      await expect(pickup("default")).toHaveText(/^\d[\d.]* (ms|s) \/ \d[\d.]* (ms|s)$/);
+      await expect(pickup("nightly")).toHaveText("—");
       await expect(p.getByRole("link", { name: String(s.jobId), exact: true })).toBeVisible();
     });
   });
@@ -202,7 +207,8 @@ async function seedServer(astro: Astro, targetUrl: string, receiverUrl: string):
   const passed = await runPlan(c, passing.id);
   const failed = await runPlan(c, failing.id);
   // A queue no worker serves: its jobs stay available.
-  const nightly = await enqueueExecutions(c, passing.id, 3, { queue: "nightly" });
+  const report = await createPlan(c, planBody(targetUrl, { name: "billing-nightly", description: "Runs on the nightly queue." }));
+  const nightly = await enqueueExecutions(c, report.id, 3, { queue: "nightly" });
   await unwrap(c.POST("/execution/{id}/cancel", { params: { path: { id: nightly[0]!.id } } }));
   const job = await unwrap(c.GET("/execution/{id}", { params: { path: { id: passed.id } } }));
   expect(job.job_id, "the passed execution's job is kept for a day").not.toBeNull();

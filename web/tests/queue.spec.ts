@@ -38,6 +38,8 @@ test.describe("queue page", () => {
     await expect(counts.getByRole("link", { name: "1,000 available jobs in backlog" })).toBeVisible();
     await expect(counts.getByRole("link", { name: "3 completed jobs in default" })).toBeVisible();
     await expect(counts.getByRole("link", { name: "1 cancelled job in backlog" })).toBeVisible();
+    // No backlog execution ever started: no pick-up latency.
+    await expect(counts.getByRole("row").filter({ has: page.getByRole("rowheader", { name: "backlog" }) }).getByRole("cell").last()).toHaveText("—");
 
     // The first page: the 50 newest jobs, all of the backlog.
     const list = jobList(page);

@@ -1,9 +1,11 @@
 /**
  * ConfirmButton is a two-step button for destructive actions: the first
  * press asks, inline, and only "Yes, <action>" acts. No browser dialog, so
- * it works the same with a keyboard, a screen reader and in tests.
+ * it works the same with a keyboard, a screen reader and in tests. Focus
+ * moves to Cancel when it asks (the safe choice under Enter) and back to the
+ * first button when the question goes away.
  */
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 
 /** ConfirmButtonProps are ConfirmButton's properties. */
 export interface ConfirmButtonProps {
@@ -23,10 +25,18 @@ export interface ConfirmButtonProps {
 export function ConfirmButton({ label, question, onConfirm, small, subject }: ConfirmButtonProps) {
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
+  const cancelRef = useRef<HTMLButtonElement>(null);
+  const askRef = useRef<HTMLButtonElement>(null);
+  const asked = useRef(false);
+  useEffect(() => {
+    if (asking) cancelRef.current?.focus();
+    else if (asked.current) askRef.current?.focus();
+    asked.current = asking;
+  }, [asking]);
   const size = small ? " btn-small" : "";
   if (!asking) {
     return (
-      <button type="button" class={`btn btn-danger${size}`} onClick={() => setAsking(true)}>
+      <button ref={askRef} type="button" class={`btn btn-danger${size}`} onClick={() => setAsking(true)}>
         {label}
         {subject && <span class="visually-hidden"> {subject}</span>}
       </button>
@@ -51,7 +61,7 @@ export function ConfirmButton({ label, question, onConfirm, small, subject }: Co
       >
         Yes, {label.toLowerCase()}
       </button>
-      <button type="button" class={`btn${size}`} disabled={busy} onClick={() => setAsking(false)}>
+      <button ref={cancelRef} type="button" class={`btn${size}`} disabled={busy} onClick={() => setAsking(false)}>
         Cancel
       </button>
     </span>

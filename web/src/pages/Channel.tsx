@@ -174,7 +174,7 @@ function TestOutcome({ delivery: d }: { delivery: Delivery }) {
 function DeliveryTable({ deliveries }: { deliveries: Delivery[] }) {
   return (
     <TableWrap label="Delivery list">
-      <table>
+      <table class="stack-phone">
         <thead>
           <tr>
             <th scope="col">When</th>
@@ -196,17 +196,25 @@ function DeliveryTable({ deliveries }: { deliveries: Delivery[] }) {
         <tbody>
           {deliveries.map((d) => (
             <tr key={d.id}>
-              <td title={formatTime(d.created_at)}>{formatAgo(d.created_at)}</td>
-              <td>
+              <td data-label="When" title={formatTime(d.created_at)}>
+                {formatAgo(d.created_at)}
+              </td>
+              <td data-label="Event">
                 <code>{d.event}</code>
               </td>
-              <td>
+              <td data-label="Outcome">
                 <StatusBadge status={d.outcome} />
               </td>
-              <td class="num">{d.attempt}</td>
-              <td class="num">{d.status_code ?? "—"}</td>
-              <td class="num">{formatDuration(d.latency_ms)}</td>
-              <td>
+              <td class="num" data-label="Attempt">
+                {d.attempt}
+              </td>
+              <td class="num" data-label="Status">
+                {d.status_code ?? "—"}
+              </td>
+              <td class="num" data-label="Latency">
+                {formatDuration(d.latency_ms)}
+              </td>
+              <td data-label="Execution">
                 {d.execution_id ? (
                   <a href={executionHref(d.execution_id)} title={d.execution_id}>
                     {shortId(d.execution_id)}
@@ -215,7 +223,7 @@ function DeliveryTable({ deliveries }: { deliveries: Delivery[] }) {
                   <span class="muted">—</span>
                 )}
               </td>
-              <td class="cell-text">{d.error || d.response || <span class="muted">—</span>}</td>
+              <td class="cell-text" data-label="Error or answer">{d.error || d.response || <span class="muted">—</span>}</td>
             </tr>
           ))}
         </tbody>

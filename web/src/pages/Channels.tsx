@@ -62,7 +62,7 @@ export function ChannelsPage() {
         {list.data && channels.length === 0 && <p class="empty">No channels yet. Create one below.</p>}
         {channels.length > 0 && (
           <TableWrap label="Channel list">
-            <table>
+            <table class="stack-phone">
               <thead>
                 <tr>
                   <th scope="col">Name</th>
@@ -78,10 +78,14 @@ export function ChannelsPage() {
                     <th scope="row">
                       <a href={channelHref(ch.id)}>{ch.name}</a>
                     </th>
-                    <td>{ch.kind}</td>
-                    <td class="mono">{ch.url}</td>
-                    <td>{ch.has_secret ? "yes" : "no"}</td>
-                    <td title={formatTime(ch.updated_at)}>{formatAgo(ch.updated_at)}</td>
+                    <td data-label="Kind">{ch.kind}</td>
+                    <td class="mono" data-label="URL">
+                      {ch.url}
+                    </td>
+                    <td data-label="Signed">{ch.has_secret ? "yes" : "no"}</td>
+                    <td data-label="Updated" title={formatTime(ch.updated_at)}>
+                      {formatAgo(ch.updated_at)}
+                    </td>
                   </tr>
                 ))}
               </tbody>

@@ -5,7 +5,7 @@
  * made meanwhile by someone else is reported, not overwritten.
  */
 import "../admin.css";
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, isProblemError, unwrap, type components } from "../api";
 import { ConfirmButton } from "../components/ConfirmButton";
 import { ErrorView, Loading } from "../components/ErrorView";
@@ -64,7 +64,7 @@ export function EnvironmentsPage() {
         {list.data && list.data.environments.length === 0 && <p class="empty">No environments yet. Create one below.</p>}
         {list.data && list.data.environments.length > 0 && (
           <TableWrap label="Environment list">
-            <table>
+            <table class="stack-phone">
               <thead>
                 <tr>
                   <th scope="col">Name</th>
@@ -85,12 +85,16 @@ export function EnvironmentsPage() {
                     <th scope="row">
                       <code>{env.name}</code>
                     </th>
-                    <td>{env.description || <span class="muted">—</span>}</td>
-                    <td>
+                    <td data-label="Description">{env.description || <span class="muted">—</span>}</td>
+                    <td data-label="Variables">
                       <VariableNames variables={env.variables} />
                     </td>
-                    <td class="num">{env.revision}</td>
-                    <td title={formatTime(env.updated_at)}>{formatAgo(env.updated_at)}</td>
+                    <td class="num" data-label="Revision">
+                      {env.revision}
+                    </td>
+                    <td data-label="Updated" title={formatTime(env.updated_at)}>
+                      {formatAgo(env.updated_at)}
+                    </td>
                     <td>
                       <div class="actions">
                         <button
@@ -159,6 +163,12 @@ function EnvironmentForm({ editing, onDone, onCancel }: EnvironmentFormProps) {
   const [localError, setLocalError] = useState("");
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
+  const firstField = useRef<HTMLInputElement>(null);
+
+  // Starting an edit (from a row's Edit button) takes the keyboard to the form.
+  useEffect(() => {
+    if (editing) firstField.current?.focus();
+  }, [editing]);
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -219,7 +229,7 @@ function EnvironmentForm({ editing, onDone, onCancel }: EnvironmentFormProps) {
           </Field>
         )}
         <Field id="env-description" label="Description" errors={fieldErrors(error, "description")}>
-          <input type="text" value={description} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />
+          <input ref={firstField} type="text" value={description} onInput={(e) => setDescription((e.target as HTMLInputElement).value)} />
         </Field>
         <Field
           id="env-variables"

@@ -130,7 +130,7 @@ export function JobPage({ id }: { id: string }) {
           <p class="empty">No attempt has failed.</p>
         ) : (
           <TableWrap label="Failed attempt list">
-            <table>
+            <table class="stack-phone">
               <thead>
                 <tr>
                   <th scope="col" class="num">
@@ -143,9 +143,15 @@ export function JobPage({ id }: { id: string }) {
               <tbody>
                 {(j.errors ?? []).map((e) => (
                   <tr key={`${e.attempt}-${e.at}`}>
-                    <td class="num">{e.attempt}</td>
-                    <td title={formatTime(e.at)}>{formatAgo(e.at)}</td>
-                    <td class="cell-text">{e.error}</td>
+                    <td class="num" data-label="Attempt">
+                      {e.attempt}
+                    </td>
+                    <td data-label="When" title={formatTime(e.at)}>
+                      {formatAgo(e.at)}
+                    </td>
+                    <td class="cell-text" data-label="Error">
+                      {e.error}
+                    </td>
                   </tr>
                 ))}
               </tbody>

@@ -1,6 +1,7 @@
 /**
  * QueuePage shows the job queue: the number of jobs of each queue in each
- * state (GET /queue/stats), and the jobs themselves (GET /job), newest
+ * state, how long the oldest waiting job has waited and the recent pick-up
+ * latency (GET /queue/stats), and the jobs themselves (GET /job), newest
  * first, filtered by queue and state (kept in the URL: /ui/queue?queue=
  * &state=), a page of 50 at a time with keyset paging. Both refresh every
  * 5 s while the first page is shown.
@@ -109,7 +110,7 @@ function StatsTable({ queues }: { queues: QueueStat[] }) {
   const total = (s: string) => queues.reduce((n, q) => n + (q.counts[s] ?? 0), 0);
   return (
     <TableWrap label="Job counts">
-      <table>
+      <table class="stack-phone">
         <thead>
           <tr>
             <th scope="col">Queue</th>
@@ -120,6 +121,9 @@ function StatsTable({ queues }: { queues: QueueStat[] }) {
             ))}
             <th scope="col" class="num">
               Oldest waiting
+            </th>
+            <th scope="col" class="num">
+              Pick-up p50 / p99
             </th>
           </tr>
         </thead>
@@ -132,7 +136,8 @@ function StatsTable({ queues }: { queues: QueueStat[] }) {
               {JOB_STATES.map((s) => (
                 <CountCell key={s} n={q.counts[s] ?? 0} href={queueFilterHref(q.queue, s)} state={s} where={q.queue} />
               ))}
-              <td class="num">{q.oldest_available_age_seconds > 0 ? formatDuration(q.oldest_available_age_seconds * 1000) : "—"}</td>
+              <td class="num" data-label="Oldest waiting">{q.oldest_available_age_seconds > 0 ? formatDuration(q.oldest_available_age_seconds * 1000) : "—"}</td>
+              <PickupCell stat={q} />
             </tr>
           ))}
         </tbody>
@@ -143,8 +148,11 @@ function StatsTable({ queues }: { queues: QueueStat[] }) {
               {JOB_STATES.map((s) => (
                 <CountCell key={s} n={total(s)} href={queueFilterHref("", s)} state={s} where="all queues" />
               ))}
-              <td class="num">
+              <td class="num" data-label="Oldest waiting">
                 {formatDuration(Math.max(...queues.map((q) => q.oldest_available_age_seconds)) * 1000 || undefined)}
+              </td>
+              <td class="num muted" data-label="Pick-up p50 / p99">
+                —
               </td>
             </tr>
           </tfoot>
@@ -154,11 +162,36 @@ function StatsTable({ queues }: { queues: QueueStat[] }) {
   );
 }
 
+/**
+ * PickupCell shows how long the queue's recent executions waited from their
+ * creation to their first start (median and 99th percentile), or a dash
+ * when none has started.
+ */
+function PickupCell({ stat }: { stat: QueueStat }) {
+  const p = stat.pickup_ms;
+  if (!p)
+    return (
+      <td class="num muted" data-label="Pick-up p50 / p99">
+        —
+      </td>
+    );
+  return (
+    <td class="num" data-label="Pick-up p50 / p99" title={`Over the ${stat.pickup_runs} most recent executions of ${stat.queue} that started`}>
+      {formatDuration(p.p50)} / {formatDuration(p.p99)}
+    </td>
+  );
+}
+
 /** CountCell is one count, linking to the jobs it counts, named "12 available jobs in default". */
 function CountCell({ n, href, state, where }: { n: number; href: string; state: string; where: string }) {
-  if (n === 0) return <td class="num zero">0</td>;
+  if (n === 0)
+    return (
+      <td class="num zero" data-label={state}>
+        0
+      </td>
+    );
   return (
-    <td class="num">
+    <td class="num" data-label={state}>
       <a href={href} aria-label={`${n.toLocaleString("en")} ${state} job${n === 1 ? "" : "s"} in ${where}`}>
         {n.toLocaleString("en")}
       </a>
@@ -195,7 +228,7 @@ function JobList({ queue, state }: { queue: string; state: JobState | "" }) {
       {jobs.data && list.length === 0 && <p class="empty">No jobs match.</p>}
       {list.length > 0 && (
         <TableWrap label="Job list">
-          <table>
+          <table class="stack-phone">
             <thead>
               <tr>
                 <th scope="col">Job</th>
@@ -230,18 +263,20 @@ function JobRow({ job: j }: { job: Job }) {
       <th scope="row">
         <a href={jobHref(j.id)}>{j.id}</a>
       </th>
-      <td>{j.queue}</td>
-      <td>
+      <td data-label="Queue">{j.queue}</td>
+      <td data-label="Kind">
         <code>{j.kind}</code>
       </td>
-      <td>
+      <td data-label="State">
         <StatusBadge status={j.state} />
       </td>
-      <td class="num">
+      <td class="num" data-label="Attempts">
         {j.attempt} / {j.max_attempts}
       </td>
-      <td title={formatTime(j.created_at)}>{formatAgo(j.created_at)}</td>
-      <td>
+      <td data-label="Enqueued" title={formatTime(j.created_at)}>
+        {formatAgo(j.created_at)}
+      </td>
+      <td data-label="Execution">
         {execution ? (
           <a href={executionHref(execution)} title={execution}>
             {shortId(execution)}
@@ -250,7 +285,7 @@ function JobRow({ job: j }: { job: Job }) {
           <span class="muted">—</span>
         )}
       </td>
-      <td class="cell-text">{j.last_error || <span class="muted">—</span>}</td>
+      <td class="cell-text" data-label="Last error">{j.last_error || <span class="muted">—</span>}</td>
     </tr>
   );
 }

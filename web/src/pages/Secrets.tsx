@@ -102,7 +102,7 @@ export function SecretsPage() {
             {list.data && secrets.length === 0 && <p class="empty">No secrets yet.</p>}
             {secrets.length > 0 && (
               <TableWrap label="Secret list">
-                <table>
+                <table class="stack-phone">
                   <thead>
                     <tr>
                       <th scope="col">Name</th>
@@ -120,9 +120,15 @@ export function SecretsPage() {
                         <th scope="row">
                           <code>{s.name}</code>
                         </th>
-                        <td class="muted">hidden</td>
-                        <td title={formatTime(s.created_at)}>{formatAgo(s.created_at)}</td>
-                        <td title={formatTime(s.updated_at)}>{formatAgo(s.updated_at)}</td>
+                        <td class="muted" data-label="Value">
+                          hidden
+                        </td>
+                        <td data-label="Stored" title={formatTime(s.created_at)}>
+                          {formatAgo(s.created_at)}
+                        </td>
+                        <td data-label="Last replaced" title={formatTime(s.updated_at)}>
+                          {formatAgo(s.updated_at)}
+                        </td>
                         <td>
                           <div class="actions">
                             <button
