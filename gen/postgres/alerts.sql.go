@@ -15,7 +15,7 @@ import (
 const alertDeliveryList = `-- name: AlertDeliveryList :many
 SELECT id, delivery_id, channel_id, rule_id, execution_id, event, attempt, outcome, status_code, latency_us, error, payload, response, created_at FROM alert_deliveries
 WHERE channel_id = $1
-  AND ($2::uuid IS NULL OR id < $2::uuid)
+  AND id < COALESCE($2::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) -- One comparison (see ExecutionList).
   AND ($3::uuid IS NULL OR delivery_id = $3::uuid)
 ORDER BY id DESC
 LIMIT $4

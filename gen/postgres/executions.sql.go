@@ -342,7 +342,7 @@ func (q *Queries) ExecutionJobHoldsLease(ctx context.Context, db DBTX, arg *Exec
 
 const executionList = `-- name: ExecutionList :many
 SELECT id, plan_id, plan_revision, status, attempt, idempotency_key, created_at, started_at, finished_at, result, variables, environment, trigger, schedule_id, queue, worker_id, duration_ms, step_summary FROM executions
-WHERE ($1::uuid IS NULL OR id < $1::uuid)
+WHERE id < COALESCE($1::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
   AND ($2::uuid IS NULL OR plan_id = $2::uuid)
   AND ($3::execution_status IS NULL OR status = $3::execution_status)
   AND ($4::text IS NULL OR trigger = $4::text)
@@ -367,6 +367,9 @@ type ExecutionListParams struct {
 	MaxRows    int32
 }
 
+// Newest first, from before_id (NULL for the first page). The bound is one
+// comparison, not "before_id IS NULL OR id < before_id", so that a generic
+// plan of the prepared statement still seeks the primary key to it.
 func (q *Queries) ExecutionList(ctx context.Context, db DBTX, arg *ExecutionListParams) ([]*Execution, error) {
 	rows, err := db.Query(ctx, executionList,
 		arg.BeforeID,

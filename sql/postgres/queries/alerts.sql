@@ -138,7 +138,7 @@ RETURNING *;
 -- A channel's attempts, newest first, on alert_deliveries_channel_id_idx.
 SELECT * FROM alert_deliveries
 WHERE channel_id = @channel_id
-  AND (sqlc.narg('before_id')::uuid IS NULL OR id < sqlc.narg('before_id')::uuid)
+  AND id < COALESCE(sqlc.narg('before_id')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) -- One comparison (see ExecutionList).
   AND (sqlc.narg('delivery_id')::uuid IS NULL OR delivery_id = sqlc.narg('delivery_id')::uuid)
 ORDER BY id DESC
 LIMIT @max_rows;

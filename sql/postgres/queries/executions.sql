@@ -33,8 +33,11 @@ SELECT * FROM executions WHERE id = @id;
 SELECT * FROM executions WHERE plan_id = @plan_id AND idempotency_key = @idempotency_key;
 
 -- name: ExecutionList :many
+-- Newest first, from before_id (NULL for the first page). The bound is one
+-- comparison, not "before_id IS NULL OR id < before_id", so that a generic
+-- plan of the prepared statement still seeks the primary key to it.
 SELECT * FROM executions
-WHERE (sqlc.narg('before_id')::uuid IS NULL OR id < sqlc.narg('before_id')::uuid)
+WHERE id < COALESCE(sqlc.narg('before_id')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
   AND (sqlc.narg('plan_id')::uuid IS NULL OR plan_id = sqlc.narg('plan_id')::uuid)
   AND (sqlc.narg('status')::execution_status IS NULL OR status = sqlc.narg('status')::execution_status)
   AND (sqlc.narg('trigger')::text IS NULL OR trigger = sqlc.narg('trigger')::text)
