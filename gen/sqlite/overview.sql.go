@@ -51,24 +51,27 @@ func (q *Queries) ExecutionPickup(ctx context.Context, db DBTX, maxRows int64) (
 }
 
 const overviewFailing = `-- name: OverviewFailing :many
-WITH latest AS (
-    SELECT e.plan_id, e.id, e.status, e.finished_at,
-        row_number() OVER (PARTITION BY e.plan_id ORDER BY e.finished_at DESC, e.id DESC) AS rn
-    FROM executions AS e
-    WHERE e.status IN ('passed', 'failed', 'error') AND e.finished_at IS NOT NULL
-)
 SELECT p.id AS plan_id, p.name, CAST(l.status AS TEXT) AS status, CAST(l.id AS TEXT) AS execution_id,
     CAST(COALESCE((
-        SELECT min(e.finished_at) FROM executions AS e
-        WHERE e.plan_id = p.id AND e.status IN ('failed', 'error')
+        SELECT e.finished_at FROM executions AS e
+        WHERE e.plan_id = p.id AND e.status IN ('passed', 'failed', 'error', 'cancelled') AND e.status IN ('failed', 'error')
           AND e.finished_at > COALESCE((
-              SELECT max(x.finished_at) FROM executions AS x
-              WHERE x.plan_id = p.id AND x.status = 'passed'
+              SELECT x.finished_at FROM executions AS x
+              WHERE x.plan_id = p.id AND x.status IN ('passed', 'failed', 'error', 'cancelled') AND x.status = 'passed'
+              ORDER BY x.finished_at DESC
+              LIMIT 1
           ), -9223372036854775808)
+        ORDER BY e.finished_at
+        LIMIT 1
     ), l.finished_at) AS INTEGER) AS failing_since
-FROM latest AS l
-JOIN plans AS p ON p.id = l.plan_id
-WHERE l.rn = 1 AND l.status IN ('failed', 'error')
+FROM plans AS p
+JOIN executions AS l ON l.id = (
+    SELECT x.id FROM executions AS x
+    WHERE x.plan_id = p.id AND x.status IN ('passed', 'failed', 'error', 'cancelled') AND x.status IN ('passed', 'failed', 'error')
+    ORDER BY x.finished_at DESC, x.id DESC
+    LIMIT 1
+)
+WHERE l.status IN ('failed', 'error')
 ORDER BY failing_since, p.id
 LIMIT ?1
 `
@@ -84,7 +87,11 @@ type OverviewFailingRow struct {
 // The plans whose latest finished passed, failed or error execution (by
 // finished_at, then ID) failed or errored, with the earliest finish of
 // their failed and error runs since their latest pass; longest failing
-// first.
+// first. Each probe is an ORDER BY ... LIMIT 1 on executions_retention_idx
+// (plan_id, finished_at, id, status, ...), so that a plan costs a few index
+// steps however many executions it has; each repeats the index's WHERE
+// (status IN the final statuses) word for word, which SQLite needs before
+// it uses a partial index.
 func (q *Queries) OverviewFailing(ctx context.Context, db DBTX, maxRows int64) ([]*OverviewFailingRow, error) {
 	rows, err := db.QueryContext(ctx, overviewFailing, maxRows)
 	if err != nil {
@@ -117,9 +124,9 @@ func (q *Queries) OverviewFailing(ctx context.Context, db DBTX, maxRows int64) (
 const overviewPage = `-- name: OverviewPage :many
 WITH page AS (
     SELECT p.id, p.name FROM plans AS p
-    WHERE p.id > CAST(?2 AS TEXT)
+    WHERE p.id > CAST(?1 AS TEXT)
     ORDER BY p.id
-    LIMIT ?3
+    LIMIT ?2
 ),
 totals AS (
     SELECT e.plan_id,
@@ -131,14 +138,18 @@ totals AS (
     FROM executions AS e
     WHERE e.plan_id IN (SELECT page.id FROM page)
       AND e.status IN ('passed', 'failed', 'error', 'cancelled')
-      AND e.finished_at >= CAST(?4 AS INTEGER) AND e.finished_at < CAST(?5 AS INTEGER)
+      AND e.finished_at >= CAST(?3 AS INTEGER) AND e.finished_at < CAST(?4 AS INTEGER)
     GROUP BY e.plan_id
 ),
-ranked AS (
-    SELECT e.plan_id, e.id, e.status, e.trigger, e.created_at, e.finished_at, e.duration_ms,
-        row_number() OVER (PARTITION BY e.plan_id ORDER BY e.id DESC) AS rn
-    FROM executions AS e
-    WHERE e.plan_id IN (SELECT page.id FROM page)
+recent AS (
+    SELECT e.plan_id, e.id, e.status, e.trigger, e.created_at, e.finished_at, e.duration_ms
+    FROM page
+    JOIN executions AS e ON e.id IN (
+        SELECT x.id FROM executions AS x
+        WHERE x.plan_id = page.id
+        ORDER BY x.id DESC
+        LIMIT CAST(?5 AS INTEGER)
+    )
 )
 SELECT page.id AS plan_id, page.name,
     CAST(COALESCE(t.runs, 0) AS INTEGER) AS runs,
@@ -153,16 +164,16 @@ SELECT page.id AS plan_id, page.name,
     CAST(r.duration_ms IS NOT NULL AS INTEGER) AS has_duration, CAST(COALESCE(r.duration_ms, 0) AS INTEGER) AS duration_ms
 FROM page
 LEFT JOIN totals AS t ON t.plan_id = page.id
-LEFT JOIN ranked AS r ON r.plan_id = page.id AND r.rn <= CAST(?1 AS INTEGER)
+LEFT JOIN recent AS r ON r.plan_id = page.id
 ORDER BY page.id, r.id DESC
 `
 
 type OverviewPageParams struct {
-	MaxRecent int64
 	AfterID   string
 	MaxPlans  int64
 	Since     int64
 	Until     int64
+	MaxRecent int64
 }
 
 type OverviewPageRow struct {
@@ -187,15 +198,18 @@ type OverviewPageRow struct {
 // One page of the overview, in one statement: up to max_plans plans after
 // after_id by ID, each with its final runs in the window and its newest
 // max_recent executions (one row each, newest first; one row with NULL
-// execution columns for a plan without any), numbered by a window
-// function over executions_plan_id_idx (plan_id, id DESC).
+// execution columns for a plan without any). The totals read
+// executions_retention_idx (plan_id, finished_at, ...); each plan's newest
+// executions come from a LIMIT on executions_plan_id_idx (plan_id, id DESC),
+// which stops after max_recent rows (a window function numbering them
+// would read every execution of the plan).
 func (q *Queries) OverviewPage(ctx context.Context, db DBTX, arg *OverviewPageParams) ([]*OverviewPageRow, error) {
 	rows, err := db.QueryContext(ctx, overviewPage,
-		arg.MaxRecent,
 		arg.AfterID,
 		arg.MaxPlans,
 		arg.Since,
 		arg.Until,
+		arg.MaxRecent,
 	)
 	if err != nil {
 		return nil, err

@@ -11,8 +11,8 @@ import (
 )
 
 // Overview returns one page of the overview in one read-only snapshot:
-// one query for the page (window functions number each plan's newest
-// executions), and on the first page one for the failing plans. See
+// one query for the page (each plan's newest executions by a LIMIT probe of
+// its index), and on the first page one for the failing plans. See
 // storage.OverviewStore.
 func (s *Store) Overview(ctx context.Context, p *storage.OverviewParams) (*storage.Overview, error) {
 	after, limit, since, until, err := p.Decode()
