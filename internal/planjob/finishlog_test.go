@@ -64,14 +64,17 @@ func TestFinishedExecutionIsLoggedOnce(t *testing.T) {
 	t.Run("passing", func(t *testing.T) { h.t = t; passed = h.waitFinal(h.execute(step("one", target.URL))) })
 	t.Run("failing", func(t *testing.T) { h.t = t; failed = h.waitFinal(h.execute(step("bad", target.URL+"/bad"))) })
 	require.Equal(t, storage.ExecutionFailed, failed.Status)
-	// The line is logged after the final status is stored and before the
-	// handler returns; the job is final once the handler has returned.
+	// The line is logged once the final status and the job's completion
+	// have committed, which may be a moment after a reader sees them; the
+	// pool has written every outcome once it has stopped.
 	for _, e := range []*storage.Execution{passed, failed} {
 		require.Eventually(t, func() bool {
 			job, err := st.JobGetByUniqueKey(context.Background(), storage.ExecutionJobKey(e.ID))
 			return err == nil && job.State.Final()
 		}, 30*time.Second, 10*time.Millisecond, "the job of %s never finished", e.ID)
 	}
+	cancel()
+	<-done
 
 	byExec := map[string]map[string]any{}
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {

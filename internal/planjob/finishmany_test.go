@@ -21,13 +21,14 @@ import (
 var _ worker.FinishBatch = (*planjob.Handler)(nil)
 
 // gatedStore holds the first transaction (the completer's, which stores
-// the final status with the job's completion) until open is closed, and
-// says when it is held.
+// the final status with the job's completion) until release is called,
+// and says when it is held.
 type gatedStore struct {
 	storage.Store
-	once sync.Once
-	held chan struct{}
-	open chan struct{}
+	once     sync.Once
+	held     chan struct{}
+	open     chan struct{}
+	openOnce sync.Once
 }
 
 func (s *gatedStore) InTx(ctx context.Context, fn func(tx storage.Store) error) error {
@@ -37,6 +38,10 @@ func (s *gatedStore) InTx(ctx context.Context, fn func(tx storage.Store) error) 
 	})
 	return s.Store.InTx(ctx, fn)
 }
+
+// release lets the held transaction go on; it may be called more than
+// once.
+func (s *gatedStore) release() { s.openOnce.Do(func() { close(s.open) }) }
 
 // TestABatchedFinishAfterTheLeaseWasLostWritesNothing runs an execution
 // through a worker pool, and while its final status waits in the
@@ -56,27 +61,36 @@ func TestABatchedFinishAfterTheLeaseWasLostWritesNothing(t *testing.T) {
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { defer close(done); _ = pool.Run(runCtx) }()
-		t.Cleanup(func() { stop(); <-done })
+		// Release the gate first: a failed check must not leave Run
+		// waiting for the held transaction.
+		t.Cleanup(func() { st.release(); stop(); <-done })
 
 		exec := createExecution(t, raw, step("up", target.URL))
 		pool.Wake()
 		wait(t, st.held, "the completer's transaction")
 
-		// The handler has run; its write waits. Another worker takes the job.
+		// The handler has run; its write waits. Another worker takes the
+		// job, in one transaction: released alone, the job could be
+		// claimed by the pool, whose worker is free again.
 		job, err := raw.JobGetByUniqueKey(ctx, storage.ExecutionJobKey(exec.ID))
 		require.NoError(t, err)
 		require.Equal(t, storage.JobRunning, job.State)
-		_, err = raw.JobRelease(ctx, []storage.JobRef{{ID: job.ID, Token: job.LeaseToken}})
-		require.NoError(t, err)
-		owner, err := raw.JobClaim(ctx, &storage.JobClaimParams{Queue: storage.DefaultQueue, Worker: "owner", Limit: 1, Lease: time.Hour})
-		require.NoError(t, err)
+		var owner []*storage.Job
+		require.NoError(t, raw.InTx(ctx, func(tx storage.Store) error {
+			if _, err := tx.JobRelease(ctx, []storage.JobRef{{ID: job.ID, Token: job.LeaseToken}}); err != nil {
+				return err
+			}
+			owner, err = tx.JobClaim(ctx, &storage.JobClaimParams{Queue: storage.DefaultQueue, Worker: "owner", Limit: 1, Lease: time.Hour})
+			return err
+		}))
 		require.Len(t, owner, 1)
+		require.Equal(t, job.ID, owner[0].ID)
 		running, err := raw.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{
 			ID: exec.ID, Status: storage.ExecutionRunning, Attempt: owner[0].Attempt, WorkerID: "owner",
 			Job: &storage.JobRef{ID: owner[0].ID, Token: owner[0].LeaseToken},
 		})
 		require.NoError(t, err)
-		close(st.open)
+		st.release()
 
 		// Stop the pool: Run returns once every outcome was written.
 		stop()

@@ -402,7 +402,7 @@ func (r *run) store(ctx context.Context, status storage.ExecutionStatus, doc jso
 
 // stored handles the outcome of the final write of store or of a
 // finisher, e as stored or err, and returns the handler's result; see
-// finish. doc is the size of the result document.
+// finish. size is the size of the result document.
 func (r *run) stored(ctx context.Context, e *storage.Execution, err error, size int, revision int64, jobErr error) error {
 	switch {
 	case errors.Is(err, storage.ErrLeaseLost):

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,12 +21,12 @@ import (
 )
 
 // newSecretHarness is newHarness with a handler that has box (nil: no
-// key), and a log buffer.
-func newSecretHarness(t *testing.T, box *secret.Box) (*harness, *bytes.Buffer) {
+// key), and a log buffer, which the pool writes from its goroutines.
+func newSecretHarness(t *testing.T, box *secret.Box) (*harness, *lockedBuffer) {
 	t.Helper()
 	st := openStore(t)
-	var log bytes.Buffer
-	logger := slog.New(slog.NewJSONHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	pool := worker.New(st, worker.Config{
 		Logger: logger, PollInterval: 20 * time.Millisecond,
 		Retry: storage.RetryPolicy{Base: time.Millisecond, Max: time.Millisecond},
@@ -35,7 +36,7 @@ func newSecretHarness(t *testing.T, box *secret.Box) (*harness, *bytes.Buffer) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = pool.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return &harness{t: t, store: st, pool: pool}, &log
+	return &harness{t: t, store: st, pool: pool}, log
 }
 
 func newBox(t *testing.T) *secret.Box {
@@ -78,6 +79,10 @@ func TestStoredSecretReachesTheTargetAndNotTheResult(t *testing.T) {
 	require.Equal(t, storage.ExecutionPassed, e.Status, "%s", e.Result)
 	assert.NotContains(t, string(e.Result), value)
 	assert.Contains(t, string(e.Result), planrun.Redacted, "the echo is redacted")
+	// The finish line is logged once the final status has committed,
+	// which may be a moment after a reader sees it.
+	require.Eventually(t, func() bool { return strings.Contains(log.String(), `"msg":"execution finished"`) },
+		10*time.Second, 5*time.Millisecond)
 	assert.NotContains(t, log.String(), value)
 }
 

@@ -16,8 +16,9 @@ import (
 )
 
 // markBatch is a worker.FinishBatch whose write enqueues a marker job of
-// kind "mark" with the finished job's ID as its unique key: a marker that
-// exists committed, one that does not was rolled back or never written.
+// kind "mark" with the finished job's ID and attempt as its unique key: a
+// marker that exists committed, one that does not was rolled back or never
+// written.
 // It blames an error on each job in blame the first time it sees it.
 type markBatch struct {
 	mu      sync.Mutex
@@ -58,7 +59,10 @@ type markFinisher struct {
 	aloneWith []error
 }
 
-func (f *markFinisher) key() string { return fmt.Sprintf("mark-%d", f.job.ID) }
+func (f *markFinisher) key() string { return markKey(f.job.ID, f.job.Attempt) }
+
+// markKey is the unique key of the marker of a job's attempt.
+func markKey(id int64, attempt int) string { return fmt.Sprintf("mark-%d-%d", id, attempt) }
 
 func (f *markFinisher) Batch() worker.FinishBatch { return f.batch }
 
@@ -169,12 +173,14 @@ func TestAFinisherBlamedInABatchLeavesNothingAndTheOthersCommit(t *testing.T) {
 	finishers := made()
 	for _, id := range ids {
 		f := finishers[id]
-		assert.Equal(t, 1, marks[fmt.Sprintf("mark-%d", id)], "job %d's write committed once", id)
 		if id != blamed {
+			assert.Equal(t, 1, marks[markKey(id, 1)], "job %d's write committed once", id)
 			require.Len(t, f, 1, "job %d ran once", id)
 			assert.Empty(t, f[0].aloneWith)
 			continue
 		}
+		assert.Zero(t, marks[markKey(id, 1)], "the blamed attempt's write was rolled back")
+		assert.Equal(t, 1, marks[markKey(id, 2)], "the next attempt's write committed once")
 		require.Len(t, f, 2, "the blamed job failed its attempt and ran again")
 		assert.Equal(t, []error{errBlamed}, f[0].aloneWith, "Alone got the error FinishMany blamed")
 		assert.Zero(t, f[0].committed, "the rolled-back write is not committed")
