@@ -127,13 +127,18 @@ func (p *Pool) finish(g []outcome) (alone, left []outcome, err error) {
 			}
 			p.settle(g, ids)
 			return alone, nil, nil
-		case outage(err):
-			return alone, g, err
 		case bad >= 0:
+			// Blamed on one finisher, even when the error looks like an
+			// outage: a failure of that finisher's own writes (its alert
+			// rules, say) that repeats must not hold back the batch, and
+			// every later one, for ever. Written alone, it fails its
+			// attempt if the store is really down, and its job runs again.
 			p.log.Info("a job's last write failed in a batch; the others are written without it",
 				"job_id", g[bad].job.ID, "error", err)
 			alone = append(alone, p.finishAlone(g[bad:bad+1], err)...)
 			g = slices.Delete(g, bad, bad+1)
+		case outage(err):
+			return alone, g, err
 		default:
 			p.log.Warn("the store did not take a batch of jobs' last writes; writing them one by one",
 				"jobs", len(g), "error", err)

@@ -21,10 +21,12 @@ import (
 // written.
 // It blames an error on each job in blame the first time it sees it.
 type markBatch struct {
-	mu      sync.Mutex
-	blame   map[int64]bool
-	calls   int
-	maxSize int
+	mu    sync.Mutex
+	blame map[int64]bool
+	// blameErr is the error blamed, errBlamed if nil.
+	blameErr error
+	calls    int
+	maxSize  int
 }
 
 var errBlamed = errors.New("this job's write failed")
@@ -44,6 +46,9 @@ func (b *markBatch) FinishMany(ctx context.Context, tx storage.Store, fs []worke
 		delete(b.blame, m.job.ID)
 		b.mu.Unlock()
 		if blamed {
+			if b.blameErr != nil {
+				return i, b.blameErr
+			}
 			return i, errBlamed
 		}
 	}
@@ -158,12 +163,24 @@ func TestFinishersCommitWithTheirJobsCompletion(t *testing.T) {
 // leaves nothing), the others commit without it, and the blamed one's
 // Alone decides its job's outcome: here a failed attempt, which runs
 // again and then completes.
+// The blamed error may also look like an outage (a finisher's alert rules
+// could fail so every time): it still goes alone rather than holding the
+// batch back for a retry.
 func TestAFinisherBlamedInABatchLeavesNothingAndTheOthersCommit(t *testing.T) {
 	t.Parallel()
+	for _, blameErr := range []error{errBlamed, fmt.Errorf("alert rules: %w", storage.ErrUnavailable)} {
+		t.Run(blameErr.Error(), func(t *testing.T) {
+			t.Parallel()
+			testBlamedFinisher(t, blameErr)
+		})
+	}
+}
+
+func testBlamedFinisher(t *testing.T, blameErr error) {
 	s := openSQLite(t)
 	ids := enqueue(t, s, "finish", 24)
 	blamed := ids[5]
-	batch := &markBatch{blame: map[int64]bool{blamed: true}}
+	batch := &markBatch{blame: map[int64]bool{blamed: true}, blameErr: blameErr}
 	pool, made := markPool(t, s, batch)
 	startPool(t, pool)
 	for _, id := range ids {
@@ -182,12 +199,12 @@ func TestAFinisherBlamedInABatchLeavesNothingAndTheOthersCommit(t *testing.T) {
 		assert.Zero(t, marks[markKey(id, 1)], "the blamed attempt's write was rolled back")
 		assert.Equal(t, 1, marks[markKey(id, 2)], "the next attempt's write committed once")
 		require.Len(t, f, 2, "the blamed job failed its attempt and ran again")
-		assert.Equal(t, []error{errBlamed}, f[0].aloneWith, "Alone got the error FinishMany blamed")
+		assert.Equal(t, []error{blameErr}, f[0].aloneWith, "Alone got the error FinishMany blamed")
 		assert.Zero(t, f[0].committed, "the rolled-back write is not committed")
 		job := getJob(t, s, id)
 		assert.Equal(t, 2, job.Attempt)
 		require.Len(t, job.Errors, 1)
-		assert.Contains(t, job.Errors[0].Error, errBlamed.Error())
+		assert.Contains(t, job.Errors[0].Error, blameErr.Error())
 	}
 }
 
