@@ -168,12 +168,11 @@ func (s *server) getJob(ctx context.Context, in *getJobInput) (*jobOutput, error
 }
 
 func (s *server) listJobs(ctx context.Context, in *listJobsInput) (*listJobsOutput, error) {
-	for _, f := range []struct{ name, value string }{{"queue", in.Queue}, {"kind", in.Kind}} {
-		if strings.IndexByte(f.value, 0) >= 0 {
-			return nil, huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
-				Message: "must not contain NUL", Location: "query." + f.name, Value: f.value,
-			})
-		}
+	if err := checkQueryText("queue", in.Queue); err != nil {
+		return nil, err
+	}
+	if err := checkQueryText("kind", in.Kind); err != nil {
+		return nil, err
 	}
 	page, err := s.deps.Store.JobList(ctx, &storage.JobListParams{
 		Queue: in.Queue, State: storage.JobState(in.State), Kind: in.Kind, Limit: in.Limit, Cursor: in.Cursor,

@@ -258,6 +258,11 @@ func TestListJobsRejectsBadParameters(t *testing.T) {
 		{"limit=101", http.StatusUnprocessableEntity, "query.limit"},
 		{"queue=a%00b", http.StatusUnprocessableEntity, "query.queue"},
 		{"kind=a%00b", http.StatusUnprocessableEntity, "query.kind"},
+		// Not UTF-8: Postgres refuses such text (SQLSTATE 22021), which
+		// must not come back as a refused cursor.
+		{"queue=%FF", http.StatusUnprocessableEntity, "query.queue"},
+		{"kind=a%C3%28", http.StatusUnprocessableEntity, "query.kind"},
+		{"queue=a%E2%80&cursor=" + storage.EncodeCursor(storage.Cursor{List: storage.ListJobs, Seq: 1}), http.StatusUnprocessableEntity, "query.queue"},
 	} {
 		res := e.request(http.MethodGet, "/job?"+tt.query, nil)
 		require.Equal(t, tt.status, res.Status, "%s: %s", tt.query, res.Body)

@@ -426,6 +426,9 @@ func parseLabelFilter(params []string) (map[string]string, error) {
 }
 
 func (s *server) listPlans(ctx context.Context, in *listPlansInput) (*listPlansOutput, error) {
+	if err := checkQueryText("name", in.Name); err != nil {
+		return nil, err
+	}
 	labels, err := parseLabelFilter(in.Label)
 	if err != nil {
 		return nil, err
@@ -472,6 +475,25 @@ func nextLink(path string, filters url.Values, limit int, cursor string) []strin
 	q.Set("limit", strconv.Itoa(limit))
 	q.Set("cursor", cursor)
 	return []string{"<" + path + "?" + q.Encode() + `>; rel="next"`}
+}
+
+// checkQueryText answers 422 for a text filter of a listing that holds a
+// NUL or is not valid UTF-8. Such text matches nothing that can be stored,
+// but Postgres refuses it outright (SQLSTATE 22021), which would otherwise
+// come back as a refused cursor, and SQLite would answer an empty page.
+func checkQueryText(name, value string) error {
+	msg := ""
+	switch {
+	case strings.IndexByte(value, 0) >= 0:
+		msg = "must not contain NUL"
+	case !utf8.ValidString(value):
+		msg = "must be valid UTF-8"
+	default:
+		return nil
+	}
+	return huma.Error422UnprocessableEntity("validation failed", &huma.ErrorDetail{
+		Message: msg, Location: "query." + name, Value: value,
+	})
 }
 
 // badCursor is what a listing answers when the store refuses its cursor.
