@@ -483,12 +483,7 @@ func (h *Handler) FinishMany(ctx context.Context, tx storage.Store, fs []worker.
 	if err != nil {
 		return -1, err
 	}
-	slices.SortFunc(done, func(a, b *storage.Execution) int {
-		if c := bytes.Compare(a.PlanID[:], b.PlanID[:]); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.ID[:], b.ID[:])
-	})
+	slices.SortFunc(done, byPlan)
 	for _, e := range done {
 		runs[index[e.ID]].stored = e
 	}
@@ -503,6 +498,16 @@ func (h *Handler) FinishMany(ctx context.Context, tx storage.Store, fs []worker.
 		}
 	}
 	return -1, nil
+}
+
+// byPlan orders executions by plan, then by ID: the order in which
+// FinishMany and Reconcile tell Handler.Alerts of them, so that every node
+// locks the alert states of plans in one order.
+func byPlan(a, b *storage.Execution) int {
+	if c := bytes.Compare(a.PlanID[:], b.PlanID[:]); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.ID[:], b.ID[:])
 }
 
 // rulesOnce is a transaction's store that lists the alert rules of each
@@ -680,7 +685,7 @@ func (h *Handler) reconcile(ctx context.Context, alerts FinishHook) ([]*storage.
 		// By plan, so that every node locks the alert states of the plans
 		// (rules in ID order within a plan) in one order: two reconciles at
 		// once cannot deadlock on them.
-		slices.SortStableFunc(done, func(a, b *storage.Execution) int { return bytes.Compare(a.PlanID[:], b.PlanID[:]) })
+		slices.SortFunc(done, byPlan)
 		for _, e := range done {
 			if err := alerts.ExecutionFinished(ctx, tx, e); err != nil {
 				return fmt.Errorf("evaluate alert rules: %w", err)

@@ -59,7 +59,7 @@ type runTotals struct {
 	bucket   time.Duration
 	total    storage.TotalsCounter
 	byBucket map[int64]*storage.TotalsCounter
-	byPlan   map[string]*storage.RunTotals
+	byPlan   map[string]*storage.TotalsCounter
 	err      error
 }
 
@@ -96,30 +96,15 @@ func (a *runTotals) Step(_ sqlite3.Context, arg ...sqlite3.Value) {
 	}
 	if len(arg) > 4 {
 		plan := arg[4].RawText()
-		t := a.byPlan[string(plan)] // No allocation for the lookup.
-		if t == nil {
+		c := a.byPlan[string(plan)] // No allocation for the lookup.
+		if c == nil {
 			if a.byPlan == nil {
-				a.byPlan = map[string]*storage.RunTotals{}
+				a.byPlan = map[string]*storage.TotalsCounter{}
 			}
-			t = &storage.RunTotals{}
-			a.byPlan[string(plan)] = t
+			c = &storage.TotalsCounter{}
+			a.byPlan[string(plan)] = c
 		}
-		countRun(t, status)
-	}
-}
-
-// countRun counts one final run in t, without its duration.
-func countRun(t *storage.RunTotals, status storage.ExecutionStatus) {
-	t.Runs++
-	switch status {
-	case storage.ExecutionPassed:
-		t.Passed++
-	case storage.ExecutionFailed:
-		t.Failed++
-	case storage.ExecutionError:
-		t.Error++
-	case storage.ExecutionCancelled:
-		t.Cancelled++
+		c.Add(status, nil) // Counts only: no duration, so no histogram.
 	}
 }
 
@@ -135,8 +120,8 @@ func (a *runTotals) Value(ctx sqlite3.Context) {
 	}
 	if a.byPlan != nil {
 		out.Plans = make(map[string]storage.RunTotals, len(a.byPlan))
-		for id, t := range a.byPlan {
-			out.Plans[id] = *t
+		for id, c := range a.byPlan {
+			out.Plans[id] = c.Totals()
 		}
 	}
 	b, err := json.Marshal(out)
