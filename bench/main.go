@@ -59,6 +59,8 @@ type options struct {
 	newmanN         int
 	newmanProcs     []int
 	cliN            int
+	runsProfile     string
+	runsProfileTime time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -97,6 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.newmanN, "newman-n", 200, "iterations of each newman process of the runs workload")
 	newmanProcs := fs.String("newman-procs", "1,2,4", "comma-separated numbers of newman processes run at once")
 	fs.IntVar(&o.cliN, "cli-n", 100, "runs of the CLI comparison: astro-runner run given the plan file this many times vs newman run -n this")
+	fs.StringVar(&o.runsProfile, "runs-profile", "", "directory for CPU profiles of the runs workload's server (ASTRO_DEBUG_ADDR), one per backend and W, taken from the first execution queued")
+	fs.DurationVar(&o.runsProfileTime, "runs-profile-time", 3*time.Second, "length of each -runs-profile profile")
 	logLevel := fs.String("log-level", "warn", "level of the systems' logs on stderr")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

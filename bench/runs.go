@@ -22,6 +22,8 @@ import (
 type runsServer struct {
 	proc *process
 	base string
+	// debugBase is the URL of its ASTRO_DEBUG_ADDR listener, if any.
+	debugBase string
 }
 
 // serverConfig is how one astro-runner server of the runs workload is
@@ -37,11 +39,13 @@ type serverConfig struct {
 	// the network policy allows.
 	targetAddr  string
 	queueCommit string
+	// debug serves Go's profiles on a loopback port of its own.
+	debug bool
 }
 
 // env returns the server's environment, as the README's configuration
-// table names it.
-func (c *serverConfig) env(addr string) []string {
+// table names it, with debugAddr as ASTRO_DEBUG_ADDR when it is set.
+func (c *serverConfig) env(addr, debugAddr string) []string {
 	env := []string{
 		"STORAGE_BACKEND=" + c.backend,
 		"ASTRO_ADDR=" + addr,
@@ -53,6 +57,9 @@ func (c *serverConfig) env(addr string) []string {
 		// execution), into a file.
 		"ASTRO_LOG_FORMAT=json",
 		"ASTRO_LOG_LEVEL=info",
+	}
+	if debugAddr != "" {
+		env = append(env, "ASTRO_DEBUG_ADDR="+debugAddr)
 	}
 	switch c.backend {
 	case "sqlite":
@@ -70,7 +77,13 @@ func startServer(ctx context.Context, bins *binaries, cfg *serverConfig) (*runsS
 	if err != nil {
 		return nil, err
 	}
-	p, err := startProcess("astro-runner serve", bins.astro, filepath.Join(bins.dir, "server-"+cfg.backend+".log"), cfg.env(addr), "serve")
+	debugAddr := ""
+	if cfg.debug {
+		if debugAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	p, err := startProcess("astro-runner serve", bins.astro, filepath.Join(bins.dir, "server-"+cfg.backend+".log"), cfg.env(addr, debugAddr), "serve")
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +92,54 @@ func startServer(ctx context.Context, bins *binaries, cfg *serverConfig) (*runsS
 		_ = p.stop()
 		return nil, err
 	}
-	return &runsServer{proc: p, base: base}, nil
+	srv := &runsServer{proc: p, base: base}
+	if debugAddr != "" {
+		srv.debugBase = "http://" + debugAddr
+	}
+	return srv, nil
+}
+
+// profiled returns probe with the server's CPU profile of the next d
+// written to file from the moment the workload begins; end waits for it.
+func (s *runsServer) profiled(probe *runsProbe, file string, d time.Duration) *runsProbe {
+	done := make(chan struct{})
+	return &runsProbe{
+		begin: func() {
+			probe.begin()
+			go func() {
+				defer close(done)
+				u := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.debugBase, max(1, int(d.Seconds())))
+				if err := download(u, file); err != nil {
+					fmt.Fprintf(os.Stderr, "bench: profile of the server: %v\n", err)
+				}
+			}()
+		},
+		end: func() {
+			probe.end()
+			<-done
+		},
+	}
+}
+
+// download writes the body of a GET of u to file.
+func download(u, file string) error {
+	resp, err := http.Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // examplePlan returns the body of POST /plan for examples/plan.json, with
@@ -141,6 +201,12 @@ type apiExecutionList struct {
 	NextCursor string         `json:"next_cursor"`
 }
 
+// runsProbe is what the workload measures besides time: hooks run around
+// the timed part.
+type runsProbe struct {
+	begin, end func()
+}
+
 // runsClient talks to one server.
 type runsClient struct {
 	base   string
@@ -158,13 +224,18 @@ func (c *runsClient) close() { c.client.CloseIdleConnections() }
 
 // runWorkload creates the example plan, queues n executions of it from c
 // concurrent clients, and waits until every one is final. It fails unless
-// every execution passed.
-func (c *runsClient) runWorkload(ctx context.Context, planBody []byte, n, conc int) (*runsResult, error) {
+// every execution passed. When probe is not nil, its begin and end run
+// just before the first execution is queued and just after the last is
+// final.
+func (c *runsClient) runWorkload(ctx context.Context, planBody []byte, n, conc int, probe *runsProbe) (*runsResult, error) {
 	var plan struct {
 		ID string `json:"id"`
 	}
 	if err := call(ctx, c.client, http.MethodPost, c.base+"/plan", planBody, http.StatusCreated, &plan); err != nil {
 		return nil, fmt.Errorf("create the plan: %w", err)
+	}
+	if probe != nil {
+		probe.begin()
 	}
 	start := time.Now()
 	if err := c.enqueue(ctx, plan.ID, n, conc); err != nil {
@@ -174,6 +245,9 @@ func (c *runsClient) runWorkload(ctx context.Context, planBody []byte, n, conc i
 		return nil, err
 	}
 	elapsed := time.Since(start)
+	if probe != nil {
+		probe.end()
+	}
 	execs, err := c.listAll(ctx, url.Values{"plan_id": {plan.ID}})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,13 +87,13 @@ func (r *runner) runsCases(ctx context.Context, pg, sqlite *backend) error {
 	}
 	for _, st := range stores {
 		for _, w := range o.runsWorkers {
-			cases = append(cases, r.runsCase(bins, targetAddr, planBody, st.name, st.b, w, label, 0))
+			cases = append(cases, r.runsCase(bins, target, targetAddr, planBody, st.name, st.b, w, label, 0))
 		}
 	}
 	if o.runsHistory > 0 {
 		w := o.runsWorkers[len(o.runsWorkers)-1]
 		for _, st := range stores[1:] {
-			cases = append(cases, r.runsCase(bins, targetAddr, planBody, st.name, st.b, w, label, o.runsHistory))
+			cases = append(cases, r.runsCase(bins, target, targetAddr, planBody, st.name, st.b, w, label, o.runsHistory))
 		}
 	}
 	nm, skip := findNewman("http://"+targetAddr, bins.dir)
@@ -164,8 +165,9 @@ func (r *runner) runsCases(ctx context.Context, pg, sqlite *backend) error {
 }
 
 // runsCase is the workload on one backend with w workers, after seeding
-// history executions when history > 0 (sqlite and postgres only).
-func (r *runner) runsCase(bins *binaries, targetAddr string, planBody []byte, name string, b *backend, w int, label string, history int) *runsCase {
+// history executions when history > 0 (sqlite and postgres only). Without
+// history, it also reports the CPU time per execution of each process.
+func (r *runner) runsCase(bins *binaries, target *process, targetAddr string, planBody []byte, name string, b *backend, w int, label string, history int) *runsCase {
 	o := r.o
 	ws := strconv.Itoa(w)
 	if history > 0 {
@@ -182,9 +184,16 @@ func (r *runner) runsCase(bins *binaries, targetAddr string, planBody []byte, na
 			&e2eRow{workload: fmt.Sprintf("GET /execution page 1 (50 a page), %s in history", format(float64(history), "")), backend: name, w: "–", unit: "ms"},
 			&e2eRow{workload: fmt.Sprintf("GET /execution page %d (keyset cursor), %s in history", o.runsLastPage, format(float64(history), "")), backend: name, w: "–", unit: "ms"},
 		)
+	} else {
+		for _, part := range cpuParts {
+			if part == cpuParts[2] && name != "postgres" {
+				continue
+			}
+			rows = append(rows, &e2eRow{workload: label + ", CPU per execution: " + part, backend: name, w: ws, unit: "µs"})
+		}
 	}
 	return &runsCase{rows: rows, do: func(ctx context.Context) ([]float64, error) {
-		cfg := &serverConfig{backend: name, workers: w, targetAddr: targetAddr, queueCommit: o.queueCommit}
+		cfg := &serverConfig{backend: name, workers: w, targetAddr: targetAddr, queueCommit: o.queueCommit, debug: o.runsProfile != ""}
 		switch name {
 		case "sqlite":
 			cfg.sqlitePath = b.freshFile("runs")
@@ -209,7 +218,26 @@ func (r *runner) runsCase(bins *binaries, targetAddr string, planBody []byte, na
 		if err != nil {
 			return nil, err
 		}
-		vs, err := r.measureRuns(ctx, srv, b, planBody, history > 0)
+		var probe *runsProbe
+		var cpu [2]cpuSample
+		if history == 0 {
+			probe = &runsProbe{
+				begin: func() { cpu[0] = sampleCPU(srv.proc.cmd.Process.Pid, target.cmd.Process.Pid) },
+				end:   func() { cpu[1] = sampleCPU(srv.proc.cmd.Process.Pid, target.cmd.Process.Pid) },
+			}
+			if o.runsProfile != "" {
+				probe = srv.profiled(probe, filepath.Join(o.runsProfile, fmt.Sprintf("server-%s-w%d.pprof", name, w)), o.runsProfileTime)
+			}
+		}
+		vs, err := r.measureRuns(ctx, srv, b, planBody, history > 0, probe)
+		if err == nil && history == 0 {
+			for i, v := range cpu[1].perRun(cpu[0], o.runsN) {
+				if i == 2 && name != "postgres" {
+					continue
+				}
+				vs = append(vs, v)
+			}
+		}
 		if stopErr := srv.proc.stop(); err == nil && stopErr != nil {
 			err = fmt.Errorf("astro-runner serve: %w:\n%s", stopErr, srv.proc.tail())
 		}
@@ -219,7 +247,7 @@ func (r *runner) runsCase(bins *binaries, targetAddr string, planBody []byte, na
 
 // measureRuns runs the workload on a ready server, then times the listing
 // pages when pages is set.
-func (r *runner) measureRuns(ctx context.Context, srv *runsServer, b *backend, planBody []byte, pages bool) ([]float64, error) {
+func (r *runner) measureRuns(ctx context.Context, srv *runsServer, b *backend, planBody []byte, pages bool, probe *runsProbe) ([]float64, error) {
 	o := r.o
 	if b != nil {
 		if err := b.checkpoint(ctx); err != nil {
@@ -228,7 +256,7 @@ func (r *runner) measureRuns(ctx context.Context, srv *runsServer, b *backend, p
 	}
 	c := newRunsClient(srv.base, o.runsConcurrency)
 	defer c.close()
-	res, err := c.runWorkload(ctx, planBody, o.runsN, o.runsConcurrency)
+	res, err := c.runWorkload(ctx, planBody, o.runsN, o.runsConcurrency, probe)
 	if err != nil {
 		return nil, err
 	}
