@@ -54,7 +54,7 @@ func newTracedServer(t *testing.T, st storage.Store, traced bool) *tracedServer 
 	log := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(context.Background())
 	pool := worker.New(st, worker.Config{Workers: 2, PollInterval: 50 * time.Millisecond, Logger: log, TracerProvider: tp})
-	pool.Handle(planjob.Kind, (&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log}).Handle)
+	(&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log}).Register(pool)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = pool.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })

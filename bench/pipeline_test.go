@@ -260,7 +260,7 @@ func benchPipeline(b *testing.B, raw storage.Store, admin *pgxpool.Pool, backend
 		Observer: counter,
 	}
 	pool := worker.New(st, worker.Config{Workers: workers, Logger: log, Observer: m.Queue})
-	pool.Handle(planjob.Kind, handler.Handle)
+	handler.Register(pool)
 	poolCtx, stopPool := context.WithCancel(ctx)
 	poolDone := make(chan struct{})
 	go func() { defer close(poolDone); _ = pool.Run(poolCtx) }()

@@ -235,7 +235,7 @@ func newPools(store storage.Store, cfg *config.Config, log *slog.Logger, handler
 		c.Queue, c.Workers, c.Logger = queue, cfg.Workers, log.With("queue", queue)
 		c.JobTimeout = cfg.RunTimeout + 5*time.Minute
 		pool := worker.New(store, c)
-		pool.Handle(planjob.Kind, handler.Handle)
+		handler.Register(pool)
 		ps = append(ps, pool)
 	}
 	return ps

@@ -616,3 +616,114 @@ func (q *Queries) ExecutionSetStatus(ctx context.Context, db DBTX, arg *Executio
 	)
 	return &i, err
 }
+
+const executionStartMany = `-- name: ExecutionStartMany :many
+WITH t AS (
+    SELECT unnest($1::uuid[]) AS id,
+        unnest($2::integer[]) AS attempt,
+        unnest($3::text[]) AS worker_id,
+        unnest($4::bigint[]) AS job_id,
+        unnest($5::bigint[]) AS job_token
+), held AS (
+    SELECT t.id, t.attempt, t.worker_id
+    FROM t JOIN jobs AS j ON j.id = t.job_id AND j.lease_token = t.job_token AND j.state = 'running'
+    ORDER BY j.id
+    FOR SHARE OF j
+)
+UPDATE executions
+SET status = 'running',
+    attempt = CASE WHEN held.attempt > 0 THEN held.attempt ELSE executions.attempt END,
+    started_at = COALESCE(executions.started_at, now()),
+    worker_id = COALESCE(NULLIF(held.worker_id, ''), executions.worker_id)
+FROM held, plans AS p
+WHERE executions.id = held.id AND p.id = executions.plan_id
+  AND executions.status IN ('queued', 'running')
+RETURNING executions.id, executions.plan_id, executions.plan_revision, executions.status, executions.attempt, executions.idempotency_key, executions.created_at, executions.started_at, executions.finished_at, executions.result, executions.variables, executions.environment, executions.trigger, executions.schedule_id, executions.queue, executions.worker_id, executions.duration_ms, executions.step_summary, p.name AS plan_name, p.revision AS current_plan_revision, p.document AS plan_document
+`
+
+type ExecutionStartManyParams struct {
+	Ids       []uuid.UUID
+	Attempts  []int32
+	WorkerIds []string
+	JobIds    []int64
+	JobTokens []int64
+}
+
+type ExecutionStartManyRow struct {
+	ID                  uuid.UUID
+	PlanID              uuid.UUID
+	PlanRevision        int64
+	Status              ExecutionStatus
+	Attempt             int32
+	IdempotencyKey      *string
+	CreatedAt           time.Time
+	StartedAt           *time.Time
+	FinishedAt          *time.Time
+	Result              []byte
+	Variables           []byte
+	Environment         *string
+	Trigger             string
+	ScheduleID          *uuid.UUID
+	Queue               string
+	WorkerID            *string
+	DurationMs          pgtype.Int8
+	StepSummary         []byte
+	PlanName            string
+	CurrentPlanRevision int64
+	PlanDocument        []byte
+}
+
+// Moves the executions of freshly claimed jobs to running, each fenced by
+// its job as ExecutionFinishMany fences it (jobs locked FOR SHARE in id
+// order), and returns each moved row with its plan's name, revision and
+// document as they are now: what the jobs' handlers read next. A row whose
+// job lost its lease, or whose execution is gone or final, is skipped. An
+// attempt of 0 keeps the stored one; an empty worker ID keeps the stored
+// one.
+func (q *Queries) ExecutionStartMany(ctx context.Context, db DBTX, arg *ExecutionStartManyParams) ([]*ExecutionStartManyRow, error) {
+	rows, err := db.Query(ctx, executionStartMany,
+		arg.Ids,
+		arg.Attempts,
+		arg.WorkerIds,
+		arg.JobIds,
+		arg.JobTokens,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []*ExecutionStartManyRow
+	for rows.Next() {
+		var i ExecutionStartManyRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.PlanID,
+			&i.PlanRevision,
+			&i.Status,
+			&i.Attempt,
+			&i.IdempotencyKey,
+			&i.CreatedAt,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.Result,
+			&i.Variables,
+			&i.Environment,
+			&i.Trigger,
+			&i.ScheduleID,
+			&i.Queue,
+			&i.WorkerID,
+			&i.DurationMs,
+			&i.StepSummary,
+			&i.PlanName,
+			&i.CurrentPlanRevision,
+			&i.PlanDocument,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, &i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

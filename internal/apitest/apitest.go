@@ -42,7 +42,7 @@ func Serve(t testing.TB, st storage.Store, opts Options) string {
 	alerts := &alert.Evaluator{Store: st, MaxAttempts: opts.AlertMaxAttempts, Logger: log}
 	deliverer := &alert.Deliverer{Store: st, UserAgent: "astro-runner/test", Logger: log}
 	pool := worker.New(st, worker.Config{Workers: 2, PollInterval: 50 * time.Millisecond, Logger: log})
-	pool.Handle(planjob.Kind, (&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log, Alerts: alerts}).Handle)
+	(&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log, Alerts: alerts}).Register(pool)
 	alertPool := worker.New(st, worker.Config{
 		Queue: alert.Queue, Workers: 2, PollInterval: 20 * time.Millisecond, Logger: log,
 		Retry: storage.RetryPolicy{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond},

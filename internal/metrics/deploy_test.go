@@ -150,7 +150,7 @@ func servedMetrics(t *testing.T) map[string]float64 {
 		Observer: m.Queue, Logger: log, PollInterval: 20 * time.Millisecond,
 		Retry: storage.RetryPolicy{Base: time.Millisecond, Max: time.Millisecond},
 	})
-	pool.Handle(planjob.Kind, (&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log, Observer: m.Runs}).Handle)
+	(&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log, Observer: m.Runs}).Register(pool)
 	pool.Handle("probe", func(context.Context, *storage.Job) error { return nil })
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -338,6 +338,12 @@ func (s *store) ExecutionFinishMany(ctx context.Context, ps []*storage.Execution
 	return s.next.ExecutionFinishMany(ctx, ps)
 }
 
+// ExecutionStartMany calls the wrapped store's ExecutionStartMany and records it.
+func (s *store) ExecutionStartMany(ctx context.Context, ps []*storage.ExecutionSetStatusParams) (_ []*storage.ExecutionStarted, err error) {
+	defer s.observe("ExecutionStartMany", time.Now(), &err)
+	return s.next.ExecutionStartMany(ctx, ps)
+}
+
 // ExecutionDeleteByPlanID calls the wrapped store's ExecutionDeleteByPlanID and records it.
 func (s *store) ExecutionDeleteByPlanID(ctx context.Context, planID uuid.UUID) (_ int64, err error) {
 	defer s.observe("ExecutionDeleteByPlanID", time.Now(), &err)

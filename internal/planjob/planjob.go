@@ -158,24 +158,9 @@ func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
 // handle runs one attempt at the execution; see Handle.
 func (r *run) handle(ctx context.Context, job *storage.Job) error {
 	h := r.h
-	exec, err := h.Store.ExecutionGetByID(ctx, r.id)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil // Deleted with its plan; nothing to run.
-	}
-	if err != nil {
-		return r.storeFailed("load execution", err)
-	}
-	if exec.Status.Final() {
-		return nil
-	}
-	r.planID = exec.PlanID
-	r.spanExecution(exec)
-	pl, err := h.Store.PlanGetByID(ctx, exec.PlanID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return r.finish(ctx, storage.ExecutionError, &Result{Error: "plan no longer exists"}, worker.ErrDiscard)
-	}
-	if err != nil {
-		return r.storeFailed("load plan", err)
+	exec, pl, running, err := r.load(ctx)
+	if err != nil || exec == nil {
+		return err
 	}
 	r.planName = pl.Name
 	var stored plan.Document
@@ -207,18 +192,20 @@ func (r *run) handle(ctx context.Context, job *storage.Job) error {
 	if err != nil {
 		return r.storeFailed("load secrets", err)
 	}
-	_, err = r.h.Store.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{
-		ID: r.id, Status: storage.ExecutionRunning, Attempt: job.Attempt, WorkerID: job.LeaseOwner, Job: &r.job,
-	})
-	switch {
-	case errors.Is(err, storage.ErrLeaseLost):
-		return r.storeFailed("mark execution running", err)
-	case errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound):
-		return nil // Cancelled or deleted meanwhile.
-	case err != nil:
-		return r.storeFailed("mark execution running", err)
+	if !running {
+		_, err = r.h.Store.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{
+			ID: r.id, Status: storage.ExecutionRunning, Attempt: job.Attempt, WorkerID: job.LeaseOwner, Job: &r.job,
+		})
+		switch {
+		case errors.Is(err, storage.ErrLeaseLost):
+			return r.storeFailed("mark execution running", err)
+		case errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound):
+			return nil // Cancelled or deleted meanwhile.
+		case err != nil:
+			return r.storeFailed("mark execution running", err)
+		}
 	}
-	r.log.Info("running execution", "plan_id", pl.ID, "attempt", job.Attempt)
+	r.log.Debug("running execution", "plan_id", pl.ID, "attempt", job.Attempt)
 	r.spanPlan(pl)
 
 	runCtx, cancelRun := context.WithTimeoutCause(ctx, h.runTimeout(), ErrRunTimeout)
@@ -271,6 +258,85 @@ func (r *run) handle(ctx context.Context, job *storage.Job) error {
 		return runErr
 	}
 	return r.finish(ctx, storage.ExecutionError, result, fmt.Errorf("%w: %w", worker.ErrDiscard, runErr))
+}
+
+// load reads the execution and its plan as they are now. When the pool's
+// claim started the execution already (StartMany), it takes them from
+// there, and running is true: the execution is running under this job.
+// A nil execution and error mean there is nothing to do, or that the
+// attempt has ended with the returned error.
+func (r *run) load(ctx context.Context) (exec *storage.Execution, pl *storage.Plan, running bool, err error) {
+	if st, ok := worker.Started(ctx).(*storage.ExecutionStarted); ok {
+		r.planID = st.Execution.PlanID
+		r.spanExecution(st.Execution)
+		return st.Execution, &storage.Plan{ID: st.Execution.PlanID, Name: st.PlanName, Revision: st.PlanRevision, Document: st.PlanDocument},
+			true, nil
+	}
+	exec, err = r.h.Store.ExecutionGetByID(ctx, r.id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil, false, nil // Deleted with its plan; nothing to run.
+	}
+	if err != nil {
+		return nil, nil, false, r.storeFailed("load execution", err)
+	}
+	if exec.Status.Final() {
+		return nil, nil, false, nil
+	}
+	r.planID = exec.PlanID
+	r.spanExecution(exec)
+	pl, err = r.h.Store.PlanGetByID(ctx, exec.PlanID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil, false, r.finish(ctx, storage.ExecutionError, &Result{Error: "plan no longer exists"}, worker.ErrDiscard)
+	}
+	if err != nil {
+		return nil, nil, false, r.storeFailed("load plan", err)
+	}
+	return exec, pl, false, nil
+}
+
+// Register makes pool run execute_plan jobs with h: StartMany for the
+// jobs of each claim, then Handle for each job.
+func (h *Handler) Register(pool *worker.Pool) {
+	pool.Handle(Kind, h.Handle)
+	pool.HandleStart(Kind, h)
+}
+
+// StartMany is the worker.Starter of execute_plan jobs: it moves the
+// executions of one claim's jobs to running and reads their plans, with
+// one store call (storage.ExecutionStore.ExecutionStartMany), so that each
+// handler skips those reads and its own running write. A job whose
+// execution did not move (gone, final, or its lease lost meanwhile) gets
+// nothing and its handler finds out by itself, as does every job when the
+// call fails.
+func (h *Handler) StartMany(ctx context.Context, jobs []*storage.Job) []any {
+	ps := make([]*storage.ExecutionSetStatusParams, 0, len(jobs))
+	index := make(map[uuid.UUID]int, len(jobs))
+	for i, job := range jobs {
+		var p Payload
+		if json.Unmarshal(job.Payload, &p) != nil || p.ExecutionID == uuid.Nil {
+			continue // Its handler discards it.
+		}
+		if _, dup := index[p.ExecutionID]; dup {
+			continue
+		}
+		index[p.ExecutionID] = i
+		ps = append(ps, &storage.ExecutionSetStatusParams{
+			ID: p.ExecutionID, Status: storage.ExecutionRunning, Attempt: job.Attempt, WorkerID: job.LeaseOwner,
+			Job: &storage.JobRef{ID: job.ID, Token: job.LeaseToken},
+		})
+	}
+	started, err := h.Store.ExecutionStartMany(ctx, ps)
+	if err != nil {
+		h.logger().Warn("could not start the claimed executions together; each starts by itself", "jobs", len(ps), "error", err)
+		return nil
+	}
+	out := make([]any, len(jobs))
+	for _, st := range started {
+		if i, ok := index[st.Execution.ID]; ok {
+			out[i] = st
+		}
+	}
+	return out
 }
 
 func (h *Handler) logger() *slog.Logger {

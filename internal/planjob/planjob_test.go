@@ -49,7 +49,7 @@ func newHarness(t *testing.T, cfg worker.Config) *harness {
 		cfg.Retry = storage.RetryPolicy{Base: time.Millisecond, Max: time.Millisecond}
 	}
 	pool := worker.New(st, cfg)
-	pool.Handle(planjob.Kind, (&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: cfg.Logger}).Handle)
+	(&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: cfg.Logger}).Register(pool)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = pool.Run(ctx) }()

@@ -60,7 +60,7 @@ func startProcess(t *testing.T, url, name string) storage.Store {
 	eval := &alert.Evaluator{Store: st, PublicURL: "http://astro.test", Logger: log}
 	fast := storage.RetryPolicy{Base: time.Millisecond, Max: 10 * time.Millisecond}
 	runs := worker.New(st, worker.Config{ID: name, Logger: log, Workers: 4, PollInterval: 10 * time.Millisecond, Retry: fast})
-	runs.Handle(planjob.Kind, (&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log, Alerts: eval}).Handle)
+	(&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log, Alerts: eval}).Register(runs)
 	alerts := worker.New(st, worker.Config{Queue: alert.Queue, Logger: log, Workers: 2, PollInterval: 10 * time.Millisecond, Retry: fast})
 	alerts.Handle(alert.DeliverKind, (&alert.Deliverer{Store: st, Logger: log}).Handle)
 	alerts.Handle(alert.FlushKind, eval.HandleFlush)

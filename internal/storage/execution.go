@@ -205,6 +205,35 @@ func (p *ExecutionSetStatusParams) CheckFinish() error {
 	return nil
 }
 
+// CheckStart checks that p is one that ExecutionStartMany takes: status
+// running and a job, and no result or time. Returns ErrInvalidInput if
+// not.
+func (p *ExecutionSetStatusParams) CheckStart() error {
+	switch {
+	case p.Status != ExecutionRunning:
+		return fmt.Errorf("%w: execution %s: a start moves to running, not %q", ErrInvalidInput, p.ID, p.Status)
+	case p.Job == nil:
+		return fmt.Errorf("%w: execution %s: a start needs the job that fences it", ErrInvalidInput, p.ID)
+	case p.Result != nil || !p.Now.IsZero():
+		return fmt.Errorf("%w: execution %s: a start sets no result or time", ErrInvalidInput, p.ID)
+	case p.Attempt < 0:
+		return fmt.Errorf("%w: execution %s: negative attempt %d", ErrInvalidInput, p.ID, p.Attempt)
+	}
+	return nil
+}
+
+// ExecutionStarted is an execution that ExecutionStartMany moved to
+// running, with its plan as it is now: what the job that runs it reads.
+type ExecutionStarted struct {
+	Execution *Execution
+	// PlanName, PlanRevision and PlanDocument are the plan's current name,
+	// revision and document (Execution.PlanRevision is the revision when
+	// the execution was created).
+	PlanName     string
+	PlanRevision int64
+	PlanDocument json.RawMessage
+}
+
 // ExecutionListParams filter and page an execution listing, newest first.
 type ExecutionListParams struct {
 	// PlanID keeps executions of one plan when it is not uuid.Nil.
@@ -288,6 +317,20 @@ type ExecutionStore interface {
 	// params out of these bounds, or a result the database refuses; any
 	// error moves nothing.
 	ExecutionFinishMany(ctx context.Context, ps []*ExecutionSetStatusParams) ([]*Execution, error)
+	// ExecutionStartMany moves a batch of executions to running, as
+	// ExecutionSetStatus moves each, with one statement (SQLite: one
+	// transaction), and returns each moved execution with its plan as it
+	// is now: the worker pool marks the executions of one claim's jobs
+	// running so, with what their handlers read next. Each params must
+	// have Status running and a Job, which fences its write; Result and
+	// Now must be unset (started_at, when not yet set, is the database's
+	// current time). A params whose job no longer runs under its token,
+	// or whose execution is gone or final, moves nothing and is left out
+	// of the result, without failing the others. It returns what it
+	// moved, in no particular order; none for an empty ps. Returns
+	// ErrInvalidInput for a params out of these bounds; any error moves
+	// nothing.
+	ExecutionStartMany(ctx context.Context, ps []*ExecutionSetStatusParams) ([]*ExecutionStarted, error)
 	// ExecutionDeleteByPlanID deletes every execution of a plan and returns
 	// how many it deleted.
 	ExecutionDeleteByPlanID(ctx context.Context, planID uuid.UUID) (int64, error)

@@ -204,6 +204,7 @@ type Pool struct {
 	cfg      Config
 	log      *slog.Logger
 	handlers map[string]HandlerFunc
+	starters map[string]Starter
 	obs      Observer // Config.Observer, or nil.
 
 	wake    chan struct{} // Something was enqueued.
@@ -293,6 +294,7 @@ func New(store Store, cfg Config) *Pool {
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "worker", "worker_id", cfg.ID, "queue", cfg.Queue),
 		handlers: map[string]HandlerFunc{},
+		starters: map[string]Starter{},
 		obs:      cfg.Observer,
 		wake:     make(chan struct{}, 1),
 		check:    make(chan struct{}, 1),
@@ -424,10 +426,11 @@ func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
 		}
 		p.outage.ok()
 		backoff = 0
-		for _, job := range claimed {
+		prepared := p.startMany(ctx, claimed)
+		for i, job := range claimed {
 			slots <- struct{}{}
 			jobs.Add(1)
-			p.start(job, claimedAt, func() {
+			p.start(job, claimedAt, prepared[i], func() {
 				<-slots
 				jobs.Done()
 				signal(p.freed)
@@ -502,9 +505,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // start runs one job's handler in its own goroutine. claimedAt is when the
-// claim was sent, which starts the local lease deadline. An older claim of
-// the same job by this pool has lost its lease, so its handler is cancelled.
-func (p *Pool) start(job *storage.Job, claimedAt time.Time, done func()) {
+// claim was sent, which starts the local lease deadline. started is what
+// the kind's Starter prepared for the job, if anything (see Started). An
+// older claim of the same job by this pool has lost its lease, so its
+// handler is cancelled.
+func (p *Pool) start(job *storage.Job, claimedAt time.Time, started any, done func()) {
 	jobCtx, cancel := context.WithCancelCause(context.Background())
 	h := &heldJob{ref: storage.JobRef{ID: job.ID, Token: job.LeaseToken}, cancel: cancel, renewed: claimedAt}
 	p.mu.Lock()
@@ -521,6 +526,9 @@ func (p *Pool) start(job *storage.Job, claimedAt time.Time, done func()) {
 		ctx, span := p.startJobSpan(ctx, job)
 		if p.finishes {
 			ctx = context.WithValue(ctx, finishLaterKey{}, true)
+		}
+		if started != nil {
+			ctx = context.WithValue(ctx, startedKey{}, started)
 		}
 		var began time.Time
 		if p.obs != nil {

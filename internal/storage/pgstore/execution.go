@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -227,6 +228,45 @@ func (s *Store) ExecutionFinishMany(ctx context.Context, ps []*storage.Execution
 		done[i] = executionFromRow(r)
 	}
 	return done, nil
+}
+
+// ExecutionStartMany moves executions to running with one statement,
+// which also reads their plans. See storage.ExecutionStore.
+func (s *Store) ExecutionStartMany(ctx context.Context, ps []*storage.ExecutionSetStatusParams) ([]*storage.ExecutionStarted, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	arg := &postgres.ExecutionStartManyParams{
+		Ids:       make([]uuid.UUID, len(ps)),
+		Attempts:  make([]int32, len(ps)),
+		WorkerIds: make([]string, len(ps)),
+		JobIds:    make([]int64, len(ps)),
+		JobTokens: make([]int64, len(ps)),
+	}
+	for i, p := range ps {
+		if err := p.CheckStart(); err != nil {
+			return nil, fmt.Errorf("start %d executions: %w", len(ps), err)
+		}
+		arg.Ids[i], arg.Attempts[i], arg.WorkerIds[i] = p.ID, int32(min(p.Attempt, math.MaxInt32)), p.WorkerID
+		arg.JobIds[i], arg.JobTokens[i] = p.Job.ID, p.Job.Token
+	}
+	rows, err := s.q.ExecutionStartMany(ctx, s.db, arg)
+	if err != nil {
+		return nil, fmt.Errorf("start %d executions: %w", len(ps), interpretError(err))
+	}
+	out := make([]*storage.ExecutionStarted, len(rows))
+	for i, r := range rows {
+		out[i] = &storage.ExecutionStarted{
+			Execution: executionFromRow(&postgres.Execution{
+				ID: r.ID, PlanID: r.PlanID, PlanRevision: r.PlanRevision, Status: r.Status, Attempt: r.Attempt,
+				IdempotencyKey: r.IdempotencyKey, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
+				Result: r.Result, Variables: r.Variables, Environment: r.Environment, Trigger: r.Trigger,
+				ScheduleID: r.ScheduleID, Queue: r.Queue, WorkerID: r.WorkerID, DurationMs: r.DurationMs, StepSummary: r.StepSummary,
+			}),
+			PlanName: r.PlanName, PlanRevision: r.CurrentPlanRevision, PlanDocument: r.PlanDocument,
+		}
+	}
+	return out, nil
 }
 
 // whyNotSet tells why ExecutionSetStatus matched no row: no such

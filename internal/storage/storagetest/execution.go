@@ -45,7 +45,7 @@ func executionCases() []testCase {
 		{"ListFiltersByTriggerAndSchedule", testExecutionListTriggerSchedule},
 		{"ListRejectsUnknownTrigger", testExecutionListUnknownTrigger},
 		{"SetStatusRecordsTheWorkerID", testExecutionSetWorkerID},
-	}, append(append(fenceCases(), executionManyCases()...), finishCases()...)...)
+	}, append(append(append(fenceCases(), executionManyCases()...), finishCases()...), startCases()...)...)
 }
 
 // createExecution creates an execution of plan at its current revision.

@@ -106,6 +106,36 @@ WHERE executions.id = held.id
   AND (executions.status = 'running' OR (executions.status = 'queued' AND held.status IN ('error', 'cancelled')))
 RETURNING executions.*;
 
+-- name: ExecutionStartMany :many
+-- Moves the executions of freshly claimed jobs to running, each fenced by
+-- its job as ExecutionFinishMany fences it (jobs locked FOR SHARE in id
+-- order), and returns each moved row with its plan's name, revision and
+-- document as they are now: what the jobs' handlers read next. A row whose
+-- job lost its lease, or whose execution is gone or final, is skipped. An
+-- attempt of 0 keeps the stored one; an empty worker ID keeps the stored
+-- one.
+WITH t AS (
+    SELECT unnest(@ids::uuid[]) AS id,
+        unnest(@attempts::integer[]) AS attempt,
+        unnest(@worker_ids::text[]) AS worker_id,
+        unnest(@job_ids::bigint[]) AS job_id,
+        unnest(@job_tokens::bigint[]) AS job_token
+), held AS (
+    SELECT t.id, t.attempt, t.worker_id
+    FROM t JOIN jobs AS j ON j.id = t.job_id AND j.lease_token = t.job_token AND j.state = 'running'
+    ORDER BY j.id
+    FOR SHARE OF j
+)
+UPDATE executions
+SET status = 'running',
+    attempt = CASE WHEN held.attempt > 0 THEN held.attempt ELSE executions.attempt END,
+    started_at = COALESCE(executions.started_at, now()),
+    worker_id = COALESCE(NULLIF(held.worker_id, ''), executions.worker_id)
+FROM held, plans AS p
+WHERE executions.id = held.id AND p.id = executions.plan_id
+  AND executions.status IN ('queued', 'running')
+RETURNING executions.*, p.name AS plan_name, p.revision AS current_plan_revision, p.document AS plan_document;
+
 -- name: ExecutionJobHoldsLease :one
 -- Tells a fenced ExecutionSetStatus that matched no row whether the fence
 -- was the reason.
