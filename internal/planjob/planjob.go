@@ -451,7 +451,7 @@ func (r *run) finish(ctx context.Context, status storage.ExecutionStatus, res *R
 	}
 	if jobErr == nil && worker.CanFinishLater(ctx) {
 		r.status = status // For the span; stored when the pool commits.
-		return worker.CompleteWith(&finisher{r: r, status: status, doc: doc, revision: res.PlanRevision})
+		return worker.CompleteWith(&finisher{r: r, status: status, doc: doc, summary: summarize(res), revision: res.PlanRevision})
 	}
 	return r.store(ctx, status, doc, res.PlanRevision, jobErr)
 }
@@ -491,9 +491,12 @@ func (r *run) stored(ctx context.Context, e *storage.Execution, err error, size 
 // the worker pool commits with the job's completion (worker.Finisher); the
 // Handler writes it (Handler.FinishMany).
 type finisher struct {
-	r        *run
-	status   storage.ExecutionStatus
-	doc      json.RawMessage
+	r      *run
+	status storage.ExecutionStatus
+	doc    json.RawMessage
+	// summary is doc's storage.SummarizeResult, or nil to let the store
+	// work it out.
+	summary  *storage.ResultSummary
 	revision int64
 	// stored is the execution as the last FinishMany stored it, or nil if
 	// it stored nothing.
@@ -542,7 +545,7 @@ func (h *Handler) FinishMany(ctx context.Context, tx storage.Store, fs []worker.
 		}
 		f.stored = nil
 		runs[i] = f
-		ps[i] = &storage.ExecutionSetStatusParams{ID: f.r.id, Status: f.status, Result: f.doc, Job: &f.r.job}
+		ps[i] = &storage.ExecutionSetStatusParams{ID: f.r.id, Status: f.status, Result: f.doc, Summary: f.summary, Job: &f.r.job}
 		index[f.r.id] = i
 	}
 	done, err := tx.ExecutionFinishMany(ctx, ps)

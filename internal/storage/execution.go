@@ -188,6 +188,18 @@ type ExecutionSetStatusParams struct {
 	// running) or finished_at (on a final status). Defaults to the
 	// database's current time (on SQLite, the process clock).
 	Now time.Time
+	// Summary, when set with Result, is SummarizeResult(Result), worked
+	// out by the caller from the value it encoded, so that the store does
+	// not decode Result again. It must equal SummarizeResult(Result).
+	Summary *ResultSummary
+}
+
+// ResultSummary returns p.Summary, or else SummarizeResult(p.Result).
+func (p *ExecutionSetStatusParams) ResultSummary() ResultSummary {
+	if p.Summary != nil {
+		return *p.Summary
+	}
+	return SummarizeResult(p.Result)
 }
 
 // CheckFinish checks that p is one that ExecutionFinishMany takes: a final

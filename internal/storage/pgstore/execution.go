@@ -168,7 +168,7 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 		Now:          optionalTime(p.Now),
 	}
 	if p.Result != nil {
-		sum := storage.SummarizeResult(p.Result)
+		sum := p.ResultSummary()
 		if sum.DurationMS != nil {
 			arg.DurationMs = pgtype.Int8{Int64: *sum.DurationMS, Valid: true}
 		}
@@ -211,7 +211,7 @@ func (s *Store) ExecutionFinishMany(ctx context.Context, ps []*storage.Execution
 		arg.Ids[i], arg.Statuses[i], arg.Results[i] = p.ID, string(p.Status), p.Result
 		arg.DurationsMs[i] = -1
 		if p.Result != nil {
-			sum := storage.SummarizeResult(p.Result)
+			sum := p.ResultSummary()
 			if sum.DurationMS != nil {
 				arg.DurationsMs[i] = *sum.DurationMS
 			}

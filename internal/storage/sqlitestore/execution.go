@@ -321,7 +321,7 @@ func (s *Store) ExecutionSetStatus(ctx context.Context, p *storage.ExecutionSetS
 		arg.Now.Int64 = p.Now.UnixMicro()
 	}
 	if p.Result != nil {
-		sum := storage.SummarizeResult(p.Result)
+		sum := p.ResultSummary()
 		if sum.DurationMS != nil {
 			arg.DurationMs = sql.NullInt64{Int64: *sum.DurationMS, Valid: true}
 		}
