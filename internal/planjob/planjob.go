@@ -103,6 +103,9 @@ type Handler struct {
 	// Observer, when set, is told of every final status once it is
 	// stored, for metrics.
 	Observer Observer
+
+	// docs keeps the plans' documents decoded.
+	docs docCache
 }
 
 // Observer is told of every execution that the handler or Reconcile
@@ -163,8 +166,8 @@ func (r *run) handle(ctx context.Context, job *storage.Job) error {
 		return err
 	}
 	r.planName = pl.Name
-	var stored plan.Document
-	if err := json.Unmarshal(pl.Document, &stored); err != nil {
+	stored, err := h.docs.get(pl.ID, pl.Revision, pl.Document)
+	if err != nil {
 		return r.finish(ctx, storage.ExecutionError,
 			&Result{PlanRevision: pl.Revision, Error: "stored plan document is unreadable"}, worker.ErrDiscard)
 	}
