@@ -31,6 +31,7 @@ import (
 	"github.com/astro-runner/astro-runner/internal/planrun"
 	"github.com/astro-runner/astro-runner/internal/secret"
 	"github.com/astro-runner/astro-runner/internal/storage"
+	"github.com/astro-runner/astro-runner/internal/storage/groupcommit"
 )
 
 // Deps are what the API needs from the rest of the program.
@@ -90,12 +91,27 @@ type Deps struct {
 	// context of that span, so that the job's span links to it. Nil (the
 	// default, and tracing.Tracing's when tracing is off) traces nothing.
 	TracerProvider trace.TracerProvider
+	// ExecuteGroup runs the transactions of execute-plan, so that
+	// concurrent requests share one (group commit). It must be over Store.
+	// Nil makes one over Store, of up to maxExecuteBatch requests a
+	// transaction.
+	ExecuteGroup *groupcommit.Group
 }
+
+// maxExecuteBatch is the most execute-plan requests that share one
+// transaction. Under load a batch holds the requests that arrived while
+// the one before committed: 64 lets every waiting request of 64 concurrent
+// clients join the next batch, and bounds the work redone when one bad
+// request rolls a batch back.
+const maxExecuteBatch = 64
 
 // withDefaults returns a copy of d with defaults filled in.
 func (d Deps) withDefaults() Deps {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
+	}
+	if d.ExecuteGroup == nil && d.Store != nil {
+		d.ExecuteGroup = groupcommit.New(d.Store, maxExecuteBatch)
 	}
 	return d
 }

@@ -308,7 +308,14 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 		created bool
 		jobID   int64
 	)
-	err := s.deps.Store.InTx(ctx, func(tx storage.Store) error {
+	// Concurrent requests share a transaction (group commit). The group
+	// may run this function more than once, so it starts afresh each time.
+	// Requests with an Idempotency-Key share it too: the key is read in the
+	// transaction, so a request finds a same-key execution made earlier in
+	// its batch, and a same-key conflict with another transaction rolls the
+	// batch back to be run again alone, down to the conflict handling below.
+	err := s.deps.ExecuteGroup.InTx(ctx, func(tx storage.Store) error {
+		exec, created, jobID = nil, false, 0
 		p, err := tx.PlanGetByID(ctx, in.ID)
 		if err != nil {
 			return fmt.Errorf("execute plan: %w", err)

@@ -9,7 +9,9 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/astro-runner/astro-runner/internal/planjob"
 	"github.com/astro-runner/astro-runner/internal/storage"
+	"github.com/astro-runner/astro-runner/internal/storage/groupcommit"
 )
 
 func TestExecutePlanCreatesExecutionAndJob(t *testing.T) {
@@ -194,6 +197,208 @@ func TestExecutePlanFailingEnqueueLeavesNoExecution(t *testing.T) {
 	assert.Zero(t, e.executionCount(), "the execution rolls back with its job")
 	assert.Empty(t, e.jobs())
 	assert.Zero(t, e.wakes.Load())
+}
+
+// heldTxStore counts the transactions begun through it, and holds one
+// when asked to (holdNext).
+type heldTxStore struct {
+	storage.Store
+	txs atomic.Int64
+
+	mu         sync.Mutex
+	held, hold chan struct{}
+}
+
+// holdNext makes the next transaction wait, before it begins, until
+// release is first called. held is closed once it waits.
+func (s *heldTxStore) holdNext() (held <-chan struct{}, release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held, s.hold = make(chan struct{}), make(chan struct{})
+	hold := s.hold
+	return s.held, sync.OnceFunc(func() { close(hold) })
+}
+
+func (s *heldTxStore) InTx(ctx context.Context, fn func(tx storage.Store) error) error {
+	s.txs.Add(1)
+	s.mu.Lock()
+	held, hold := s.held, s.hold
+	s.held, s.hold = nil, nil
+	s.mu.Unlock()
+	if held != nil {
+		close(held)
+		<-hold
+	}
+	return s.Store.InTx(ctx, fn)
+}
+
+// sendQueued sends first and holds its transaction until each of queued
+// is waiting in g behind it, in order; then it lets the transaction go and
+// returns every response, first's first. The queued requests thus share
+// the next transaction, deterministically. It returns how many
+// transactions were begun meanwhile too.
+func sendQueued(t *testing.T, hs *heldTxStore, g *groupcommit.Group, first func() *response,
+	queued ...func() *response) ([]*response, int64) {
+	t.Helper()
+	before := hs.txs.Load()
+	held, release := hs.holdNext()
+	defer release() // Should the test fail before it lets go.
+	send := func(req func() *response) <-chan *response {
+		ch := make(chan *response, 1)
+		go func() { ch <- req() }()
+		return ch
+	}
+	chans := []<-chan *response{send(first)}
+	<-held
+	for i, req := range queued {
+		chans = append(chans, send(req))
+		require.Eventually(t, func() bool { return g.Queued() == i+1 }, 10*time.Second, time.Millisecond,
+			"request %d never queued", i+1)
+	}
+	release()
+	out := make([]*response, 0, len(chans))
+	for _, ch := range chans {
+		out = append(out, <-ch)
+	}
+	return out, hs.txs.Load() - before
+}
+
+// TestExecutePlanConcurrentRequestsShareATransaction sends execute-plan
+// requests that queue up behind one whose transaction is held, so that they
+// share the next: good ones commit together, and one bad one among them
+// fails alone and writes nothing.
+func TestExecutePlanConcurrentRequestsShareATransaction(t *testing.T) {
+	t.Parallel()
+	hs := &heldTxStore{}
+	var g *groupcommit.Group
+	e := newEnv(t, wrapStore(func(s storage.Store) storage.Store { hs.Store = s; return hs }),
+		func(d *Deps) { g = groupcommit.New(d.Store, maxExecuteBatch); d.ExecuteGroup = g })
+	p := e.createPlan("Busy", nil)
+	missing := uuid.New()
+	execute := func(id uuid.UUID, headers ...string) func() *response {
+		return func() *response {
+			return e.request(http.MethodPost, fmt.Sprintf("/plan/%s/execute", id), nil, headers...)
+		}
+	}
+	// accepted checks that res created an execution of p whose job is
+	// stored, and returns it.
+	accepted := func(res *response) Execution {
+		t.Helper()
+		require.Equal(t, http.StatusAccepted, res.Status, "body: %s", res.Body)
+		var x Execution
+		res.decode(t, &x)
+		assert.Equal(t, p.ID, x.PlanID)
+		job, err := e.raw.JobGetByUniqueKey(context.Background(), storage.ExecutionJobKey(x.ID))
+		require.NoError(t, err, "the job of execution %s", x.ID)
+		require.NotNil(t, x.JobID)
+		assert.Equal(t, job.ID, *x.JobID)
+		return x
+	}
+
+	// Good requests commit together.
+	queued := make([]func() *response, 8)
+	for i := range queued {
+		queued[i] = execute(p.ID)
+	}
+	out, txs := sendQueued(t, hs, g, execute(p.ID), queued...)
+	ids := map[uuid.UUID]bool{}
+	for _, res := range out {
+		ids[accepted(res).ID] = true
+	}
+	assert.Len(t, ids, 9, "nine executions")
+	assert.Equal(t, int64(2), txs, "the held one alone, then eight in one transaction")
+	assert.Equal(t, 9, e.executionCount())
+	assert.Len(t, e.jobs(), 9)
+
+	// A bad request among them fails alone and writes nothing.
+	out, txs = sendQueued(t, hs, g, execute(p.ID), execute(p.ID), execute(p.ID), execute(missing), execute(p.ID))
+	ids = map[uuid.UUID]bool{}
+	for i, res := range out {
+		if i == 3 {
+			require.Equal(t, http.StatusNotFound, res.Status, "body: %s", res.Body)
+			assert.Contains(t, res.problem(t).Detail, "no plan has id "+missing.String())
+			continue
+		}
+		ids[accepted(res).ID] = true
+	}
+	assert.Len(t, ids, 4)
+	// The held one; the shared one, rolled back at the bad request; each
+	// of the four queued requests alone.
+	assert.Equal(t, int64(6), txs, "transactions")
+	assert.Equal(t, 9+4, e.executionCount(), "one execution per good request, none for the bad one")
+	assert.Len(t, e.jobs(), 9+4, "one job per good request")
+	assert.Equal(t, int64(9+4), e.wakes.Load())
+
+	// Requests with one idempotency key in one transaction get one
+	// execution: the second sees the first's.
+	key := []string{"Idempotency-Key", "batched"}
+	out, txs = sendQueued(t, hs, g, execute(p.ID), execute(p.ID, key...), execute(p.ID), execute(p.ID, key...))
+	xs := make([]Execution, len(out))
+	for i, res := range out {
+		xs[i] = accepted(res)
+	}
+	assert.Equal(t, xs[1].ID, xs[3].ID, "the same key gives the same execution")
+	assert.NotEqual(t, xs[1].ID, xs[2].ID)
+	assert.Equal(t, int64(2), txs)
+	assert.Equal(t, 13+3, e.executionCount())
+	assert.Len(t, e.jobs(), 13+3)
+}
+
+// rerunStore runs each transaction function twice, as a group does when a
+// shared transaction fails: first in a transaction that it rolls back, and
+// then, after calling between, in one of its own.
+type rerunStore struct {
+	storage.Store
+	between func()
+}
+
+// errRerun rolls back rerunStore's first transaction.
+var errRerun = errors.New("roll back to run again")
+
+func (s rerunStore) InTx(ctx context.Context, fn func(tx storage.Store) error) error {
+	err := s.Store.InTx(ctx, func(tx storage.Store) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return errRerun
+	})
+	if !errors.Is(err, errRerun) {
+		return err
+	}
+	s.between()
+	return s.Store.InTx(ctx, fn)
+}
+
+// TestExecutePlanRerunStartsAfresh runs execute-plan's transaction twice,
+// with an execution of the same idempotency key committed in between: the
+// first run creates an execution and a job, rolled back; the second finds
+// the other execution. The answer must be the second run's alone.
+func TestExecutePlanRerunStartsAfresh(t *testing.T) {
+	t.Parallel()
+	var (
+		e      *testEnv
+		p      Plan
+		winner *storage.Execution
+	)
+	between := func() {
+		var err error
+		winner, err = e.raw.ExecutionCreate(context.Background(), &storage.ExecutionCreateParams{
+			PlanID: p.ID, PlanRevision: 1, IdempotencyKey: "k",
+		})
+		require.NoError(t, err)
+	}
+	e = newEnv(t, func(d *Deps) {
+		d.ExecuteGroup = groupcommit.New(rerunStore{Store: d.Store, between: between}, 1)
+	})
+	p = e.createPlan("Twice", nil)
+
+	x := e.execute(p.ID, "Idempotency-Key", "k")
+	require.NotNil(t, winner)
+	assert.Equal(t, winner.ID, x.ID)
+	assert.Nil(t, x.JobID, "not the job of the rolled-back run")
+	assert.Equal(t, 1, e.executionCount())
+	assert.Empty(t, e.jobs())
+	assert.Zero(t, e.wakes.Load(), "nothing was enqueued")
 }
 
 func TestGetExecutionErrors(t *testing.T) {

@@ -82,6 +82,8 @@ var postgresTests = map[string]func(*testing.T){
 	"TestEverySingleCharacterFlipOfACursor":                      TestEverySingleCharacterFlipOfACursor,
 	"TestEveryTruncationOfAValidBodyIsRejected":                  TestEveryTruncationOfAValidBodyIsRejected,
 	"TestExecutePlanConcurrentIdempotentRequests":                TestExecutePlanConcurrentIdempotentRequests,
+	"TestExecutePlanConcurrentRequestsShareATransaction":         TestExecutePlanConcurrentRequestsShareATransaction,
+	"TestExecutePlanRerunStartsAfresh":                           TestExecutePlanRerunStartsAfresh,
 	"TestExecutePlanCreatesExecutionAndJob":                      TestExecutePlanCreatesExecutionAndJob,
 	"TestExecutePlanFailingEnqueueLeavesNoExecution":             TestExecutePlanFailingEnqueueLeavesNoExecution,
 	"TestExecutePlanIdempotencyKey":                              TestExecutePlanIdempotencyKey,

@@ -1,0 +1,210 @@
+// Package groupcommit runs the transactions of concurrent callers in one
+// database transaction (group commit): on Postgres one synchronous WAL flush,
+// on SQLite one write transaction, for many calls.
+//
+// A Group has no goroutine and no timer of its own. A call joins a FIFO
+// queue; if no batch is running it leads at once, so a lone call waits for
+// nothing. Otherwise it waits, and the calls that queue up while a batch
+// commits form the next batch, led by the oldest of them: batches grow with
+// the load by themselves.
+package groupcommit
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/astro-runner/astro-runner/internal/storage"
+)
+
+// Group batches InTx calls over one store. Its zero value is not usable;
+// make one with New. It is safe for concurrent use.
+type Group struct {
+	store storage.Store
+	max   int
+
+	mu      sync.Mutex
+	queue   []*call // Calls no batch has taken yet, oldest first.
+	running bool    // A batch is running; its leader will hand on.
+}
+
+// call is one InTx call that waits. Before it signals wake, the leader of
+// its batch sets alone and err, or the leader of the batch before sets
+// lead.
+type call struct {
+	ctx  context.Context
+	fn   func(tx storage.Store) error
+	wake chan struct{} // Signalled once, by the leader that set the fields below.
+
+	lead  bool  // The call leads the next batch.
+	alone bool  // The call has not run to a commit: it must run alone.
+	err   error // The call's result, when alone is false.
+}
+
+// New returns a Group that runs up to maxBatch calls in one transaction of
+// store. A maxBatch below 1 is taken as 1, which runs every call alone.
+func New(store storage.Store, maxBatch int) *Group {
+	return &Group{store: store, max: max(maxBatch, 1)}
+}
+
+// InTx runs fn in a transaction of the Group's store, as storage.Store's
+// InTx does, but possibly in the same transaction as the fns of concurrent
+// calls, each with the Store bound to that transaction. Its result is fn's
+// own: nil once the transaction that holds fn's writes has committed, or
+// the error of fn, of its transaction, or of ctx if ctx is done before fn
+// runs, in which case fn does not run.
+//
+// fn may run more than once, as in any transaction that is retried: when a
+// shared transaction fails, for any call's error or at commit, it rolls
+// back and each of its calls runs again alone. fn must therefore set what
+// it captures afresh on each run. What commits is exactly one successful
+// run of fn, the one whose result InTx returns; a call that fails commits
+// nothing. (As with any retry, a COMMIT whose outcome is unknown, because
+// the connection was lost during it, is taken as failed: had it committed
+// after all, fn's writes would be made twice.) fn should use ctx for its
+// statements, not the context its transaction began with.
+//
+// If fn panics, InTx panics too, in the caller's goroutine, after the
+// transaction rolled back: when fn panicked in a shared transaction, its
+// neighbours run again alone, and so does fn, in its own caller's goroutine,
+// where it may panic again.
+func (g *Group) InTx(ctx context.Context, fn func(tx storage.Store) error) error {
+	c := &call{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
+	g.mu.Lock()
+	g.queue = append(g.queue, c)
+	lead := !g.running
+	g.running = true
+	g.mu.Unlock()
+	if !lead {
+		<-c.wake
+		lead = c.lead
+	}
+	if lead {
+		g.lead()
+	}
+	if c.alone {
+		return g.store.InTx(ctx, fn)
+	}
+	return c.err
+}
+
+// Queued returns how many calls wait for a batch to take them, behind the
+// one that is running. It is for tests and metrics.
+func (g *Group) Queued() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.queue)
+}
+
+// lead takes up to max calls from the head of the queue, the first being
+// the leader's own, runs them, and hands the lead on, even if a call
+// panics.
+func (g *Group) lead() {
+	g.mu.Lock()
+	n := min(len(g.queue), g.max)
+	batch := slices.Clone(g.queue[:n])
+	g.queue = slices.Delete(g.queue, 0, n)
+	g.mu.Unlock()
+	defer g.handOff()
+	g.run(batch)
+}
+
+// handOff makes the oldest queued call the leader of the next batch, or
+// marks the Group idle when none waits.
+func (g *Group) handOff() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.queue) == 0 {
+		g.running = false
+		return
+	}
+	next := g.queue[0]
+	next.lead = true
+	next.wake <- struct{}{}
+}
+
+// run runs a batch whose first call is the running goroutine's own. The
+// others (followers) are woken when it returns, however it returns; any
+// call that has not run to a commit by then is left to run alone, in its
+// own goroutine, so that no call is lost and a panic surfaces in the
+// goroutine whose fn panicked.
+func (g *Group) run(batch []*call) {
+	for _, c := range batch {
+		c.alone = true
+	}
+	defer func() {
+		for _, c := range batch[1:] {
+			c.wake <- struct{}{}
+		}
+	}()
+
+	live := make([]*call, 0, len(batch))
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.alone, c.err = false, fmt.Errorf("transaction not started: %w", err)
+			continue
+		}
+		live = append(live, c)
+	}
+	switch {
+	case len(live) == 0:
+		return
+	case len(live) == 1:
+		if c := live[0]; c == batch[0] {
+			// The leader's own call, alone: a plain transaction, in the
+			// goroutine that made the call, so a panic needs no care.
+			c.alone, c.err = false, g.store.InTx(c.ctx, c.fn)
+		}
+		return
+	}
+
+	ctx, cancel := sharedContext(live)
+	defer cancel()
+	err := g.store.InTx(ctx, func(tx storage.Store) error {
+		for _, c := range live {
+			if err := c.runIn(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return // Rolled back: every live call runs again alone.
+	}
+	for _, c := range live {
+		c.alone, c.err = false, nil
+	}
+}
+
+// runIn runs c.fn in the shared transaction tx. A panic becomes an error,
+// which rolls tx back; c then runs again alone in its caller's goroutine.
+func (c *call) runIn(tx storage.Store) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("transaction function panicked: %v", p)
+		}
+	}()
+	return c.fn(tx)
+}
+
+// sharedContext returns the context of a transaction shared by calls: the
+// values of the first call's context, but no call's cancellation, so that
+// no caller that goes away ends its neighbours' transaction. It ends at the
+// latest of the calls' deadlines, when each has one. Each fn still uses its
+// own caller's context for its statements.
+func sharedContext(calls []*call) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(calls[0].ctx)
+	var latest time.Time
+	for _, c := range calls {
+		d, ok := c.ctx.Deadline()
+		if !ok {
+			return ctx, func() {}
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return context.WithDeadline(ctx, latest)
+}

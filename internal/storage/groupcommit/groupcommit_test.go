@@ -1,0 +1,338 @@
+package groupcommit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/astro-runner/astro-runner/internal/pgtest"
+	"github.com/astro-runner/astro-runner/internal/storage"
+	"github.com/astro-runner/astro-runner/internal/storage/groupcommit"
+	"github.com/astro-runner/astro-runner/internal/storage/pgstore"
+	"github.com/astro-runner/astro-runner/internal/storage/sqlitestore"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// backends open the stores every test runs over: SQLite in memory and in a
+// file, and Postgres in a schema of its own (skipped without a database,
+// failed when ASTRO_REQUIRE_POSTGRES=1).
+var backends = []struct {
+	name string
+	open func(t *testing.T) storage.Store
+}{
+	{"Memory", func(t *testing.T) storage.Store {
+		st, err := sqlitestore.Open(t.Context(), sqlitestore.Config{})
+		require.NoError(t, err)
+		return st
+	}},
+	{"SQLiteFile", func(t *testing.T) storage.Store {
+		st, err := sqlitestore.Open(t.Context(), sqlitestore.Config{Path: filepath.Join(t.TempDir(), "astro.db")})
+		require.NoError(t, err)
+		return st
+	}},
+	{"Postgres", func(t *testing.T) storage.Store {
+		st, err := pgstore.Open(t.Context(), pgstore.Config{URL: pgtest.URL(t), MaxConns: 8})
+		require.NoError(t, err)
+		return st
+	}},
+}
+
+// forEachBackend runs test over a fresh store of each backend, wrapped in a
+// countingStore.
+func forEachBackend(t *testing.T, test func(t *testing.T, cs *countingStore)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			st := b.open(t)
+			t.Cleanup(func() { require.NoError(t, st.Close()) })
+			test(t, &countingStore{Store: st, held: make(chan struct{}), hold: make(chan struct{})})
+		})
+	}
+}
+
+// countingStore counts the transactions begun through it. The first one
+// waits, before it begins, until hold is closed; it closes held when it
+// starts waiting. Tests that do not hold it close hold at once.
+type countingStore struct {
+	storage.Store
+	txs  atomic.Int64
+	held chan struct{}
+	hold chan struct{}
+}
+
+func (s *countingStore) InTx(ctx context.Context, fn func(tx storage.Store) error) error {
+	if s.txs.Add(1) == 1 {
+		close(s.held)
+		<-s.hold
+	}
+	return s.Store.InTx(ctx, fn)
+}
+
+// write is a transaction function that creates one plan, and counts its
+// runs. fail, when set, is returned after the plan was written; panics,
+// when set, is panicked with instead. With swallow, an error creating the
+// plan is ignored.
+type write struct {
+	ctx     context.Context
+	id      uuid.UUID
+	name    string
+	runs    atomic.Int64
+	fail    error
+	panics  any
+	swallow bool
+}
+
+func newWrite(ctx context.Context, name string) *write {
+	return &write{ctx: ctx, id: uuid.New(), name: name}
+}
+
+func (w *write) fn(tx storage.Store) error {
+	w.runs.Add(1)
+	if _, err := tx.PlanCreate(w.ctx, &storage.PlanCreateParams{
+		ID: w.id, Name: w.name, Document: []byte(`{"steps":[]}`),
+	}); err != nil && !w.swallow {
+		return fmt.Errorf("create plan %s: %w", w.name, err)
+	}
+	if w.panics != nil {
+		panic(w.panics)
+	}
+	return w.fail
+}
+
+// committed reports whether w's plan is in the store.
+func (w *write) committed(t *testing.T, st storage.Store) bool {
+	t.Helper()
+	_, err := st.PlanGetByID(context.Background(), w.id)
+	if storage.IsNotFound(err) {
+		return false
+	}
+	require.NoError(t, err)
+	return true
+}
+
+// outcome is what one InTx call gave: its error, or the value it panicked
+// with.
+type outcome struct {
+	err      error
+	panicked any
+}
+
+// call runs g.InTx(w.ctx, w.fn) in its own goroutine and sends its outcome.
+func call(g *groupcommit.Group, w *write) <-chan outcome {
+	out := make(chan outcome, 1)
+	go func() {
+		var o outcome
+		defer func() {
+			o.panicked = recover()
+			out <- o
+		}()
+		o.err = g.InTx(w.ctx, w.fn)
+	}()
+	return out
+}
+
+// runQueued runs first alone, holding its transaction (cs's first) until
+// each of queued has joined the queue behind it, in order; then it lets
+// the transaction go and returns every outcome, first's first. The queued
+// calls thus form the next batches, deterministically.
+func runQueued(t *testing.T, g *groupcommit.Group, cs *countingStore, first *write, queued ...*write) []outcome {
+	t.Helper()
+	chans := []<-chan outcome{call(g, first)}
+	<-cs.held
+	for i, w := range queued {
+		chans = append(chans, call(g, w))
+		require.Eventually(t, func() bool { return g.Queued() == i+1 }, 10*time.Second, time.Millisecond,
+			"call %d never queued", i+1)
+	}
+	close(cs.hold)
+	outs := make([]outcome, 0, len(chans))
+	for _, ch := range chans {
+		outs = append(outs, <-ch)
+	}
+	return outs
+}
+
+func TestLoneCallRunsAtOnceInATransactionOfItsOwn(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, cs *countingStore) {
+		close(cs.hold)
+		g := groupcommit.New(cs, 64)
+		w := newWrite(t.Context(), "lone")
+		require.NoError(t, g.InTx(w.ctx, w.fn))
+		assert.Equal(t, int64(1), cs.txs.Load(), "transactions")
+		assert.Equal(t, int64(1), w.runs.Load(), "runs")
+		assert.True(t, w.committed(t, cs))
+		assert.Zero(t, g.Queued())
+	})
+}
+
+func TestConcurrentCallsShareATransaction(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		maxBatch int
+		wantTxs  int64
+	}{
+		{maxBatch: 64, wantTxs: 2}, // The held one, then the other 10 in one batch.
+		{maxBatch: 4, wantTxs: 4},  // The held one, then batches of 4, 4 and 2.
+	} {
+		t.Run(fmt.Sprintf("Max%d", tc.maxBatch), func(t *testing.T) {
+			t.Parallel()
+			forEachBackend(t, func(t *testing.T, cs *countingStore) {
+				g := groupcommit.New(cs, tc.maxBatch)
+				first := newWrite(t.Context(), "first")
+				var queued []*write
+				for i := range 10 {
+					queued = append(queued, newWrite(t.Context(), fmt.Sprintf("queued-%d", i)))
+				}
+				for i, o := range runQueued(t, g, cs, first, queued...) {
+					require.NoError(t, o.err, "call %d", i)
+					require.Nil(t, o.panicked, "call %d", i)
+				}
+				assert.Equal(t, tc.wantTxs, cs.txs.Load(), "11 calls, in batches")
+				for _, w := range append([]*write{first}, queued...) {
+					assert.Equal(t, int64(1), w.runs.Load(), "runs of %s", w.name)
+					assert.True(t, w.committed(t, cs), "%s committed", w.name)
+				}
+				assert.Zero(t, g.Queued())
+			})
+		})
+	}
+}
+
+var errBoom = errors.New("boom")
+
+func TestFailingCallDoesNotFailItsNeighbours(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, cs *countingStore) {
+		g := groupcommit.New(cs, 64)
+		first, a, b, c := newWrite(t.Context(), "first"), newWrite(t.Context(), "a"),
+			newWrite(t.Context(), "bad"), newWrite(t.Context(), "c")
+		b.fail = errBoom
+		outs := runQueued(t, g, cs, first, a, b, c)
+		require.NoError(t, outs[0].err)
+		require.NoError(t, outs[1].err)
+		require.ErrorIs(t, outs[2].err, errBoom)
+		require.NoError(t, outs[3].err)
+		assert.True(t, a.committed(t, cs))
+		assert.False(t, b.committed(t, cs), "the failing call's write rolled back")
+		assert.True(t, c.committed(t, cs))
+		// The held one; the shared one, rolled back; each of a, b, c alone.
+		assert.Equal(t, int64(5), cs.txs.Load(), "transactions")
+		assert.Equal(t, int64(2), a.runs.Load(), "a ran shared, then alone")
+		assert.Equal(t, int64(2), b.runs.Load(), "b ran shared, then alone")
+		assert.Equal(t, int64(1), c.runs.Load(), "c ran alone only: the batch stopped at b")
+	})
+}
+
+// TestSwallowedStatementErrorDoesNotFailItsNeighbours has a call that
+// ignores the error of a failing statement. On Postgres that aborts the
+// transaction: the calls after it in the batch must not be lost with it,
+// but commit alone.
+func TestSwallowedStatementErrorDoesNotFailItsNeighbours(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, cs *countingStore) {
+		g := groupcommit.New(cs, 64)
+		first, a, c := newWrite(t.Context(), "taken"), newWrite(t.Context(), "a"), newWrite(t.Context(), "c")
+		dup := newWrite(t.Context(), "taken") // A conflict with first, ignored.
+		dup.swallow = true
+		outs := runQueued(t, g, cs, first, a, dup, c)
+		require.NoError(t, outs[0].err)
+		require.NoError(t, outs[1].err)
+		require.NoError(t, outs[3].err)
+		t.Logf("the call that swallowed its error got %v", outs[2].err) // An error on Postgres only.
+		assert.True(t, a.committed(t, cs))
+		assert.False(t, dup.committed(t, cs))
+		assert.True(t, c.committed(t, cs))
+	})
+}
+
+func TestCallWhoseContextIsDoneDoesNotRun(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, cs *countingStore) {
+		g := groupcommit.New(cs, 64)
+		done, cancel := context.WithCancel(t.Context())
+		cancel()
+		first, a, c := newWrite(t.Context(), "first"), newWrite(t.Context(), "a"), newWrite(t.Context(), "c")
+		cancelled := newWrite(done, "cancelled")
+		// cancelled is the oldest queued call: it leads the next batch
+		// without running in it.
+		outs := runQueued(t, g, cs, first, cancelled, a, c)
+		require.NoError(t, outs[0].err)
+		require.ErrorIs(t, outs[1].err, context.Canceled)
+		require.NoError(t, outs[2].err)
+		require.NoError(t, outs[3].err)
+		assert.Zero(t, cancelled.runs.Load(), "the cancelled call never ran")
+		assert.False(t, cancelled.committed(t, cs))
+		assert.True(t, a.committed(t, cs))
+		assert.True(t, c.committed(t, cs))
+		assert.Equal(t, int64(2), cs.txs.Load(), "a and c still shared a transaction")
+
+		lone := newWrite(done, "lone")
+		require.ErrorIs(t, g.InTx(lone.ctx, lone.fn), context.Canceled)
+		assert.Zero(t, lone.runs.Load())
+		assert.Equal(t, int64(2), cs.txs.Load(), "no transaction for a cancelled lone call")
+	})
+}
+
+// panicValue is what a write panics with.
+type panicValue struct{ msg string }
+
+func TestPanicInABatchReachesItsCallerAndNoOneElse(t *testing.T) {
+	t.Parallel()
+	// At 0 the panicking call leads its batch; at 1 it follows.
+	for _, at := range []int{0, 1} {
+		t.Run(fmt.Sprintf("At%d", at), func(t *testing.T) {
+			t.Parallel()
+			forEachBackend(t, func(t *testing.T, cs *countingStore) {
+				g := groupcommit.New(cs, 64)
+				first := newWrite(t.Context(), "first")
+				queued := []*write{newWrite(t.Context(), "a"), newWrite(t.Context(), "b"), newWrite(t.Context(), "c")}
+				bad := queued[at]
+				bad.panics = panicValue{"oops"}
+				outs := runQueued(t, g, cs, first, queued...)
+				for i, w := range queued {
+					o := outs[i+1]
+					if w == bad {
+						assert.Equal(t, panicValue{"oops"}, o.panicked, "the panic reaches its own caller")
+						assert.False(t, w.committed(t, cs), "the panicking call's write rolled back")
+						continue
+					}
+					assert.Nil(t, o.panicked, "%s", w.name)
+					assert.NoError(t, o.err, "%s", w.name)
+					assert.True(t, w.committed(t, cs), "%s", w.name)
+				}
+				// The lead was handed on: the Group still serves.
+				after := newWrite(t.Context(), "after")
+				require.NoError(t, g.InTx(after.ctx, after.fn))
+				assert.True(t, after.committed(t, cs))
+				assert.Zero(t, g.Queued())
+			})
+		})
+	}
+}
+
+func TestPanicOfALoneCallHandsTheLeadOn(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, cs *countingStore) {
+		close(cs.hold)
+		g := groupcommit.New(cs, 64)
+		bad := newWrite(t.Context(), "bad")
+		bad.panics = panicValue{"lone"}
+		o := <-call(g, bad)
+		assert.Equal(t, panicValue{"lone"}, o.panicked)
+		assert.False(t, bad.committed(t, cs))
+
+		after := newWrite(t.Context(), "after")
+		require.NoError(t, g.InTx(after.ctx, after.fn))
+		assert.True(t, after.committed(t, cs))
+	})
+}
