@@ -11,6 +11,7 @@ package groupcommit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -57,14 +58,15 @@ func New(store storage.Store, maxBatch int) *Group {
 // runs, in which case fn does not run.
 //
 // fn may run more than once, as in any transaction that is retried: when a
-// shared transaction fails, for any call's error or at commit, it rolls
-// back and each of its calls runs again alone. fn must therefore set what
-// it captures afresh on each run. What commits is exactly one successful
-// run of fn, the one whose result InTx returns; a call that fails commits
-// nothing. (As with any retry, a COMMIT whose outcome is unknown, because
-// the connection was lost during it, is taken as failed: had it committed
-// after all, fn's writes would be made twice.) fn should use ctx for its
-// statements, not the context its transaction began with.
+// shared transaction fails, for any call's error or at a commit that
+// rolled back, it rolls back and each of its calls runs again alone. fn
+// must therefore set what it captures afresh on each run. What commits is
+// at most one successful run of fn, the one whose result InTx returns; a
+// call that fails commits nothing. When the store is unavailable at the
+// shared BEGIN or COMMIT (storage.ErrUnavailable), the commit's outcome is
+// unknown, so nothing runs again: every call of the batch gets that error,
+// as a transaction of its own would have given it. fn should use ctx for
+// its statements, not the context its transaction began with.
 //
 // If fn panics, InTx panics too, in the caller's goroutine, after the
 // transaction rolled back: when fn panicked in a shared transaction, its
@@ -162,19 +164,31 @@ func (g *Group) run(batch []*call) {
 
 	ctx, cancel := sharedContext(live)
 	defer cancel()
+	fnFailed := false
 	err := g.store.InTx(ctx, func(tx storage.Store) error {
 		for _, c := range live {
 			if err := c.runIn(tx); err != nil {
+				fnFailed = true
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return // Rolled back: every live call runs again alone.
-	}
-	for _, c := range live {
-		c.alone, c.err = false, nil
+	switch {
+	case err == nil:
+		for _, c := range live {
+			c.alone, c.err = false, nil
+		}
+	case !fnFailed && errors.Is(err, storage.ErrUnavailable):
+		// Every fn ran, and the store failed to begin or to commit: the
+		// transaction may have committed after all. Each call gets the
+		// error, as its own transaction would have given it, and runs
+		// no more, so that no write is made twice.
+		for _, c := range live {
+			c.alone, c.err = false, err
+		}
+	default:
+		// Rolled back: every live call runs again alone.
 	}
 }
 

@@ -336,3 +336,47 @@ func TestPanicOfALoneCallHandsTheLeadOn(t *testing.T) {
 		assert.True(t, after.committed(t, cs))
 	})
 }
+
+// lostCommitStore runs a transaction's fn and then, when it succeeded,
+// fails as a commit whose connection was lost does: with
+// storage.ErrUnavailable, rolling back. Its first transaction waits as
+// countingStore's does.
+type lostCommitStore struct{ *countingStore }
+
+func (s lostCommitStore) InTx(ctx context.Context, fn func(tx storage.Store) error) error {
+	return s.countingStore.InTx(ctx, func(tx storage.Store) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return fmt.Errorf("commit transaction: %w: connection lost", storage.ErrUnavailable)
+	})
+}
+
+// TestAnUnknownCommitIsNotRunAgain checks that when the store is
+// unavailable at a shared commit, whose outcome is then unknown, every
+// call of the batch gets that error and none runs again, so that nothing
+// can be written twice.
+func TestAnUnknownCommitIsNotRunAgain(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, cs *countingStore) {
+		st := lostCommitStore{cs}
+		g := groupcommit.New(st, 64)
+		first, a, b := newWrite(t.Context(), "first"), newWrite(t.Context(), "a"), newWrite(t.Context(), "b")
+		chans := []<-chan outcome{call(g, first)}
+		<-cs.held
+		for i, w := range []*write{a, b} {
+			chans = append(chans, call(g, w))
+			require.Eventually(t, func() bool { return g.Queued() == i+1 }, 10*time.Second, time.Millisecond)
+		}
+		close(cs.hold)
+		for i, ch := range chans {
+			o := <-ch
+			require.Nil(t, o.panicked)
+			require.ErrorIs(t, o.err, storage.ErrUnavailable, "call %d", i)
+		}
+		assert.Equal(t, int64(2), cs.txs.Load(), "the lone first call, then a and b together, and no reruns")
+		for _, w := range []*write{first, a, b} {
+			assert.Equal(t, int64(1), w.runs.Load(), "runs of %s", w.name)
+		}
+	})
+}
