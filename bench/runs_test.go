@@ -245,6 +245,9 @@ func TestCheckRuns(t *testing.T) {
 			if q := res.quantiles(); q[0] != 20 || q[1] != 30 {
 				t.Errorf("p50, p99 = %v ms, want 20 and 30", q)
 			}
+			if want := time.Date(2026, 11, 29, 12, 0, 0, 30e6, time.UTC); !res.lastFinished.Equal(want) {
+				t.Errorf("last finished at %v, want %v (the 30 ms one)", res.lastFinished, want)
+			}
 		})
 	}
 }
