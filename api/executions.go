@@ -16,6 +16,7 @@ import (
 	"github.com/astro-runner/astro-runner/internal/planjob"
 	"github.com/astro-runner/astro-runner/internal/planrun"
 	"github.com/astro-runner/astro-runner/internal/storage"
+	"github.com/astro-runner/astro-runner/internal/storage/groupcommit"
 	"github.com/astro-runner/astro-runner/internal/tracing"
 )
 
@@ -302,6 +303,51 @@ func resultOf(e *storage.Execution) *planjob.Result {
 	return &r
 }
 
+// newExecution is an execution that execute-plan creates, with its job,
+// through newExecutions; exec and jobID are what was written.
+type newExecution struct {
+	params      *storage.ExecutionCreateParams
+	traceParent string
+	exec        *storage.Execution
+	jobID       int64
+}
+
+// newExecutions writes the new executions of the execute-plan requests
+// that share a transaction, and their jobs, with one ExecutionCreateMany
+// and one JobEnqueueMany.
+var newExecutions = groupcommit.Collector[*newExecution]{
+	Write: func(ctx context.Context, tx storage.Store, items []*newExecution) error {
+		ps := make([]*storage.ExecutionCreateParams, len(items))
+		for i, it := range items {
+			ps[i] = it.params
+		}
+		execs, err := tx.ExecutionCreateMany(ctx, ps)
+		if err != nil {
+			return fmt.Errorf("execute plan: %w", err)
+		}
+		if len(execs) != len(items) {
+			// Only an idempotency key skips a params, and these have none.
+			return fmt.Errorf("execute plan: created %d of %d executions", len(execs), len(items))
+		}
+		jps := make([]*storage.JobEnqueueParams, len(execs))
+		for i, e := range execs {
+			jps[i] = planjob.EnqueueParams(e)
+			jps[i].TraceContext = items[i].traceParent
+		}
+		ids, err := tx.JobEnqueueMany(ctx, jps)
+		if err != nil {
+			return fmt.Errorf("enqueue jobs of %d executions: %w", len(execs), err)
+		}
+		if len(ids) != len(execs) {
+			return fmt.Errorf("enqueue jobs of %d executions: %d enqueued", len(execs), len(ids))
+		}
+		for i, it := range items {
+			it.exec, it.jobID = execs[i], ids[i]
+		}
+		return nil
+	},
+}
+
 func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*executionAcceptedOutput, error) {
 	var (
 		exec    *storage.Execution
@@ -314,8 +360,9 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 	// transaction, so a request finds a same-key execution made earlier in
 	// its batch, and a same-key conflict with another transaction rolls the
 	// batch back to be run again alone, down to the conflict handling below.
+	var fresh *newExecution
 	err := s.deps.ExecuteGroup.InTx(ctx, func(tx storage.Store) error {
-		exec, created, jobID = nil, false, 0
+		exec, created, jobID, fresh = nil, false, 0, nil
 		p, err := tx.PlanGetByID(ctx, in.ID)
 		if err != nil {
 			return fmt.Errorf("execute plan: %w", err)
@@ -337,7 +384,7 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 		if err := s.checkRunInputs(ctx, tx, p, body); err != nil {
 			return err
 		}
-		e, err := tx.ExecutionCreate(ctx, &storage.ExecutionCreateParams{
+		params := &storage.ExecutionCreateParams{
 			PlanID:         p.ID,
 			PlanRevision:   p.Revision,
 			IdempotencyKey: in.IdempotencyKey,
@@ -345,12 +392,22 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 			Environment:    body.Environment,
 			Queue:          body.Queue,
 			Trigger:        storage.ExecutionTrigger(body.Trigger),
-		})
+		}
+		// The run's span links to this request's.
+		traceParent := tracing.TraceParent(ctx)
+		if in.IdempotencyKey == "" {
+			// Written with the batch's other new executions, in two
+			// statements for all of them.
+			fresh = &newExecution{params: params, traceParent: traceParent}
+			created = true
+			return groupcommit.Collect(ctx, tx, &newExecutions, fresh)
+		}
+		e, err := tx.ExecutionCreate(ctx, params)
 		if err != nil {
 			return fmt.Errorf("execute plan: %w", err)
 		}
 		jp := planjob.EnqueueParams(e)
-		jp.TraceContext = tracing.TraceParent(ctx) // The run's span links to this request's.
+		jp.TraceContext = traceParent
 		job, err := tx.JobEnqueue(ctx, jp)
 		if err != nil {
 			return fmt.Errorf("enqueue job of execution %s: %w", e.ID, err)
@@ -358,6 +415,9 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 		exec, created, jobID = e, true, job.ID
 		return nil
 	})
+	if err == nil && fresh != nil {
+		exec, jobID = fresh.exec, fresh.jobID
+	}
 	if err != nil && in.IdempotencyKey != "" && errors.Is(err, storage.ErrConflict) {
 		// A concurrent request with the same key created its execution
 		// between our read and our insert. Its transaction committed, so

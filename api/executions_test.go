@@ -174,7 +174,8 @@ func TestExecutePlanRejectsBadIdempotencyKey(t *testing.T) {
 	assert.Empty(t, e.jobs())
 }
 
-// failEnqueueStore makes JobEnqueue fail, inside transactions too.
+// failEnqueueStore makes JobEnqueue and JobEnqueueMany fail, inside
+// transactions too.
 type failEnqueueStore struct{ storage.Store }
 
 func (s failEnqueueStore) InTx(ctx context.Context, fn func(tx storage.Store) error) error {
@@ -182,6 +183,10 @@ func (s failEnqueueStore) InTx(ctx context.Context, fn func(tx storage.Store) er
 }
 
 func (failEnqueueStore) JobEnqueue(context.Context, *storage.JobEnqueueParams) (*storage.Job, error) {
+	return nil, errors.New("pq: could not insert into jobs_secret_table")
+}
+
+func (failEnqueueStore) JobEnqueueMany(context.Context, []*storage.JobEnqueueParams) ([]int64, error) {
 	return nil, errors.New("pq: could not insert into jobs_secret_table")
 }
 

@@ -166,11 +166,16 @@ func (g *Group) run(batch []*call) {
 	defer cancel()
 	fnFailed := false
 	err := g.store.InTx(ctx, func(tx storage.Store) error {
+		shared := &sharedTx{Store: tx}
 		for _, c := range live {
-			if err := c.runIn(tx); err != nil {
+			if err := c.runIn(shared); err != nil {
 				fnFailed = true
 				return err
 			}
+		}
+		if err := shared.flush(ctx); err != nil {
+			fnFailed = true
+			return err
 		}
 		return nil
 	})
@@ -221,4 +226,69 @@ func sharedContext(calls []*call) (context.Context, context.CancelFunc) {
 		}
 	}
 	return context.WithDeadline(ctx, latest)
+}
+
+// sharedTx is the Store that the fns of a shared transaction get: the
+// transaction's, and the items they hand to Collect, by Collector, to be
+// written when every fn has run.
+type sharedTx struct {
+	storage.Store
+	pending []pending
+}
+
+// pending is what one Collector has been given in a shared transaction.
+type pending interface {
+	flush(ctx context.Context, tx storage.Store) error
+}
+
+// flush writes what the fns collected, Collector by Collector in the order
+// each was first used.
+func (t *sharedTx) flush(ctx context.Context) error {
+	for _, p := range t.pending {
+		if err := p.flush(ctx, t.Store); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Collector writes, with one Write, the items that the fns of a shared
+// transaction hand it with Collect: many rows in one statement instead of
+// one each. Use one Collector, made once, for each kind of item.
+type Collector[T any] struct {
+	// Write writes items, in the order they were collected, in tx. Its
+	// error fails the shared transaction, whose calls then run again
+	// alone. It must leave in each item what its fn's caller reads.
+	Write func(ctx context.Context, tx storage.Store, items []T) error
+}
+
+// collected is a Collector's items in one shared transaction.
+type collected[T any] struct {
+	c     *Collector[T]
+	items []T
+}
+
+func (p *collected[T]) flush(ctx context.Context, tx storage.Store) error {
+	return p.c.Write(ctx, tx, p.items)
+}
+
+// Collect hands item to c, to be written in tx. In a shared transaction
+// of a Group, the Write comes after every fn of the batch has run, with
+// the items of all of them, and Collect returns nil; the item holds what
+// Write leaves in it once InTx has returned nil. Otherwise (tx is not a
+// Group's shared transaction, as for a lone call), it writes item at once,
+// with a Write of its own, and returns Write's error.
+func Collect[T any](ctx context.Context, tx storage.Store, c *Collector[T], item T) error {
+	shared, ok := tx.(*sharedTx)
+	if !ok {
+		return c.Write(ctx, tx, []T{item})
+	}
+	for _, p := range shared.pending {
+		if mine, ok := p.(*collected[T]); ok && mine.c == c {
+			mine.items = append(mine.items, item)
+			return nil
+		}
+	}
+	shared.pending = append(shared.pending, &collected[T]{c: c, items: []T{item}})
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -89,6 +90,8 @@ type write struct {
 	fail    error
 	panics  any
 	swallow bool
+	// collect, when set, is run by call instead of fn.
+	collect func(tx storage.Store) error
 }
 
 func newWrite(ctx context.Context, name string) *write {
@@ -135,7 +138,11 @@ func call(g *groupcommit.Group, w *write) <-chan outcome {
 			o.panicked = recover()
 			out <- o
 		}()
-		o.err = g.InTx(w.ctx, w.fn)
+		fn := w.fn
+		if w.collect != nil {
+			fn = w.collect
+		}
+		o.err = g.InTx(w.ctx, fn)
 	}()
 	return out
 }
@@ -377,6 +384,116 @@ func TestAnUnknownCommitIsNotRunAgain(t *testing.T) {
 		assert.Equal(t, int64(2), cs.txs.Load(), "the lone first call, then a and b together, and no reruns")
 		for _, w := range []*write{first, a, b} {
 			assert.Equal(t, int64(1), w.runs.Load(), "runs of %s", w.name)
+		}
+	})
+}
+
+// collectedPlan is an item of planWrites: a plan to create, and whether
+// the Write that created it saw it with others.
+type collectedPlan struct {
+	id      uuid.UUID
+	name    string
+	batchOf int
+}
+
+// planWrites returns a Collector that creates each item's plan and
+// records the size of each Write; a plan named "refused" fails its Write.
+func planWrites(sizes *[]int, mu *sync.Mutex) *groupcommit.Collector[*collectedPlan] {
+	return &groupcommit.Collector[*collectedPlan]{Write: func(ctx context.Context, tx storage.Store, items []*collectedPlan) error {
+		mu.Lock()
+		*sizes = append(*sizes, len(items))
+		mu.Unlock()
+		for _, it := range items {
+			if it.name == "refused" {
+				return fmt.Errorf("write %s: %w", it.name, errBoom)
+			}
+			if _, err := tx.PlanCreate(ctx, &storage.PlanCreateParams{ID: it.id, Name: it.name, Document: []byte(`{"steps":[]}`)}); err != nil {
+				return err
+			}
+			it.batchOf = len(items)
+		}
+		return nil
+	}}
+}
+
+// TestCollectedItemsAreWrittenOncePerBatch checks that the items the calls
+// of a shared transaction collect are written by one Write, in order,
+// after every fn ran, and that a lone call's item is written at once.
+func TestCollectedItemsAreWrittenOncePerBatch(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, cs *countingStore) {
+		var mu sync.Mutex
+		var sizes []int
+		c := planWrites(&sizes, &mu)
+		g := groupcommit.New(cs, 64)
+		items := map[*write]*collectedPlan{}
+		collecting := func(name string) *write {
+			w := newWrite(t.Context(), name)
+			it := &collectedPlan{id: uuid.New(), name: name + "-collected"}
+			if name == "refused" {
+				it.name = "refused"
+			}
+			items[w] = it
+			inner := w.fn
+			w.collect = func(tx storage.Store) error {
+				if err := inner(tx); err != nil {
+					return err
+				}
+				return groupcommit.Collect(w.ctx, tx, c, it)
+			}
+			return w
+		}
+		first, a, b, d := collecting("first"), collecting("a"), collecting("b"), collecting("d")
+		for i, o := range runQueued(t, g, cs, first, a, b, d) {
+			require.NoError(t, o.err, "call %d", i)
+		}
+		assert.Equal(t, []int{1, 3}, sizes, "the lone first call writes at once; a, b and d in one Write")
+		assert.Equal(t, 1, items[first].batchOf)
+		for _, w := range []*write{a, b, d} {
+			assert.Equal(t, 3, items[w].batchOf, w.name)
+			_, err := cs.PlanGetByID(t.Context(), items[w].id)
+			require.NoError(t, err, "%s's item committed", w.name)
+			assert.True(t, w.committed(t, cs))
+		}
+	})
+}
+
+// TestAFailingWriteRunsEveryCallAgainAlone checks that when the shared
+// Write fails, every call runs again alone, so that only the refused item
+// fails and nothing of it is written.
+func TestAFailingWriteRunsEveryCallAgainAlone(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, cs *countingStore) {
+		var mu sync.Mutex
+		var sizes []int
+		c := planWrites(&sizes, &mu)
+		g := groupcommit.New(cs, 64)
+		ws := []*write{newWrite(t.Context(), "lead"), newWrite(t.Context(), "x"), newWrite(t.Context(), "refused"), newWrite(t.Context(), "y")}
+		its := make([]*collectedPlan, len(ws))
+		for i, w := range ws {
+			w, it := w, &collectedPlan{id: uuid.New(), name: w.name + "-item"}
+			if w.name == "refused" {
+				it.name = "refused"
+			}
+			its[i] = it
+			inner := w.fn
+			w.collect = func(tx storage.Store) error {
+				if err := inner(tx); err != nil {
+					return err
+				}
+				return groupcommit.Collect(w.ctx, tx, c, it)
+			}
+		}
+		outs := runQueued(t, g, cs, ws[0], ws[1:]...)
+		require.NoError(t, outs[0].err)
+		require.NoError(t, outs[1].err)
+		require.ErrorIs(t, outs[2].err, errBoom)
+		require.NoError(t, outs[3].err)
+		assert.Equal(t, []int{1, 3, 1, 1, 1}, sizes, "the shared Write fails, then x, refused and y write alone")
+		assert.False(t, ws[2].committed(t, cs), "the refused call's own writes rolled back")
+		for _, i := range []int{1, 3} {
+			assert.True(t, ws[i].committed(t, cs), ws[i].name)
+			assert.Equal(t, 1, its[i].batchOf, "%s was written alone", ws[i].name)
 		}
 	})
 }
