@@ -20,6 +20,15 @@ const MaxRedirects = 10
 // bytes", and no more of the response is read. (Go's default is 10 MB.)
 const MaxResponseHeaderBytes = 128 << 10
 
+// The idle connections the runner's client keeps: enough per host that
+// many workers running plans against one target reuse their connections
+// instead of dialling one per request (each idle connection holds a few
+// kilobytes of buffers, and is closed after 90 s unused).
+const (
+	maxIdleConns        = 256
+	maxIdleConnsPerHost = 128
+)
+
 // NewHTTPClient returns a client for running plans. It dials through the
 // policy (a nil policy is netguard's default: link-local addresses denied),
 // never uses a proxy (a proxy would connect on its behalf, out of the
@@ -34,8 +43,8 @@ func NewHTTPClient(policy *netguard.Policy) *http.Client {
 		Proxy:                  nil,
 		DialContext:            policy.DialContext(dialer),
 		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           100,
-		MaxIdleConnsPerHost:    10,
+		MaxIdleConns:           maxIdleConns,
+		MaxIdleConnsPerHost:    maxIdleConnsPerHost,
 		IdleConnTimeout:        90 * time.Second,
 		TLSHandshakeTimeout:    10 * time.Second,
 		ResponseHeaderTimeout:  plan.MaxTimeoutMS * time.Millisecond,
