@@ -239,7 +239,9 @@ type Pool struct {
 // heldJob is a claimed job from claim until its outcome is written or its
 // lease is lost.
 type heldJob struct {
-	ref    storage.JobRef
+	ref storage.JobRef
+	// ctx is the context of the job's handler; cancel cancels it.
+	ctx    context.Context
 	cancel context.CancelCauseFunc
 	// renewed is when the claim or the last successful renewal of the
 	// lease was sent: the store's lease runs out no earlier than renewed
@@ -426,11 +428,18 @@ func (p *Pool) claimLoop(ctx context.Context, jobs *sync.WaitGroup) {
 		}
 		p.outage.ok()
 		backoff = 0
+		// Hold the jobs before their Starter makes their executions
+		// running, so that a cancellation or a lost lease seen meanwhile
+		// reaches their handlers.
+		holds := make([]*heldJob, len(claimed))
+		for i, job := range claimed {
+			holds[i] = p.hold(job, claimedAt)
+		}
 		prepared := p.startMany(ctx, claimed)
 		for i, job := range claimed {
 			slots <- struct{}{}
 			jobs.Add(1)
-			p.start(job, claimedAt, prepared[i], func() {
+			p.start(job, holds[i], prepared[i], func() {
 				<-slots
 				jobs.Done()
 				signal(p.freed)
@@ -504,22 +513,30 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// start runs one job's handler in its own goroutine. claimedAt is when the
-// claim was sent, which starts the local lease deadline. started is what
-// the kind's Starter prepared for the job, if anything (see Started). An
-// older claim of the same job by this pool has lost its lease, so its
-// handler is cancelled.
-func (p *Pool) start(job *storage.Job, claimedAt time.Time, started any, done func()) {
+// hold makes the pool hold a claimed job: from then on its lease is
+// renewed, and a cancellation or a lost lease cancels its context (h.ctx),
+// even before its handler starts. claimedAt is when the claim was sent,
+// which starts the local lease deadline. An older claim of the same job by
+// this pool has lost its lease, so its handler is cancelled.
+func (p *Pool) hold(job *storage.Job, claimedAt time.Time) *heldJob {
 	jobCtx, cancel := context.WithCancelCause(context.Background())
-	h := &heldJob{ref: storage.JobRef{ID: job.ID, Token: job.LeaseToken}, cancel: cancel, renewed: claimedAt}
+	h := &heldJob{ref: storage.JobRef{ID: job.ID, Token: job.LeaseToken}, ctx: jobCtx, cancel: cancel, renewed: claimedAt}
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if old := p.held[job.ID]; old != nil {
 		p.log.Info("job claimed again; cancelling the older claim's handler", "job_id", job.ID)
 		p.loseLocked(old)
 	}
 	p.held[job.ID] = h
 	h.expiry = time.AfterFunc(p.cfg.Lease-p.now().Sub(claimedAt), func() { p.checkExpiry(h) })
-	p.mu.Unlock()
+	return h
+}
+
+// start runs the handler of a job that the pool holds (see hold) in its
+// own goroutine. started is what the kind's Starter prepared for the job,
+// if anything (see Started).
+func (p *Pool) start(job *storage.Job, h *heldJob, started any, done func()) {
+	jobCtx, cancel := h.ctx, h.cancel
 	go func() {
 		defer done()
 		ctx, cancelTimeout := context.WithTimeoutCause(jobCtx, p.cfg.JobTimeout, ErrJobTimeout)
