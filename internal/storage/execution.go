@@ -234,6 +234,24 @@ func (p *ExecutionSetStatusParams) CheckStart() error {
 	return nil
 }
 
+// CheckStarts checks that ps is a batch that ExecutionStartMany takes:
+// each params passes CheckStart, and no execution is named twice (which
+// would leave it to the database which of its params moved it). Returns
+// ErrInvalidInput if not.
+func CheckStarts(ps []*ExecutionSetStatusParams) error {
+	seen := make(map[uuid.UUID]bool, len(ps))
+	for _, p := range ps {
+		if err := p.CheckStart(); err != nil {
+			return err
+		}
+		if seen[p.ID] {
+			return fmt.Errorf("%w: execution %s: started twice in one batch", ErrInvalidInput, p.ID)
+		}
+		seen[p.ID] = true
+	}
+	return nil
+}
+
 // ExecutionStarted is an execution that ExecutionStartMany moved to
 // running, with its plan as it is now: what the job that runs it reads.
 type ExecutionStarted struct {
@@ -340,8 +358,8 @@ type ExecutionStore interface {
 	// or whose execution is gone or final, moves nothing and is left out
 	// of the result, without failing the others. It returns what it
 	// moved, in no particular order; none for an empty ps. Returns
-	// ErrInvalidInput for a params out of these bounds; any error moves
-	// nothing.
+	// ErrInvalidInput for a params out of these bounds, or for an
+	// execution named twice (see CheckStarts); any error moves nothing.
 	ExecutionStartMany(ctx context.Context, ps []*ExecutionSetStatusParams) ([]*ExecutionStarted, error)
 	// ExecutionDeleteByPlanID deletes every execution of a plan and returns
 	// how many it deleted.

@@ -243,10 +243,10 @@ func (s *Store) ExecutionStartMany(ctx context.Context, ps []*storage.ExecutionS
 		JobIds:    make([]int64, len(ps)),
 		JobTokens: make([]int64, len(ps)),
 	}
+	if err := storage.CheckStarts(ps); err != nil {
+		return nil, fmt.Errorf("start %d executions: %w", len(ps), err)
+	}
 	for i, p := range ps {
-		if err := p.CheckStart(); err != nil {
-			return nil, fmt.Errorf("start %d executions: %w", len(ps), err)
-		}
 		arg.Ids[i], arg.Attempts[i], arg.WorkerIds[i] = p.ID, int32(min(p.Attempt, math.MaxInt32)), p.WorkerID
 		arg.JobIds[i], arg.JobTokens[i] = p.Job.ID, p.Job.Token
 	}

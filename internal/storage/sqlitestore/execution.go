@@ -257,10 +257,8 @@ func (s *Store) ExecutionStartMany(ctx context.Context, ps []*storage.ExecutionS
 	if len(ps) == 0 {
 		return nil, nil
 	}
-	for _, p := range ps {
-		if err := p.CheckStart(); err != nil {
-			return nil, fmt.Errorf("start %d executions: %w", len(ps), err)
-		}
+	if err := storage.CheckStarts(ps); err != nil {
+		return nil, fmt.Errorf("start %d executions: %w", len(ps), err)
 	}
 	var started []*storage.ExecutionStarted
 	err := s.InTx(ctx, func(tx storage.Store) error {

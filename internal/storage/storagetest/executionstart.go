@@ -19,6 +19,7 @@ func startCases() []testCase {
 		{"StartManyMovesHeldExecutionsWithTheirPlansAndSkipsTheRest", testStartManyMovesHeldSkipsRest},
 		{"StartManyOutOfBoundsReturnsErrInvalidInputAndMovesNothing", testStartManyOutOfBounds},
 		{"StartManyInARolledBackTransactionMovesNothing", testStartManyRolledBack},
+		{"StartManyOfOneExecutionTwiceReturnsErrInvalidInputAndMovesNothing", testStartManyTwice},
 		{"StartManyOfNoneReturnsNone", func(t *testing.T, s storage.Store) {
 			started, err := s.ExecutionStartMany(testContext(t), nil)
 			require.NoError(t, err)
@@ -142,6 +143,16 @@ func testStartManyRolledBack(t *testing.T, s storage.Store) {
 		return boom
 	})
 	require.ErrorIs(t, err, boom)
+	read, err := s.ExecutionGetByID(ctx, e.ID)
+	require.NoError(t, err)
+	assertExecutionEqual(t, e, read)
+}
+
+func testStartManyTwice(t *testing.T, s storage.Store) {
+	ctx := testContext(t)
+	e, j := executionWithJob(t, ctx, s, "start-twice", storage.JobClaimParams{Lease: longLease})
+	_, err := s.ExecutionStartMany(ctx, []*storage.ExecutionSetStatusParams{starting(e, j, "w1"), starting(e, j, "w2")})
+	require.ErrorIs(t, err, storage.ErrInvalidInput, "which params would move it is left to the database")
 	read, err := s.ExecutionGetByID(ctx, e.ID)
 	require.NoError(t, err)
 	assertExecutionEqual(t, e, read)
