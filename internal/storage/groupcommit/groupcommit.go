@@ -55,7 +55,8 @@ func New(store storage.Store, maxBatch int) *Group {
 // calls, each with the Store bound to that transaction. Its result is fn's
 // own: nil once the transaction that holds fn's writes has committed, or
 // the error of fn, of its transaction, or of ctx if ctx is done before fn
-// runs, in which case fn does not run.
+// runs, in which case fn does not run (a call whose ctx ends while it waits
+// in the queue returns at once).
 //
 // fn may run more than once, as in any transaction that is retried: when a
 // shared transaction fails, for any call's error or at a commit that
@@ -80,7 +81,9 @@ func (g *Group) InTx(ctx context.Context, fn func(tx storage.Store) error) error
 	g.running = true
 	g.mu.Unlock()
 	if !lead {
-		<-c.wake
+		if err := g.wait(c); err != nil {
+			return err
+		}
 		lead = c.lead
 	}
 	if lead {
@@ -90,6 +93,31 @@ func (g *Group) InTx(ctx context.Context, fn func(tx storage.Store) error) error
 		return g.store.InTx(ctx, fn)
 	}
 	return c.err
+}
+
+// wait waits for the wake-up of c, a queued call. If c's context ends
+// first while c is still in the queue, and has not been handed the lead,
+// c leaves the queue and wait returns the context's error: c has not run,
+// and its caller need not wait for the batches ahead of it. Once a batch
+// has taken c, or c leads the next one, it waits for that as before.
+func (g *Group) wait(c *call) error {
+	select {
+	case <-c.wake:
+		return nil
+	case <-c.ctx.Done():
+	}
+	g.mu.Lock()
+	i := slices.Index(g.queue, c)
+	if i < 0 || c.lead {
+		// A batch took c, or handOff made it the next leader (and
+		// signalled wake, under g.mu).
+		g.mu.Unlock()
+		<-c.wake
+		return nil
+	}
+	g.queue = slices.Delete(g.queue, i, i+1)
+	g.mu.Unlock()
+	return fmt.Errorf("transaction not started: %w", c.ctx.Err())
 }
 
 // Queued returns how many calls wait for a batch to take them, behind the

@@ -270,13 +270,21 @@ func TestCallWhoseContextIsDoneDoesNotRun(t *testing.T) {
 		cancel()
 		first, a, c := newWrite(t.Context(), "first"), newWrite(t.Context(), "a"), newWrite(t.Context(), "c")
 		cancelled := newWrite(done, "cancelled")
-		// cancelled is the oldest queued call: it leads the next batch
-		// without running in it.
-		outs := runQueued(t, g, cs, first, cancelled, a, c)
-		require.NoError(t, outs[0].err)
-		require.ErrorIs(t, outs[1].err, context.Canceled)
-		require.NoError(t, outs[2].err)
-		require.NoError(t, outs[3].err)
+		firstDone := call(g, first)
+		<-cs.held
+		// Behind a running batch, a call whose context is done leaves the
+		// queue at once, without running and without waiting.
+		require.ErrorIs(t, (<-call(g, cancelled)).err, context.Canceled)
+		assert.Zero(t, g.Queued())
+		chans := []<-chan outcome{firstDone}
+		for i, w := range []*write{a, c} {
+			chans = append(chans, call(g, w))
+			require.Eventually(t, func() bool { return g.Queued() == i+1 }, 10*time.Second, time.Millisecond)
+		}
+		close(cs.hold)
+		for i, ch := range chans {
+			require.NoError(t, (<-ch).err, "call %d", i)
+		}
 		assert.Zero(t, cancelled.runs.Load(), "the cancelled call never ran")
 		assert.False(t, cancelled.committed(t, cs))
 		assert.True(t, a.committed(t, cs))
