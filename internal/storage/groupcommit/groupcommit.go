@@ -212,11 +212,14 @@ func (g *Group) run(batch []*call) {
 		for _, c := range live {
 			c.alone, c.err = false, nil
 		}
-	case !fnFailed && errors.Is(err, storage.ErrUnavailable):
-		// Every fn ran, and the store failed to begin or to commit: the
+	case !fnFailed && (errors.Is(err, storage.ErrUnavailable) || ctx.Err() != nil):
+		// Every fn ran, and the store failed to begin or to commit, or
+		// the shared deadline (the calls' latest) passed meanwhile: the
 		// transaction may have committed after all. Each call gets the
 		// error, as its own transaction would have given it, and runs
-		// no more, so that no write is made twice.
+		// no more, so that no write is made twice. (A call's own
+		// context, with that same deadline, may not report it yet, so
+		// a rerun's BEGIN could still go through.)
 		for _, c := range live {
 			c.alone, c.err = false, err
 		}
