@@ -180,7 +180,7 @@ func (r *run) handle(ctx context.Context, job *storage.Job) error {
 				fmt.Errorf("%w: %s", worker.ErrDiscard, msg))
 		}
 		if err != nil {
-			return r.storeFailed("load environment", err)
+			return r.beforeRunFailed(running, "load environment", err)
 		}
 		envVars = env.Variables
 	}
@@ -193,7 +193,7 @@ func (r *run) handle(ctx context.Context, job *storage.Job) error {
 		return r.finish(ctx, storage.ExecutionError, &Result{PlanRevision: pl.Revision, Error: problem.msg}, worker.ErrDiscard)
 	}
 	if err != nil {
-		return r.storeFailed("load secrets", err)
+		return r.beforeRunFailed(running, "load secrets", err)
 	}
 	if !running {
 		_, err = r.h.Store.ExecutionSetStatus(ctx, &storage.ExecutionSetStatusParams{
@@ -660,6 +660,21 @@ func (r *run) requeue(why string) error {
 		r.log.Warn("could not requeue execution", "reason", why, "error", err)
 	}
 	return nil
+}
+
+// beforeRunFailed handles a store error that ends the attempt before the
+// plan ran: see storeFailed. When the claim had moved the execution to
+// running (StartMany), it goes back to queued first, as after a failed
+// run, so that it does not look running while its job waits for the next
+// attempt.
+func (r *run) beforeRunFailed(running bool, op string, err error) error {
+	failed := r.storeFailed(op, err)
+	if running && !errors.Is(err, storage.ErrLeaseLost) {
+		if rerr := r.requeue(op); rerr != nil {
+			return rerr
+		}
+	}
+	return failed
 }
 
 // storeFailed logs a store error in full and returns it as the handler
