@@ -130,11 +130,12 @@ func TestPassingPlanPassesOnFirstAttempt(t *testing.T) {
 
 func TestCancelMidPlanStopsTheRunAndAbortsTheRequest(t *testing.T) {
 	t.Parallel()
-	aborted := make(chan struct{})
+	slow, aborted := make(chan struct{}), make(chan struct{})
 	var third atomic.Bool
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/slow":
+			close(slow)
 			<-r.Context().Done() // Held until the worker aborts the request.
 			close(aborted)
 		case "/third":
@@ -155,6 +156,9 @@ func TestCancelMidPlanStopsTheRunAndAbortsTheRequest(t *testing.T) {
 		require.NoError(t, err)
 		return job.State == storage.JobRunning && e.Status == storage.ExecutionRunning
 	}, 30*time.Second, 5*time.Millisecond)
+	// Cancel mid-plan: a cancel seen before the slow request is sent
+	// skips it, and nothing would be aborted.
+	wait(t, slow, "the slow request")
 	_, err := h.store.JobCancel(ctx, job.ID)
 	require.NoError(t, err)
 
