@@ -75,15 +75,16 @@ func eachBackend(t *testing.T, test func(t *testing.T, st storage.Store)) {
 	})
 }
 
-// runWithHook runs a pool whose planjob handler has hook as its Alerts.
-func runWithHook(t *testing.T, st storage.Store, hook planjob.FinishHook) *worker.Pool {
+// runWithHook runs a pool whose planjob handler, registered along path,
+// has hook as its Alerts.
+func runWithHook(t *testing.T, st storage.Store, path handlerPath, hook planjob.FinishHook) *worker.Pool {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	pool := worker.New(st, worker.Config{
 		Logger: log, PollInterval: 20 * time.Millisecond,
 		Retry: storage.RetryPolicy{Base: time.Millisecond, Max: time.Millisecond},
 	})
-	pool.Handle(planjob.Kind, (&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log, Alerts: hook}).Handle)
+	path.register(pool, &planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log, Alerts: hook})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = pool.Run(ctx) }()
@@ -113,18 +114,20 @@ func TestTheFinalStatusCommitsWithWhatTheHookWrites(t *testing.T) {
 		}
 	}))
 	t.Cleanup(target.Close)
-	eachBackend(t, func(t *testing.T, st storage.Store) {
-		hook := &recordingHook{}
-		pool := runWithHook(t, st, hook)
-		passed := createExecution(t, st, step("up", target.URL+"/up"))
-		pool.Wake()
-		require.Equal(t, storage.ExecutionPassed, waitFinal(t, st, passed).Status)
-		failed := createExecution(t, st, step("down", target.URL+"/down"))
-		pool.Wake()
-		require.Equal(t, storage.ExecutionFailed, waitFinal(t, st, failed).Status)
+	registerEach(t, func(t *testing.T, path handlerPath) {
+		eachBackend(t, func(t *testing.T, st storage.Store) {
+			hook := &recordingHook{}
+			pool := runWithHook(t, st, path, hook)
+			passed := createExecution(t, st, step("up", target.URL+"/up"))
+			pool.Wake()
+			require.Equal(t, storage.ExecutionPassed, waitFinal(t, st, passed).Status)
+			failed := createExecution(t, st, step("down", target.URL+"/down"))
+			pool.Wake()
+			require.Equal(t, storage.ExecutionFailed, waitFinal(t, st, failed).Status)
 
-		require.Equal(t, []storage.ExecutionStatus{storage.ExecutionPassed, storage.ExecutionFailed}, hook.statuses())
-		require.Equal(t, 2, probeJobs(t, st))
+			require.Equal(t, []storage.ExecutionStatus{storage.ExecutionPassed, storage.ExecutionFailed}, hook.statuses())
+			require.Equal(t, 2, probeJobs(t, st))
+		})
 	})
 }
 
@@ -136,16 +139,18 @@ func TestAFailedHookStoresNeitherTheStatusNorItsWrites(t *testing.T) {
 	t.Parallel()
 	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	t.Cleanup(target.Close)
-	eachBackend(t, func(t *testing.T, st storage.Store) {
-		hook := &recordingHook{failures: 1}
-		pool := runWithHook(t, st, hook)
-		exec := createExecution(t, st, step("up", target.URL))
-		pool.Wake()
-		got := waitFinal(t, st, exec)
-		require.Equal(t, storage.ExecutionPassed, got.Status)
-		require.Equal(t, 2, got.Attempt, "the first attempt's final status was rolled back with the hook's job")
-		require.Equal(t, []storage.ExecutionStatus{storage.ExecutionPassed, storage.ExecutionPassed}, hook.statuses())
-		require.Equal(t, 1, probeJobs(t, st), "the job of the failed transaction was rolled back")
+	registerEach(t, func(t *testing.T, path handlerPath) {
+		eachBackend(t, func(t *testing.T, st storage.Store) {
+			hook := &recordingHook{failures: 1}
+			pool := runWithHook(t, st, path, hook)
+			exec := createExecution(t, st, step("up", target.URL))
+			pool.Wake()
+			got := waitFinal(t, st, exec)
+			require.Equal(t, storage.ExecutionPassed, got.Status)
+			require.Equal(t, 2, got.Attempt, "the first attempt's final status was rolled back with the hook's job")
+			require.Equal(t, []storage.ExecutionStatus{storage.ExecutionPassed, storage.ExecutionPassed}, hook.statuses())
+			require.Equal(t, 1, probeJobs(t, st), "the job of the failed transaction was rolled back")
+		})
 	})
 }
 
@@ -193,23 +198,25 @@ func TestAHookErrorIsNeverTakenForTheExecutionsOwn(t *testing.T) {
 	for _, sentinel := range []error{storage.ErrNotFound, storage.ErrConflict, storage.ErrInvalidInput} {
 		t.Run(sentinel.Error(), func(t *testing.T) {
 			t.Parallel()
-			eachBackend(t, func(t *testing.T, st storage.Store) {
-				hook := &recordingHook{failures: 1, failWith: fmt.Errorf("lock alert state: %w", sentinel)}
-				pool := runWithHook(t, st, hook)
-				exec := createExecution(t, st, step("up", target.URL))
-				pool.Wake()
-				job, err := st.JobGetByUniqueKey(context.Background(), storage.ExecutionJobKey(exec.ID))
-				require.NoError(t, err)
-				require.Eventually(t, func() bool {
-					j, err := st.JobGet(context.Background(), job.ID)
+			registerEach(t, func(t *testing.T, path handlerPath) {
+				eachBackend(t, func(t *testing.T, st storage.Store) {
+					hook := &recordingHook{failures: 1, failWith: fmt.Errorf("lock alert state: %w", sentinel)}
+					pool := runWithHook(t, st, path, hook)
+					exec := createExecution(t, st, step("up", target.URL))
+					pool.Wake()
+					job, err := st.JobGetByUniqueKey(context.Background(), storage.ExecutionJobKey(exec.ID))
 					require.NoError(t, err)
-					return j.State.Final()
-				}, 30*time.Second, 10*time.Millisecond)
-				got, err := st.ExecutionGetByID(context.Background(), exec.ID)
-				require.NoError(t, err)
-				require.Equal(t, storage.ExecutionPassed, got.Status, "the next attempt finishes the execution")
-				require.Equal(t, 2, got.Attempt)
-				require.Equal(t, 1, probeJobs(t, st))
+					require.Eventually(t, func() bool {
+						j, err := st.JobGet(context.Background(), job.ID)
+						require.NoError(t, err)
+						return j.State.Final()
+					}, 30*time.Second, 10*time.Millisecond)
+					got, err := st.ExecutionGetByID(context.Background(), exec.ID)
+					require.NoError(t, err)
+					require.Equal(t, storage.ExecutionPassed, got.Status, "the next attempt finishes the execution")
+					require.Equal(t, 2, got.Attempt)
+					require.Equal(t, 1, probeJobs(t, st))
+				})
 			})
 		})
 	}

@@ -44,9 +44,9 @@ func (r *finishRecorder) all() []finished {
 	return append([]finished(nil), r.seen...)
 }
 
-// runObserved runs a pool whose planjob handler has obs as its Observer
-// and hook, if not nil, as its Alerts.
-func runObserved(t *testing.T, st storage.Store, obs planjob.Observer, hook planjob.FinishHook) *worker.Pool {
+// runObserved runs a pool whose planjob handler, registered along path,
+// has obs as its Observer and hook, if not nil, as its Alerts.
+func runObserved(t *testing.T, st storage.Store, path handlerPath, obs planjob.Observer, hook planjob.FinishHook) *worker.Pool {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	pool := worker.New(st, worker.Config{
@@ -57,7 +57,7 @@ func runObserved(t *testing.T, st storage.Store, obs planjob.Observer, hook plan
 	if hook != nil {
 		h.Alerts = hook
 	}
-	pool.Handle(planjob.Kind, h.Handle)
+	path.register(pool, h)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = pool.Run(ctx) }()
@@ -80,37 +80,39 @@ func TestTheObserverIsToldOfEachFinishedExecution(t *testing.T) {
 		}
 	}))
 	t.Cleanup(target.Close)
-	st := openStore(t)
-	rec := &finishRecorder{}
-	pool := runObserved(t, st, rec, nil)
+	registerEach(t, func(t *testing.T, path handlerPath) {
+		st := openStore(t)
+		rec := &finishRecorder{}
+		pool := runObserved(t, st, path, rec, nil)
 
-	passed := createExecution(t, st, step("up", target.URL+"/up"))
-	pool.Wake()
-	require.Equal(t, storage.ExecutionPassed, waitFinal(t, st, passed).Status)
-	failed := createExecution(t, st, step("up", target.URL+"/up"), step("down", target.URL+"/down"))
-	pool.Wake()
-	require.Equal(t, storage.ExecutionFailed, waitFinal(t, st, failed).Status)
+		passed := createExecution(t, st, step("up", target.URL+"/up"))
+		pool.Wake()
+		require.Equal(t, storage.ExecutionPassed, waitFinal(t, st, passed).Status)
+		failed := createExecution(t, st, step("up", target.URL+"/up"), step("down", target.URL+"/down"))
+		pool.Wake()
+		require.Equal(t, storage.ExecutionFailed, waitFinal(t, st, failed).Status)
 
-	// The observer hears of a final status once it has committed, which
-	// may be a moment after a reader sees it.
-	require.Eventually(t, func() bool { return len(rec.all()) >= 2 }, 10*time.Second, 5*time.Millisecond)
-	seen := rec.all()
-	require.Len(t, seen, 2)
-	for i, want := range []*storage.Execution{passed, failed} {
-		got := seen[i]
-		assert.Equal(t, want.ID, got.exec.ID)
-		assert.Equal(t, want.Trigger, got.exec.Trigger)
-		assert.Equal(t, planName(t, st, want), got.planName)
-		require.NotNil(t, got.res, "the run's result")
-	}
-	assert.Equal(t, storage.ExecutionPassed, seen[0].exec.Status)
-	assert.Equal(t, storage.ExecutionFailed, seen[1].exec.Status)
-	require.Len(t, seen[1].res.Steps, 2)
-	down := seen[1].res.Steps[1]
-	assert.Equal(t, planrun.StatusFailed, down.Status)
-	require.NotEmpty(t, down.Assertions)
-	assert.Equal(t, planrun.KindStatus, down.Assertions[0].Kind)
-	assert.False(t, down.Assertions[0].Passed)
+		// The observer hears of a final status once it has committed, which
+		// may be a moment after a reader sees it.
+		require.Eventually(t, func() bool { return len(rec.all()) >= 2 }, 10*time.Second, 5*time.Millisecond)
+		seen := rec.all()
+		require.Len(t, seen, 2)
+		for i, want := range []*storage.Execution{passed, failed} {
+			got := seen[i]
+			assert.Equal(t, want.ID, got.exec.ID)
+			assert.Equal(t, want.Trigger, got.exec.Trigger)
+			assert.Equal(t, planName(t, st, want), got.planName)
+			require.NotNil(t, got.res, "the run's result")
+		}
+		assert.Equal(t, storage.ExecutionPassed, seen[0].exec.Status)
+		assert.Equal(t, storage.ExecutionFailed, seen[1].exec.Status)
+		require.Len(t, seen[1].res.Steps, 2)
+		down := seen[1].res.Steps[1]
+		assert.Equal(t, planrun.StatusFailed, down.Status)
+		require.NotEmpty(t, down.Assertions)
+		assert.Equal(t, planrun.KindStatus, down.Assertions[0].Kind)
+		assert.False(t, down.Assertions[0].Passed)
+	})
 }
 
 // TestTheObserverIsNotToldOfAFinalStatusThatRolledBack fails the finishing
@@ -120,20 +122,22 @@ func TestTheObserverIsNotToldOfAFinalStatusThatRolledBack(t *testing.T) {
 	t.Parallel()
 	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	t.Cleanup(target.Close)
-	st := openStore(t)
-	rec := &finishRecorder{}
-	pool := runObserved(t, st, rec, &recordingHook{failures: 1})
-	exec := createExecution(t, st, step("up", target.URL))
-	pool.Wake()
-	got := waitFinal(t, st, exec)
-	require.Equal(t, 2, got.Attempt, "the first attempt's final status rolled back")
-	// The observer hears of a final status once it has committed, which
-	// may be a moment after a reader sees it.
-	require.Eventually(t, func() bool { return len(rec.all()) > 0 }, 10*time.Second, 5*time.Millisecond)
-	seen := rec.all()
-	require.Len(t, seen, 1)
-	assert.Equal(t, storage.ExecutionPassed, seen[0].exec.Status)
-	assert.Equal(t, 2, seen[0].exec.Attempt)
+	registerEach(t, func(t *testing.T, path handlerPath) {
+		st := openStore(t)
+		rec := &finishRecorder{}
+		pool := runObserved(t, st, path, rec, &recordingHook{failures: 1})
+		exec := createExecution(t, st, step("up", target.URL))
+		pool.Wake()
+		got := waitFinal(t, st, exec)
+		require.Equal(t, 2, got.Attempt, "the first attempt's final status rolled back")
+		// The observer hears of a final status once it has committed, which
+		// may be a moment after a reader sees it.
+		require.Eventually(t, func() bool { return len(rec.all()) > 0 }, 10*time.Second, 5*time.Millisecond)
+		seen := rec.all()
+		require.Len(t, seen, 1)
+		assert.Equal(t, storage.ExecutionPassed, seen[0].exec.Status)
+		assert.Equal(t, 2, seen[0].exec.Attempt)
+	})
 }
 
 func TestReconcileTellsTheObserverOfWhatItEnds(t *testing.T) {

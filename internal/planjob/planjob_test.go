@@ -38,7 +38,79 @@ func openStore(t *testing.T) storage.Store {
 	return st
 }
 
+// handlerPath is one of the two ways a worker pool can run the planjob
+// handler; see registerEach.
+type handlerPath struct {
+	// name names the path's subtest.
+	name string
+	// claimStarts is true on the Register path, where the pool's claim
+	// moves the claimed executions to running and reads their plans
+	// (Handler.StartMany) before their handlers run. It is false on the
+	// HandleAlone path, where each handler reads its execution and plan
+	// and writes running itself.
+	claimStarts bool
+}
+
+var (
+	// registerPath runs the handler as production does: Handler.Register.
+	registerPath = handlerPath{name: "Register", claimStarts: true}
+	// alonePath runs the handler alone, without its Starter, as
+	// production does for a claim whose ExecutionStartMany failed.
+	alonePath = handlerPath{name: "HandleAlone"}
+)
+
+// register makes pool run execute_plan jobs with h along the path.
+func (p handlerPath) register(pool *worker.Pool, h *planjob.Handler) {
+	if p.claimStarts {
+		h.Register(pool)
+		return
+	}
+	pool.Handle(planjob.Kind, h.Handle)
+}
+
+// assertAttemptBeforeRun checks what execution e shows of its first
+// attempt, which ended before its plan ran (in error, or requeued after a
+// store error), on a pool whose ID is workerID. The paths legitimately
+// differ here: on the Register path the claim had started the execution,
+// so it shows attempt 1, started_at and worker_id; alone, its handler
+// never wrote running, so it shows attempt 0 and neither.
+func (p handlerPath) assertAttemptBeforeRun(t *testing.T, e *storage.Execution, workerID string) {
+	t.Helper()
+	if p.claimStarts {
+		assert.Equal(t, 1, e.Attempt, "the claim started the execution")
+		assert.NotNil(t, e.StartedAt, "the claim started the execution")
+		assert.Equal(t, workerID, e.WorkerID, "the claim started the execution")
+		return
+	}
+	assert.Zero(t, e.Attempt, "the handler ended the attempt before it wrote running")
+	assert.Nil(t, e.StartedAt, "the handler ended the attempt before it wrote running")
+	assert.Empty(t, e.WorkerID, "the handler ended the attempt before it wrote running")
+}
+
+// registerEach runs test as parallel subtests, once on each path of
+// handlerPath: "Register" and "HandleAlone". test registers its handler
+// with path.register, and asserts what differs by path on
+// path.claimStarts.
+func registerEach(t *testing.T, test func(t *testing.T, path handlerPath)) {
+	t.Helper()
+	for _, path := range []handlerPath{registerPath, alonePath} {
+		t.Run(path.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, path)
+		})
+	}
+}
+
+// newHarness is newPathHarness on the Register path.
 func newHarness(t *testing.T, cfg worker.Config) *harness {
+	t.Helper()
+	return newPathHarness(t, registerPath, cfg)
+}
+
+// newPathHarness starts a harness whose pool, configured by cfg (with a
+// discarding logger, and quick polls and retries unless cfg sets them),
+// runs the handler along path.
+func newPathHarness(t *testing.T, path handlerPath, cfg worker.Config) *harness {
 	t.Helper()
 	st := openStore(t)
 	cfg.Logger = slog.New(slog.DiscardHandler)
@@ -49,7 +121,7 @@ func newHarness(t *testing.T, cfg worker.Config) *harness {
 		cfg.Retry = storage.RetryPolicy{Base: time.Millisecond, Max: time.Millisecond}
 	}
 	pool := worker.New(st, cfg)
-	(&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: cfg.Logger}).Register(pool)
+	path.register(pool, &planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: cfg.Logger})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = pool.Run(ctx) }()
@@ -130,11 +202,12 @@ func TestPassingPlanPassesOnFirstAttempt(t *testing.T) {
 
 func TestCancelMidPlanStopsTheRunAndAbortsTheRequest(t *testing.T) {
 	t.Parallel()
-	aborted := make(chan struct{})
+	slow, aborted := make(chan struct{}), make(chan struct{})
 	var third atomic.Bool
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/slow":
+			close(slow)
 			<-r.Context().Done() // Held until the worker aborts the request.
 			close(aborted)
 		case "/third":
@@ -155,6 +228,9 @@ func TestCancelMidPlanStopsTheRunAndAbortsTheRequest(t *testing.T) {
 		require.NoError(t, err)
 		return job.State == storage.JobRunning && e.Status == storage.ExecutionRunning
 	}, 30*time.Second, 5*time.Millisecond)
+	// Cancel mid-plan: a cancel seen before the slow request is sent
+	// skips it, and nothing would be aborted.
+	wait(t, slow, "the slow request")
 	_, err := h.store.JobCancel(ctx, job.ID)
 	require.NoError(t, err)
 

@@ -20,7 +20,9 @@ import (
 // TestSlowPlanEndsInErrorOnItsFirstAttempt checks that a run longer than
 // RunTimeout ends its execution in error with the partial result and
 // discards the job, rather than failing the attempt as trouble on our side
-// and running the slow plan again.
+// and running the slow plan again. It calls Handle itself, so the handler
+// runs alone: only a worker pool hands a handler what its claim started.
+// TestSlowPlanJobIsDiscardedByThePool covers both paths.
 func TestSlowPlanEndsInErrorOnItsFirstAttempt(t *testing.T) {
 	t.Parallel()
 	target := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
@@ -60,38 +62,41 @@ func TestSlowPlanEndsInErrorOnItsFirstAttempt(t *testing.T) {
 }
 
 // TestSlowPlanJobIsDiscardedByThePool checks the same through a worker
-// pool: the job ends discarded after one attempt, and its error names the
-// run's limit, not the worker's job timeout.
+// pool, on each path of registerEach: the job ends discarded after one
+// attempt, and its error names the run's limit, not the worker's job
+// timeout.
 func TestSlowPlanJobIsDiscardedByThePool(t *testing.T) {
 	t.Parallel()
 	target := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	}))
-	defer target.Close()
-	st := openStore(t)
-	log := slog.New(slog.DiscardHandler)
-	pool := worker.New(st, worker.Config{Logger: log, PollInterval: 20 * time.Millisecond})
-	h := &planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log, RunTimeout: 50 * time.Millisecond}
-	pool.Handle(planjob.Kind, h.Handle)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = pool.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	exec := createExecution(t, st, step("hangs", target.URL))
-	pool.Wake()
+	t.Cleanup(target.Close)
+	registerEach(t, func(t *testing.T, path handlerPath) {
+		st := openStore(t)
+		log := slog.New(slog.DiscardHandler)
+		pool := worker.New(st, worker.Config{Logger: log, PollInterval: 20 * time.Millisecond})
+		h := &planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log, RunTimeout: 50 * time.Millisecond}
+		path.register(pool, h)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = pool.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		exec := createExecution(t, st, step("hangs", target.URL))
+		pool.Wake()
 
-	var job *storage.Job
-	require.Eventually(t, func() bool {
-		var err error
-		job, err = st.JobGetByUniqueKey(context.Background(), storage.ExecutionJobKey(exec.ID))
+		var job *storage.Job
+		require.Eventually(t, func() bool {
+			var err error
+			job, err = st.JobGetByUniqueKey(context.Background(), storage.ExecutionJobKey(exec.ID))
+			require.NoError(t, err)
+			return job.State.Final()
+		}, 30*time.Second, 5*time.Millisecond)
+		assert.Equal(t, storage.JobDiscarded, job.State)
+		assert.Equal(t, 1, job.Attempt)
+		require.Len(t, job.Errors, 1)
+		assert.Equal(t, "discard job: run timed out: the run took longer than the limit of 50ms (ASTRO_RUN_TIMEOUT)", job.Errors[0].Error)
+		got, err := st.ExecutionGetByID(context.Background(), exec.ID)
 		require.NoError(t, err)
-		return job.State.Final()
-	}, 30*time.Second, 5*time.Millisecond)
-	assert.Equal(t, storage.JobDiscarded, job.State)
-	assert.Equal(t, 1, job.Attempt)
-	require.Len(t, job.Errors, 1)
-	assert.Equal(t, "discard job: run timed out: the run took longer than the limit of 50ms (ASTRO_RUN_TIMEOUT)", job.Errors[0].Error)
-	got, err := st.ExecutionGetByID(context.Background(), exec.ID)
-	require.NoError(t, err)
-	assert.Equal(t, storage.ExecutionError, got.Status)
+		assert.Equal(t, storage.ExecutionError, got.Status)
+	})
 }

@@ -30,34 +30,37 @@ func (failingEnvironments) EnvironmentGetByName(context.Context, string) (*stora
 // the store fails before the plan runs, on the path where the claim
 // already moved the execution to running, the execution goes back to
 // queued while its job waits for its next attempt, as on the handler's own
-// path, where it never left queued.
+// path, where it never left queued. It runs on both paths.
 func TestAnAttemptThatFailsBeforeItsRunRequeuesItsExecution(t *testing.T) {
 	t.Parallel()
 	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	t.Cleanup(target.Close)
-	eachBackend(t, func(t *testing.T, raw storage.Store) {
-		st := failingEnvironments{raw}
-		log := slog.New(slog.DiscardHandler)
-		pool := worker.New(st, worker.Config{ID: "w", Logger: log, PollInterval: 20 * time.Millisecond,
-			Retry: storage.RetryPolicy{Base: time.Hour, Max: time.Hour}})
-		(&planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log}).Register(pool)
-		ctx, stop := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { defer close(done); _ = pool.Run(ctx) }()
-		t.Cleanup(func() { stop(); <-done })
-		h := &harness{t: t, store: raw, pool: pool}
-		e := h.executeWith(target.URL, map[string]string{"a": "", "b": "", "c": ""}, "staging", nil)
+	registerEach(t, func(t *testing.T, path handlerPath) {
+		eachBackend(t, func(t *testing.T, raw storage.Store) {
+			st := failingEnvironments{raw}
+			log := slog.New(slog.DiscardHandler)
+			pool := worker.New(st, worker.Config{ID: "w", Logger: log, PollInterval: 20 * time.Millisecond,
+				Retry: storage.RetryPolicy{Base: time.Hour, Max: time.Hour}})
+			path.register(pool, &planjob.Handler{Store: st, Runner: &planrun.Runner{}, Logger: log})
+			ctx, stop := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); _ = pool.Run(ctx) }()
+			t.Cleanup(func() { stop(); <-done })
+			h := &harness{t: t, store: raw, pool: pool}
+			e := h.executeWith(target.URL, map[string]string{"a": "", "b": "", "c": ""}, "staging", nil)
 
-		var job *storage.Job
-		require.Eventually(t, func() bool {
-			var err error
-			job, err = raw.JobGetByUniqueKey(context.Background(), storage.ExecutionJobKey(e.ID))
+			var job *storage.Job
+			require.Eventually(t, func() bool {
+				var err error
+				job, err = raw.JobGetByUniqueKey(context.Background(), storage.ExecutionJobKey(e.ID))
+				require.NoError(t, err)
+				return job.State == storage.JobRetryable
+			}, 10*time.Second, 10*time.Millisecond, "the first attempt fails")
+			assert.Contains(t, job.LastError, "load environment")
+			got, err := raw.ExecutionGetByID(context.Background(), e.ID)
 			require.NoError(t, err)
-			return job.State == storage.JobRetryable
-		}, 10*time.Second, 10*time.Millisecond, "the first attempt fails")
-		assert.Contains(t, job.LastError, "load environment")
-		got, err := raw.ExecutionGetByID(context.Background(), e.ID)
-		require.NoError(t, err)
-		assert.Equal(t, storage.ExecutionQueued, got.Status, "queued again while its job waits")
+			assert.Equal(t, storage.ExecutionQueued, got.Status, "queued again while its job waits")
+			path.assertAttemptBeforeRun(t, got, "w")
+		})
 	})
 }

@@ -72,62 +72,68 @@ func endedSpans(t *testing.T, rec *tracetest.SpanRecorder, names ...string) map[
 
 func TestTracedExecutionSpansTheRunAndStoresItsTraceID(t *testing.T) {
 	t.Parallel()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	h := newHarness(t, worker.Config{TracerProvider: tp})
-	url, seen := traceTarget(t)
-	exec := h.execute(step("first", url+"/ok"), step("second", url+"/ok"))
-	got := h.waitFinal(exec)
-	require.Equal(t, storage.ExecutionPassed, got.Status)
-	res := result(t, got)
+	registerEach(t, func(t *testing.T, path handlerPath) {
+		rec := tracetest.NewSpanRecorder()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+		h := newPathHarness(t, path, worker.Config{TracerProvider: tp})
+		url, seen := traceTarget(t)
+		exec := h.execute(step("first", url+"/ok"), step("second", url+"/ok"))
+		got := h.waitFinal(exec)
+		require.Equal(t, storage.ExecutionPassed, got.Status)
+		res := result(t, got)
 
-	spans := endedSpans(t, rec, "job "+planjob.Kind, "execution", "step first", "step second")
-	job, run := spans["job "+planjob.Kind], spans["execution"]
-	require.Regexp(t, `^[0-9a-f]{32}$`, res.TraceID)
-	assert.Equal(t, run.SpanContext().TraceID().String(), res.TraceID, "the result names the run's trace")
-	assert.Equal(t, job.SpanContext().SpanID(), run.Parent().SpanID(), "the execution's span is a child of the job's")
-	assert.Equal(t, job.SpanContext().TraceID(), run.SpanContext().TraceID())
-	for _, name := range []string{"step first", "step second"} {
-		assert.Equal(t, run.SpanContext().SpanID(), spans[name].Parent().SpanID(), "%s is a child of the execution's span", name)
-	}
-	a := attrsOf(run)
-	assert.Equal(t, exec.ID.String(), a[planjob.AttrExecutionID].AsString())
-	assert.Equal(t, exec.PlanID.String(), a[planjob.AttrPlanID].AsString())
-	assert.Equal(t, string(storage.ExecutionPassed), a[planjob.AttrExecutionStatus].AsString())
-	assert.Equal(t, int64(1), a[planjob.AttrExecutionAttempt].AsInt64())
-	assert.NotEmpty(t, a[planjob.AttrPlanName].AsString())
-	assert.Equal(t, codes.Unset, run.Status().Code)
+		spans := endedSpans(t, rec, "job "+planjob.Kind, "execution", "step first", "step second")
+		job, run := spans["job "+planjob.Kind], spans["execution"]
+		require.Regexp(t, `^[0-9a-f]{32}$`, res.TraceID)
+		assert.Equal(t, run.SpanContext().TraceID().String(), res.TraceID, "the result names the run's trace")
+		assert.Equal(t, job.SpanContext().SpanID(), run.Parent().SpanID(), "the execution's span is a child of the job's")
+		assert.Equal(t, job.SpanContext().TraceID(), run.SpanContext().TraceID())
+		for _, name := range []string{"step first", "step second"} {
+			assert.Equal(t, run.SpanContext().SpanID(), spans[name].Parent().SpanID(), "%s is a child of the execution's span", name)
+		}
+		a := attrsOf(run)
+		assert.Equal(t, exec.ID.String(), a[planjob.AttrExecutionID].AsString())
+		assert.Equal(t, exec.PlanID.String(), a[planjob.AttrPlanID].AsString())
+		assert.Equal(t, string(storage.ExecutionPassed), a[planjob.AttrExecutionStatus].AsString())
+		assert.Equal(t, int64(1), a[planjob.AttrExecutionAttempt].AsInt64())
+		assert.NotEmpty(t, a[planjob.AttrPlanName].AsString())
+		assert.Equal(t, codes.Unset, run.Status().Code)
 
-	headers := seen()
-	require.Len(t, headers, 2)
-	for _, tp := range headers {
-		assert.Equal(t, res.TraceID, tracing.SpanContext(tp).TraceID().String(), "the target joined the run's trace")
-	}
+		headers := seen()
+		require.Len(t, headers, 2)
+		for _, tp := range headers {
+			assert.Equal(t, res.TraceID, tracing.SpanContext(tp).TraceID().String(), "the target joined the run's trace")
+		}
+	})
 }
 
 func TestTracedFailedExecutionIsAnErrorSpan(t *testing.T) {
 	t.Parallel()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	h := newHarness(t, worker.Config{TracerProvider: tp})
-	url, _ := traceTarget(t)
-	got := h.waitFinal(h.execute(step("broken", url+"/broken")))
-	require.Equal(t, storage.ExecutionFailed, got.Status)
-	run := endedSpans(t, rec, "execution")["execution"]
-	assert.Equal(t, codes.Error, run.Status().Code)
-	assert.Equal(t, string(storage.ExecutionFailed), attrsOf(run)[planjob.AttrExecutionStatus].AsString())
-	assert.Equal(t, run.SpanContext().TraceID().String(), result(t, got).TraceID)
+	registerEach(t, func(t *testing.T, path handlerPath) {
+		rec := tracetest.NewSpanRecorder()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+		h := newPathHarness(t, path, worker.Config{TracerProvider: tp})
+		url, _ := traceTarget(t)
+		got := h.waitFinal(h.execute(step("broken", url+"/broken")))
+		require.Equal(t, storage.ExecutionFailed, got.Status)
+		run := endedSpans(t, rec, "execution")["execution"]
+		assert.Equal(t, codes.Error, run.Status().Code)
+		assert.Equal(t, string(storage.ExecutionFailed), attrsOf(run)[planjob.AttrExecutionStatus].AsString())
+		assert.Equal(t, run.SpanContext().TraceID().String(), result(t, got).TraceID)
+	})
 }
 
 func TestUntracedExecutionStoresNoTraceIDAndSendsNoTraceparent(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, worker.Config{})
-	url, seen := traceTarget(t)
-	got := h.waitFinal(h.execute(step("first", url+"/ok")))
-	require.Equal(t, storage.ExecutionPassed, got.Status)
-	assert.Empty(t, result(t, got).TraceID)
-	assert.NotContains(t, string(got.Result), "trace_id", "omitted from the stored result")
-	assert.Equal(t, []string{""}, seen())
+	registerEach(t, func(t *testing.T, path handlerPath) {
+		h := newPathHarness(t, path, worker.Config{})
+		url, seen := traceTarget(t)
+		got := h.waitFinal(h.execute(step("first", url+"/ok")))
+		require.Equal(t, storage.ExecutionPassed, got.Status)
+		assert.Empty(t, result(t, got).TraceID)
+		assert.NotContains(t, string(got.Result), "trace_id", "omitted from the stored result")
+		assert.Equal(t, []string{""}, seen())
+	})
 }
 
 // TestSampledOutExecutionStoresNoTraceID runs with a sampler that records
@@ -136,18 +142,20 @@ func TestUntracedExecutionStoresNoTraceIDAndSendsNoTraceparent(t *testing.T) {
 // target is still told the sampling decision.
 func TestSampledOutExecutionStoresNoTraceID(t *testing.T) {
 	t.Parallel()
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()), sdktrace.WithSpanProcessor(rec))
-	h := newHarness(t, worker.Config{TracerProvider: tp})
-	url, seen := traceTarget(t)
-	got := h.waitFinal(h.execute(step("first", url+"/ok")))
-	require.Equal(t, storage.ExecutionPassed, got.Status)
-	assert.Empty(t, result(t, got).TraceID, "no trace was exported")
-	assert.NotContains(t, string(got.Result), "trace_id")
-	headers := seen()
-	require.Len(t, headers, 1)
-	sc := tracing.SpanContext(headers[0])
-	require.True(t, sc.IsValid(), "the target gets the trace context")
-	assert.False(t, sc.IsSampled(), "and the decision not to record it")
-	assert.Empty(t, rec.Ended())
+	registerEach(t, func(t *testing.T, path handlerPath) {
+		rec := tracetest.NewSpanRecorder()
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()), sdktrace.WithSpanProcessor(rec))
+		h := newPathHarness(t, path, worker.Config{TracerProvider: tp})
+		url, seen := traceTarget(t)
+		got := h.waitFinal(h.execute(step("first", url+"/ok")))
+		require.Equal(t, storage.ExecutionPassed, got.Status)
+		assert.Empty(t, result(t, got).TraceID, "no trace was exported")
+		assert.NotContains(t, string(got.Result), "trace_id")
+		headers := seen()
+		require.Len(t, headers, 1)
+		sc := tracing.SpanContext(headers[0])
+		require.True(t, sc.IsValid(), "the target gets the trace context")
+		assert.False(t, sc.IsSampled(), "and the decision not to record it")
+		assert.Empty(t, rec.Ended())
+	})
 }
