@@ -82,8 +82,24 @@ func TestTwoProcessesFinishingOnePlansExecutionsAlertOnce(t *testing.T) {
 	t.Parallel()
 	up := true
 	var upMu sync.Mutex
+	// The first requests wait until more have arrived than one process has
+	// workers (4), so that both processes run executions at once, whichever
+	// claims first. The wait is bounded so that a failure cannot hang.
+	const together = 5
+	arrived, release := 0, make(chan struct{})
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		upMu.Lock()
+		if arrived < together {
+			if arrived++; arrived == together {
+				close(release)
+			}
+			upMu.Unlock()
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+			upMu.Lock()
+		}
 		defer upMu.Unlock()
 		if !up {
 			w.WriteHeader(http.StatusServiceUnavailable)
