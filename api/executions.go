@@ -303,6 +303,13 @@ func resultOf(e *storage.Execution) *planjob.Result {
 	return &r
 }
 
+// isClientError reports whether err is a 4xx problem that the API made,
+// such as checkRunInputs' 422.
+func isClientError(err error) bool {
+	se, ok := errors.AsType[huma.StatusError](err)
+	return ok && se.GetStatus() >= 400 && se.GetStatus() < 500
+}
+
 // newExecution is an execution that execute-plan creates, with its job,
 // through newExecutions; exec and jobID are what was written.
 type newExecution struct {
@@ -364,6 +371,10 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 	err := s.deps.ExecuteGroup.InTx(ctx, func(tx storage.Store) error {
 		exec, created, jobID, fresh = nil, false, 0, nil
 		p, err := tx.PlanGetByID(ctx, in.ID)
+		if storage.IsNotFound(err) {
+			// Nothing written yet: the batch goes on without this request.
+			return groupcommit.Refuse(fmt.Errorf("execute plan: %w", err))
+		}
 		if err != nil {
 			return fmt.Errorf("execute plan: %w", err)
 		}
@@ -382,6 +393,9 @@ func (s *server) executePlan(ctx context.Context, in *executePlanInput) (*execut
 			body = &ExecuteBody{}
 		}
 		if err := s.checkRunInputs(ctx, tx, p, body); err != nil {
+			if isClientError(err) {
+				return groupcommit.Refuse(err)
+			}
 			return err
 		}
 		params := &storage.ExecutionCreateParams{

@@ -315,7 +315,8 @@ func TestExecutePlanConcurrentRequestsShareATransaction(t *testing.T) {
 	assert.Equal(t, 9, e.executionCount())
 	assert.Len(t, e.jobs(), 9)
 
-	// A bad request among them fails alone and writes nothing.
+	// A bad request among them fails alone and writes nothing; the others
+	// commit together without it.
 	out, txs = sendQueued(t, hs, g, execute(p.ID), execute(p.ID), execute(p.ID), execute(missing), execute(p.ID))
 	ids = map[uuid.UUID]bool{}
 	for i, res := range out {
@@ -327,9 +328,9 @@ func TestExecutePlanConcurrentRequestsShareATransaction(t *testing.T) {
 		ids[accepted(res).ID] = true
 	}
 	assert.Len(t, ids, 4)
-	// The held one; the shared one, rolled back at the bad request; each
-	// of the four queued requests alone.
-	assert.Equal(t, int64(6), txs, "transactions")
+	// The held one; then the shared one, which the bad request leaves
+	// (its plan is missing before it writes anything: a refusal).
+	assert.Equal(t, int64(2), txs, "transactions")
 	assert.Equal(t, 9+4, e.executionCount(), "one execution per good request, none for the bad one")
 	assert.Len(t, e.jobs(), 9+4, "one job per good request")
 	assert.Equal(t, int64(9+4), e.wakes.Load())
@@ -347,6 +348,25 @@ func TestExecutePlanConcurrentRequestsShareATransaction(t *testing.T) {
 	assert.Equal(t, int64(2), txs)
 	assert.Equal(t, 13+3, e.executionCount())
 	assert.Len(t, e.jobs(), 13+3)
+
+	// A request whose inputs are bad (a variable the plan does not
+	// declare) gets its 422 and leaves the batch, which commits without it.
+	undeclared := func() *response {
+		return e.request(http.MethodPost, fmt.Sprintf("/plan/%s/execute", p.ID),
+			map[string]any{"variables": map[string]string{"nope": "x"}})
+	}
+	out, txs = sendQueued(t, hs, g, execute(p.ID), execute(p.ID), undeclared, execute(p.ID))
+	for i, res := range out {
+		if i == 2 {
+			require.Equal(t, http.StatusUnprocessableEntity, res.Status, "body: %s", res.Body)
+			assert.Contains(t, res.problem(t).locations(), "body.variables.nope")
+			continue
+		}
+		accepted(res)
+	}
+	assert.Equal(t, int64(2), txs, "the held one, then one shared transaction")
+	assert.Equal(t, 16+3, e.executionCount())
+	assert.Len(t, e.jobs(), 16+3)
 }
 
 // rerunStore runs each transaction function twice, as a group does when a

@@ -59,8 +59,9 @@ func New(store storage.Store, maxBatch int) *Group {
 // in the queue returns at once).
 //
 // fn may run more than once, as in any transaction that is retried: when a
-// shared transaction fails, for any call's error or at a commit that
-// rolled back, it rolls back and each of its calls runs again alone. fn
+// shared transaction fails, for any call's error (but a Refuse) or at a
+// commit that rolled back, it rolls back and each of its calls runs again
+// alone. fn
 // must therefore set what it captures afresh on each run. What commits is
 // at most one successful run of fn, the one whose result InTx returns; a
 // call that fails commits nothing. When the store is unavailable at the
@@ -193,13 +194,22 @@ func (g *Group) run(batch []*call) {
 	ctx, cancel := sharedContext(live)
 	defer cancel()
 	fnFailed := false
+	refused := map[*call]error{}
 	err := g.store.InTx(ctx, func(tx storage.Store) error {
 		shared := &sharedTx{Store: tx}
+		clear(refused)
 		for _, c := range live {
-			if err := c.runIn(shared); err != nil {
-				fnFailed = true
-				return err
+			collected := shared.items()
+			err := c.runIn(shared)
+			if err == nil {
+				continue
 			}
+			if _, ok := errors.AsType[*refusal](err); ok && shared.items() == collected {
+				refused[c] = err // Wrote nothing: the others go on.
+				continue
+			}
+			fnFailed = true
+			return err
 		}
 		if err := shared.flush(ctx); err != nil {
 			fnFailed = true
@@ -210,7 +220,7 @@ func (g *Group) run(batch []*call) {
 	switch {
 	case err == nil:
 		for _, c := range live {
-			c.alone, c.err = false, nil
+			c.alone, c.err = false, refused[c]
 		}
 	case !fnFailed && (errors.Is(err, storage.ErrUnavailable) || ctx.Err() != nil):
 		// Every fn ran, and the store failed to begin or to commit, or
@@ -222,6 +232,9 @@ func (g *Group) run(batch []*call) {
 		// a rerun's BEGIN could still go through.)
 		for _, c := range live {
 			c.alone, c.err = false, err
+			if r := refused[c]; r != nil {
+				c.err = r // It wrote nothing either way.
+			}
 		}
 	default:
 		// Rolled back: every live call runs again alone.
@@ -270,6 +283,16 @@ type sharedTx struct {
 // pending is what one Collector has been given in a shared transaction.
 type pending interface {
 	flush(ctx context.Context, tx storage.Store) error
+	len() int
+}
+
+// items returns how many items the fns have handed to Collect so far.
+func (t *sharedTx) items() int {
+	n := 0
+	for _, p := range t.pending {
+		n += p.len()
+	}
+	return n
 }
 
 // flush writes what the fns collected, Collector by Collector in the order
@@ -302,6 +325,31 @@ type collected[T any] struct {
 func (p *collected[T]) flush(ctx context.Context, tx storage.Store) error {
 	return p.c.Write(ctx, tx, p.items)
 }
+
+func (p *collected[T]) len() int { return len(p.items) }
+
+// Refuse wraps err, the error of a fn that refused its call before it
+// wrote anything, collected nothing, and ran no statement that failed:
+// a row it read is missing, or input it checked is bad. In a shared
+// transaction, that call gets err and the other calls go on without it,
+// instead of all of them running again alone; the transaction stays usable,
+// since nothing of the call's is in it. Any other error of a fn, or a
+// refusal after Collect, rolls the shared transaction back. Outside one, it
+// is an error like any other. The wrapper changes neither err's text nor
+// what errors.Is and errors.As find in it.
+func Refuse(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &refusal{err: err}
+}
+
+// refusal is an error that Refuse wrapped.
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+
+func (r *refusal) Unwrap() error { return r.err }
 
 // Collect hands item to c, to be written in tx. In a shared transaction
 // of a Group, the Write comes after every fn of the batch has run, with

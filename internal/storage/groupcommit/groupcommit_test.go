@@ -92,6 +92,9 @@ type write struct {
 	swallow bool
 	// collect, when set, is run by call instead of fn.
 	collect func(tx storage.Store) error
+	// refuse, when set, is returned through groupcommit.Refuse before
+	// anything is written.
+	refuse error
 }
 
 func newWrite(ctx context.Context, name string) *write {
@@ -100,6 +103,9 @@ func newWrite(ctx context.Context, name string) *write {
 
 func (w *write) fn(tx storage.Store) error {
 	w.runs.Add(1)
+	if w.refuse != nil {
+		return groupcommit.Refuse(w.refuse)
+	}
 	if _, err := tx.PlanCreate(w.ctx, &storage.PlanCreateParams{
 		ID: w.id, Name: w.name, Document: []byte(`{"steps":[]}`),
 	}); err != nil && !w.swallow {
@@ -503,5 +509,58 @@ func TestAFailingWriteRunsEveryCallAgainAlone(t *testing.T) {
 			assert.True(t, ws[i].committed(t, cs), ws[i].name)
 			assert.Equal(t, 1, its[i].batchOf, "%s was written alone", ws[i].name)
 		}
+	})
+}
+
+// TestARefusedCallLeavesItsBatchWithoutRollingItBack checks that a call
+// whose fn refuses it before writing anything gets its error while the
+// others of its batch commit in the same transaction, and that a refusal
+// after Collect rolls the batch back as any error does.
+func TestARefusedCallLeavesItsBatchWithoutRollingItBack(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, cs *countingStore) {
+		g := groupcommit.New(cs, 64)
+		first, a, bad, c := newWrite(t.Context(), "first"), newWrite(t.Context(), "a"),
+			newWrite(t.Context(), "bad"), newWrite(t.Context(), "c")
+		bad.refuse = fmt.Errorf("plan: %w", storage.ErrNotFound)
+		outs := runQueued(t, g, cs, first, a, bad, c)
+		for i, o := range outs {
+			require.Nil(t, o.panicked, "call %d", i)
+			if i == 2 {
+				require.ErrorIs(t, o.err, storage.ErrNotFound)
+				assert.Equal(t, "plan: not found", o.err.Error(), "the refusal keeps the error's text")
+				continue
+			}
+			require.NoError(t, o.err, "call %d", i)
+		}
+		assert.Equal(t, int64(2), cs.txs.Load(), "the held one, then one shared transaction, not run again")
+		for _, w := range []*write{first, a, c} {
+			assert.Equal(t, int64(1), w.runs.Load(), "runs of %s", w.name)
+			assert.True(t, w.committed(t, cs), "%s committed", w.name)
+		}
+		assert.Equal(t, int64(1), bad.runs.Load())
+		assert.False(t, bad.committed(t, cs))
+	})
+	forEachBackend(t, func(t *testing.T, cs *countingStore) {
+		var mu sync.Mutex
+		var sizes []int
+		coll := planWrites(&sizes, &mu)
+		g := groupcommit.New(cs, 64)
+		first, a, late := newWrite(t.Context(), "first"), newWrite(t.Context(), "a"), newWrite(t.Context(), "late")
+		lateItem := &collectedPlan{id: uuid.New(), name: "late-item"}
+		late.collect = func(tx storage.Store) error {
+			late.runs.Add(1)
+			if err := groupcommit.Collect(late.ctx, tx, coll, lateItem); err != nil {
+				return err
+			}
+			return groupcommit.Refuse(errBoom)
+		}
+		outs := runQueued(t, g, cs, first, a, late)
+		require.NoError(t, outs[0].err)
+		require.NoError(t, outs[1].err)
+		require.ErrorIs(t, outs[2].err, errBoom)
+		assert.Equal(t, int64(4), cs.txs.Load(), "the held one, the shared one rolled back, then a and late alone")
+		assert.Equal(t, int64(2), late.runs.Load(), "a refusal after Collect is an error like any other")
+		assert.True(t, a.committed(t, cs))
 	})
 }
