@@ -101,8 +101,9 @@ type Deps struct {
 // maxExecuteBatch is the most execute-plan requests that share one
 // transaction. Under load a batch holds the requests that arrived while
 // the one before committed: 64 lets every waiting request of 64 concurrent
-// clients join the next batch, and bounds the work redone when one bad
-// request rolls a batch back.
+// clients join the next batch, and bounds the work redone when a request
+// that fails after it began writing rolls a batch back (a refused one, 404
+// or 422, leaves it without).
 const maxExecuteBatch = 64
 
 // withDefaults returns a copy of d with defaults filled in.

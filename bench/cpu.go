@@ -17,6 +17,21 @@ const clockTick = 10 * time.Millisecond
 // in the order of its rows.
 var cpuParts = []string{"astro-runner serve", "example target", "PostgreSQL (all its processes)", "bench client (this process)"}
 
+// postgresPart is the index of the database server in cpuParts.
+const postgresPart = 2
+
+// cpuPartsOf returns the indexes in cpuParts of the parts that a run on
+// backend reports: the database server only on postgres.
+func cpuPartsOf(backend string) []int {
+	var parts []int
+	for i := range cpuParts {
+		if i != postgresPart || backend == "postgres" {
+			parts = append(parts, i)
+		}
+	}
+	return parts
+}
+
 // cpuSample is the CPU time (user and system) each part had used at one
 // moment; a part that could not be read is zero.
 type cpuSample [4]time.Duration
@@ -27,7 +42,7 @@ func sampleCPU(server, target int) cpuSample {
 	var s cpuSample
 	s[0], _ = procCPU(strconv.Itoa(server))
 	s[1], _ = procCPU(strconv.Itoa(target))
-	s[2] = postgresCPU()
+	s[postgresPart] = postgresCPU()
 	s[3], _ = procCPU("self")
 	return s
 }

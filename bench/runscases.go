@@ -185,11 +185,8 @@ func (r *runner) runsCase(bins *binaries, target *process, targetAddr string, pl
 			&e2eRow{workload: fmt.Sprintf("GET /execution page %d (keyset cursor), %s in history", o.runsLastPage, format(float64(history), "")), backend: name, w: "–", unit: "ms"},
 		)
 	} else {
-		for _, part := range cpuParts {
-			if part == cpuParts[2] && name != "postgres" {
-				continue
-			}
-			rows = append(rows, &e2eRow{workload: label + ", CPU per execution: " + part, backend: name, w: ws, unit: "µs"})
+		for _, i := range cpuPartsOf(name) {
+			rows = append(rows, &e2eRow{workload: label + ", CPU per execution: " + cpuParts[i], backend: name, w: ws, unit: "µs"})
 		}
 	}
 	return &runsCase{rows: rows, do: func(ctx context.Context) ([]float64, error) {
@@ -231,11 +228,9 @@ func (r *runner) runsCase(bins *binaries, target *process, targetAddr string, pl
 		}
 		vs, err := r.measureRuns(ctx, srv, b, planBody, history > 0, probe)
 		if err == nil && history == 0 {
-			for i, v := range cpu[1].perRun(cpu[0], o.runsN) {
-				if i == 2 && name != "postgres" {
-					continue
-				}
-				vs = append(vs, v)
+			perRun := cpu[1].perRun(cpu[0], o.runsN)
+			for _, i := range cpuPartsOf(name) {
+				vs = append(vs, perRun[i])
 			}
 		}
 		if stopErr := srv.proc.stop(); err == nil && stopErr != nil {

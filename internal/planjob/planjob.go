@@ -44,6 +44,16 @@ func EnqueueParams(e *storage.Execution) *storage.JobEnqueueParams {
 	}
 }
 
+// executionOf returns the execution that an execute_plan job runs, or
+// false if its payload names none.
+func executionOf(job *storage.Job) (uuid.UUID, bool) {
+	var p Payload
+	if err := json.Unmarshal(job.Payload, &p); err != nil || p.ExecutionID == uuid.Nil {
+		return uuid.Nil, false
+	}
+	return p.ExecutionID, true
+}
+
 // Result is the result document stored on an execution: the run's result,
 // and the error that ended the attempt when the run could not finish.
 type Result struct {
@@ -142,11 +152,11 @@ type Observer interface {
 // runs inside a span of its own, the parent of each step's span, and the
 // result stores its trace ID.
 func (h *Handler) Handle(ctx context.Context, job *storage.Job) error {
-	var p Payload
-	if err := json.Unmarshal(job.Payload, &p); err != nil || p.ExecutionID == uuid.Nil {
+	id, ok := executionOf(job)
+	if !ok {
 		return fmt.Errorf("%w: bad execute_plan payload", worker.ErrDiscard)
 	}
-	r := &run{h: h, log: h.logger().With("execution_id", p.ExecutionID), id: p.ExecutionID,
+	r := &run{h: h, log: h.logger().With("execution_id", id), id: id,
 		job: storage.JobRef{ID: job.ID, Token: job.LeaseToken}, start: time.Now()}
 	ctx = r.startSpan(ctx, job)
 	err := r.handle(ctx, job)
@@ -315,16 +325,16 @@ func (h *Handler) StartMany(ctx context.Context, jobs []*storage.Job) []any {
 	ps := make([]*storage.ExecutionSetStatusParams, 0, len(jobs))
 	index := make(map[uuid.UUID]int, len(jobs))
 	for i, job := range jobs {
-		var p Payload
-		if json.Unmarshal(job.Payload, &p) != nil || p.ExecutionID == uuid.Nil {
+		id, ok := executionOf(job)
+		if !ok {
 			continue // Its handler discards it.
 		}
-		if _, dup := index[p.ExecutionID]; dup {
+		if _, dup := index[id]; dup {
 			continue
 		}
-		index[p.ExecutionID] = i
+		index[id] = i
 		ps = append(ps, &storage.ExecutionSetStatusParams{
-			ID: p.ExecutionID, Status: storage.ExecutionRunning, Attempt: job.Attempt, WorkerID: job.LeaseOwner,
+			ID: id, Status: storage.ExecutionRunning, Attempt: job.Attempt, WorkerID: job.LeaseOwner,
 			Job: &storage.JobRef{ID: job.ID, Token: job.LeaseToken},
 		})
 	}

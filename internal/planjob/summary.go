@@ -6,10 +6,6 @@ import (
 	"github.com/astro-runner/astro-runner/internal/storage"
 )
 
-// maxSummaryMS is the bound below which storage.SummarizeResult keeps a
-// duration.
-const maxSummaryMS = 1e15
-
 // summarize returns storage.SummarizeResult of res encoded as JSON, worked
 // out from res itself, so that the store need not decode the document it
 // was just given. It returns nil when it cannot be sure of giving the
@@ -19,7 +15,7 @@ func summarize(res *Result) *storage.ResultSummary {
 	if res.Result == nil {
 		return &storage.ResultSummary{}
 	}
-	sum := &storage.ResultSummary{DurationMS: summaryMS(res.Totals.DurationMS)}
+	sum := &storage.ResultSummary{DurationMS: storage.SummaryMS(res.Totals.DurationMS)}
 	if res.Steps == nil {
 		// Encoded as null, which SummarizeResult takes for no steps.
 		return sum
@@ -29,16 +25,8 @@ func summarize(res *Result) *storage.ResultSummary {
 		if !utf8.ValidString(st.Name) || !utf8.ValidString(st.Status) {
 			return nil
 		}
-		steps[i] = storage.StepSummary{Name: st.Name, Status: st.Status, DurationMS: summaryMS(st.DurationMS)}
+		steps[i] = storage.StepSummary{Name: st.Name, Status: st.Status, DurationMS: storage.SummaryMS(st.DurationMS)}
 	}
 	sum.Steps = storage.EncodeStepSummaries(steps)
 	return sum
-}
-
-// summaryMS returns &ms when storage.SummarizeResult keeps it.
-func summaryMS(ms int64) *int64 {
-	if ms < 0 || ms >= maxSummaryMS {
-		return nil
-	}
-	return &ms
 }

@@ -104,6 +104,16 @@ func summaryMS(raw json.RawMessage) *int64 {
 	return &ms
 }
 
+// SummaryMS returns &ms when a summary keeps a duration of ms
+// milliseconds, as SummarizeResult keeps one it reads: from 0 to under
+// 10^15; otherwise nil.
+func SummaryMS(ms int64) *int64 {
+	if ms < 0 || ms >= maxSummaryMS {
+		return nil
+	}
+	return &ms
+}
+
 // EncodeStepSummaries encodes steps as stored: a JSON array of [name,
 // status, duration_ms or null] arrays, in order.
 func EncodeStepSummaries(steps []StepSummary) []byte {

@@ -236,15 +236,15 @@ func (s *Store) ExecutionStartMany(ctx context.Context, ps []*storage.ExecutionS
 	if len(ps) == 0 {
 		return nil, nil
 	}
+	if err := storage.CheckStarts(ps); err != nil {
+		return nil, fmt.Errorf("start %d executions: %w", len(ps), err)
+	}
 	arg := &postgres.ExecutionStartManyParams{
 		Ids:       make([]uuid.UUID, len(ps)),
 		Attempts:  make([]int32, len(ps)),
 		WorkerIds: make([]string, len(ps)),
 		JobIds:    make([]int64, len(ps)),
 		JobTokens: make([]int64, len(ps)),
-	}
-	if err := storage.CheckStarts(ps); err != nil {
-		return nil, fmt.Errorf("start %d executions: %w", len(ps), err)
 	}
 	for i, p := range ps {
 		arg.Ids[i], arg.Attempts[i], arg.WorkerIds[i] = p.ID, int32(min(p.Attempt, math.MaxInt32)), p.WorkerID
